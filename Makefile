@@ -1,0 +1,59 @@
+# medialens: `make up` starts the whole platform on this machine, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install up down status test lint typecheck bench models clean
+
+help:
+	@echo "make up      install what is missing and start the platform on 127.0.0.1"
+	@echo "make down    stop everything make up started"
+	@echo "make status  list the running services"
+	@echo "make test    install what is missing and run lint, type checks and the test suite"
+	@echo "make bench   measure speed and write BENCHMARKS.md and benchmarks.json"
+	@echo "make models  fetch model weights that no package ships (needs internet)"
+
+install: $(STAMP)
+
+$(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "medialens needs Python 3.11 or newer")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+		echo "Could not create a virtualenv: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+	$(PIP) install -q --upgrade pip wheel
+	# torch is pinned to its CPU build: anything that asks for a newer torch pulls CUDA packages.
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/dev.txt
+	$(PIP) install -q --no-deps -r requirements/no-deps.txt
+	$(PIP) install -q --no-deps -e .
+	@touch $@
+
+up: install
+	@$(PY) -m embedded up
+
+down:
+	@test -x $(PY) && $(PY) -m embedded down || echo "nothing to stop"
+
+status:
+	@$(PY) -m embedded status
+
+lint: install
+	$(PY) -m ruff check .
+
+typecheck: install
+	$(PY) -m mypy .
+
+test: install
+	@$(PY) -m tests.system_packages
+	$(PY) -m ruff check .
+	$(PY) -m mypy .
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+models: install
+	$(PY) -m functions.models
+
+clean: down
+	rm -rf .state

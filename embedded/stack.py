@@ -1,0 +1,221 @@
+"""Starts, watches and stops every process of the embedded stack.
+
+Each service runs detached, with its pid file under <state>/run and its log under <state>/logs,
+so `up` can tell that a stack already runs and `down` stops exactly what `up` started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from storage.client import Store
+from storage.settings import StorageSettings
+
+from . import redis_server, seaweedfs
+from .secrets import Secrets
+from .settings import EmbeddedSettings
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+class Stack:
+    def __init__(self, settings: EmbeddedSettings | None = None) -> None:
+        self.settings = settings or EmbeddedSettings()
+        self.state = self.settings.state_dir.resolve()
+        self.run_dir = self.state / "run"
+        self.log_dir = self.state / "logs"
+        self.secrets = Secrets.load_or_create(self.state)
+
+    # -- configuration shared by every service ---------------------------------------------
+    def environment(self) -> dict[str, str]:
+        s, secrets = self.settings, self.secrets
+        return {
+            "MEDIALENS_S3_ENDPOINT": s.url(s.s3_port),
+            "MEDIALENS_S3_ACCESS_KEY": secrets.s3_access_key,
+            "MEDIALENS_S3_SECRET_KEY": secrets.s3_secret_key,
+            "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+            "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": s.url(s.gateway_port)}),
+            "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": secrets.gateway_password,
+            "MEDIALENS_SCHEDULER_INTAKE_TOKEN": secrets.intake_token,
+            "MEDIALENS_SCHEDULER_INTAKE_HOST": s.host,
+            "MEDIALENS_SCHEDULER_INTAKE_PORT": str(s.intake_port),
+            "MEDIALENS_HOST_HOST": s.host,
+            "MEDIALENS_HOST_PORT": str(s.gateway_port),
+            "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": secrets.gateway_password,
+            "MEDIALENS_HOST_FUNCTIONS": s.functions,
+            "MEDIALENS_UI_HOST": s.host,
+            "MEDIALENS_UI_PORT": str(s.ui_port),
+            "MEDIALENS_UI_SECRET_KEY": secrets.session_key,
+            "MEDIALENS_EMBEDDED_STATE_DIR": str(self.state),
+            "MEDIALENS_EMBEDDED_HOST": s.host,
+            "MEDIALENS_EMBEDDED_SEAWEED_PORT_BASE": str(s.seaweed_port_base),
+            "MEDIALENS_EMBEDDED_INTAKE_PORT": str(s.intake_port),
+            "MEDIALENS_FN_MODEL_DIR": os.environ.get("MEDIALENS_FN_MODEL_DIR", str(PROJECT / ".models")),
+            "PYTHONPATH": str(PROJECT),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def services(self) -> list[Service]:
+        s = self.settings
+        python = sys.executable
+        (self.state / "redis").mkdir(parents=True, exist_ok=True)
+        (self.state / "seaweedfs").mkdir(parents=True, exist_ok=True)
+        workers = [
+            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True)
+            for n in range(1, s.workers + 1)
+        ]
+        return [
+            Service("redis", redis_server.server_command(s, self.state / "redis"),
+                    lambda: port_open(s.host, s.redis_port)),
+            Service("seaweedfs", seaweedfs.mini_command(s, self.state / "seaweedfs"), self._store_ready,
+                    env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key)),
+            Service("functions", [python, "-m", "functions.host"], http_ok(s.url(s.gateway_port) + "/healthz")),
+            Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
+            *workers,
+            Service("bridge", [python, "-m", "embedded.bridge"], lambda: True),
+            Service("ui", [python, "-m", "ui.app"], http_ok(s.url(s.ui_port) + "/healthz")),
+        ]
+
+    def store(self) -> Store:
+        env = self.environment()
+        return Store(StorageSettings(
+            endpoint=env["MEDIALENS_S3_ENDPOINT"],
+            access_key=self.secrets.s3_access_key,
+            secret_key=self.secrets.s3_secret_key,
+        ))
+
+    def _store_ready(self) -> bool:
+        if not port_open(self.settings.host, self.settings.s3_port):
+            return False
+        try:
+            self.store().ensure_buckets()
+        except Exception:  # noqa: BLE001 - not ready yet, asked again shortly
+            return False
+        return True
+
+    # -- processes ---------------------------------------------------------------------------
+    def _pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pid_file(name).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def running(self) -> dict[str, int]:
+        found = {}
+        for path in sorted(self.run_dir.glob("*.pid")) if self.run_dir.exists() else []:
+            pid = self.pid(path.stem)
+            if pid:
+                found[path.stem] = pid
+        return found
+
+    def _spawn(self, service: Service) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.environment(), **service.env}
+        with open(self.log_dir / f"{service.name}.log", "ab") as log:
+            process = subprocess.Popen(
+                service.argv, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self._pid_file(service.name).write_text(str(process.pid))
+
+    def _wait(self, service: Service, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.pid(service.name) is None:
+                raise StackError(f"{service.name} exited; see {self.log_dir / (service.name + '.log')}")
+            if service.ready():
+                return
+            time.sleep(0.1)
+        raise StackError(f"{service.name} was not ready in time; see {self.log_dir / (service.name + '.log')}")
+
+    def up(self) -> list[str]:
+        """Starts every service not yet running; returns the names it started."""
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        started = []
+        for service in self.services():
+            if self.pid(service.name) is None:
+                self._spawn(service)
+                started.append(service.name)
+            self._wait(service, deadline)
+        return started
+
+    def down(self, timeout: float = 10.0) -> list[str]:
+        names = list(self.running())
+        order = [s.name for s in reversed(self.services())]
+        for name in sorted(names, key=lambda n: order.index(n) if n in order else -1):
+            pid = self.pid(name)
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while self.pid(name) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pid = self.pid(name)
+            if pid:
+                os.killpg(pid, signal.SIGKILL)
+            self._pid_file(name).unlink(missing_ok=True)
+        return names
+
+    def stop(self, name: str) -> None:
+        pid = self.pid(name)
+        if pid:
+            os.killpg(pid, signal.SIGTERM)
+            while self.pid(name):
+                time.sleep(0.05)
+        self._pid_file(name).unlink(missing_ok=True)
+
+    def start(self, name: str) -> None:
+        service = next(s for s in self.services() if s.name == name)
+        if self.pid(name) is None:
+            self._spawn(service)
+        self._wait(service, time.monotonic() + self.settings.ready_timeout_s)

@@ -1,0 +1,49 @@
+"""The functions this project deploys, read from stack.yml (the one list faas-cli also reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+STACK_FILE = PROJECT / "stack.yml"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler_dir: Path
+    image: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    environment: dict[str, str]
+
+    @property
+    def module(self) -> str:
+        """Import path of the handler in this checkout (functions/<name>/handler.py)."""
+        relative = self.handler_dir.relative_to(PROJECT)
+        return ".".join(relative.parts) + ".handler"
+
+
+def load_stack(path: Path = STACK_FILE) -> dict[str, Any]:
+    with open(path) as handle:
+        data: dict[str, Any] = yaml.safe_load(handle)
+    return data
+
+
+def functions(path: Path = STACK_FILE) -> dict[str, FunctionSpec]:
+    stack = load_stack(path)
+    found = {}
+    for name, spec in (stack.get("functions") or {}).items():
+        found[name] = FunctionSpec(
+            name=name,
+            handler_dir=(path.parent / spec["handler"]).resolve(),
+            image=str(spec.get("image", "")),
+            labels={k: str(v) for k, v in (spec.get("labels") or {}).items()},
+            annotations={k: str(v) for k, v in (spec.get("annotations") or {}).items()},
+            environment={k: str(v) for k, v in (spec.get("environment") or {}).items()},
+        )
+    return found

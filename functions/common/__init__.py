@@ -1,0 +1,1 @@
+"""Code shared by every function; faas-cli copies it into each build (configuration.copy)."""

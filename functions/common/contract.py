@@ -1,0 +1,113 @@
+"""The request/response contract every medialens function follows.
+
+A request is JSON: ``{"source": {"url": ...}, "outputs": {name: put_url}, "options": {...}}``.
+Inputs travel by reference (presigned URLs), never as bytes through the gateway.
+Responses: 200 with the result; 422 when the input is bad (permanent, the reason is for a
+person); 501 when the engine's model is not installed; 503 while the model is loading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import transfer
+from .settings import settings
+
+logger = logging.getLogger(__name__)
+
+
+class InputError(Exception):
+    """The input cannot be analysed; the message says why, in words a person understands."""
+
+
+class ModelNotInstalled(Exception):
+    """The engine's weights are not present; the message names the directory to fill."""
+
+
+class ModelLoading(Exception):
+    """The engine is still loading its model; try again shortly."""
+
+
+@dataclass
+class Request:
+    source_url: str | None
+    outputs: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: bytes) -> "Request":
+        try:
+            data = json.loads(body or b"{}")
+        except json.JSONDecodeError as exc:
+            raise InputError(f"request body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InputError("request body must be a JSON object")
+        source = data.get("source") or {}
+        if not isinstance(source, dict):
+            raise InputError("'source' must be an object with a 'url'")
+        outputs = data.get("outputs") or {}
+        options = data.get("options") or {}
+        if not isinstance(outputs, dict) or not isinstance(options, dict):
+            raise InputError("'outputs' and 'options' must be objects")
+        return cls(source_url=source.get("url"), outputs=outputs, options=options)
+
+    def fetch_source(self) -> bytes:
+        if not self.source_url:
+            raise InputError("request names no source: send {'source': {'url': <presigned GET>}}")
+        with self.timed("fetch"):
+            return transfer.fetch(self.source_url, settings().max_input_bytes)
+
+    def put_output(self, name: str, data: bytes, content_type: str) -> bool:
+        """Writes an artefact through its presigned PUT URL; False when none was given."""
+        url = self.outputs.get(name)
+        if not url:
+            return False
+        with self.timed(f"put_{name}"):
+            transfer.put(url, data, content_type)
+        self.written.append(name)
+        return True
+
+    def timed(self, name: str) -> "_Timer":
+        return _Timer(self.timings, name)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = (time.perf_counter() - self.start) * 1000
+        self.timings[self.name] = round(self.timings.get(self.name, 0.0) + elapsed, 3)
+
+
+def response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "body": body, "headers": {"Content-Type": "application/json"}}
+
+
+def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, Any]:
+    """Parses the request, runs ``analyze`` and maps failures onto the contract's statuses."""
+    started = time.perf_counter()
+    try:
+        request = Request.from_body(event.body)
+        result = analyze(request)
+    except InputError as exc:
+        return response(422, {"error": str(exc)})
+    except ModelNotInstalled as exc:
+        return response(501, {"error": str(exc)})
+    except ModelLoading as exc:
+        return {**response(503, {"error": str(exc)}), "headers": {"Retry-After": "1"}}
+    except transfer.TransferError as exc:
+        return response(exc.status, {"error": str(exc)})
+    request.timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+    result.setdefault("timing_ms", request.timings)
+    result.setdefault("outputs_written", request.written)
+    return response(200, result)

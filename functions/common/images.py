@@ -1,0 +1,93 @@
+"""Decodes images safely: pixel limit, EXIF orientation, one RGB layout for every engine."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .contract import InputError
+from .settings import settings
+
+
+def open_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
+    """Opens an image without decoding pixels, refusing empty, unknown and oversized input."""
+    if not data:
+        raise InputError("the file is empty")
+    limit = max_pixels or settings().max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        image = None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
+        raise InputError(f"the image cannot be read: {exc}") from exc
+    if image is None:
+        _refuse_unknown_or_bomb(data, limit)
+        raise InputError("the file is not an image this platform can read")
+    width, height = image.size
+    if width * height > limit:
+        raise InputError(_too_many_pixels(width, height, limit))
+    return image
+
+
+def decode_rgb(data: bytes, max_pixels: int | None = None) -> Image.Image:
+    """Fully decodes an image to upright 8-bit RGB (first frame of animations)."""
+    image = open_image(data, max_pixels)
+    try:
+        image.seek(0)
+        upright = ImageOps.exif_transpose(image) or image
+        if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
+            array = np.asarray(upright, dtype=np.float64)
+            peak = array.max() or 1.0
+            upright = Image.fromarray((array * (255.0 / peak)).astype(np.uint8))
+        if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+            rgba = upright.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return upright.convert("RGB")
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt pixel data
+        raise InputError(f"the image is damaged and cannot be decoded: {exc}") from exc
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """RGB uint8 array, height x width x 3."""
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def fit_long_side(image: Image.Image, long_side: int | None = None) -> Image.Image:
+    """Shrinks an image so its long side is at most ``long_side``; never enlarges."""
+    target = long_side or settings().analysis_long_side
+    scale = target / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
+
+
+def _refuse_unknown_or_bomb(data: bytes, limit: int) -> None:
+    """Pillow refuses bombs before reporting size; read the header ourselves to say so."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - not an image at all
+        return
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    if width * height > limit:
+        raise InputError(_too_many_pixels(width, height, limit))
+
+
+def _too_many_pixels(width: int, height: int, limit: int) -> str:
+    return (
+        f"the image is {width} x {height} pixels ({width * height / 1e6:.0f} MP), "
+        f"more than the limit of {limit / 1e6:.0f} MP"
+    )

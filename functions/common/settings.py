@@ -1,0 +1,34 @@
+"""Settings every function reads (environment variables prefixed MEDIALENS_FN_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FunctionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_FN_", env_nested_delimiter="__")
+
+    model_dir: Path = Field(
+        Path(".models"),
+        description="Directory with weights that no package ships (filled by `make models`).",
+    )
+    max_pixels: int = Field(
+        40_000_000, description="Largest image (width x height) decoded; guards against bombs."
+    )
+    max_input_bytes: int = Field(
+        2 * 1024**3, description="Largest input object a function fetches, in bytes."
+    )
+    fetch_timeout_s: float = Field(30.0, description="Timeout for fetching an input URL.")
+    threads: int = Field(1, description="Inference threads per process (torch, onnxruntime).")
+    analysis_long_side: int = Field(
+        1280, description="Images are resized to at most this long side before analysis."
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> FunctionSettings:
+    return FunctionSettings()

@@ -1,0 +1,53 @@
+"""Moves bytes through presigned URLs: inputs in, artefacts out."""
+
+from __future__ import annotations
+
+import httpx
+
+from .settings import settings
+
+
+class TransferError(Exception):
+    """A presigned URL could not be used; ``status`` is what the function answers."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def fetch(url: str, max_bytes: int) -> bytes:
+    """Downloads an input, refusing anything larger than ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with httpx.stream("GET", url, timeout=settings().fetch_timeout_s) as reply:
+            if reply.status_code == 404:
+                raise TransferError("the input object no longer exists", 422)
+            if reply.status_code >= 400:
+                raise TransferError(f"fetching the input failed: HTTP {reply.status_code}", 502)
+            declared = int(reply.headers.get("Content-Length") or 0)
+            if declared > max_bytes:
+                raise TransferError(_too_large(declared, max_bytes), 422)
+            for chunk in reply.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TransferError(_too_large(size, max_bytes), 422)
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise TransferError(f"fetching the input failed: {exc}", 502) from exc
+    return b"".join(chunks)
+
+
+def put(url: str, data: bytes, content_type: str) -> None:
+    try:
+        reply = httpx.put(
+            url, content=data, headers={"Content-Type": content_type}, timeout=settings().fetch_timeout_s
+        )
+    except httpx.HTTPError as exc:
+        raise TransferError(f"writing the artefact failed: {exc}", 502) from exc
+    if reply.status_code >= 300:
+        raise TransferError(f"writing the artefact failed: HTTP {reply.status_code}", 502)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"the file is {size / 1e6:.1f} MB, more than the limit of {limit / 1e6:.1f} MB"

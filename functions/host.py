@@ -1,0 +1,237 @@
+"""The functions host: serves many functions behind the OpenFaaS gateway API.
+
+It is the gateway of the embedded default and, with a token, the GPU node: `POST
+/function/<name>`, `POST /async-function/<name>` (202 and an optional X-Callback-Url),
+`GET /system/functions` (basic auth) and `GET /healthz`, so the scheduler cannot tell it from
+faasd. Each handler is called exactly as the python3-http template calls it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import importlib
+import importlib.util
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+from flask import Flask, Response, jsonify, request
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .catalog import PROJECT, FunctionSpec, functions
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_INDEX = PROJECT / "template" / "python3-http-debian" / "index.py"
+
+
+class HostSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_HOST_")
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8080, description="Port to serve the gateway API on.")
+    functions: str = Field("", description="Comma-separated functions to serve (all when empty).")
+    label: str = Field("cpu", description="What this host is: cpu (the VPS) or gpu (a rented node).")
+    basic_auth_user: str = Field("admin", description="User for /system/* (as faasd).")
+    basic_auth_password: str = Field("", description="Password for /system/*; empty disables it.")
+    token: str = Field("", description="When set, every /function call needs this bearer token.")
+    threads: int = Field(8, description="Concurrent requests served.")
+    async_workers: int = Field(2, description="Concurrent /async-function invocations.")
+
+
+def load_template() -> ModuleType:
+    """The template's index.py, so the host and faasd share one request/response contract."""
+    spec = importlib.util.spec_from_file_location("medialens_template_index", TEMPLATE_INDEX)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+template = load_template()
+
+
+class Served:
+    """One function: its handler module, readiness and counters."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.handler = importlib.import_module(spec.module)
+        self.readiness = template.Readiness(self.handler)
+        self.invocations = 0
+        self.lock = threading.Lock()
+
+    def call(self, event: Any) -> Response:
+        with self.lock:
+            self.invocations += 1
+        return template.to_response(self.handler.handle(event, template.Context()))
+
+    def describe(self) -> dict[str, Any]:
+        ready = self.readiness.ready and self.readiness.error is None
+        annotations = dict(self.spec.annotations)
+        annotations["medialens.ready"] = str(ready).lower()
+        if self.readiness.error:
+            annotations["medialens.error"] = self.readiness.error
+        return {
+            "name": self.spec.name,
+            "image": self.spec.image,
+            "namespace": "openfaas-fn",
+            "invocationCount": self.invocations,
+            "replicas": 1,
+            "availableReplicas": 1 if ready else 0,
+            "labels": self.spec.labels,
+            "annotations": annotations,
+            "envProcess": "python index.py",
+        }
+
+
+def _authorised_basic(settings: HostSettings) -> bool:
+    if not settings.basic_auth_password:
+        return True
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return False
+    return hmac.compare_digest(user, settings.basic_auth_user) and hmac.compare_digest(
+        password, settings.basic_auth_password
+    )
+
+
+def _authorised_token(settings: HostSettings) -> bool:
+    if not settings.token:
+        return True
+    return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {settings.token}")
+
+
+def _unauthorised(realm: str) -> Response:
+    return Response("unauthorized", status=401, headers={"WWW-Authenticate": f'Basic realm="{realm}"'})
+
+
+def create_app(settings: HostSettings | None = None) -> Flask:
+    settings = settings or HostSettings()
+    wanted = {name.strip() for name in settings.functions.split(",") if name.strip()}
+    catalog = functions()
+    unknown = wanted - set(catalog)
+    if unknown:
+        raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
+    served = {name: Served(spec) for name, spec in catalog.items() if not wanted or name in wanted}
+    pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
+    app = Flask(__name__)
+    app.config["served"] = served
+
+    def lookup(name: str) -> Served | Response:
+        function = served.get(name)
+        if function is None:
+            return Response(f"function {name!r} not found", status=404)
+        if not function.readiness.ready:
+            return Response(f"{name} is loading its model", status=503, headers={"Retry-After": "1"})
+        return function
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("OK", status=200)
+
+    @app.get("/system/functions")
+    def system_functions() -> Response:
+        if not _authorised_basic(settings):
+            return _unauthorised("functions")
+        return jsonify([function.describe() for function in served.values()])
+
+    @app.get("/system/function/<name>")
+    def system_function(name: str) -> Response:
+        if not _authorised_basic(settings):
+            return _unauthorised("functions")
+        if name not in served:
+            return Response(f"function {name!r} not found", status=404)
+        return jsonify(served[name].describe())
+
+    @app.get("/system/info")
+    def system_info() -> Response:
+        if not _authorised_basic(settings):
+            return _unauthorised("functions")
+        return jsonify({"provider": {"provider": "medialens-functions-host", "orchestration": settings.label},
+                        "version": {"release": "medialens"}, "arch": "x86_64"})
+
+    @app.route("/function/<name>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @app.route("/function/<name>/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def call(name: str, rest: str = "") -> Response:
+        if not _authorised_token(settings):
+            return Response("unauthorized", status=401)
+        found = lookup(name)
+        if isinstance(found, Response):
+            return found
+        started = time.perf_counter()
+        reply = found.call(template.event_from_flask())
+        reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
+        reply.headers["X-Served-By"] = settings.label
+        return reply
+
+    @app.route("/async-function/<name>", methods=["POST", "PUT"])
+    def call_async(name: str) -> Response:
+        if not _authorised_token(settings):
+            return Response("unauthorized", status=401)
+        found = lookup(name)
+        if isinstance(found, Response):
+            return found
+        call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
+        event = template.Event(
+            body=request.get_data(),
+            headers=dict(request.headers),
+            method=request.method,
+            query=dict(request.args),
+            path=request.path,
+        )
+        callback = request.headers.get("X-Callback-Url")
+        pool.submit(_run_async, found, event, call_id, callback)
+        return Response("", status=202, headers={"X-Call-Id": call_id})
+
+    return app
+
+
+def _run_async(function: Served, event: Any, call_id: str, callback: str | None) -> None:
+    started = time.perf_counter()
+    try:
+        result = function.handler.handle(event, template.Context())
+        reply = template.to_response(result)
+        status, body = reply.status_code, reply.get_data()
+    except Exception:  # noqa: BLE001 - reported to the caller, as faasd's queue-worker does
+        logger.exception("async call %s of %s failed", call_id, function.spec.name)
+        status, body = 500, b"internal error"
+    function.invocations += 1
+    if not callback:
+        return
+    headers = {
+        "X-Call-Id": call_id,
+        "X-Function-Status": str(status),
+        "X-Function-Name": function.spec.name,
+        "X-Duration-Seconds": f"{time.perf_counter() - started:.6f}",
+    }
+    try:
+        httpx.post(callback, content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        logger.warning("callback for %s to %s failed: %s", call_id, callback, exc)
+
+
+def main() -> None:
+    from waitress import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s functions-host %(levelname)s %(message)s")
+    settings = HostSettings()
+    app = create_app(settings)
+    logger.info("serving %s on %s:%d", ", ".join(app.config["served"]), settings.host, settings.port)
+    serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="medialens")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The scheduler: bucket events in, a plan per media type, RQ jobs that call functions."""

@@ -1,0 +1,79 @@
+"""One step's function call with retries: transient errors retried, bad input reported."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+
+from .defaults import policy
+from .gateway import Gateway, Reply
+from .settings import settings
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = {500, 502, 504, 429}
+NOT_READY = 503
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended: ok, rejected (bad input), unavailable (engine missing) or error."""
+
+    kind: str
+    result: dict[str, Any]
+    reason: str
+    gateway: str
+    attempts: int
+
+
+def call(
+    function: str,
+    payload: dict[str, Any],
+    route: Callable[[str], Gateway],
+    on_attempt: Callable[[int, str], None] | None = None,
+) -> Outcome:
+    s = settings()
+    timeout = policy(function).timeout_s
+    delay = s.retry_backoff_s
+    not_ready_until = time.monotonic() + s.not_ready_wait_s
+    attempt = 0
+    last_reason = ""
+    gateway_name = ""
+    while True:
+        attempt += 1
+        gateway = route(function)
+        gateway_name = gateway.name
+        if on_attempt:
+            on_attempt(attempt, gateway_name)
+        try:
+            reply: Reply | None = gateway.invoke(function, payload, timeout)
+        except httpx.TimeoutException:
+            reply, last_reason = None, f"{function} did not answer within {timeout:.0f} s"
+        except httpx.HTTPError as exc:
+            reply, last_reason = None, f"gateway {gateway_name} unreachable: {exc}"
+        if reply is not None:
+            if reply.status < 300:
+                return Outcome("ok", reply.body, "", gateway_name, attempt)
+            if reply.status == 422 or reply.status == 400:
+                return Outcome("rejected", reply.body, reply.error, gateway_name, attempt)
+            if reply.status == 501:
+                return Outcome("unavailable", reply.body, reply.error, gateway_name, attempt)
+            if reply.status == 404:
+                return Outcome("error", reply.body, f"function {function} is not deployed", gateway_name, attempt)
+            last_reason = f"{function} failed: {reply.error}"
+            if reply.status == NOT_READY and time.monotonic() < not_ready_until:
+                # A model still loading is not a failure: wait without spending an attempt.
+                attempt -= 1
+                time.sleep(1.0)
+                continue
+            if reply.status not in TRANSIENT and reply.status != NOT_READY:
+                return Outcome("error", reply.body, last_reason, gateway_name, attempt)
+        if attempt >= s.step_attempts:
+            return Outcome("error", {}, f"{last_reason} (after {attempt} attempts)", gateway_name, attempt)
+        logger.warning("%s attempt %d failed: %s", function, attempt, last_reason)
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)

@@ -1,0 +1,61 @@
+"""Calls functions through an OpenFaaS gateway (faasd, the functions host or a GPU node)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    duration_s: float
+    gateway: str
+
+    @property
+    def error(self) -> str:
+        return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
+
+
+class Gateway:
+    def __init__(self, name: str, url: str, auth: tuple[str, str] | None = None, token: str = "") -> None:
+        self.name = name
+        self.url = url.rstrip("/")
+        self.auth = auth
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(headers=self.headers)
+
+    def __repr__(self) -> str:
+        return f"Gateway({self.name!r}, {self.url!r})"
+
+    def invoke(self, function: str, payload: dict[str, Any], timeout_s: float) -> Reply:
+        """One synchronous call; transport errors propagate (httpx.HTTPError)."""
+        started = time.perf_counter()
+        reply = self.client.post(
+            f"{self.url}/function/{function}",
+            json=payload,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+        )
+        try:
+            body = reply.json()
+        except ValueError:
+            body = {"error": reply.text[:500] or f"HTTP {reply.status_code}"}
+        if not isinstance(body, dict):
+            body = {"value": body}
+        return Reply(reply.status_code, body, time.perf_counter() - started, self.name)
+
+    def functions(self) -> list[dict[str, Any]]:
+        reply = self.client.get(f"{self.url}/system/functions", auth=self.auth or ("", ""), timeout=5.0)
+        reply.raise_for_status()
+        data: list[dict[str, Any]] = reply.json()
+        return data
+
+    def healthy(self) -> bool:
+        try:
+            return self.client.get(f"{self.url}/healthz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False

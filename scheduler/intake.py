@@ -1,0 +1,91 @@
+"""Bucket events in: the webhook MinIO (or the SeaweedFS bridge) posts every new upload to.
+
+Intake is fast and idempotent: it records the upload and enqueues its first step, nothing more.
+MinIO retries any non-2xx reply, so an event is acknowledged only once it is safely in Redis,
+and the same event delivered again (same bucket, key and etag) starts nothing new.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Flask, Response, jsonify, request
+from rq import Queue
+from rq.job import Job
+
+from storage.events import EventError, UploadEvent, parse_events
+from storage.settings import StorageSettings
+
+from . import steps
+from .connection import queue, redis
+from .settings import SchedulerSettings, settings
+from .uploads import State, Upload, Uploads
+
+logger = logging.getLogger(__name__)
+
+
+def accept(event: UploadEvent, records: Uploads, q: Queue) -> tuple[str, bool]:
+    """Records the upload and starts it; returns its id and whether this delivery started it."""
+    upload = Upload.from_event(event)
+    created = records.create(upload)
+    if created:
+        steps.start(upload.id, q)
+        logger.info("accepted %s/%s", event.bucket, event.key, extra={"upload_id": upload.id})
+        return upload.id, True
+    # A crash between recording and enqueueing leaves a queued upload with no job: start it now.
+    if records.get(upload.id).state == State.QUEUED and not Job.exists(
+        steps.job_id(upload.id, steps.PROBE.name), connection=q.connection
+    ):
+        steps.start(upload.id, q)
+        return upload.id, True
+    return upload.id, False
+
+
+def create_app(config: SchedulerSettings | None = None) -> Flask:
+    config = config or settings()
+    uploads_bucket = StorageSettings().uploads_bucket
+    app = Flask(__name__)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        redis().ping()
+        return Response("OK", status=200)
+
+    @app.post("/events")
+    def events() -> tuple[Response, int]:
+        expected = f"Bearer {config.intake_token}"
+        if not config.intake_token or not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+            return jsonify(error="a valid bearer token is required"), 401
+        try:
+            parsed = parse_events(request.get_json(force=True, silent=True))
+        except EventError as exc:
+            # A malformed notification will never parse: acknowledge it so it is not retried forever.
+            logger.warning("ignored notification: %s", exc)
+            return jsonify(error=str(exc), accepted=[]), 200
+        records, q = Uploads(redis()), queue()
+        accepted, started = [], []
+        for event in parsed:
+            if event.bucket != uploads_bucket:
+                continue
+            upload, new = accept(event, records, q)
+            accepted.append(upload)
+            if new:
+                started.append(upload)
+        return jsonify(accepted=accepted, started=started), 200
+
+    return app
+
+
+def main() -> None:
+    from waitress import serve
+
+    from .logs import configure_logging
+
+    configure_logging("intake")
+    s = settings()
+    serve(create_app(s), host=s.intake_host, port=s.intake_port, threads=8, ident="medialens-intake")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Scheduler settings (environment variables prefixed MEDIALENS_SCHEDULER_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SchedulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_SCHEDULER_")
+
+    redis_url: str = Field("redis://127.0.0.1:6390/0", description="Redis for state and queues.")
+    queue: str = Field("medialens", description="RQ queue the steps run on.")
+    gateways: dict[str, str] = Field(
+        default_factory=lambda: {"cpu": "http://127.0.0.1:8080"},
+        description='Gateways by label, as JSON: {"cpu": "http://..."}; steps go to "cpu" '
+        "unless routing (scheduler/routing.py) picks another.",
+    )
+    gateway_user: str = Field("admin", description="Basic-auth user for the gateway's /system API.")
+    gateway_password: str = Field("", description="Basic-auth password for the gateway's /system API.")
+    intake_token: str = Field("", description="Bearer token the bucket webhook must send.")
+    intake_host: str = Field("127.0.0.1", description="Address the intake binds to.")
+    intake_port: int = Field(8001, description="Port the intake listens on.")
+    step_attempts: int = Field(4, description="Attempts per step on transient gateway errors.")
+    retry_backoff_s: float = Field(0.5, description="First pause between attempts; doubles.")
+    not_ready_wait_s: float = Field(
+        180.0, description="How long a step waits for a function that is still loading its model."
+    )
+    result_ttl_s: int = Field(24 * 3600, description="How long finished RQ jobs are kept.")
+    thumbnail_size: int = Field(320, description="Long side of thumbnails, in pixels.")
+
+
+@lru_cache(maxsize=1)
+def settings() -> SchedulerSettings:
+    return SchedulerSettings()

@@ -1,0 +1,218 @@
+"""Upload records in Redis: one per object version, with a state machine and per-step status.
+
+    queued -> running -> done
+                      -> failed (with a reason a person understands)
+
+An upload's id is derived from bucket, key and etag, so the same bucket event delivered twice
+names the same upload: intake creates it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, Iterator
+
+from redis import Redis
+
+from storage.events import UploadEvent
+
+PREFIX = "ml"
+EVENTS_CHANNEL = f"{PREFIX}:events"
+
+
+class State(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class StepState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+FINAL_STEP_STATES = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
+
+
+def upload_id(bucket: str, key: str, etag: str) -> str:
+    digest = hashlib.sha256(f"{bucket}\0{key}\0{etag.strip(chr(34))}".encode()).hexdigest()
+    return digest[:20]
+
+
+@dataclass
+class Step:
+    name: str
+    state: StepState = StepState.PENDING
+    reason: str = ""
+    gateway: str = ""
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: float = 0.0
+    artefacts: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Step":
+        return cls(**{**data, "state": StepState(data["state"])})
+
+
+@dataclass
+class Upload:
+    id: str
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    content_type: str = ""
+    state: State = State.QUEUED
+    reason: str = ""
+    media_type: str = ""
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_event(cls, event: UploadEvent) -> "Upload":
+        return cls(
+            id=upload_id(event.bucket, event.key, event.etag),
+            bucket=event.bucket,
+            key=event.key,
+            etag=event.etag,
+            size=event.size,
+            content_type=event.content_type,
+            metadata=dict(event.user_metadata),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+    def to_redis(self) -> dict[str, str]:
+        return {k: json.dumps(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_redis(cls, raw: dict[bytes, bytes]) -> "Upload":
+        data = {k.decode(): json.loads(v) for k, v in raw.items()}
+        data["state"] = State(data["state"])
+        return cls(**data)
+
+
+class UploadNotFound(KeyError):
+    pass
+
+
+class Uploads:
+    """Reads and writes upload records; every change is published for live progress."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    @staticmethod
+    def _key(upload: str, part: str = "") -> str:
+        return f"{PREFIX}:upload:{upload}" + (f":{part}" if part else "")
+
+    def create(self, upload: Upload) -> bool:
+        """Stores a new upload; False (and nothing written) when it already exists."""
+        key = self._key(upload.id)
+        if not self.redis.hsetnx(key, "id", json.dumps(upload.id)):
+            return False
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping=upload.to_redis())
+            pipe.zadd(f"{PREFIX}:uploads", {upload.id: upload.created_at})
+            pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
+            pipe.execute()
+        self.publish(upload.id, "upload", upload.to_dict())
+        return True
+
+    def get(self, upload: str) -> Upload:
+        raw = self.redis.hgetall(self._key(upload))
+        if not raw or b"state" not in raw:
+            raise UploadNotFound(upload)
+        return Upload.from_redis(raw)
+
+    def exists(self, upload: str) -> bool:
+        return bool(self.redis.exists(self._key(upload)))
+
+    def latest_for_key(self, bucket: str, key: str) -> str | None:
+        found = self.redis.get(f"{PREFIX}:bykey:{bucket}/{key}")
+        return found.decode() if found else None
+
+    def ids(self, offset: int = 0, limit: int = 50) -> list[str]:
+        raw = self.redis.zrevrange(f"{PREFIX}:uploads", offset, offset + limit - 1)
+        return [item.decode() for item in raw]
+
+    def all(self) -> Iterator[Upload]:
+        for upload in self.redis.zrevrange(f"{PREFIX}:uploads", 0, -1):
+            try:
+                yield self.get(upload.decode())
+            except UploadNotFound:
+                continue
+
+    def count(self) -> int:
+        return int(self.redis.zcard(f"{PREFIX}:uploads"))
+
+    def update(self, upload: str, **fields: Any) -> Upload:
+        if isinstance(fields.get("state"), Enum):
+            fields["state"] = fields["state"].value
+        fields["updated_at"] = time.time()
+        self.redis.hset(self._key(upload), mapping={k: json.dumps(v) for k, v in fields.items()})
+        current = self.get(upload)
+        self.publish(upload, "upload", current.to_dict())
+        return current
+
+    def set_state(self, upload: str, state: State, reason: str = "") -> Upload:
+        return self.update(upload, state=state, reason=reason)
+
+    def steps(self, upload: str) -> dict[str, Step]:
+        raw = self.redis.hgetall(self._key(upload, "steps"))
+        return {k.decode(): Step.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    def step(self, upload: str, name: str) -> Step:
+        raw = self.redis.hget(self._key(upload, "steps"), name)
+        return Step.from_dict(json.loads(raw)) if raw else Step(name=name)
+
+    def put_step(self, upload: str, step: Step) -> None:
+        self.redis.hset(self._key(upload, "steps"), step.name, json.dumps(step.to_dict()))
+        self.publish(upload, "step", step.to_dict())
+
+    def plan_steps(self, upload: str, names: list[str]) -> None:
+        """Records the planned steps as pending, leaving steps already recorded untouched."""
+        for name in names:
+            if self.redis.hsetnx(self._key(upload, "steps"), name, json.dumps(Step(name).to_dict())):
+                self.publish(upload, "step", Step(name).to_dict())
+
+    def put_result(self, upload: str, step: str, result: dict[str, Any]) -> None:
+        self.redis.hset(self._key(upload, "results"), step, json.dumps(result))
+
+    def results(self, upload: str) -> dict[str, Any]:
+        raw = self.redis.hgetall(self._key(upload, "results"))
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def delete(self, upload: str) -> None:
+        record = self.get(upload)
+        with self.redis.pipeline() as pipe:
+            for part in ("", "steps", "results"):
+                pipe.delete(self._key(upload, part))
+            pipe.zrem(f"{PREFIX}:uploads", upload)
+            pipe.execute()
+        if self.latest_for_key(record.bucket, record.key) == upload:
+            self.redis.delete(f"{PREFIX}:bykey:{record.bucket}/{record.key}")
+        self.publish(upload, "deleted", {"id": upload})
+
+    def publish(self, upload: str, kind: str, data: dict[str, Any]) -> None:
+        message = json.dumps({"upload_id": upload, "kind": kind, "data": data, "time": time.time()})
+        self.redis.publish(EVENTS_CHANNEL, message)

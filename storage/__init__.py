@@ -1,0 +1,1 @@
+"""Object storage: bucket layout, a small client over the minio SDK, and upload events."""

@@ -1,0 +1,122 @@
+"""A small client over the minio SDK: buckets, objects and presigned URLs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from minio import Minio
+from minio.error import S3Error
+
+from .settings import StorageSettings
+
+logger = logging.getLogger(__name__)
+
+MISSING_CODES = {"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"}
+
+
+class ObjectMissing(Exception):
+    """The object (or its bucket) does not exist."""
+
+
+def _minio(endpoint: str, settings: StorageSettings) -> Minio:
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return Minio(
+        parts.netloc,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=parts.scheme == "https",
+        region=settings.region,
+    )
+
+
+class Store:
+    """The platform's view of the object store."""
+
+    def __init__(self, settings: StorageSettings | None = None) -> None:
+        self.settings = settings or StorageSettings()
+        self.client = _minio(self.settings.endpoint, self.settings)
+        public = self.settings.public_endpoint or self.settings.endpoint
+        # Signing needs no network call when the region is known, so a second client can sign
+        # for the address that browsers and GPU nodes reach.
+        self.signer = _minio(public, self.settings)
+
+    @property
+    def buckets(self) -> tuple[str, str, str]:
+        s = self.settings
+        return (s.uploads_bucket, s.results_bucket, s.artefacts_bucket)
+
+    def ensure_buckets(self) -> None:
+        for bucket in self.buckets:
+            if not self.client.bucket_exists(bucket):
+                self.client.make_bucket(bucket)
+                logger.info("created bucket %s", bucket)
+
+    def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        result = self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=metadata
+        )
+        return str(result.etag)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        try:
+            reply = self.client.get_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in MISSING_CODES:
+                raise ObjectMissing(f"{bucket}/{key}") from exc
+            raise
+        try:
+            return reply.read()
+        finally:
+            reply.close()
+            reply.release_conn()
+
+    def put_json(self, bucket: str, key: str, value: Any) -> None:
+        data = json.dumps(value, indent=2, sort_keys=True).encode()
+        self.put_bytes(bucket, key, data, content_type="application/json")
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        return json.loads(self.get_bytes(bucket, key))
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.stat_object(bucket, key)
+        except S3Error as exc:
+            if exc.code in MISSING_CODES:
+                return False
+            raise
+        return True
+
+    def keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        for item in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+            if item.object_name is not None:
+                yield item.object_name
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client.remove_object(bucket, key)
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        count = 0
+        for key in list(self.keys(bucket, prefix)):
+            self.client.remove_object(bucket, key)
+            count += 1
+        return count
+
+    def presigned_get(self, bucket: str, key: str) -> str:
+        expiry = timedelta(seconds=self.settings.url_expiry_s)
+        return self.signer.presigned_get_object(bucket, key, expires=expiry)
+
+    def presigned_put(self, bucket: str, key: str) -> str:
+        expiry = timedelta(seconds=self.settings.url_expiry_s)
+        return self.signer.presigned_put_object(bucket, key, expires=expiry)

@@ -1,0 +1,131 @@
+"""Serves one function with the OpenFaaS python3-http contract (of-watchdog http mode).
+
+The same Event/Context/response code is used by the functions host, which serves many
+functions from one process, so a handler behaves identically under faasd and in the host.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import ModuleType
+from typing import Any, Callable, Mapping
+
+from flask import Flask, Response, request
+
+
+class Event:
+    """What a handler receives: the request as the python3-http template presents it."""
+
+    def __init__(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        method: str,
+        query: Mapping[str, str],
+        path: str,
+    ) -> None:
+        self.body = body
+        self.headers = headers
+        self.method = method
+        self.query = query
+        self.path = path
+
+
+class Context:
+    def __init__(self, hostname: str | None = None) -> None:
+        self.hostname = hostname or os.getenv("HOSTNAME", "localhost")
+
+
+def event_from_flask() -> Event:
+    return Event(
+        body=request.get_data(),
+        headers=request.headers,
+        method=request.method,
+        query=request.args,
+        path=request.path,
+    )
+
+
+def to_response(result: Any) -> Response:
+    """Turns a handler's return value into an HTTP response, as the template does."""
+    if not isinstance(result, dict) or "statusCode" not in result and "body" not in result:
+        result = {"statusCode": 200, "body": result}
+    status = int(result.get("statusCode", 200))
+    headers = dict(result.get("headers") or {})
+    body = result.get("body", "")
+    if isinstance(body, (dict, list)):
+        import json
+
+        payload: bytes | str = json.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+    elif body is None:
+        payload = ""
+    else:
+        payload = body
+    return Response(payload, status=status, headers=headers)
+
+
+class Readiness:
+    """Loads a handler's model in the background; ready means the model is loaded."""
+
+    def __init__(self, handler: ModuleType) -> None:
+        self.handler = handler
+        self.error: str | None = None
+        self._done = threading.Event()
+        load: Callable[[], Any] | None = getattr(handler, "load", None)
+        if load is None:
+            self._done.set()
+        else:
+            threading.Thread(target=self._load, args=(load,), daemon=True).start()
+
+    def _load(self, load: Callable[[], Any]) -> None:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - reported through readiness, never a crash
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+def invoke(handler: ModuleType) -> Response:
+    return to_response(handler.handle(event_from_flask(), Context()))
+
+
+def create_app(handler: ModuleType) -> Flask:
+    app = Flask(__name__)
+    readiness = Readiness(handler)
+
+    @app.route("/_/health", methods=["GET"])
+    def health() -> Response:
+        return Response("OK", status=200)
+
+    @app.route("/_/ready", methods=["GET"])
+    def ready() -> Response:
+        if readiness.ready:
+            return Response("OK", status=200)
+        return Response("loading", status=503, headers={"Retry-After": "1"})
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+    @app.route("/<path:path>", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
+    def call(path: str) -> Response:
+        if not readiness.ready:
+            return Response("model loading", status=503, headers={"Retry-After": "1"})
+        return invoke(handler)
+
+    return app
+
+
+if __name__ == "__main__":
+    from waitress import serve
+
+    from function import handler as function_handler  # type: ignore[import-not-found]
+
+    serve(create_app(function_handler), host="0.0.0.0", port=5000, threads=4)

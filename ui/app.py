@@ -1,0 +1,44 @@
+"""The web application factory."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, Response
+
+from storage.client import Store
+
+from .api import api
+from .settings import UiSettings
+
+
+def create_app(config: UiSettings | None = None, store: Store | None = None) -> Flask:
+    config = config or UiSettings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key or secrets.token_hex(32),
+        MAX_UPLOAD_BYTES=config.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["medialens.store"] = store or Store()
+    app.register_blueprint(api)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("OK", status=200)
+
+    return app
+
+
+def main() -> None:
+    from waitress import serve
+
+    from scheduler.logs import configure_logging
+
+    configure_logging("ui")
+    config = UiSettings()
+    serve(create_app(config), host=config.host, port=config.port, threads=8, ident="medialens")
+
+
+if __name__ == "__main__":
+    main()

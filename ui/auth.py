@@ -1,0 +1,58 @@
+"""API keys: stored hashed in Redis; an admin key is made at first start and shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+
+KEYS = "ml:apikeys"
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(redis: Redis, name: str, role: str = "user") -> str:
+    key = "ml_" + secrets.token_urlsafe(24)
+    redis.hset(KEYS, _digest(key), json.dumps({"name": name, "role": role, "created": time.time()}))
+    return key
+
+
+def ensure_admin_key(redis: Redis) -> str | None:
+    """Makes the first admin key and returns it; None when keys exist already."""
+    if redis.hlen(KEYS):
+        return None
+    lock = redis.set(f"{KEYS}:init", "1", nx=True)
+    if not lock:
+        return None
+    return create_key(redis, "admin", role="admin")
+
+
+def authenticate(redis: Redis, key: str | None) -> Principal | None:
+    if not key:
+        return None
+    # Only digests are stored, so the lookup itself reveals nothing about valid keys.
+    raw = redis.hget(KEYS, _digest(key))
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return Principal(name=data["name"], role=data["role"])
+
+
+def key_from_headers(authorization: str, api_key_header: str | None) -> str | None:
+    if api_key_header:
+        return api_key_header
+    if authorization.startswith("Bearer "):
+        return authorization[len("Bearer ") :]
+    return None

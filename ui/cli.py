@@ -1,0 +1,139 @@
+"""`medialens analyze FILE...`: upload files, follow each pipeline live, print the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+FINAL = {"done", "failed"}
+DEFAULT_KEY_FILE = Path(".state") / "admin.key"
+
+
+@dataclass
+class Tracked:
+    path: Path
+    key: str
+    task: TaskID
+    upload_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return str(self.detail.get("state", "uploading" if self.upload_id is None else "queued"))
+
+
+class Api:
+    def __init__(self, url: str, key: str, timeout: float = 30.0) -> None:
+        self.client = httpx.Client(base_url=url.rstrip("/") + "/api/v1", timeout=timeout,
+                                   headers={"Authorization": f"Bearer {key}"})
+
+    def _json(self, reply: httpx.Response) -> Any:
+        if reply.status_code >= 400:
+            try:
+                message = reply.json().get("error", reply.text)
+            except ValueError:
+                message = reply.text
+            raise SystemExit(f"medialens: the API answered {reply.status_code}: {message}")
+        return reply.json()
+
+    def upload(self, path: Path) -> str:
+        size = path.stat().st_size
+        ticket = self._json(self.client.post("/uploads", json={"filename": path.name, "size": size}))
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        with path.open("rb") as handle:
+            reply = httpx.put(ticket["url"], content=handle.read(), headers={"Content-Type": content_type},
+                              timeout=None)
+        if reply.status_code >= 300:
+            raise SystemExit(f"medialens: uploading {path} failed: HTTP {reply.status_code}")
+        return str(ticket["key"])
+
+    def find(self, key: str) -> str | None:
+        found = self._json(self.client.get("/uploads", params={"key": key}))["uploads"]
+        return str(found[0]["id"]) if found else None
+
+    def get(self, upload_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self._json(self.client.get(f"/uploads/{upload_id}"))
+        return data
+
+
+def default_key() -> str:
+    key = os.environ.get("MEDIALENS_API_KEY", "")
+    if not key and DEFAULT_KEY_FILE.exists():
+        key = DEFAULT_KEY_FILE.read_text().strip()
+    return key
+
+
+def analyze(api: Api, paths: list[Path], timeout: float, console: Console) -> list[Tracked]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[state]}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        tracked = []
+        for path in paths:
+            task = progress.add_task(path.name, total=1.0, state="uploading")
+            tracked.append(Tracked(path, api.upload(path), task))
+            progress.update(task, state="uploaded")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(t.state not in FINAL for t in tracked):
+            for item in tracked:
+                if item.state in FINAL:
+                    continue
+                item.upload_id = item.upload_id or api.find(item.key)
+                if item.upload_id:
+                    item.detail = api.get(item.upload_id)
+                    running = [n for n, s in item.detail["steps"].items() if s["state"] == "running"]
+                    label = item.state + (f" ({', '.join(running)})" if running else "")
+                    progress.update(item.task, completed=item.detail.get("progress", 0.0), state=label)
+            time.sleep(0.25)
+        for item in tracked:
+            if item.state not in FINAL:
+                item.detail = {**item.detail, "state": "timed out"}
+            progress.update(item.task, completed=1.0 if item.state == "done" else item.detail.get("progress", 0.0),
+                            state=item.state)
+    return tracked
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="medialens", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyze", help="upload files and print their analysis")
+    run.add_argument("files", nargs="+", type=Path)
+    run.add_argument("--api", default=os.environ.get("MEDIALENS_API_URL", "http://127.0.0.1:8000"))
+    run.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
+    run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all results")
+    run.add_argument("--json", action="store_true", help="print the full results as JSON")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    key = args.api_key or default_key()
+    if not key:
+        parser.error("no API key: pass --api-key or set MEDIALENS_API_KEY (make up prints one)")
+    console = Console(stderr=True)
+    tracked = analyze(Api(args.api, key), args.files, args.timeout, console)
+    report = {str(t.path): {"id": t.upload_id, "state": t.state, "reason": t.detail.get("reason", ""),
+                            "results": t.detail.get("results", {})} for t in tracked}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for path, entry in report.items():
+            line = f"{path}: {entry['state']}"
+            if entry["reason"]:
+                line += f" - {entry['reason']}"
+            print(line)
+            for step, result in entry["results"].items():
+                print(f"  {step}: {json.dumps(result)[:200]}")
+    return 0 if all(t.state == "done" for t in tracked) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
