@@ -175,11 +175,13 @@ class Stack:
             time.sleep(0.1)
         raise StackError(f"{service.name} was not ready in time; see {self.log_dir / (service.name + '.log')}")
 
-    def up(self) -> list[str]:
-        """Starts every service not yet running; returns the names it started."""
+    def up(self, only: list[str] | None = None) -> list[str]:
+        """Starts every service (or those named) not yet running; returns the names it started."""
         deadline = time.monotonic() + self.settings.ready_timeout_s
         started = []
         for service in self.services():
+            if only is not None and service.name not in only:
+                continue
             if self.pid(service.name) is None:
                 self._spawn(service)
                 started.append(service.name)

@@ -1,0 +1,182 @@
+"""Shared fixtures: a real embedded stack (SeaweedFS, Redis, functions host, scheduler) on free ports."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from redis import Redis
+
+from embedded.settings import EmbeddedSettings
+from embedded.stack import Stack
+from functions.host import template
+from storage.client import Store
+
+TEST_INPUTS = "test-inputs"
+
+
+def _free_block(size: int = 10) -> int:
+    """A base port with `size` free ports above it (and their +10000 gRPC twins, for weed)."""
+    for _ in range(200):
+        base = random.randrange(20000, 45000, 20)
+        ports = [base + i for i in range(size)] + [base + 10000 + i for i in range(size)]
+        if all(_free(port) for port in ports):
+            return base
+    raise RuntimeError("no free port block found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedSettings:
+    base = _free_block(20)
+    return EmbeddedSettings(
+        state_dir=tmp_path_factory.mktemp("state"),
+        seaweed_port_base=base,
+        redis_port=base + 11,
+        gateway_port=base + 12,
+        intake_port=base + 13,
+        ui_port=base + 14,
+        workers=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: EmbeddedSettings) -> Iterator[Stack]:
+    """The stack object; each fixture below starts only the services it needs."""
+    made = Stack(stack_settings)
+    yield made
+    made.down()
+
+
+@pytest.fixture(scope="session")
+def store(stack: Stack) -> Store:
+    stack.up(only=["seaweedfs"])
+    return stack.store()
+
+
+@pytest.fixture(scope="session")
+def running_stack(stack: Stack, store: Store) -> Stack:
+    """Every service of `make up`, started by the same code."""
+    stack.up()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def redis_server(stack: Stack) -> Stack:
+    stack.up(only=["redis"])
+    return stack
+
+
+@pytest.fixture
+def redis_db(redis_server: Stack) -> Iterator[Redis]:
+    """A clean Redis database (db 15) for tests of Redis-backed parts alone."""
+    s = redis_server.settings
+    connection = Redis(host=s.host, port=s.redis_port, db=15)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def source_url(store: Store) -> Callable[..., str]:
+    """Puts bytes in the store and returns a presigned GET URL, as the scheduler hands functions."""
+
+    def put(data: bytes, content_type: str = "application/octet-stream") -> str:
+        key = f"{TEST_INPUTS}/{uuid.uuid4().hex}"
+        store.put_bytes(store.settings.artefacts_bucket, key, data, content_type)
+        return store.presigned_get(store.settings.artefacts_bucket, key)
+
+    return put
+
+
+@pytest.fixture
+def output_url(store: Store) -> Callable[[], tuple[str, Callable[[], bytes]]]:
+    """A presigned PUT URL for an artefact, and a reader for what was written there."""
+
+    def make() -> tuple[str, Callable[[], bytes]]:
+        key = f"{TEST_INPUTS}/out-{uuid.uuid4().hex}"
+        bucket = store.settings.artefacts_bucket
+        return store.presigned_put(bucket, key), lambda: store.get_bytes(bucket, key)
+
+    return make
+
+
+def invoke_handler(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[str, Any]]:
+    """Calls functions/<name>/handler.py exactly as the python3-http template does."""
+    handler = importlib.import_module(f"functions.{name}.handler")
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    event = template.Event(
+        body=raw, headers={"Content-Type": "application/json"}, method="POST", query={}, path="/"
+    )
+    reply = template.to_response(handler.handle(event, template.Context()))
+    payload = reply.get_data()
+    return reply.status_code, json.loads(payload) if payload else {}
+
+
+@pytest.fixture
+def call_function() -> Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]:
+    return invoke_handler
+
+
+@pytest.fixture(scope="session")
+def s3_client(store: Store) -> Any:
+    """A plain boto3 client, as any user of the platform would use."""
+    s = store.settings
+    return boto3.client(
+        "s3", endpoint_url=s.endpoint, aws_access_key_id=s.access_key,
+        aws_secret_access_key=s.secret_key, region_name=s.region,
+    )
+
+
+@pytest.fixture(scope="session")
+def api_key(running_stack: Stack) -> str:
+    from ui.auth import create_key
+
+    s = running_stack.settings
+    return create_key(Redis(host=s.host, port=s.redis_port), "tests", role="admin")
+
+
+@pytest.fixture(scope="session")
+def api(running_stack: Stack, api_key: str) -> httpx.Client:
+    s = running_stack.settings
+    return httpx.Client(base_url=s.url(s.ui_port) + "/api/v1", headers={"Authorization": f"Bearer {api_key}"})
+
+
+def wait_for_upload(api: httpx.Client, key: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Waits until the upload of `key` is done or failed and returns its API record."""
+    deadline = time.monotonic() + timeout
+    found: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        listing = api.get("/uploads", params={"key": key}).json()["uploads"]
+        if listing:
+            found = api.get(f"/uploads/{listing[0]['id']}").json()
+            if found["state"] in ("done", "failed"):
+                return found
+        time.sleep(0.1)
+    raise AssertionError(f"upload {key} did not finish in {timeout} s; last seen: {found}")
+
+
+def jpeg(size: tuple[int, int] = (640, 480), color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+DATA = Path(__file__).parent / "data"

@@ -1,0 +1,73 @@
+"""Each function's handle(event, context) called as the python3-http template calls it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from skimage import data as samples
+
+from tests.conftest import jpeg
+
+Call = Callable[[str, Any], tuple[int, dict[str, Any]]]
+
+
+def png_of(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_probe_tells_an_image_by_its_content(call_function: Call, source_url: Callable[..., str]) -> None:
+    picture = png_of(samples.astronaut())
+    status, body = call_function("probe", {"source": {"url": source_url(picture, "text/plain")}})
+    assert status == 200
+    assert body["media_type"] == "image"
+    assert (body["width"], body["height"]) == (512, 512)
+    assert body["size"] == len(picture)
+    assert len(body["sha256"]) == 64
+    assert body["engine"]["engine"] == "probe"
+
+
+def test_probe_rejects_a_request_without_a_source(call_function: Call) -> None:
+    status, body = call_function("probe", b"not json")
+    assert status == 422
+    assert "JSON" in body["error"]
+    status, body = call_function("probe", {"options": {}})
+    assert status == 422
+    assert "source" in body["error"]
+
+
+def test_thumbnail_writes_a_small_jpeg(
+    call_function: Call, source_url: Callable[..., str], output_url: Callable[[], Any]
+) -> None:
+    put_url, read = output_url()
+    status, body = call_function(
+        "thumbnail",
+        {"source": {"url": source_url(jpeg((1600, 900)))}, "outputs": {"thumbnail": put_url},
+         "options": {"size": 200}},
+    )
+    assert status == 200, body
+    assert body["outputs_written"] == ["thumbnail"]
+    written = Image.open(io.BytesIO(read()))
+    assert written.format == "JPEG"
+    assert written.width == 200 and abs(written.height - 112.5) <= 1
+
+
+def test_thumbnail_of_an_image_with_exif_rotation_is_upright(
+    call_function: Call, source_url: Callable[..., str], output_url: Callable[[], Any]
+) -> None:
+    image = Image.new("RGB", (400, 200), (10, 200, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise: the upright picture is 200 wide, 400 high
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    put_url, read = output_url()
+    status, body = call_function(
+        "thumbnail", {"source": {"url": source_url(buffer.getvalue())}, "outputs": {"thumbnail": put_url}}
+    )
+    assert status == 200, body
+    assert Image.open(io.BytesIO(read())).size == (160, 320)
