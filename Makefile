@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up down status test lint typecheck bench models clean
+.PHONY: help install up down status test lint typecheck bench models deploy clean
 
 help:
 	@echo "make up      install what is missing and start the platform on 127.0.0.1"
@@ -14,10 +14,11 @@ help:
 	@echo "make test    install what is missing and run lint, type checks and the test suite"
 	@echo "make bench   measure speed and write BENCHMARKS.md and benchmarks.json"
 	@echo "make models  fetch model weights that no package ships (needs internet)"
+	@echo "make deploy  on a faasd VPS, as root: DOMAIN=... make deploy (gateway-config/README.md)"
 
 install: $(STAMP)
 
-$(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt requirements/torchvision-test.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "medialens needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 		echo "Could not create a virtualenv: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
@@ -25,6 +26,9 @@ $(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt
 	# torch is pinned to its CPU build: anything that asks for a newer torch pulls CUDA packages.
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/dev.txt
 	$(PIP) install -q --no-deps -r requirements/no-deps.txt
+	# torchvision's PyPI wheel is a CUDA build that breaks transformers when installed: the easyocr
+	# and MTCNN tests alone put it on their path (requirements/torchvision-test.txt).
+	$(PIP) install -q --no-deps --target $(VENV)/torchvision-test -r requirements/torchvision-test.txt
 	$(PIP) install -q --no-deps -e .
 	@touch $@
 
@@ -54,6 +58,10 @@ bench: install
 
 models: install
 	$(PY) -m functions.models
+
+# Runs on the VPS with the system python3: no virtualenv needed.
+deploy:
+	bash gateway-config/deploy.sh
 
 clean: down
 	rm -rf .state

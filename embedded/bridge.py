@@ -15,8 +15,9 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import httpx
 
@@ -171,9 +172,8 @@ class FilerBridge:
 
 
 def main() -> None:
-    from storage.settings import StorageSettings
-
     from scheduler.logs import configure_logging
+    from storage.settings import StorageSettings
 
     configure_logging("bridge")
     settings = EmbeddedSettings()

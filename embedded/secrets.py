@@ -18,7 +18,7 @@ class Secrets:
     session_key: str
 
     @classmethod
-    def generate(cls) -> "Secrets":
+    def generate(cls) -> Secrets:
         return cls(
             s3_access_key="medialens-" + secrets.token_hex(4),
             s3_secret_key=secrets.token_urlsafe(24),
@@ -28,7 +28,7 @@ class Secrets:
         )
 
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> "Secrets":
+    def load_or_create(cls, state_dir: Path) -> Secrets:
         path = state_dir / "secrets.json"
         if path.exists():
             return cls(**json.loads(path.read_text()))

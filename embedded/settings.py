@@ -12,6 +12,7 @@ class EmbeddedSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_EMBEDDED_")
 
     state_dir: Path = Field(Path(".state"), description="Data, logs, pid files and secrets.")
+    model_dir: Path = Field(Path(".models"), description="Weights no package ships (`make models`).")
     host: str = Field("127.0.0.1", description="Address every service binds to.")
     ui_port: int = Field(8000, description="Web UI and API.")
     intake_port: int = Field(8001, description="Scheduler intake for bucket events.")

@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
+from scheduler.gpu.settings import GpuSettings
 from storage.client import Store
 from storage.settings import StorageSettings
 
@@ -57,6 +58,21 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
+def alive(pid: int) -> bool:
+    """True while the process runs; reaps it first when it is our child, so a zombie is dead."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class Stack:
     def __init__(self, settings: EmbeddedSettings | None = None) -> None:
         self.settings = settings or EmbeddedSettings()
@@ -89,7 +105,7 @@ class Stack:
             "MEDIALENS_EMBEDDED_HOST": s.host,
             "MEDIALENS_EMBEDDED_SEAWEED_PORT_BASE": str(s.seaweed_port_base),
             "MEDIALENS_EMBEDDED_INTAKE_PORT": str(s.intake_port),
-            "MEDIALENS_FN_MODEL_DIR": os.environ.get("MEDIALENS_FN_MODEL_DIR", str(PROJECT / ".models")),
+            "MEDIALENS_FN_MODEL_DIR": str((PROJECT / s.model_dir).resolve()),
             "PYTHONPATH": str(PROJECT),
             "PYTHONUNBUFFERED": "1",
         }
@@ -103,6 +119,9 @@ class Stack:
             Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True)
             for n in range(1, s.workers + 1)
         ]
+        # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
+        if GpuSettings().enabled:
+            workers.append(Service("gpu-manager", [python, "-m", "scheduler.gpu.manager"], lambda: True))
         return [
             Service("redis", redis_server.server_command(s, self.state / "redis"),
                     lambda: port_open(s.host, s.redis_port)),
@@ -128,7 +147,7 @@ class Stack:
             return False
         try:
             self.store().ensure_buckets()
-        except Exception:  # noqa: BLE001 - not ready yet, asked again shortly
+        except Exception:
             return False
         return True
 
@@ -141,11 +160,7 @@ class Stack:
             pid = int(self._pid_file(name).read_text())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if alive(pid) else None
 
     def running(self) -> dict[str, int]:
         found = {}
@@ -189,32 +204,31 @@ class Stack:
         return started
 
     def down(self, timeout: float = 10.0) -> list[str]:
-        names = list(self.running())
+        """Stops everything `up` started, the last started first."""
         order = [s.name for s in reversed(self.services())]
-        for name in sorted(names, key=lambda n: order.index(n) if n in order else -1):
-            pid = self.pid(name)
-            if pid:
-                try:
-                    os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for name in names:
-            while self.pid(name) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            pid = self.pid(name)
-            if pid:
-                os.killpg(pid, signal.SIGKILL)
-            self._pid_file(name).unlink(missing_ok=True)
+        names = sorted(self.running(), key=lambda n: order.index(n) if n in order else -1)
+        self._terminate(names, timeout)
         return names
 
-    def stop(self, name: str) -> None:
-        pid = self.pid(name)
-        if pid:
-            os.killpg(pid, signal.SIGTERM)
-            while self.pid(name):
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        self._terminate([name], timeout)
+
+    def _terminate(self, names: list[str], timeout: float) -> None:
+        """SIGTERM to each service's process group, SIGKILL to whatever outlives the timeout."""
+        pids = {name: pid for name in names if (pid := self.pid(name))}
+        for pid in pids.values():
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        for pid in pids.values():
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        self._pid_file(name).unlink(missing_ok=True)
+            if alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        for name in names:
+            self._pid_file(name).unlink(missing_ok=True)
 
     def start(self, name: str) -> None:
         service = next(s for s in self.services() if s.name == name)

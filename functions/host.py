@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +25,9 @@ from flask import Flask, Response, jsonify, request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from . import metrics
 from .catalog import PROJECT, FunctionSpec, functions
+from .common.device import device
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
     app = Flask(__name__)
     app.config["served"] = served
+    metrics.install(app)
 
     def lookup(name: str) -> Served | Response:
         function = served.get(name)
@@ -161,7 +163,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         if not _authorised_basic(settings):
             return _unauthorised("functions")
         return jsonify({"provider": {"provider": "medialens-functions-host", "orchestration": settings.label},
-                        "version": {"release": "medialens"}, "arch": "x86_64"})
+                        "version": {"release": "medialens"}, "arch": "x86_64", "device": device()})
 
     @app.route("/function/<name>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @app.route("/function/<name>/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -172,7 +174,12 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         if isinstance(found, Response):
             return found
         started = time.perf_counter()
-        reply = found.call(template.event_from_flask())
+        status = 500  # what a handler that raises becomes
+        try:
+            reply = found.call(template.event_from_flask())
+            status = reply.status_code
+        finally:
+            metrics.observe(name, status, time.perf_counter() - started)
         reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
         reply.headers["X-Served-By"] = settings.label
         return reply
@@ -205,7 +212,7 @@ def _run_async(function: Served, event: Any, call_id: str, callback: str | None)
         result = function.handler.handle(event, template.Context())
         reply = template.to_response(result)
         status, body = reply.status_code, reply.get_data()
-    except Exception:  # noqa: BLE001 - reported to the caller, as faasd's queue-worker does
+    except Exception:
         logger.exception("async call %s of %s failed", call_id, function.spec.name)
         status, body = 500, b"internal error"
     function.invocations += 1

@@ -18,6 +18,13 @@ class FunctionPolicy:
 FUNCTIONS: dict[str, FunctionPolicy] = {
     "probe": FunctionPolicy(timeout_s=30),
     "thumbnail": FunctionPolicy(timeout_s=30),
+    "extract": FunctionPolicy(timeout_s=300),
+    "pose": FunctionPolicy(timeout_s=60),
+    "nsfw": FunctionPolicy(timeout_s=60),
+    "transcribe": FunctionPolicy(timeout_s=120, heavy=True),
+    "clip": FunctionPolicy(timeout_s=60, heavy=True),
+    "faces": FunctionPolicy(timeout_s=60, heavy=True),
+    "ocr": FunctionPolicy(timeout_s=60, heavy=True),
 }
 
 FALLBACK = FunctionPolicy(timeout_s=60)

@@ -17,7 +17,7 @@ from rq.job import Job
 from storage.events import EventError, UploadEvent, parse_events
 from storage.settings import StorageSettings
 
-from . import steps
+from . import metrics, steps
 from .connection import queue, redis
 from .settings import SchedulerSettings, settings
 from .uploads import State, Upload, Uploads
@@ -62,18 +62,22 @@ def create_app(config: SchedulerSettings | None = None) -> Flask:
         except EventError as exc:
             # A malformed notification will never parse: acknowledge it so it is not retried forever.
             logger.warning("ignored notification: %s", exc)
+            metrics.EVENTS.labels("malformed").inc()
             return jsonify(error=str(exc), accepted=[]), 200
         records, q = Uploads(redis()), queue()
         accepted, started = [], []
         for event in parsed:
             if event.bucket != uploads_bucket:
+                metrics.EVENTS.labels("ignored").inc()
                 continue
             upload, new = accept(event, records, q)
+            metrics.EVENTS.labels("accepted" if new else "duplicate").inc()
             accepted.append(upload)
             if new:
                 started.append(upload)
         return jsonify(accepted=accepted, started=started), 200
 
+    metrics.install(app, redis(), config.queue)
     return app
 
 

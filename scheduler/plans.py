@@ -1,64 +1,110 @@
-"""What runs for which media type: every upload starts with `probe`, then its plan."""
+"""What runs for which media type: `probe` first, then the steps each finished step makes possible.
+
+    image: probe -> thumbnail, pose, ocr, nsfw, faces, clip            (in parallel)
+    video: probe -> thumbnail, extract -> per keyframe: pose, ocr, nsfw, faces, clip
+                                       -> transcribe (the extracted audio track)
+    audio: probe -> transcribe                                          (chunk by chunk)
+
+A step's children are planned only once it has succeeded, so nothing ever waits on a parent
+that failed: the upload fails with the parent's reason instead.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+IMAGE_ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip")
+KEYFRAME_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
 class StepSpec:
-    """One call of one function for one upload."""
+    """One call (or, when chunked, one series of calls) of one function for one upload."""
 
     name: str
     function: str
-    needs: tuple[str, ...] = ()
     source: str = "upload"  # "upload", or the name of an artefact an earlier step wrote
     outputs: tuple[str, ...] = ()  # artefacts this step writes through presigned PUT URLs
     options: dict[str, Any] = field(default_factory=dict)
+    chunked: bool = False  # called again from `next_start_s` until the media is covered
+    expected_calls: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["needs"] = list(self.needs)
         data["outputs"] = list(self.outputs)
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StepSpec":
-        return cls(
-            name=data["name"],
-            function=data["function"],
-            needs=tuple(data.get("needs", ())),
-            source=data.get("source", "upload"),
-            outputs=tuple(data.get("outputs", ())),
-            options=dict(data.get("options", {})),
-        )
+    def from_dict(cls, data: dict[str, Any]) -> StepSpec:
+        return cls(**{**data, "outputs": tuple(data.get("outputs", ()))})
+
+
+
+def per_keyframe(name: str) -> tuple[str, int] | None:
+    """The function and keyframe of a per-keyframe step name (``ocr@3`` -> ("ocr", 3))."""
+    function, separator, index = name.partition(KEYFRAME_SEPARATOR)
+    return (function, int(index)) if separator else None
 
 
 @dataclass(frozen=True)
-class Plan:
-    media_type: str
-    steps: tuple[StepSpec, ...]
-
-    @property
-    def names(self) -> list[str]:
-        return [step.name for step in self.steps]
+class PlanSettings:
+    thumbnail_size: int = 320
+    max_keyframes: int = 12
+    keyframe_interval_s: float = 2.0
+    transcribe_chunk_s: float = 30.0
 
 
 PROBE = StepSpec(name="probe", function="probe")
 
 
-def plan_for(media_type: str, thumbnail_size: int = 320) -> Plan:
-    """The steps that follow `probe` for an upload of this media type."""
-    steps: list[StepSpec] = []
-    if media_type in ("image", "video"):
-        steps.append(
-            StepSpec(
-                name="thumbnail",
-                function="thumbnail",
-                needs=("probe",),
-                outputs=("thumbnail.jpg",),
-                options={"size": thumbnail_size, "media_type": media_type},
-            )
+def after(step: StepSpec, result: dict[str, Any], media_type: str, config: PlanSettings) -> list[StepSpec]:
+    """The steps that become possible once ``step`` has succeeded with ``result``."""
+    if step.name == PROBE.name:
+        return _after_probe(result, config)
+    if step.function == "extract":
+        return _after_extract(result, config)
+    return []
+
+
+def _after_probe(probe: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
+    media_type = probe.get("media_type")
+    if media_type == "image":
+        return [_thumbnail("image", config), *(StepSpec(name, name) for name in IMAGE_ANALYZERS)]
+    if media_type == "video":
+        keyframes = tuple(f"keyframe_{index}.jpg" for index in range(config.max_keyframes))
+        extract = StepSpec(
+            "extract",
+            "extract",
+            outputs=(*keyframes, "audio.wav"),
+            options={"max_keyframes": config.max_keyframes, "min_interval_s": config.keyframe_interval_s},
         )
-    return Plan(media_type=media_type, steps=tuple(steps))
+        return [_thumbnail("video", config), extract]
+    if media_type == "audio":
+        return [_transcribe("upload", probe.get("duration"), config)]
+    return []
+
+
+def _after_extract(extract: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
+    steps = [
+        StepSpec(f"{name}{KEYFRAME_SEPARATOR}{frame['index']}", name, source=f"{frame['output']}.jpg")
+        for frame in extract.get("keyframes") or []
+        for name in IMAGE_ANALYZERS
+    ]
+    audio = extract.get("audio")
+    if audio:
+        steps.append(_transcribe(f"{audio.get('output', 'audio')}.wav", audio.get("duration"), config))
+    return steps
+
+
+def _thumbnail(media_type: str, config: PlanSettings) -> StepSpec:
+    return StepSpec(
+        "thumbnail", "thumbnail", outputs=("thumbnail.jpg",),
+        options={"size": config.thumbnail_size, "media_type": media_type},
+    )
+
+
+def _transcribe(source: str, duration: Any, config: PlanSettings) -> StepSpec:
+    calls = math.ceil(float(duration or 0) / config.transcribe_chunk_s) + 1
+    return StepSpec("transcribe", "transcribe", source=source, chunked=True, expected_calls=calls)

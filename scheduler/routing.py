@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .connection import redis
+from .defaults import policy
 from .gateway import Gateway
+from .gpu import gateway as gpu_gateway
+from .gpu.settings import settings as gpu_settings
 from .settings import settings
 
 CPU = "cpu"
@@ -19,5 +23,12 @@ def gateway(name: str) -> Gateway:
 
 
 def route(function: str) -> Gateway:
-    """Every step runs on the CPU gateway; GPU routing plugs in here."""
+    """Heavy functions go to a ready GPU node whose breaker is closed; everything else, and every
+    heavy step while no such node exists, runs on the CPU gateway. Called again on each attempt,
+    so a retry after a node failure lands on the CPU."""
+    gpu = gpu_settings()
+    if gpu.enabled and policy(function).heavy:
+        node = gpu_gateway.pick(function, redis(), gpu)
+        if node is not None:
+            return node
     return gateway(CPU)

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .plans import PlanSettings
+
 
 class SchedulerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_SCHEDULER_")
@@ -30,6 +32,19 @@ class SchedulerSettings(BaseSettings):
     )
     result_ttl_s: int = Field(24 * 3600, description="How long finished RQ jobs are kept.")
     thumbnail_size: int = Field(320, description="Long side of thumbnails, in pixels.")
+    max_keyframes: int = Field(12, description="Most keyframes taken from one video.")
+    keyframe_interval_s: float = Field(2.0, description="Least time between two keyframes, in seconds.")
+    transcribe_chunk_s: float = Field(
+        30.0, description="Audio per transcribe call (match MEDIALENS_TRANSCRIBE_CHUNK_S); sizes timeouts."
+    )
+
+    def plan_settings(self) -> PlanSettings:
+        return PlanSettings(
+            thumbnail_size=self.thumbnail_size,
+            max_keyframes=self.max_keyframes,
+            keyframe_interval_s=self.keyframe_interval_s,
+            transcribe_chunk_s=self.transcribe_chunk_s,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,9 @@
-"""The RQ jobs: run one step of an upload, then merge everything when the plan is over.
+"""The RQ jobs: run one step of an upload, plan what it makes possible, finish the upload.
 
-Every step job records its own outcome and never leaves its dependants waiting: a failed
-parent is recorded as failed (never raised), the finishing job depends on all steps with
-`allow_failure=True`, and a crash is recorded by a failure callback.
+A step job records its own outcome and never raises for a failed call, so no job waits on it.
+Fan-in is a count of outstanding steps in Redis: children are counted before their parent
+settles, and the step that brings the count to zero enqueues `finish`. A crash or a timeout is
+settled by RQ's failure callback, so an upload can never be left waiting.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from functools import lru_cache
 from typing import Any
 
 from rq import Callback, Queue
-from rq.job import Dependency, Job
+from rq.job import Job
 
 from storage.client import Store
 from storage.layout import artefact_key, result_key
 
-from . import calls, routing
+from . import calls, metrics, plans, routing
 from .connection import queue, redis
 from .defaults import policy
-from .plans import PROBE, StepSpec, plan_for
+from .plans import PROBE, StepSpec
 from .settings import settings
+from .timeline import build_timeline
 from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNotFound, Uploads
 
 logger = logging.getLogger(__name__)
@@ -49,32 +51,38 @@ def job_id(upload: str, step: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{upload}_{step}")
 
 
-def enqueue_step(q: Queue, upload: str, spec: StepSpec, after: list[Job] | None = None) -> Job:
-    timeout = policy(spec.function).timeout_s * (settings().step_attempts + 1) + 30
+def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
+    s = settings()
+    per_call = policy(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
     return q.enqueue(
         run_step,
         upload,
         spec.to_dict(),
         job_id=job_id(upload, spec.name),
-        job_timeout=int(timeout + settings().not_ready_wait_s),
-        depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
+        job_timeout=int(per_call * spec.expected_calls + s.not_ready_wait_s + 30),
         on_failure=Callback(step_crashed),
-        result_ttl=settings().result_ttl_s,
-        failure_ttl=settings().result_ttl_s,
+        result_ttl=s.result_ttl_s,
+        failure_ttl=s.result_ttl_s,
         description=f"{spec.name} of {upload}",
     )
 
 
-def enqueue_finish(q: Queue, upload: str, after: list[Job] | None = None) -> Job:
+def enqueue_finish(q: Queue, upload: str) -> Job:
     return q.enqueue(
         finish,
         upload,
         job_id=job_id(upload, FINISH),
-        depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
         result_ttl=settings().result_ttl_s,
         failure_ttl=settings().result_ttl_s,
         description=f"finish {upload}",
     )
+
+
+def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None:
+    """Counts the steps as outstanding first, then enqueues them."""
+    records.plan_steps(upload, [spec.name for spec in specs])
+    for spec in specs:
+        enqueue_step(q, upload, spec)
 
 
 def start(upload: str, q: Queue | None = None) -> Job:
@@ -109,59 +117,75 @@ def run_step(upload: str, spec_data: dict[str, Any]) -> str:
         logger.info("upload was deleted before %s ran", spec.name, **_log(upload, spec.name))
         return "deleted"
     step = records.step(upload, spec.name)
-    if step.state in (StepState.DONE, StepState.SKIPPED):
+    if step.state in FINAL_STEP_STATES:
         return step.state.value
-    blocking = [name for name in spec.needs if records.step(upload, name).state != StepState.DONE]
-    if blocking:
-        _settle(records, upload, step, StepState.FAILED, f"not run: {', '.join(blocking)} did not succeed")
-        return "failed"
     if record.state == State.QUEUED:
         records.set_state(upload, State.RUNNING)
-    step.state, step.started_at = StepState.RUNNING, time.time()
+    started = time.time()
+    step.state, step.started_at = StepState.RUNNING, started
     records.put_step(upload, step)
 
     def attempt(number: int, gateway: str) -> None:
         step.attempts, step.gateway = number, gateway
         records.put_step(upload, step)
 
-    outcome = calls.call(spec.function, payload(record, spec), routing.route, attempt)
+    def progress(fraction: float) -> None:
+        step.progress = round(min(max(fraction, 0.0), 0.99), 3)
+        records.put_step(upload, step)
+
+    request = payload(record, spec)
+    if spec.chunked:
+        outcome = call_in_chunks(spec, request, attempt, progress)
+    else:
+        outcome = calls.call(spec.function, request, routing.route, attempt)
+    metrics.record_step(redis(), spec.function, time.time() - started, outcome.kind in ("rejected", "error"))
     if outcome.kind == "ok":
         records.put_result(upload, spec.name, outcome.result)
         written = set(outcome.result.get("outputs_written") or ())
         step.artefacts = {
             output: artefact_key(upload, output) for output in spec.outputs if _stem(output) in written
         }
+        if spec.name == PROBE.name:
+            records.update(upload, media_type=str(outcome.result.get("media_type", "")))
+        children = plans.after(spec, outcome.result, record.media_type, settings().plan_settings())
+        plan(records, queue(), upload, children)
         _settle(records, upload, step, StepState.DONE, "")
     elif outcome.kind == "unavailable":
         _settle(records, upload, step, StepState.SKIPPED, outcome.reason)
     else:
         logger.warning("step failed: %s", outcome.reason, **_log(upload, spec.name))
         _settle(records, upload, step, StepState.FAILED, outcome.reason)
-    if spec.name == PROBE.name:
-        _after_probe(records, upload, outcome.result if outcome.kind == "ok" else None)
     return step.state.value
+
+
+def call_in_chunks(
+    spec: StepSpec, request: dict[str, Any], attempt: Any, progress: Any
+) -> calls.Outcome:
+    """Calls a chunked function from `next_start_s` to the end, joining the segments it returns."""
+    segments: list[dict[str, Any]] = []
+    start: float | None = 0.0
+    outcome = None
+    while start is not None:
+        request = {**request, "options": {**request["options"], "start_s": start}}
+        outcome = calls.call(spec.function, request, routing.route, attempt)
+        if outcome.kind != "ok":
+            return outcome
+        segments.extend(outcome.result.get("segments") or [])
+        following = outcome.result.get("next_start_s")
+        start = float(following) if following is not None and float(following) > start else None
+        duration = float(outcome.result.get("duration") or 0)
+        if start is not None and duration:
+            progress(start / duration)
+    assert outcome is not None
+    result = {**outcome.result, "segments": segments, "next_start_s": None}
+    return calls.Outcome("ok", result, "", outcome.gateway, outcome.attempts)
 
 
 def _settle(records: Uploads, upload: str, step: Step, state: StepState, reason: str) -> None:
     step.state, step.reason, step.finished_at = state, reason, time.time()
     step.progress = 1.0
-    records.put_step(upload, step)
-
-
-def _after_probe(records: Uploads, upload: str, probe: dict[str, Any] | None) -> None:
-    q = queue()
-    if probe is None:
-        enqueue_finish(q, upload)
-        return
-    media_type = str(probe.get("media_type", ""))
-    records.update(upload, media_type=media_type)
-    plan = plan_for(media_type, settings().thumbnail_size)
-    records.plan_steps(upload, plan.names)
-    jobs: dict[str, Job] = {}
-    for spec in plan.steps:
-        parents = [jobs[name] for name in spec.needs if name in jobs]
-        jobs[spec.name] = enqueue_step(q, upload, spec, parents or None)
-    enqueue_finish(q, upload, list(jobs.values()) or None)
+    if records.settle(upload, step) == 0:
+        enqueue_finish(queue(), upload)
 
 
 def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:
@@ -169,14 +193,10 @@ def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: An
     upload, spec_data = job.args[0], job.args[1]
     name = spec_data["name"]
     logger.error("step crashed: %s: %s", getattr(kind, "__name__", kind), value, **_log(upload, name))
+    metrics.record_step(redis(), spec_data.get("function", name), None, failed=True)
     records = uploads()
-    try:
-        step = records.step(upload, name)
-        _settle(records, upload, step, StepState.FAILED, f"internal error: {value}")
-        if name == PROBE.name:
-            enqueue_finish(queue(), upload)
-    except UploadNotFound:
-        pass
+    if records.exists(upload):
+        _settle(records, upload, records.step(upload, name), StepState.FAILED, f"internal error: {value}")
 
 
 def finish(upload: str) -> str:
@@ -187,9 +207,6 @@ def finish(upload: str) -> str:
     except UploadNotFound:
         return "deleted"
     steps = records.steps(upload)
-    unsettled = [name for name, step in steps.items() if step.state not in FINAL_STEP_STATES]
-    for name in unsettled:
-        _settle(records, upload, steps[name], StepState.FAILED, "not run: the pipeline ended before it")
     failed = [step for step in steps.values() if step.state == StepState.FAILED]
     state = State.FAILED if failed else State.DONE
     reason = "; ".join(f"{step.name}: {step.reason}" for step in failed)
@@ -197,6 +214,7 @@ def finish(upload: str) -> str:
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason)
+    queue().enqueue("scheduler.search.jobs.index_upload", upload, job_id=job_id(upload, "index"))
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value
 
@@ -205,13 +223,25 @@ def analysis(
     record: Upload, steps: dict[str, Step], results: dict[str, Any], state: State, reason: str
 ) -> dict[str, Any]:
     """The document a user reads: the upload, each step's status and each function's result."""
-    return {
+    media_type = record.media_type or results.get("probe", {}).get("media_type")
+    document: dict[str, Any] = {
         "upload": {**record.to_dict(), "state": state.value, "reason": reason},
-        "media_type": record.media_type or results.get("probe", {}).get("media_type"),
+        "media_type": media_type,
         "steps": {name: step.to_dict() for name, step in sorted(steps.items())},
         "results": results,
         "artefacts": {name: key for step in steps.values() for name, key in step.artefacts.items()},
     }
+    transcript = results.get("transcribe", {}).get("segments")
+    if media_type == "video":
+        per_keyframe: dict[int, dict[str, Any]] = {}
+        for name, result in results.items():
+            found = plans.per_keyframe(name)
+            if found is not None:
+                per_keyframe.setdefault(found[1], {})[found[0]] = result
+        document["timeline"] = build_timeline(results.get("extract"), per_keyframe, transcript).to_dict()
+    if transcript is not None:
+        document["transcript"] = transcript
+    return document
 
 
 def _stem(output: str) -> str:

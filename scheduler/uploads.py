@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
-from typing import Any, Iterator
+from enum import Enum, StrEnum
+from typing import Any
 
 from redis import Redis
 
@@ -22,16 +23,17 @@ from storage.events import UploadEvent
 
 PREFIX = "ml"
 EVENTS_CHANNEL = f"{PREFIX}:events"
+PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
 
 
-class State(str, Enum):
+class State(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
 
 
-class StepState(str, Enum):
+class StepState(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
@@ -40,6 +42,11 @@ class StepState(str, Enum):
 
 
 FINAL_STEP_STATES = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
+
+
+def text(value: Any) -> str:
+    """Redis answers bytes; the platform speaks str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def upload_id(bucket: str, key: str, etag: str) -> str:
@@ -65,7 +72,7 @@ class Step:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Step":
+    def from_dict(cls, data: dict[str, Any]) -> Step:
         return cls(**{**data, "state": StepState(data["state"])})
 
 
@@ -85,7 +92,7 @@ class Upload:
     metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: UploadEvent) -> "Upload":
+    def from_event(cls, event: UploadEvent) -> Upload:
         return cls(
             id=upload_id(event.bucket, event.key, event.etag),
             bucket=event.bucket,
@@ -101,12 +108,12 @@ class Upload:
         data["state"] = self.state.value
         return data
 
-    def to_redis(self) -> dict[str, str]:
+    def to_redis(self) -> dict[Any, Any]:
         return {k: json.dumps(v) for k, v in self.to_dict().items()}
 
     @classmethod
-    def from_redis(cls, raw: dict[bytes, bytes]) -> "Upload":
-        data = {k.decode(): json.loads(v) for k, v in raw.items()}
+    def from_redis(cls, raw: dict[Any, Any]) -> Upload:
+        data = {text(k): json.loads(v) for k, v in raw.items()}
         data["state"] = State(data["state"])
         return cls(**data)
 
@@ -149,16 +156,16 @@ class Uploads:
 
     def latest_for_key(self, bucket: str, key: str) -> str | None:
         found = self.redis.get(f"{PREFIX}:bykey:{bucket}/{key}")
-        return found.decode() if found else None
+        return text(found) if found else None
 
     def ids(self, offset: int = 0, limit: int = 50) -> list[str]:
         raw = self.redis.zrevrange(f"{PREFIX}:uploads", offset, offset + limit - 1)
-        return [item.decode() for item in raw]
+        return [text(item) for item in raw]
 
     def all(self) -> Iterator[Upload]:
         for upload in self.redis.zrevrange(f"{PREFIX}:uploads", 0, -1):
             try:
-                yield self.get(upload.decode())
+                yield self.get(text(upload))
             except UploadNotFound:
                 continue
 
@@ -169,7 +176,8 @@ class Uploads:
         if isinstance(fields.get("state"), Enum):
             fields["state"] = fields["state"].value
         fields["updated_at"] = time.time()
-        self.redis.hset(self._key(upload), mapping={k: json.dumps(v) for k, v in fields.items()})
+        mapping: dict[Any, Any] = {k: json.dumps(v) for k, v in fields.items()}
+        self.redis.hset(self._key(upload), mapping=mapping)
         current = self.get(upload)
         self.publish(upload, "upload", current.to_dict())
         return current
@@ -179,7 +187,7 @@ class Uploads:
 
     def steps(self, upload: str) -> dict[str, Step]:
         raw = self.redis.hgetall(self._key(upload, "steps"))
-        return {k.decode(): Step.from_dict(json.loads(v)) for k, v in raw.items()}
+        return {text(k): Step.from_dict(json.loads(v)) for k, v in raw.items()}
 
     def step(self, upload: str, name: str) -> Step:
         raw = self.redis.hget(self._key(upload, "steps"), name)
@@ -189,23 +197,45 @@ class Uploads:
         self.redis.hset(self._key(upload, "steps"), step.name, json.dumps(step.to_dict()))
         self.publish(upload, "step", step.to_dict())
 
-    def plan_steps(self, upload: str, names: list[str]) -> None:
-        """Records the planned steps as pending, leaving steps already recorded untouched."""
+    def plan_steps(self, upload: str, names: list[str]) -> int:
+        """Records planned steps as pending and counts them as outstanding; returns how many were new.
+
+        Counting before a parent settles keeps the outstanding count above zero until the last
+        step of the whole plan has settled, which is when the upload is finished.
+        """
+        added = 0
         for name in names:
             if self.redis.hsetnx(self._key(upload, "steps"), name, json.dumps(Step(name).to_dict())):
+                added += 1
                 self.publish(upload, "step", Step(name).to_dict())
+        if added:
+            self.redis.incrby(self._key(upload, "outstanding"), added)
+        return added
+
+    def settle(self, upload: str, step: Step) -> int | None:
+        """Stores a step in a final state; returns the steps still outstanding, or None when this
+        step had settled before (so the caller that sees 0 is the only one to finish the upload)."""
+        self.put_step(upload, step)
+        if not self.redis.sadd(self._key(upload, "settled"), step.name):
+            return None
+        return int(self.redis.decr(self._key(upload, "outstanding")))
 
     def put_result(self, upload: str, step: str, result: dict[str, Any]) -> None:
         self.redis.hset(self._key(upload, "results"), step, json.dumps(result))
 
     def results(self, upload: str) -> dict[str, Any]:
         raw = self.redis.hgetall(self._key(upload, "results"))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        return {text(k): json.loads(v) for k, v in raw.items()}
+
+    def reset(self, upload: str) -> Upload:
+        """Forgets an upload's steps and results and queues it again, for a retry."""
+        self.redis.delete(*(self._key(upload, part) for part in PARTS))
+        return self.update(upload, state=State.QUEUED, reason="")
 
     def delete(self, upload: str) -> None:
         record = self.get(upload)
         with self.redis.pipeline() as pipe:
-            for part in ("", "steps", "results"):
+            for part in ("", *PARTS):
                 pipe.delete(self._key(upload, part))
             pipe.zrem(f"{PREFIX}:uploads", upload)
             pipe.execute()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from minio import Minio
@@ -64,8 +65,9 @@ class Store:
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
     ) -> str:
+        headers: dict[str, Any] = dict(metadata or {})
         result = self.client.put_object(
-            bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=metadata
+            bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata=headers or None
         )
         return str(result.etag)
 

@@ -34,7 +34,7 @@ class UploadEvent:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "UploadEvent":
+    def from_dict(cls, data: dict[str, Any]) -> UploadEvent:
         return cls(**data)
 
 

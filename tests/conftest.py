@@ -22,6 +22,7 @@ from embedded.settings import EmbeddedSettings
 from embedded.stack import Stack
 from functions.host import template
 from storage.client import Store
+from tests.models import build_tiny_clip
 
 TEST_INPUTS = "test-inputs"
 
@@ -44,8 +45,11 @@ def _free(port: int) -> bool:
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedSettings:
     base = _free_block(20)
+    models = tmp_path_factory.mktemp("models")
+    build_tiny_clip(models / "clip")
     return EmbeddedSettings(
         state_dir=tmp_path_factory.mktemp("state"),
+        model_dir=models,
         seaweed_port_base=base,
         redis_port=base + 11,
         gateway_port=base + 12,
@@ -157,7 +161,7 @@ def api(running_stack: Stack, api_key: str) -> httpx.Client:
     return httpx.Client(base_url=s.url(s.ui_port) + "/api/v1", headers={"Authorization": f"Bearer {api_key}"})
 
 
-def wait_for_upload(api: httpx.Client, key: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_for_upload(api: httpx.Client, key: str, timeout: float = 240.0) -> dict[str, Any]:
     """Waits until the upload of `key` is done or failed and returns its API record."""
     deadline = time.monotonic() + timeout
     found: dict[str, Any] = {}
@@ -180,3 +184,15 @@ def jpeg(size: tuple[int, int] = (640, 480), color: tuple[int, int, int] = (200,
 
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure that involved the stack, attach the end of every service log to the report."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    made = getattr(item, "funcargs", {}).get("stack") or getattr(item, "funcargs", {}).get("running_stack")
+    if report.failed and isinstance(made, Stack) and made.log_dir.exists():
+        for log in sorted(made.log_dir.glob("*.log")):
+            lines = [line for line in log.read_text(errors="replace").splitlines() if not line.startswith(("W1", "I1"))]
+            report.sections.append((f"service log {log.name}", "\n".join(lines[-25:])))

@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from scheduler import steps as pipeline
 from scheduler.connection import redis
+from scheduler.search import jobs as search_jobs
 from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import Store
 
-from .auth import authenticate, key_from_headers
+from . import sessions
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -30,11 +32,12 @@ def error(status: int, message: str) -> tuple[Response, int]:
 
 @api.before_request
 def require_key() -> tuple[Response, int] | None:
-    principal = authenticate(
-        redis(), key_from_headers(request.headers.get("Authorization", ""), request.headers.get("X-API-Key"))
-    )
+    principal, by_header = sessions.principal()
     if principal is None:
         return error(401, "an API key is required: send 'Authorization: Bearer <key>'")
+    # A cookie is sent by the browser on its own, so requests that change state also need the token.
+    if not by_header and not sessions.csrf_ok():
+        return error(403, f"send the page's {sessions.CSRF_HEADER} header with requests that change state")
     g.principal = principal
     return None
 
@@ -91,7 +94,7 @@ def list_uploads() -> tuple[Response, int]:
             upload = records.get(upload_id)
         except UploadNotFound:
             continue
-        if state and upload.state.value != state or media_type and upload.media_type != media_type:
+        if (state and upload.state.value != state) or (media_type and upload.media_type != media_type):
             continue
         items.append(upload)
     page = items[offset : offset + limit]
@@ -120,3 +123,29 @@ def get_upload(upload_id: str) -> tuple[Response, int]:
         artefacts=artefacts,
         source=s.presigned_get(upload.bucket, upload.key),
     ), 200
+
+
+@api.post("/uploads/<upload_id>/retry")
+def retry_upload(upload_id: str) -> tuple[Response, int]:
+    """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
+    records = Uploads(redis())
+    try:
+        upload = records.get(upload_id)
+    except UploadNotFound:
+        return error(404, f"no upload {upload_id}")
+    if upload.state != State.FAILED:
+        return error(409, f"only failed uploads can be retried; this one is {upload.state.value}")
+    records.reset(upload_id)
+    pipeline.start(upload_id)
+    return jsonify(summary(records.get(upload_id), records.steps(upload_id))), 202
+
+
+@api.delete("/uploads/<upload_id>")
+def delete_upload(upload_id: str) -> tuple[Response, int]:
+    """Deletes an upload and all made from it: objects, results, vectors and face assignments."""
+    idx = current_app.extensions.get("medialens.index")
+    try:
+        removed = search_jobs.delete_upload(upload_id, store(), idx=idx)
+    except UploadNotFound:
+        return error(404, f"no upload {upload_id}")
+    return jsonify(deleted=upload_id, **removed), 200

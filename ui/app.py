@@ -8,7 +8,12 @@ from flask import Flask, Response
 
 from storage.client import Store
 
+from . import metrics
 from .api import api
+from .events import events
+from .gpu import gpu
+from .pages import pages
+from .search import search
 from .settings import UiSettings
 
 
@@ -19,9 +24,17 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         SECRET_KEY=config.secret_key or secrets.token_hex(32),
         MAX_UPLOAD_BYTES=config.max_upload_bytes,
         JSON_SORT_KEYS=False,
+        # The session carries the API key: never to scripts, never on cross-site form posts.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["medialens.store"] = store or Store()
     app.register_blueprint(api)
+    app.register_blueprint(gpu)
+    metrics.install(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(events)
+    app.register_blueprint(search)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -102,6 +102,18 @@ def analyze(api: Api, paths: list[Path], timeout: float, console: Console) -> li
     return tracked
 
 
+def gpu_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from scheduler.gpu.status import describe
+
+    key = args.api_key or default_key()
+    if not key:
+        parser.error("no API key: pass --api-key or set MEDIALENS_API_KEY (make up prints one)")
+    api = Api(args.api, key)
+    data = api._json(api.client.get("/gpu"))
+    print(json.dumps(data, indent=2) if args.json else describe(data))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="medialens", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,7 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all results")
     run.add_argument("--json", action="store_true", help="print the full results as JSON")
+    gpu = commands.add_parser("gpu", help="GPU burst: `medialens gpu status` shows nodes, spend and budget")
+    gpu.add_argument("action", choices=["status"])
+    gpu.add_argument("--api", default=os.environ.get("MEDIALENS_API_URL", "http://127.0.0.1:8000"))
+    gpu.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
+    gpu.add_argument("--json", action="store_true", help="print the status as JSON")
     args = parser.parse_args(argv)
+    if args.command == "gpu":
+        return gpu_status(args, parser)
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import av
 import numpy as np
@@ -98,7 +98,7 @@ def decode_audio(
         pieces.extend(mono.push(None))
     samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     start = max(first or 0.0, start_s)
-    samples = samples[max(0, round((start_s - (first or 0.0)) * SAMPLE_RATE)):]
+    samples = samples[max(0, round((start_s - (first or 0.0)) * SAMPLE_RATE)) :]
     if stop is not None:
         samples = samples[: max(0, round((stop - start) * SAMPLE_RATE))]
     file_duration = declared

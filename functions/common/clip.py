@@ -7,8 +7,9 @@ directory (CLIP ViT-B/32 by default); a missing directory is ModelNotInstalled, 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -77,7 +78,7 @@ class ClipModel(Model[np.ndarray]):
         logits = scale * (self.embed_labels(labels) @ embedding)
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
-        ranked = sorted(zip(labels, probabilities), key=lambda item: -item[1])
+        ranked = sorted(zip(labels, probabilities, strict=True), key=lambda item: -item[1])
         return [{"label": label, "score": round(float(score), 4)} for label, score in ranked]
 
 

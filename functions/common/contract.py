@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import transfer
 from .settings import settings
@@ -41,7 +42,7 @@ class Request:
     written: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_body(cls, body: bytes) -> "Request":
+    def from_body(cls, body: bytes) -> Request:
         try:
             data = json.loads(body or b"{}")
         except json.JSONDecodeError as exc:
@@ -73,7 +74,7 @@ class Request:
         self.written.append(name)
         return True
 
-    def timed(self, name: str) -> "_Timer":
+    def timed(self, name: str) -> _Timer:
         return _Timer(self.timings, name)
 
 

@@ -67,7 +67,7 @@ class Model(ABC, Generic[Output]):
     def version(self) -> str:
         return ""
 
-    def load(self) -> "Model[Output]":
+    def load(self) -> Model[Output]:
         if self._loaded:
             return self
         with self._lock:

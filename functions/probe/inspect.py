@@ -55,7 +55,13 @@ def _as_image(data: bytes) -> dict[str, Any] | None:
 
 
 def _as_audio_or_video(data: bytes) -> dict[str, Any]:
-    with media.open_container(data) as container:
+    try:
+        opened = media.open_container(data)
+    except InputError as exc:
+        raise InputError(
+            "the file is not a media file this platform can read: not an image, audio or video"
+        ) from exc
+    with opened as container:
         streams = media.describe_streams(container)
         duration = media.container_duration(container, streams)
         format_name = container.format.name

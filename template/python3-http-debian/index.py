@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from flask import Flask, Response, request
 
@@ -20,9 +21,9 @@ class Event:
     def __init__(
         self,
         body: bytes,
-        headers: Mapping[str, str],
+        headers: Any,  # case-insensitive, like werkzeug's Headers
         method: str,
-        query: Mapping[str, str],
+        query: Mapping[str, Any],
         path: str,
     ) -> None:
         self.body = body
@@ -49,7 +50,7 @@ def event_from_flask() -> Event:
 
 def to_response(result: Any) -> Response:
     """Turns a handler's return value into an HTTP response, as the template does."""
-    if not isinstance(result, dict) or "statusCode" not in result and "body" not in result:
+    if not isinstance(result, dict) or ("statusCode" not in result and "body" not in result):
         result = {"statusCode": 200, "body": result}
     status = int(result.get("statusCode", 200))
     headers = dict(result.get("headers") or {})
@@ -82,7 +83,7 @@ class Readiness:
     def _load(self, load: Callable[[], Any]) -> None:
         try:
             load()
-        except Exception as exc:  # noqa: BLE001 - reported through readiness, never a crash
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._done.set()
@@ -124,8 +125,7 @@ def create_app(handler: ModuleType) -> Flask:
 
 
 if __name__ == "__main__":
-    from waitress import serve
-
     from function import handler as function_handler  # type: ignore[import-not-found]
+    from waitress import serve
 
     serve(create_app(function_handler), host="0.0.0.0", port=5000, threads=4)

@@ -1,0 +1,31 @@
+# The medialens app image: the scheduler's intake and RQ workers and the web app/API. One image for
+# all of them; the faasd compose `command` picks the service (gateway-config/docker-compose.medialens.yaml).
+# The analyzers are not in it: each function is an image of its own, built by faas-cli from stack.yml.
+#
+#   docker build -t ghcr.io/<you>/medialens:<tag> . && docker push ghcr.io/<you>/medialens:<tag>
+#   (then on the VPS: MEDIALENS_IMAGE=ghcr.io/<you>/medialens:<tag> make deploy)
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    OMP_NUM_THREADS=1
+
+# The uid the compose file runs every app service as (user: "10001:10001").
+RUN useradd --uid 10001 --create-home app
+WORKDIR /app
+
+# torch from the CPU index keeps CUDA packages (gigabytes) out of an image that never sees a GPU.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+COPY requirements/services.txt requirements/services.txt
+RUN pip install --extra-index-url ${TORCH_INDEX} -r requirements/services.txt
+
+COPY storage/ storage/
+COPY scheduler/ scheduler/
+COPY ui/ ui/
+COPY embedded/ embedded/
+
+USER app
+CMD ["python", "-m", "ui.app"]

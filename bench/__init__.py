@@ -1,0 +1,1 @@
+"""Benchmarks: speed of the analyzers on this machine (make bench)."""

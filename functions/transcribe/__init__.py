@@ -1,0 +1,1 @@
+"""The transcribe function: speech to timed text with faster-whisper."""

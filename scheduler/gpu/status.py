@@ -1,0 +1,64 @@
+"""What GPU burst is doing, for the API and `medialens gpu status`: nodes, spend, budget, cost per file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+
+from .budget import Budget
+from .gateway import files_key
+from .manager import STATUS
+from .nodes import Nodes, text
+from .settings import OFF_MESSAGE, GpuSettings
+
+
+def status(redis: Redis, settings: GpuSettings, now: float) -> dict[str, Any]:
+    nodes = Nodes(redis)
+    spend = Budget(redis, settings).spend(now)
+    files = int(redis.pfcount(files_key(now)))
+    recorded = {text(k): text(v) for k, v in redis.hgetall(STATUS).items()}
+    if settings.enabled:
+        message = recorded.get("message", "GPU burst on: waiting for a heavy backlog")
+    else:
+        message = OFF_MESSAGE
+    return {
+        "enabled": settings.enabled,
+        "message": message,
+        "problem": recorded.get("kind") in ("auth", "outage", "rejected", "budget", "offers"),
+        "nodes": [
+            {**node.public(), "in_flight": load.in_flight, "calls": load.calls,
+             "busy_s": round(load.busy_s, 1)}
+            for node in nodes.all()
+            for load in [nodes.load(node.id)]
+        ],
+        "spend": {"day": round(spend.day, 4), "month": round(spend.month, 4), "currency": settings.currency},
+        "budget": {
+            "daily_cap": spend.day_cap,
+            "monthly_cap": spend.month_cap,
+            "left": round(spend.left, 4),
+            "account_credit": None if spend.credit is None else round(spend.credit, 2),
+        },
+        "files_this_month": files,
+        "cost_per_file": round(spend.month / files, 4) if files else None,
+        "max_nodes": settings.max_nodes,
+    }
+
+
+def describe(data: dict[str, Any]) -> str:
+    """The status as lines a person reads in a terminal."""
+    currency = data["spend"]["currency"]
+    lines = [data["message"]]
+    if data["enabled"]:
+        budget = data["budget"]
+        lines.append(f"spend: {data['spend']['day']:.2f} {currency} today (cap {budget['daily_cap']:.2f}), "
+                     f"{data['spend']['month']:.2f} this month (cap {budget['monthly_cap']:.2f}); "
+                     f"left: {budget['left']:.2f} {currency}")
+        cost = data["cost_per_file"]
+        lines.append(f"files on GPU this month: {data['files_this_month']}; cost per file: "
+                     + (f"{cost:.4f} {currency}" if cost is not None else "-"))
+        lines.append(f"nodes ({len(data['nodes'])} of at most {data['max_nodes']}):")
+        for node in data["nodes"]:
+            lines.append(f"  {node['id']} {node['state']} {node['gpu_name']} {node['dph']:.3f} USD/h "
+                         f"{node['url'] or '-'} calls={node['calls']} in_flight={node['in_flight']}")
+    return "\n".join(lines)

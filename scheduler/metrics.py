@@ -1,0 +1,164 @@
+"""Prometheus metrics of the scheduler, served by the intake's /metrics for intake and workers alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+
+from flask import Flask, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+logger = logging.getLogger(__name__)
+
+# RQ runs every job in a forked work-horse that exits afterwards, so in-process counters in a
+# worker would die with each job. Workers add their observations to these Redis hashes instead and
+# the intake exports them: one scrape target sees every worker, on any machine, and a worker
+# restart loses nothing.
+STEP_SECONDS = "ml:metrics:step_seconds"
+STEP_FAILURES = "ml:metrics:step_failures"
+# Written by the GPU burst code (scheduler/gpu): dollars spent on rented GPU nodes so far, a float.
+GPU_SPEND = "ml:gpu:spend"
+
+STEP_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+EVENTS = Counter(
+    "medialens_intake_events",
+    "Upload notifications by outcome: accepted (started work), duplicate (already known), "
+    "ignored (another bucket), malformed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("accepted", "duplicate", "ignored", "malformed"):
+    EVENTS.labels(_outcome)
+
+
+def _bucket(seconds: float) -> str:
+    for bound in STEP_BUCKETS:
+        if seconds <= bound:
+            return repr(float(bound))
+    return "+Inf"
+
+
+def record_step(connection: Redis, function: str, seconds: float | None, failed: bool) -> None:
+    """Adds one finished step; `seconds` is None when a crash left no duration to tell."""
+    try:
+        with connection.pipeline() as pipe:
+            if seconds is not None:
+                pipe.hincrby(STEP_SECONDS, f"{function}|{_bucket(seconds)}", 1)
+                pipe.hincrbyfloat(STEP_SECONDS, f"{function}|sum", seconds)
+                pipe.hincrby(STEP_SECONDS, f"{function}|count", 1)
+            pipe.hincrby(STEP_FAILURES, function, 1 if failed else 0)
+            pipe.execute()
+    except RedisError as exc:
+        # A lost observation must never fail the step it describes.
+        logger.warning("could not record metrics for %s: %s", function, exc)
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisCollector(Collector):
+    """Step durations and failures per function, queue depth and GPU spend, read at scrape time."""
+
+    def __init__(self, connection: Redis, queue_name: str) -> None:
+        self.connection = connection
+        self.queue_name = queue_name
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("medialens_scheduler_redis_up", "1 when Redis answered this scrape.")
+        try:
+            families = list(self._families())
+        except RedisError as exc:
+            logger.warning("metrics scrape could not read Redis: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self) -> Iterable[Metric]:
+        yield self._durations()
+        failures = CounterMetricFamily(
+            "medialens_step_failures", "Steps that failed (error, rejection or crash), per function.",
+            labels=["function"],
+        )
+        for function, count in sorted(self.connection.hgetall(STEP_FAILURES).items()):
+            failures.add_metric([_decode(function)], float(count))
+        yield failures
+        depth = GaugeMetricFamily(
+            "medialens_queue_depth", "Jobs on the scheduler's queue by state.", labels=["queue", "state"]
+        )
+        queue = Queue(self.queue_name, connection=self.connection)
+        registries = {
+            "started": StartedJobRegistry(queue=queue),
+            "deferred": DeferredJobRegistry(queue=queue),
+            "scheduled": ScheduledJobRegistry(queue=queue),
+        }
+        depth.add_metric([self.queue_name, "queued"], queue.count)
+        for state, registry in registries.items():
+            depth.add_metric([self.queue_name, state], registry.count)
+        yield depth
+        spend = self._gpu_spend()
+        if spend is not None:
+            gauge = GaugeMetricFamily("medialens_gpu_spend", f"Dollars spent on GPU nodes ({GPU_SPEND}).")
+            gauge.add_metric([], spend)
+            yield gauge
+
+    def _durations(self) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(
+            "medialens_step_duration_seconds", "Time from a step's start to its outcome, per function.",
+            labels=["function"],
+        )
+        fields: dict[str, dict[str, float]] = {}
+        for raw_field, raw_value in self.connection.hgetall(STEP_SECONDS).items():
+            function, _, part = _decode(raw_field).rpartition("|")
+            fields.setdefault(function, {})[part] = float(raw_value)
+        for function, parts in sorted(fields.items()):
+            cumulative, buckets = 0.0, []
+            for bound in (*(repr(float(b)) for b in STEP_BUCKETS), "+Inf"):
+                cumulative += parts.get(bound, 0.0)
+                buckets.append((bound, cumulative))
+            family.add_metric([function], buckets, sum_value=parts.get("sum", 0.0))
+        return family
+
+    def _gpu_spend(self) -> float | None:
+        try:
+            raw = self.connection.get(GPU_SPEND)
+        except RedisError:
+            # Another type under that key is the GPU code's business; leave the gauge out.
+            return None
+        if raw is None:
+            return None
+        try:
+            return float(_decode(raw))
+        except ValueError:
+            return None
+
+
+def exposition(connection: Redis, queue_name: str) -> bytes:
+    """The Prometheus text for this scrape: the intake's own counters and what Redis holds."""
+    scraped = CollectorRegistry()
+    scraped.register(RedisCollector(connection, queue_name))
+    return generate_latest(REGISTRY) + generate_latest(scraped)
+
+
+def install(app: Flask, connection: Redis, queue_name: str) -> None:
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(exposition(connection, queue_name), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Search and identity: the vector index, text embeddings and people, fed from finished uploads."""

@@ -1,0 +1,50 @@
+"""CLIP embeddings for search queries, from the gateway's `clip` function (it owns the model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from scheduler import routing
+from scheduler.defaults import policy
+
+FUNCTION = "clip"
+
+
+class ClipUnavailable(RuntimeError):
+    """No CLIP model answers: not installed, still loading, or unable to embed text."""
+
+
+def _call(payload: dict[str, Any]) -> dict[str, Any]:
+    gateway = routing.route(FUNCTION)
+    try:
+        reply = gateway.invoke(FUNCTION, payload, policy(FUNCTION).timeout_s)
+    except httpx.HTTPError as exc:
+        raise ClipUnavailable(f"the clip function could not be reached: {exc}") from exc
+    if reply.status == 501:
+        raise ClipUnavailable(f"no CLIP model is installed: {reply.error}")
+    if reply.status == 503:
+        raise ClipUnavailable("the CLIP model is still loading; try again in a minute")
+    if reply.status >= 300:
+        raise ClipUnavailable(f"the clip function failed: {reply.error}")
+    return reply.body
+
+
+def image_embedding(url: str, content_type: str = "") -> tuple[list[float], str]:
+    body = _call({"source": {"url": url, "content_type": content_type}, "options": {}})
+    if not body.get("embedding"):
+        raise ClipUnavailable("the clip function returned no image embedding")
+    return [float(v) for v in body["embedding"]], str(body.get("embedding_model") or "clip")
+
+
+def text_embedding(text: str) -> tuple[list[float], str]:
+    """CLIP's text encoder, asked for with ``options.text`` (the clip function's text mode)."""
+    try:
+        body = _call({"text": text, "options": {"text": text}})
+    except ClipUnavailable as exc:
+        raise ClipUnavailable(f"text-to-image search needs CLIP's text encoder: {exc}") from exc
+    vector = body.get("text_embedding")
+    if not vector:
+        raise ClipUnavailable("text-to-image search needs a clip function that embeds text (options.text)")
+    return [float(v) for v in vector], str(body.get("embedding_model") or "clip")

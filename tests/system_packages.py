@@ -1,0 +1,54 @@
+"""Debian packages the tests need: `python -m tests.system_packages` installs the missing ones (as root)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+# (binary, Debian package): add a pair when a test needs another program.
+PACKAGES: list[tuple[str, str]] = [
+    ("nginx", "nginx"),
+    ("shellcheck", "shellcheck"),
+    ("chromium", "chromium"),
+]
+
+# Debian keeps daemons such as nginx in sbin, which a normal user's PATH leaves out.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
+def find(binary: str) -> str | None:
+    """Where a program is, looking in sbin as well."""
+    return shutil.which(binary, path=SEARCH_PATH)
+
+
+def missing() -> list[str]:
+    return sorted({package for binary, package in PACKAGES if find(binary) is None})
+
+
+def install(packages: list[str]) -> int:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    return subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], env=env
+    ).returncode
+
+
+def main() -> int:
+    needed = missing()
+    if not needed:
+        return 0
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            f"the tests need these Debian packages: {' '.join(needed)}\n"
+            f"install them with: sudo apt-get install -y {' '.join(needed)}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"installing {' '.join(needed)}", file=sys.stderr)
+    return install(needed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

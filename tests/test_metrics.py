@@ -1,0 +1,110 @@
+"""The scheduler, functions host and web app serve Prometheus text with the series operators need."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
+
+from embedded.stack import Stack
+from scheduler import metrics as scheduler_metrics
+from tests.conftest import jpeg, wait_for_upload
+
+
+def scrape(url: str) -> dict[str, Any]:
+    reply = httpx.get(url + "/metrics", timeout=10)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    return {family.name: family for family in text_string_to_metric_families(reply.text)}
+
+
+def value(families: dict[str, Any], sample: str, **labels: str) -> float:
+    name = sample.removesuffix("_total").removesuffix("_count").removesuffix("_bucket").removesuffix("_sum")
+    for family in (families.get(name), families.get(sample)):
+        for found in family.samples if family else []:
+            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    raise AssertionError(f"no sample {sample}{labels} in {sorted(families)}")
+
+
+def test_after_an_upload_every_component_reports_it(
+    running_stack: Stack, s3_client: Any, api: httpx.Client
+) -> None:
+    s = running_stack.settings
+    intake, host, ui = s.url(s.intake_port), s.url(s.gateway_port), s.url(s.ui_port)
+    before = scrape(intake)
+    accepted_before = value(before, "medialens_intake_events_total", outcome="accepted")
+    key = f"metrics/{uuid.uuid4().hex}.jpg"
+    s3_client.put_object(Bucket="uploads", Key=key, Body=jpeg(), ContentType="image/jpeg")
+    assert wait_for_upload(api, key)["state"] == "done"
+
+    scheduler = scrape(intake)
+    assert value(scheduler, "medialens_intake_events_total", outcome="accepted") == accepted_before + 1
+    assert value(scheduler, "medialens_step_duration_seconds_count", function="probe") >= 1
+    assert value(scheduler, "medialens_step_duration_seconds_count", function="thumbnail") >= 1
+    assert value(scheduler, "medialens_step_failures_total", function="probe") == 0
+    assert value(scheduler, "medialens_queue_depth", queue="medialens", state="queued") >= 0
+    assert value(scheduler, "medialens_scheduler_redis_up") == 1
+
+    functions = scrape(host)
+    assert value(functions, "medialens_function_requests_total", function="probe", status="200") >= 1
+    assert value(functions, "medialens_function_duration_seconds_count", function="thumbnail") >= 1
+
+    web = scrape(ui)
+    assert value(web, "medialens_ui_requests_total", method="GET", route="/api/v1/uploads/<upload_id>",
+                 status="200") >= 1
+
+
+def test_a_second_delivery_of_the_same_event_counts_as_duplicate(running_stack: Stack, s3_client: Any,
+                                                                api: httpx.Client) -> None:
+    s = running_stack.settings
+    intake = s.url(s.intake_port)
+    key = f"metrics/{uuid.uuid4().hex}.jpg"
+    body = jpeg()
+    s3_client.put_object(Bucket="uploads", Key=key, Body=body, ContentType="image/jpeg")
+    wait_for_upload(api, key)
+    etag = s3_client.head_object(Bucket="uploads", Key=key)["ETag"].strip('"')
+    event = {"EventName": "s3:ObjectCreated:Put", "Key": f"uploads/{key}", "Records": [{
+        "eventName": "s3:ObjectCreated:Put",
+        "s3": {"bucket": {"name": "uploads"}, "object": {
+            "key": key, "size": len(body), "eTag": etag, "contentType": "image/jpeg", "userMetadata": {}}},
+    }]}
+    before = value(scrape(intake), "medialens_intake_events_total", outcome="duplicate")
+    reply = httpx.post(intake + "/events", json=event,
+                       headers={"Authorization": f"Bearer {running_stack.secrets.intake_token}"})
+    assert reply.status_code == 200 and reply.json()["started"] == []
+    assert value(scrape(intake), "medialens_intake_events_total", outcome="duplicate") == before + 1
+
+
+def test_gpu_spend_is_exported_when_the_gpu_code_records_it(running_stack: Stack) -> None:
+    s = running_stack.settings
+    connection = Redis(host=s.host, port=s.redis_port)
+    previous = connection.get(scheduler_metrics.GPU_SPEND)
+    connection.set(scheduler_metrics.GPU_SPEND, "1.25")
+    try:
+        assert value(scrape(s.url(s.intake_port)), "medialens_gpu_spend") == 1.25
+    finally:
+        if previous is None:
+            connection.delete(scheduler_metrics.GPU_SPEND)
+        else:
+            connection.set(scheduler_metrics.GPU_SPEND, previous)
+
+
+def test_worker_observations_add_up_in_redis(redis_db: Redis) -> None:
+    for seconds in (0.05, 0.3, 0.3, 700.0):
+        scheduler_metrics.record_step(redis_db, "ocr", seconds, failed=False)
+    scheduler_metrics.record_step(redis_db, "ocr", 2.0, failed=True)
+    scheduler_metrics.record_step(redis_db, "ocr", None, failed=True)
+    text = scheduler_metrics.exposition(redis_db, "test-queue").decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert value(families, "medialens_step_duration_seconds_bucket", function="ocr", le="0.1") == 1
+    assert value(families, "medialens_step_duration_seconds_bucket", function="ocr", le="0.5") == 3
+    assert value(families, "medialens_step_duration_seconds_bucket", function="ocr", le="600.0") == 4
+    assert value(families, "medialens_step_duration_seconds_bucket", function="ocr", le="+Inf") == 5
+    assert value(families, "medialens_step_duration_seconds_count", function="ocr") == 5
+    assert abs(value(families, "medialens_step_duration_seconds_sum", function="ocr") - 702.65) < 1e-6
+    assert value(families, "medialens_step_failures_total", function="ocr") == 2
+    assert "medialens_gpu_spend" not in families

@@ -1,0 +1,150 @@
+"""Search: words in OCR text and speech, similar images, and deleting an upload with all it left behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from flask.testing import FlaskClient
+
+from scheduler.search import contents
+from storage.layout import artefact_prefix, result_key
+from tests.search_support import SearchEnv, faces_result
+
+pytest_plugins = ["tests.search_support"]
+
+CLIP = "tiny-clip"
+
+
+def _ocr(*lines: str) -> dict[str, Any]:
+    box = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    return {"lines": [{"text": text, "box": box, "confidence": 0.99} for text in lines]}
+
+
+def _speech(*segments: tuple[float, float, str]) -> dict[str, Any]:
+    return {"language": "en", "segments": [{"start": s, "end": e, "text": t} for s, e, t in segments]}
+
+
+def _clip(vector: np.ndarray) -> dict[str, Any]:
+    unit = vector / np.linalg.norm(vector)
+    return {"embedding": unit.tolist(), "embedding_model": CLIP, "labels": []}
+
+
+@pytest.fixture
+def library(search_env: SearchEnv) -> dict[str, str]:
+    """A photo of a sign, a talk (audio), a video with words on screen, and unrelated media."""
+    return {
+        "sign": search_env.add("sign.jpg", "image", {"ocr": _ocr("Welcome to", "ZANZIBAR harbour"),
+                                                     "faces": faces_result("obama.jpg")}),
+        "talk": search_env.add("talk.ogg", "audio", {"transcribe": _speech(
+            (0.0, 4.2, "Good morning everyone."),
+            (4.2, 9.0, "Today we look at the quarterly figures of Quetzalcoatl Industries."),
+            (9.0, 12.5, "Thank you for listening."),
+        )}),
+        "film": search_env.add("film.mp4", "video", {
+            "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 5.0},
+                                      {"index": 2, "time": 10.0}], "duration": 14.0},
+            "ocr_kf0": _ocr("Chapter one"),
+            "ocr_kf1": _ocr("Marmalade factory"),
+            "transcribe": _speech((0.5, 3.0, "The weather is mild and the sea is calm.")),
+        }),
+        "other": search_env.add("other.jpg", "image", {"ocr": _ocr("Chapter two of the harbour story")}),
+    }
+
+
+def _hits(client: FlaskClient, query: str, mode: str = "") -> list[dict[str, Any]]:
+    reply = client.get("/api/v1/search", query_string={"q": query, "mode": mode} if mode else {"q": query})
+    assert reply.status_code == 200, reply.get_json()
+    hits: list[dict[str, Any]] = reply.get_json()["hits"]
+    return hits
+
+
+def test_a_word_in_one_uploads_ocr_text_finds_exactly_that_upload(
+    library: dict[str, str], api_client: FlaskClient
+) -> None:
+    hits = _hits(api_client, "zanzibar", "exact")
+    assert [(hit["upload_id"], hit["source"]) for hit in hits] == [(library["sign"], "ocr")]
+    assert "start" not in hits[0]  # a photo has no time
+    on_screen = _hits(api_client, "marmalade", "exact")
+    assert [hit["upload_id"] for hit in on_screen] == [library["film"]]
+    assert (on_screen[0]["start"], on_screen[0]["end"]) == (5.0, 10.0)
+
+
+def test_a_word_in_one_uploads_speech_finds_it_with_its_time(
+    library: dict[str, str], api_client: FlaskClient
+) -> None:
+    hits = _hits(api_client, "Quetzalcoatl", "exact")
+    assert [(hit["upload_id"], hit["source"]) for hit in hits] == [(library["talk"], "transcript")]
+    assert (hits[0]["start"], hits[0]["end"]) == (4.2, 9.0)
+
+
+def test_meaning_finds_passages_without_the_words(library: dict[str, str], api_client: FlaskClient) -> None:
+    hits = _hits(api_client, "climate and ocean conditions", "semantic")
+    assert hits and hits[0]["upload_id"] == library["film"]
+    assert hits[0]["match"] == "semantic" and hits[0]["start"] == 0.5
+
+
+def test_similar_images_and_near_duplicates(search_env: SearchEnv, api_client: FlaskClient) -> None:
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=64)
+    first = search_env.add("beach.jpg", "image", {"clip": _clip(base)})
+    copy = search_env.add("beach-copy.jpg", "image", {"clip": _clip(base + rng.normal(scale=0.05, size=64))})
+    other = search_env.add("city.jpg", "image", {"clip": _clip(rng.normal(size=64))})
+    video = search_env.add("clip.mp4", "video", {
+        "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 7.5}], "duration": 9.0},
+        "clip_kf1": _clip(base + rng.normal(scale=0.5, size=64)),
+    })
+    reply = api_client.post("/api/v1/search/image", json={"upload_id": first})
+    assert reply.status_code == 200, reply.get_json()
+    hits = reply.get_json()["hits"]
+    assert [hit["upload_id"] for hit in hits] == [copy, video, other]
+    assert [hit["near_duplicate"] for hit in hits] == [True, False, False]
+    assert hits[1]["time"] == 7.5
+    assert api_client.post("/api/v1/search/image", json={"upload_id": "nothing"}).status_code == 404
+
+
+def test_text_to_image_uses_clips_text_encoder(
+    search_env: SearchEnv, api_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui import search as search_api
+
+    rng = np.random.default_rng(3)
+    wanted, unwanted = rng.normal(size=32), rng.normal(size=32)
+    beach = search_env.add("beach.jpg", "image", {"clip": _clip(wanted)})
+    search_env.add("city.jpg", "image", {"clip": _clip(unwanted)})
+    unit = (wanted / np.linalg.norm(wanted)).tolist()
+    monkeypatch.setattr(search_api, "text_embedding", lambda text: (unit, CLIP))
+    reply = api_client.get("/api/v1/search", query_string={"q": "a beach", "kind": "image"})
+    assert reply.status_code == 200
+    assert reply.get_json()["hits"][0]["upload_id"] == beach
+
+
+def test_deleting_an_upload_leaves_no_vector_object_or_face(
+    library: dict[str, str], search_env: SearchEnv, api_client: FlaskClient
+) -> None:
+    sign = library["sign"]
+    record = search_env.records.get(sign)
+    person = search_env.person_of(sign)
+    assert search_env.index.count(sign) == 2  # its face and its text
+    reply = api_client.delete(f"/api/v1/uploads/{sign}")
+    assert reply.status_code == 200, reply.get_json()
+    s = search_env.store
+    assert search_env.index.count(sign) == 0
+    assert not list(s.keys(s.settings.artefacts_bucket, artefact_prefix(sign)))
+    assert not s.exists(record.bucket, record.key)
+    assert not s.exists(s.settings.results_bucket, result_key(record.key))
+    assert not search_env.records.exists(sign)
+    assert search_env.people.faces_of_upload(sign) == []
+    assert api_client.get(f"/api/v1/people/{person}").status_code == 404
+    assert not [key for key in search_env.records.redis.scan_iter() if sign.encode() in key]
+    assert _hits(api_client, "zanzibar", "exact") == []
+    assert api_client.delete(f"/api/v1/uploads/{sign}").status_code == 404
+    assert search_env.index.count(library["talk"]) > 0  # the others stay
+
+
+def test_step_names_of_keyframe_analyses_are_understood() -> None:
+    assert contents.step_target("faces") == ("faces", None)
+    for name in ("faces_kf3", "faces-keyframe-3", "faces@3", "keyframe_3_faces", "kf3.faces"):
+        assert contents.step_target(name) == ("faces", 3), name
+    assert contents.step_target("thumbnail") is None

@@ -1,0 +1,147 @@
+"""The web pages: sign-in and sign-out, each page behind it, and what each page shows."""
+# ruff: noqa: F811 - the fixtures imported from tests.ui_support come back as test parameters
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+from redis import Redis
+
+from embedded.stack import Stack
+from tests.conftest import jpeg
+from tests.ui_support import browser_client, client, csrf_of, sign_in, ui_app, upload_bytes  # noqa: F401
+from ui.auth import KEYS, create_key
+
+PAGES = ["/", "/upload", "/uploads", "/uploads/nope", "/search", "/people", "/system"]
+VIEW = re.compile(r'<script id="view" type="application/json">(.*?)</script>', re.S)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_sends_a_stranger_to_sign_in(client: FlaskClient, path: str) -> None:
+    reply = client.get(path)
+    assert reply.status_code == 302
+    assert reply.location.startswith("/login?next=")
+
+
+def test_sign_in_page_explains_itself(client: FlaskClient) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert 'name="api_key"' in page and 'name="viewport"' in page
+
+
+def test_a_wrong_key_is_refused_with_a_reason(client: FlaskClient) -> None:
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    reply = client.post("/login", data={"api_key": "ml_nonsense", "csrf_token": token})
+    assert reply.status_code == 401
+    assert "not valid" in reply.get_data(as_text=True)
+    assert client.get("/uploads").status_code == 302
+
+
+def test_sign_in_without_the_form_token_is_refused(client: FlaskClient, api_key: str) -> None:
+    reply = client.post("/login", data={"api_key": api_key})
+    assert reply.status_code == 400
+    assert client.get("/uploads").status_code == 302
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_never_off_site(client: FlaskClient, api_key: str) -> None:
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    reply = client.post("/login", data={"api_key": api_key, "csrf_token": token, "next": "/system"})
+    assert reply.status_code == 302 and reply.location == "/system"
+    for target in ("https://elsewhere.example/", "//elsewhere.example/x", "javascript:alert(1)"):
+        token = csrf_of(client.get("/upload").get_data(as_text=True))
+        reply = client.post("/login", data={"api_key": api_key, "csrf_token": token, "next": target})
+        assert reply.location == "/uploads", target
+
+
+@pytest.mark.parametrize("path", ["/upload", "/uploads", "/search", "/people", "/system"])
+def test_every_page_opens_when_signed_in(browser_client: tuple[FlaskClient, str], path: str) -> None:
+    web, _ = browser_client
+    reply = web.get(path)
+    assert reply.status_code == 200
+    page = reply.get_data(as_text=True)
+    assert "Sign out" in page and 'name="viewport"' in page
+    # Nothing may load from the internet: every script and stylesheet is served by the app.
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_the_home_page_is_the_uploads_list(browser_client: tuple[FlaskClient, str]) -> None:
+    web, _ = browser_client
+    assert web.get("/").location == "/uploads"
+
+
+def test_sign_out_ends_the_session(browser_client: tuple[FlaskClient, str]) -> None:
+    web, token = browser_client
+    assert web.post("/logout", data={}).status_code == 302
+    assert web.get("/uploads").status_code == 200, "a sign-out without the form token is ignored"
+    assert web.post("/logout", data={"csrf_token": token}).location == "/login"
+    assert web.get("/uploads").status_code == 302
+    assert web.get("/api/v1/uploads").status_code == 401
+
+
+def test_a_revoked_key_signs_the_browser_out(client: FlaskClient, running_stack: Stack) -> None:
+    s = running_stack.settings
+    connection = Redis(host=s.host, port=s.redis_port)
+    key = create_key(connection, "short-lived")
+    sign_in(client, key)
+    assert client.get("/uploads").status_code == 200
+    for digest, raw in connection.hgetall(KEYS).items():
+        if json.loads(raw)["name"] == "short-lived":
+            connection.hdel(KEYS, digest)
+    assert client.get("/uploads").status_code == 302
+
+
+def test_uploads_list_shows_each_upload_with_its_steps_and_filters(
+    browser_client: tuple[FlaskClient, str], api: httpx.Client
+) -> None:
+    web, _ = browser_client
+    done = upload_bytes(api, "listed-photo.jpg", jpeg(), "image/jpeg")
+    failed = upload_bytes(api, "listed-empty.jpg", b"", "image/jpeg")
+    page = web.get("/uploads").get_data(as_text=True)
+    assert "listed-photo.jpg" in page and "listed-empty.jpg" in page
+    row = page[page.index(f'id="upload-{done["id"]}"') :]
+    assert 'data-state="done"' in row[:300] and "thumbnail: done" in row
+    failed_row = page[page.index(f'id="upload-{failed["id"]}"') :]
+    assert "the file is empty" in failed_row[:2000] and "Retry" in failed_row[:2000]
+
+    filtered = web.get("/uploads?state=failed").get_data(as_text=True)
+    done_tag = re.search(rf'<li class="upload" id="upload-{done["id"]}"[^>]*>', filtered)
+    failed_tag = re.search(rf'<li class="upload" id="upload-{failed["id"]}"[^>]*>', filtered)
+    assert done_tag and "hidden" in done_tag.group(0)
+    assert failed_tag and "hidden" not in failed_tag.group(0)
+    assert '<option value="failed" selected>' in filtered
+
+
+def test_result_view_of_an_image_carries_its_results_and_media(
+    browser_client: tuple[FlaskClient, str], api: httpx.Client
+) -> None:
+    web, _ = browser_client
+    done = upload_bytes(api, "viewed.jpg", jpeg((400, 300)), "image/jpeg")
+    reply = web.get(f"/uploads/{done['id']}")
+    assert reply.status_code == 200
+    page = reply.get_data(as_text=True)
+    found = VIEW.search(page)
+    assert found
+    view = json.loads(found.group(1))
+    assert view["media_type"] == "image"
+    assert view["results"]["probe"]["width"] == 400
+    assert httpx.get(view["source"]).content[:2] == b"\xff\xd8", "the picture's URL serves the upload"
+    assert 'id="overlay"' in page and 'data-layer="faces"' in page and "Raw JSON" in page
+
+
+def test_result_view_of_an_unknown_upload_is_404(browser_client: tuple[FlaskClient, str]) -> None:
+    web, _ = browser_client
+    reply = web.get("/uploads/nope")
+    assert reply.status_code == 404
+    assert "No such upload" in reply.get_data(as_text=True)
+
+
+def test_system_page_lists_functions_queues_and_workers(browser_client: tuple[FlaskClient, str]) -> None:
+    web, _ = browser_client
+    page = web.get("/system").get_data(as_text=True)
+    assert "reachable" in page and "unreachable" not in page
+    assert "<td>probe</td>" in page and "<td>thumbnail</td>" in page
+    assert "<td>medialens</td>" in page, "the RQ queue is listed"
+    assert "No worker is running" not in page

@@ -1,0 +1,49 @@
+"""How the result view reads analyzer results: timelines, transcripts and labels, tolerant of gaps."""
+
+from __future__ import annotations
+
+from ui import results
+
+
+def test_a_video_timeline_is_built_from_extract_transcript_and_keyframe_steps() -> None:
+    found = {
+        "extract": {"duration": 6.0, "keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 3.0}]},
+        "transcribe": {"segments": [{"start": 0.5, "end": 2.0, "text": " hello there "}]},
+        "faces_1": {"faces": [{"box": {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"}]},
+        "ocr@0": {"lines": [{"text": "EXIT", "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
+    }
+    timeline = results.timeline(found)
+    assert timeline is not None
+    assert timeline["duration"] == 6.0
+    first, second = timeline["ranges"]
+    assert (first["start"], first["end"], second["start"], second["end"]) == (0.0, 3.0, 3.0, 6.0)
+    assert first["text"] == ["EXIT"] and first["transcript"][0]["text"] == "hello there"
+    assert second["faces"] == 1 and second["face_refs"][0]["person"] == "Ada"
+
+
+def test_a_timeline_a_step_stored_is_used_as_it_is() -> None:
+    stored = {"duration": 2.0, "ranges": [{"start": 0.0, "end": 2.0, "faces": 3}]}
+    assert results.timeline({"timeline": stored}) == stored
+    assert results.timeline({"index": {"timeline": stored}}) == stored
+
+
+def test_nothing_to_build_a_timeline_from_gives_none() -> None:
+    assert results.timeline({"probe": {"media_type": "image"}}) is None
+    assert results.timeline({}) is None
+
+
+def test_segments_tolerate_missing_keys() -> None:
+    assert results.segments({"transcribe": {"segments": [{"start": 1, "text": "hi"}, "junk", {}]}}) == [
+        {"start": 1.0, "end": 1.0, "text": "hi"},
+        {"start": 0.0, "end": 0.0, "text": ""},
+    ]
+    assert results.segments({"transcribe": {"error": "no model"}}) == []
+
+
+def test_labels_merge_clip_and_nsfw_labels_most_likely_first() -> None:
+    found = {
+        "clip": {"labels": [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.2}]},
+        "nsfw": {"clip_labels": [{"label": "a dog", "score": 0.4}, {"score": 1.0}]},
+    }
+    assert results.labels(found) == [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.4}]
+    assert results.labels({"clip": None}) == []

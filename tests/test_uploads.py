@@ -1,0 +1,58 @@
+"""Upload records in Redis: one per object version, with states and per-step status."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from scheduler.uploads import State, StepState, Upload, Uploads, upload_id
+from storage.events import UploadEvent
+
+
+def make(key: str = "a.jpg", etag: str = "e1") -> Upload:
+    return Upload.from_event(UploadEvent("uploads", key, etag, 10, "image/jpeg"))
+
+
+def test_same_object_version_is_created_once(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    assert records.create(make())
+    assert not records.create(make())
+    assert records.count() == 1
+    assert records.create(make(etag="e2")), "a new version of the same key is a new upload"
+    assert records.latest_for_key("uploads", "a.jpg") == upload_id("uploads", "a.jpg", "e2")
+
+
+def test_state_and_steps_are_recorded_and_published(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    listener = redis_db.pubsub()
+    listener.subscribe("ml:events")
+    upload = make()
+    records.create(upload)
+    records.plan_steps(upload.id, ["probe", "thumbnail"])
+    step = records.step(upload.id, "probe")
+    step.state = StepState.DONE
+    records.put_step(upload.id, step)
+    records.set_state(upload.id, State.FAILED, "thumbnail: the image is damaged")
+    got = records.get(upload.id)
+    assert got.state == State.FAILED and got.reason == "thumbnail: the image is damaged"
+    assert {n: s.state for n, s in records.steps(upload.id).items()} == {
+        "probe": StepState.DONE, "thumbnail": StepState.PENDING
+    }
+    kinds = []
+    for _ in range(20):
+        message = listener.get_message(timeout=0.5)
+        if message and message["type"] == "message":
+            kinds.append(message["data"])
+    assert len(kinds) >= 4
+
+
+def test_delete_leaves_nothing(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    upload = make()
+    records.create(upload)
+    records.plan_steps(upload.id, ["probe"])
+    records.put_result(upload.id, "probe", {"media_type": "image"})
+    records.delete(upload.id)
+    assert not records.exists(upload.id)
+    assert records.count() == 0
+    assert records.latest_for_key("uploads", "a.jpg") is None
+    assert [k for k in redis_db.scan_iter("ml:*") if not k.startswith(b"ml:events")] == []

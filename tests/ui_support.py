@@ -1,0 +1,78 @@
+"""Fixtures for the web UI tests: the Flask app on the test stack's Redis and store, signed in or not."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from embedded.stack import Stack
+from tests.conftest import wait_for_upload
+from ui.settings import UiSettings
+
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def _clear_caches() -> None:
+    from scheduler import connection, settings, steps
+
+    settings.settings.cache_clear()
+    connection.redis.cache_clear()
+    steps.store.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def ui_app(running_stack: Stack) -> Iterator[Flask]:
+    """The app in this process, talking to the same Redis, store and gateway as the running stack."""
+    from ui.app import create_app
+
+    wanted = ("MEDIALENS_SCHEDULER_", "MEDIALENS_S3_")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in running_stack.environment().items():
+            if name.startswith(wanted):
+                patch.setenv(name, value)
+        _clear_caches()
+        config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex})
+        app = create_app(config, store=running_stack.store())
+        app.config["TESTING"] = True
+        yield app
+    _clear_caches()
+
+
+@pytest.fixture
+def client(ui_app: Flask) -> FlaskClient:
+    return ui_app.test_client()
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, key: str) -> str:
+    """Signs in through the form, as a person would; returns the session's CSRF token."""
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    reply = client.post("/login", data={"api_key": key, "csrf_token": token, "next": "/uploads"})
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    return csrf_of(client.get("/upload").get_data(as_text=True))
+
+
+@pytest.fixture
+def browser_client(client: FlaskClient, api_key: str) -> tuple[FlaskClient, str]:
+    """A test client signed in with the session cookie, and its CSRF token."""
+    return client, sign_in(client, api_key)
+
+
+def upload_bytes(api: httpx.Client, name: str, data: bytes, content_type: str) -> dict[str, Any]:
+    """Uploads through the API's presigned PUT and waits until the analysis has settled."""
+    ticket = api.post("/uploads", json={"filename": name, "size": len(data)}).json()
+    reply = httpx.put(ticket["url"], content=data, headers={"Content-Type": content_type})
+    assert reply.status_code == 200, reply.text
+    return wait_for_upload(api, ticket["key"])

@@ -1,0 +1,159 @@
+"""The web pages: sign-in, upload, the uploads list, the result view, search, people and system."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from scheduler.connection import redis
+from scheduler.uploads import State, UploadNotFound, Uploads
+from storage.client import Store
+
+from . import results, sessions, system
+
+pages = Blueprint("pages", __name__, template_folder="templates")
+
+OPEN_ENDPOINTS = {"pages.login"}
+LIST_LIMIT = 200
+MEDIA_TYPES = ("image", "video", "audio")
+
+
+def store() -> Store:
+    found: Store = current_app.extensions["medialens.store"]
+    return found
+
+
+@pages.before_request
+def require_sign_in() -> BaseResponse | None:
+    if request.endpoint in OPEN_ENDPOINTS or sessions.signed_in() is not None:
+        return None
+    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+
+
+@pages.app_context_processor
+def page_context() -> dict[str, Any]:
+    return {"csrf_token": sessions.csrf_token, "signed_in": sessions.signed_in}
+
+
+def local_target(target: str | None) -> str:
+    """Only a path on this site may follow sign-in, never another host."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.uploads")
+    return target
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int]:
+    target = local_target(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("login.html", next=target, error=""), 200
+    if not sessions.csrf_ok():
+        return render_template("login.html", next=target, error="The form expired: please try again."), 400
+    if sessions.sign_in(request.form.get("api_key", "")) is None:
+        message = "That API key is not valid: use the key `make up` printed, or one an admin made for you."
+        return render_template("login.html", next=target, error=message), 401
+    return redirect(target)
+
+
+@pages.post("/logout")
+def logout() -> BaseResponse:
+    if sessions.csrf_ok():
+        sessions.sign_out()
+    return redirect(url_for("pages.login"))
+
+
+@pages.get("/")
+def home() -> BaseResponse:
+    return redirect(url_for("pages.uploads"))
+
+
+@pages.get("/upload")
+def upload() -> str:
+    return render_template("upload.html", active="upload",
+                           max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
+
+
+def listing(state: str, media_type: str) -> list[dict[str, Any]]:
+    """The newest uploads; those the filters leave out are marked hidden, so the page can show them live."""
+    records = Uploads(redis())
+    found = []
+    for upload_id in records.ids(0, LIST_LIMIT):
+        try:
+            record = records.get(upload_id)
+        except UploadNotFound:
+            continue
+        hidden = (bool(state) and record.state.value != state) or (
+            bool(media_type) and record.media_type != media_type
+        )
+        steps = {name: step.to_dict() for name, step in records.steps(upload_id).items()}
+        found.append({**record.to_dict(), "steps": steps, "hidden": hidden})
+    return found
+
+
+@pages.get("/uploads")
+def uploads() -> str:
+    state = request.args.get("state", "")
+    media_type = request.args.get("media_type", "")
+    return render_template(
+        "uploads.html", active="uploads", uploads=listing(state, media_type), state=state,
+        media_type=media_type, states=[s.value for s in State], media_types=MEDIA_TYPES,
+    )
+
+
+def result_view(upload_id: str) -> dict[str, Any] | None:
+    """Everything the result view draws, with presigned URLs the browser loads media from."""
+    records = Uploads(redis())
+    try:
+        record = records.get(upload_id)
+    except UploadNotFound:
+        return None
+    steps = records.steps(upload_id)
+    found = records.results(upload_id)
+    s = store()
+    artefacts = {
+        name: s.presigned_get(s.settings.artefacts_bucket, key)
+        for step in steps.values()
+        for name, key in step.artefacts.items()
+    }
+    return {
+        "upload": record.to_dict(),
+        "media_type": record.media_type or str(found.get("probe", {}).get("media_type") or ""),
+        "steps": {name: step.to_dict() for name, step in sorted(steps.items())},
+        "results": found,
+        "artefacts": artefacts,
+        "source": s.presigned_get(record.bucket, record.key),
+        "timeline": results.timeline(found),
+        "segments": results.segments(found),
+        "labels": results.labels(found),
+    }
+
+
+@pages.get("/uploads/<upload_id>")
+def result(upload_id: str) -> tuple[str, int]:
+    view = result_view(upload_id)
+    if view is None:
+        return render_template("missing.html", active="uploads", upload_id=upload_id), 404
+    return render_template("result.html", active="uploads", view=view), 200
+
+
+@pages.get("/search")
+def search() -> str:
+    return render_template("search.html", active="search", query=request.args.get("q", ""))
+
+
+@pages.get("/people")
+def people() -> str:
+    return render_template("people.html", active="people")
+
+
+@pages.get("/system")
+def system_page() -> str:
+    connection = redis()
+    return render_template(
+        "system.html", active="system", gateways=system.gateways(), queues=system.queues(connection),
+        workers=system.workers(connection),
+    )

@@ -1,0 +1,249 @@
+// Result view: overlays drawn in SVG over the picture, a video/audio timeline and transcript that seek.
+// Every result shape is read defensively: an analyzer that did not run simply draws nothing.
+"use strict";
+
+(() => {
+  const view = JSON.parse(document.getElementById("view").textContent);
+  const results = view.results || {};
+  const SVG = "http://www.w3.org/2000/svg";
+  // mediapipe's 33-landmark body model: which landmarks a skeleton line joins.
+  const POSE_LINES = [[11, 12], [11, 13], [13, 15], [12, 14], [14, 16], [11, 23], [12, 24], [23, 24],
+    [23, 25], [25, 27], [24, 26], [26, 28], [27, 29], [29, 31], [27, 31], [28, 30], [30, 32], [28, 32],
+    [15, 17], [15, 19], [15, 21], [17, 19], [16, 18], [16, 20], [16, 22], [18, 20],
+    [0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10]];
+  const VISIBLE = 0.5;
+
+  const list = (value) => (Array.isArray(value) ? value : []);
+  const num = (value) => (Number.isFinite(Number(value)) ? Number(value) : null);
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // A box as {x, y, width, height}, [x1, y1, x2, y2] or four [x, y] points, all normalised: to a rectangle.
+  function rect(box) {
+    if (!box) return null;
+    if (Array.isArray(box) && box.length === 4 && Array.isArray(box[0])) {
+      const xs = box.map((p) => num(p[0])), ys = box.map((p) => num(p[1]));
+      return { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
+    }
+    if (Array.isArray(box) && box.length === 4) return { x: box[0], y: box[1], w: box[2] - box[0], h: box[3] - box[1] };
+    const x = num(box.x ?? box.left), y = num(box.y ?? box.top);
+    const w = num(box.width ?? box.w), h = num(box.height ?? box.h);
+    return x === null || y === null || w === null || h === null ? null : { x, y, w, h };
+  }
+
+  function personName(face, index) {
+    const person = face.person ?? face.name;
+    if (typeof person === "string" && person) return person;
+    if (person && typeof person === "object") return person.name || person.id || `face ${index + 1}`;
+    return `face ${index + 1}`;
+  }
+
+  function label(group, text, x, y, size, cls) {
+    const t = svg("text", { x, y: Math.max(size, y - size * 0.3), "font-size": size, class: cls }, text);
+    group.append(t);
+  }
+
+  // ---- image overlays ------------------------------------------------------------------------
+  function drawImage() {
+    const picture = document.getElementById("picture");
+    const overlay = document.getElementById("overlay");
+    const stage = document.getElementById("stage");
+    const blurToggle = document.getElementById("blur");
+    const faces = list(results.faces?.faces);
+    const lines = list(results.ocr?.lines);
+    const people = list(results.pose?.people);
+    const nsfw = results.nsfw || {};
+    const regions = list(nsfw.regions);
+    const flagged = typeof nsfw.verdict === "string" && nsfw.verdict !== "safe";
+
+    function draw() {
+      const W = picture.naturalWidth || 1000, H = picture.naturalHeight || 1000;
+      const stroke = Math.max(2, Math.round(Math.max(W, H) / 300));
+      const font = Math.max(12, Math.round(Math.max(W, H) / 45));
+      overlay.setAttribute("viewBox", `0 0 ${W} ${H}`);
+      overlay.replaceChildren();
+      const defs = svg("defs");
+      const filter = svg("filter", { id: "blur-filter" });
+      filter.append(svg("feGaussianBlur", { stdDeviation: Math.max(W, H) / 40 }));
+      defs.append(filter);
+      overlay.append(defs);
+
+      const layers = {};
+      for (const name of ["nsfw-blur", "nsfw", "pose", "ocr", "faces"]) {
+        layers[name] = svg("g", { "data-layer": name, class: `layer layer-${name}`, "stroke-width": stroke });
+        overlay.append(layers[name]);
+      }
+
+      faces.forEach((face, i) => {
+        const r = rect(face.box);
+        if (!r) return;
+        layers.faces.append(svg("rect", { x: r.x * W, y: r.y * H, width: r.w * W, height: r.h * H }));
+        label(layers.faces, personName(face, i), r.x * W, r.y * H, font, "face-name");
+      });
+
+      lines.forEach((line) => {
+        const box = line.box;
+        if (Array.isArray(box) && box.length >= 3 && Array.isArray(box[0])) {
+          layers.ocr.append(svg("polygon", { points: box.map((p) => `${p[0] * W},${p[1] * H}`).join(" ") }));
+        }
+        const r = rect(box);
+        if (r) {
+          if (!(Array.isArray(box) && Array.isArray(box[0]))) {
+            layers.ocr.append(svg("rect", { x: r.x * W, y: r.y * H, width: r.w * W, height: r.h * H }));
+          }
+          label(layers.ocr, String(line.text ?? ""), r.x * W, r.y * H, font * 0.8, "ocr-text");
+        }
+      });
+
+      for (const person of people) {
+        const marks = list(person.landmarks);
+        const seen = (m) => m && num(m.x) !== null && num(m.y) !== null && (num(m.visibility) ?? 1) >= VISIBLE;
+        for (const [a, b] of POSE_LINES) {
+          if (seen(marks[a]) && seen(marks[b])) {
+            layers.pose.append(svg("line", { x1: marks[a].x * W, y1: marks[a].y * H, x2: marks[b].x * W, y2: marks[b].y * H }));
+          }
+        }
+        for (const m of marks) if (seen(m)) layers.pose.append(svg("circle", { cx: m.x * W, cy: m.y * H, r: stroke * 1.5 }));
+      }
+
+      const clip = svg("clipPath", { id: "nsfw-clip" });
+      for (const region of regions) {
+        const r = rect(region.box);
+        if (!r) continue;
+        const box = { x: r.x * W, y: r.y * H, width: r.w * W, height: r.h * H };
+        clip.append(svg("rect", box));
+        layers.nsfw.append(svg("rect", box));
+        label(layers.nsfw, `${region.label ?? "region"} ${Math.round((num(region.score) ?? 0) * 100)}%`, box.x, box.y, font * 0.8, "nsfw-label");
+      }
+      defs.append(clip);
+      // Flagged regions are covered with a blurred copy of themselves; with no regions the whole picture is.
+      if (flagged && regions.length) {
+        layers["nsfw-blur"].append(svg("image", { href: picture.currentSrc || picture.src, width: W, height: H,
+          filter: "url(#blur-filter)", "clip-path": "url(#nsfw-clip)", preserveAspectRatio: "none" }));
+      }
+      applyToggles();
+    }
+
+    function applyToggles() {
+      for (const box of document.querySelectorAll("#layers input[data-layer]")) {
+        const layer = overlay.querySelector(`[data-layer="${box.dataset.layer}"]`);
+        if (layer) layer.style.display = box.checked ? "" : "none";
+      }
+      const blurred = flagged && blurToggle.checked;
+      const blurLayer = overlay.querySelector('[data-layer="nsfw-blur"]');
+      if (blurLayer) blurLayer.style.display = blurred ? "" : "none";
+      stage.classList.toggle("blurred", blurred && regions.length === 0);
+    }
+
+    const counts = { faces: faces.length, ocr: lines.length, pose: people.length, nsfw: regions.length };
+    for (const box of document.querySelectorAll("#layers input[data-layer]")) {
+      const n = counts[box.dataset.layer] || 0;
+      box.parentElement.append(ML.el("span", { class: "count muted", text: ` (${n})` }));
+      if (!n) box.parentElement.classList.add("empty");
+      box.addEventListener("change", applyToggles);
+    }
+    blurToggle.disabled = !flagged;
+    blurToggle.addEventListener("change", applyToggles);
+    const parts = [`${faces.length} face${faces.length === 1 ? "" : "s"}`, `${lines.length} text line${lines.length === 1 ? "" : "s"}`,
+      `${people.length} pose${people.length === 1 ? "" : "s"}`];
+    if (nsfw.verdict) parts.push(`NSFW verdict: ${nsfw.verdict}`);
+    document.getElementById("overlay-summary").textContent = parts.join(" · ");
+    showText(lines.map((line) => String(line.text ?? "")).filter(Boolean));
+    if (picture.complete && picture.naturalWidth) draw();
+    else picture.addEventListener("load", draw);
+  }
+
+  function showText(texts) {
+    const target = document.getElementById("found-text");
+    if (!texts.length) return;
+    target.replaceChildren(...texts.map((t) => ML.el("li", { text: t })));
+  }
+
+  // ---- video and audio -----------------------------------------------------------------------
+  function drawMedia() {
+    const player = document.getElementById("player");
+    const segments = list(view.segments);
+    const transcript = document.getElementById("transcript");
+    const items = segments.map((s) => ML.el("li", {},
+      ML.el("button", { type: "button", class: "seek", "data-start": s.start, onclick: () => seek(s.start), text: ML.clock(s.start) }),
+      ML.el("span", { text: ` ${s.text}` })));
+    transcript.replaceChildren(...items);
+
+    function seek(time) {
+      player.currentTime = Number(time) || 0;
+      player.play().catch(() => {});
+    }
+
+    const timeline = document.getElementById("timeline");
+    if (timeline) {
+      const ranges = list(view.timeline?.ranges);
+      const texts = [];
+      const markers = () => {
+        const duration = num(view.timeline?.duration) || player.duration || 0;
+        timeline.querySelectorAll(".marker").forEach((m) => m.remove());
+        if (!duration) return;
+        const place = (start, end, cls, title) => {
+          const m = ML.el("button", { type: "button", class: `marker ${cls}`, title, onclick: (e) => { e.stopPropagation(); seek(start); } });
+          m.style.left = `${(start / duration) * 100}%`;
+          m.style.width = `${Math.max(0.8, ((end - start) / duration) * 100)}%`;
+          timeline.append(m);
+        };
+        for (const r of ranges) {
+          if (r.faces > 0) place(r.start, r.end, "faces", `${r.faces} face(s) at ${ML.clock(r.start)}`);
+          if (list(r.text).length) place(r.start, r.end, "text", `text: ${list(r.text).join(" / ")}`);
+        }
+        for (const s of segments) place(s.start, s.end, "speech", s.text);
+      };
+      for (const r of ranges) texts.push(...list(r.text).map((t) => `${ML.clock(r.start)} ${t}`));
+      showText(texts);
+      markers();
+      player.addEventListener("loadedmetadata", markers);
+      timeline.addEventListener("click", (e) => {
+        const duration = num(view.timeline?.duration) || player.duration || 0;
+        const box = timeline.getBoundingClientRect();
+        seek(((e.clientX - box.left) / box.width) * duration);
+      });
+      player.addEventListener("timeupdate", () => {
+        const duration = num(view.timeline?.duration) || player.duration || 0;
+        if (duration) document.getElementById("cursor").style.left = `${(player.currentTime / duration) * 100}%`;
+      });
+    }
+    player.addEventListener("timeupdate", () => {
+      segments.forEach((s, i) => items[i].classList.toggle("active", player.currentTime >= s.start && player.currentTime < s.end));
+    });
+    const start = num(new URLSearchParams(location.search).get("t"));
+    if (start !== null) player.addEventListener("loadedmetadata", () => { player.currentTime = start; }, { once: true });
+  }
+
+  // ---- live state while the analysis runs ---------------------------------------------------
+  function follow() {
+    if (view.upload.state === "done" || view.upload.state === "failed") return;
+    const source = new EventSource("/events");
+    source.addEventListener("message", (event) => {
+      const change = JSON.parse(event.data);
+      if (change.upload_id !== view.upload.id) return;
+      if (change.kind === "step") {
+        const chips = document.getElementById("steps");
+        let chip = [...chips.children].find((c) => c.dataset.step === change.data.name);
+        if (!chip) { chip = ML.el("li", { "data-step": change.data.name }); chips.append(chip); }
+        chip.className = `step state-${change.data.state}`;
+        chip.textContent = `${change.data.name}: ${change.data.state}`;
+      } else if (change.kind === "upload") {
+        const badge = document.getElementById("state");
+        badge.textContent = change.data.state;
+        badge.className = `state state-${change.data.state}`;
+        // The finished analysis has all results: show them.
+        if (change.data.state === "done" || change.data.state === "failed") { source.close(); location.reload(); }
+      }
+    });
+  }
+
+  if (view.media_type === "image") drawImage();
+  else if (view.media_type === "video" || view.media_type === "audio") drawMedia();
+  follow();
+})();

@@ -1,0 +1,68 @@
+// Upload page: each dropped file gets a presigned PUT from the API and goes straight to the store.
+"use strict";
+
+(() => {
+  const drop = document.getElementById("drop");
+  const picker = document.getElementById("files");
+  const queue = document.getElementById("queue");
+  const maxBytes = Number(drop.dataset.maxBytes);
+
+  function row(file) {
+    const bar = ML.el("progress", { max: 100, value: 0 });
+    const status = ML.el("span", { class: "status", text: "waiting" });
+    const item = ML.el("li", { class: "file" },
+      ML.el("div", { class: "row-head" }, ML.el("span", { class: "name", text: file.name }),
+        ML.el("span", { class: "muted", text: ML.bytes(file.size) }), status), bar);
+    queue.prepend(item);
+    return { item, bar, status };
+  }
+
+  function put(url, file, view) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) view.bar.value = Math.round((event.loaded / event.total) * 100);
+        view.status.textContent = `${view.bar.value}%`;
+      });
+      xhr.addEventListener("load", () => (xhr.status < 300 ? resolve() : reject(new Error(`the store answered HTTP ${xhr.status}`))));
+      xhr.addEventListener("error", () => reject(new Error("the store could not be reached (network or CORS)")));
+      xhr.send(file);
+    });
+  }
+
+  async function send(file) {
+    const view = row(file);
+    if (file.size > maxBytes) {
+      view.status.textContent = `too large: up to ${ML.bytes(maxBytes)}`;
+      view.item.classList.add("failed");
+      return;
+    }
+    try {
+      const ticket = await ML.api("/uploads", { method: "POST", body: { filename: file.name, size: file.size } });
+      if (!ticket.ok) throw new Error(ticket.data?.error || `HTTP ${ticket.status}`);
+      view.status.textContent = "uploading";
+      await put(ticket.data.url, file, view);
+      view.bar.value = 100;
+      view.status.textContent = "uploaded: analysing";
+      view.item.classList.add("uploaded");
+      view.item.dataset.key = ticket.data.key;
+      view.item.append(ML.el("a", { href: "/uploads", class: "follow", text: "follow its progress" }));
+    } catch (error) {
+      view.status.textContent = `failed: ${error.message}`;
+      view.item.classList.add("failed");
+    }
+  }
+
+  function sendAll(files) { for (const file of files) send(file); }
+
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.remove("over"); });
+  }
+  drop.addEventListener("drop", (event) => sendAll(event.dataTransfer.files));
+  picker.addEventListener("change", () => { sendAll(picker.files); picker.value = ""; });
+})();

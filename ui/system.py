@@ -1,0 +1,119 @@
+"""What the System page shows: each gateway's functions and readiness, RQ queues and workers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from redis import Redis
+from rq import Queue, Worker
+
+from scheduler.gateway import Gateway
+from scheduler.settings import settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FunctionStatus:
+    name: str
+    gateway: str
+    ready: bool
+    invocations: int = 0
+    image: str = ""
+    error: str = ""
+
+
+@dataclass
+class GatewayStatus:
+    name: str
+    url: str
+    reachable: bool
+    error: str = ""
+    functions: list[FunctionStatus] = field(default_factory=list)
+
+
+@dataclass
+class QueueStatus:
+    name: str
+    queued: int
+    running: int
+    deferred: int
+    failed: int
+    finished: int
+
+
+@dataclass
+class WorkerStatus:
+    name: str
+    state: str
+    queues: list[str]
+    current: str
+    successful: int
+    failed: int
+
+
+def function_status(gateway: str, described: dict[str, Any]) -> FunctionStatus:
+    annotations = described.get("annotations") or {}
+    ready_note = annotations.get("medialens.ready")
+    # faasd has no readiness annotation: there a function with an available replica is ready.
+    available = int(described.get("availableReplicas") or 0) > 0
+    ready = ready_note == "true" if ready_note is not None else available
+    return FunctionStatus(
+        name=str(described.get("name", "?")),
+        gateway=gateway,
+        ready=ready,
+        invocations=int(described.get("invocationCount") or 0),
+        image=str(described.get("image") or ""),
+        error=str(annotations.get("medialens.error") or ""),
+    )
+
+
+def gateways() -> list[GatewayStatus]:
+    config = settings()
+    found = []
+    for name, url in config.gateways.items():
+        gateway = Gateway(name, url, auth=(config.gateway_user, config.gateway_password))
+        try:
+            described = gateway.functions()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.info("gateway %s did not list its functions: %s", name, exc)
+            reason = str(exc) or type(exc).__name__
+            found.append(GatewayStatus(name, gateway.url, reachable=False, error=reason))
+            continue
+        functions = sorted((function_status(name, item) for item in described), key=lambda f: f.name)
+        found.append(GatewayStatus(name, gateway.url, reachable=True, functions=functions))
+    return found
+
+
+def queues(connection: Redis) -> list[QueueStatus]:
+    return [
+        QueueStatus(
+            name=queue.name,
+            queued=queue.count,
+            running=queue.started_job_registry.count,
+            deferred=queue.deferred_job_registry.count,
+            failed=queue.failed_job_registry.count,
+            finished=queue.finished_job_registry.count,
+        )
+        for queue in sorted(Queue.all(connection=connection), key=lambda q: q.name)
+    ]
+
+
+def workers(connection: Redis) -> list[WorkerStatus]:
+    found = []
+    for worker in sorted(Worker.all(connection=connection), key=lambda w: w.name):
+        job = worker.get_current_job()
+        found.append(
+            WorkerStatus(
+                name=worker.name,
+                state=str(getattr(worker.get_state(), "value", worker.get_state())),
+                queues=worker.queue_names(),
+                current=(job.description or job.id) if job is not None else "",
+                successful=int(worker.successful_job_count or 0),
+                failed=int(worker.failed_job_count or 0),
+            )
+        )
+    return found
