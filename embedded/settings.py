@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -35,3 +37,33 @@ class EmbeddedSettings(BaseSettings):
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+
+def free_port_base(span: int = 20) -> int:
+    """A base port with `span` free ports above it, and their +10000 twins (SeaweedFS gRPC)."""
+    for _ in range(200):
+        base = random.randrange(20000, 45000, span)
+        ports = [base + i for i in range(span)] + [base + 10000 + i for i in range(span)]
+        if all(_free(port) for port in ports):
+            return base
+    raise RuntimeError("no block of free ports found between 20000 and 55000")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def on_free_ports(state_dir: Path, model_dir: Path, workers: int = 2) -> EmbeddedSettings:
+    """Settings for a second stack beside a running one (tests, benchmarks)."""
+    base = free_port_base()
+    return EmbeddedSettings(
+        state_dir=state_dir,
+        model_dir=model_dir,
+        seaweed_port_base=base,
+        redis_port=base + 11,
+        gateway_port=base + 12,
+        intake_port=base + 13,
+        ui_port=base + 14,
+        workers=workers,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import random
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +16,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from embedded.settings import EmbeddedSettings
+from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
 from functions.host import template
 from storage.client import Store
@@ -27,36 +25,11 @@ from tests.models import build_tiny_clip
 TEST_INPUTS = "test-inputs"
 
 
-def _free_block(size: int = 10) -> int:
-    """A base port with `size` free ports above it (and their +10000 gRPC twins, for weed)."""
-    for _ in range(200):
-        base = random.randrange(20000, 45000, 20)
-        ports = [base + i for i in range(size)] + [base + 10000 + i for i in range(size)]
-        if all(_free(port) for port in ports):
-            return base
-    raise RuntimeError("no free port block found")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedSettings:
-    base = _free_block(20)
     models = tmp_path_factory.mktemp("models")
     build_tiny_clip(models / "clip")
-    return EmbeddedSettings(
-        state_dir=tmp_path_factory.mktemp("state"),
-        model_dir=models,
-        seaweed_port_base=base,
-        redis_port=base + 11,
-        gateway_port=base + 12,
-        intake_port=base + 13,
-        ui_port=base + 14,
-        workers=2,
-    )
+    return on_free_ports(tmp_path_factory.mktemp("state"), models)
 
 
 @pytest.fixture(scope="session")

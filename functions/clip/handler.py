@@ -20,7 +20,7 @@ def analyze(request: contract.Request) -> dict[str, Any]:
         raise contract.InputError("'options.labels' must be a list of non-empty strings")
     model = engines.engine()
     model.load()
-    image = images.fit_long_side(images.decode_rgb(request.fetch_source()))
+    image = images.analysis_image(request)
     with request.timed("inference"):
         embedding = model.predict(image)
         ranked = model.zero_shot(embedding, labels)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .contract import InputError
+from .contract import InputError, Request
 from .settings import settings
 
 
@@ -54,6 +54,11 @@ def decode_rgb(data: bytes, max_pixels: int | None = None) -> Image.Image:
         raise
     except Exception as exc:
         raise InputError(f"the image is damaged and cannot be decoded: {exc}") from exc
+
+
+def analysis_image(request: Request) -> Image.Image:
+    """The request's source image, upright RGB, at most `analysis_long_side` on its long side."""
+    return fit_long_side(decode_rgb(request.fetch_source()))
 
 
 def to_array(image: Image.Image) -> np.ndarray:

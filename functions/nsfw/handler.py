@@ -17,7 +17,7 @@ def load() -> None:
 
 
 def analyze(request: contract.Request) -> dict[str, Any]:
-    image = images.fit_long_side(images.decode_rgb(request.fetch_source()))
+    image = images.analysis_image(request)
     pixels = images.to_array(image)
     detector, scorer = engines.regions().load(), engines.whole_image().load()
     with request.timed("inference"):

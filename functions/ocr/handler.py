@@ -14,7 +14,7 @@ def load() -> None:
 
 
 def analyze(request: contract.Request) -> dict[str, Any]:
-    image = images.fit_long_side(images.decode_rgb(request.fetch_source()))
+    image = images.analysis_image(request)
     model = engines.engine().load()
     with request.timed("inference"):
         lines = engines.reading_order(model.predict(images.to_array(image)))

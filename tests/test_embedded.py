@@ -1,0 +1,62 @@
+"""`make up` / `make down` and the `medialens` command, on the real embedded stack."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+from skimage import data as samples
+
+from embedded.settings import EmbeddedSettings, on_free_ports
+from embedded.stack import PROJECT, Stack, alive
+
+
+def environment(settings: EmbeddedSettings) -> dict[str, str]:
+    values = {f"MEDIALENS_EMBEDDED_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    return {**os.environ, **values}
+
+
+def test_a_second_up_says_it_runs_and_starts_nothing(running_stack: Stack) -> None:
+    before = running_stack.running()
+    finished = subprocess.run(
+        [sys.executable, "-m", "embedded", "up"], env=environment(running_stack.settings), cwd=PROJECT,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "already running" in finished.stdout
+    assert running_stack.running() == before
+
+
+def test_down_stops_everything_up_started(tmp_path: Path) -> None:
+    settings = on_free_ports(tmp_path / "state", tmp_path / "models")
+    stack = Stack(settings)
+    stack.up(only=["redis", "seaweedfs"])
+    pids = stack.running()
+    assert set(pids) == {"redis", "seaweedfs"}
+    assert sorted(stack.down()) == ["redis", "seaweedfs"]
+    assert not any(alive(pid) for pid in pids.values())
+    assert stack.running() == {}
+
+
+def test_medialens_analyze_uploads_follows_and_prints(running_stack: Stack, api_key: str, tmp_path: Path) -> None:
+    picture, notes = tmp_path / "coffee.png", tmp_path / "notes.jpg"
+    buffer = io.BytesIO()
+    Image.fromarray(samples.coffee()).save(buffer, "PNG")
+    picture.write_bytes(buffer.getvalue())
+    notes.write_text("not a picture at all\n")
+    s = running_stack.settings
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "medialens"), "analyze", str(picture), str(notes),
+         "--api", s.url(s.ui_port), "--api-key", api_key, "--timeout", "300"],
+        capture_output=True, text=True, timeout=360, cwd=PROJECT,
+    )
+    assert finished.returncode == 1, "one of the two files failed, so the command says so"
+    lines = finished.stdout.splitlines()
+    assert f"{picture}: done" in lines
+    assert any(line.startswith(f"{notes}: failed - probe: the file is not a media file") for line in lines)
+    assert any(line.strip().startswith("ocr:") for line in lines)
+    assert "coffee.png" in finished.stderr, "the progress bars name each file"
