@@ -231,7 +231,7 @@ def run() -> dict[str, Any]:
     }
 
 
-def table(result: dict[str, Any]) -> str:
+def markdown(result: dict[str, Any]) -> str:
     cpu, gpu, tight = result["cpu_only"], result["gpu_burst"], result["gpu_burst_tight_cap"]
 
     def minutes(seconds: float) -> str:
@@ -256,4 +256,4 @@ def table(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(table(run()))
+    print(markdown(run()))

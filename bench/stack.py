@@ -211,3 +211,54 @@ def _put_one(stack: Stack) -> str:
 
 if __name__ == "__main__":
     print(json.dumps(run(), indent=2, default=float))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    from bench import analyzers
+
+    gateway, latency, throughput, up = result["gateway"], result["latency"], result["throughput"], result["make_up"]
+    return "\n".join([
+        "### Gateway overhead: `probe` through the functions host against its handler in process",
+        "",
+        "| | p50 ms | p99 ms |",
+        "|---|---|---|",
+        f"| through the functions host | {gateway['host_p50_ms']:.2f} | {gateway['host_p99_ms']:.2f} |",
+        f"| handler in process | {gateway['in_process_p50_ms']:.2f} | {gateway['in_process_p99_ms']:.2f} |",
+        f"| **added by the gateway hop** | **{gateway['added_p50_ms']:.2f}** | {gateway['added_p99_ms']:.2f} |",
+        "",
+        f"{gateway['calls']} calls each, interleaved; both fetch the same small JPEG from SeaweedFS. Goal: under 2 ms "
+        "added at p50.",
+        "",
+        "### Upload to result (small JPEG, one at a time)",
+        "",
+        "| | seconds |",
+        "|---|---|",
+        f"| S3 put -> probe and thumbnail done, p50 | {latency['probe_thumbnail_p50_s']:.3f} |",
+        f"| S3 put -> probe and thumbnail done, max | {latency['probe_thumbnail_max_s']:.3f} |",
+        f"| S3 put -> all seven steps done and stored, p50 | {latency['all_analyzers_p50_s']:.3f} |",
+        "",
+        f"{latency['uploads']} uploads, through the real bridge, intake, RQ and functions host. Goal: under 1 s for "
+        "probe + thumbnail.",
+        "",
+        "### Image pipeline throughput against the inference bound",
+        "",
+        "| | images per hour |",
+        "|---|---|",
+        f"| inference bound (analyzers' in-process CPU time, spread over the cores) | "
+        f"{throughput['bound_images_per_hour']:,.0f} |",
+        f"| the whole pipeline (upload -> result stored) | {throughput['images_per_hour']:,.0f} |",
+        f"| **share of the bound** | **{throughput['share_of_bound']:.0%}** |",
+        "",
+        f"{throughput['images']} images of 640 px uploaded at once ({throughput['failed']} failed), "
+        f"{throughput['seconds']:.1f} s from the first put to the last stored result. Goals: at least 90 % of the "
+        "bound and 5,000 images per hour.",
+        "",
+        "### `make up` from stopped to healthy",
+        "",
+        f"First start (secrets and buckets made): {up['first_s']:.1f} s; again: {up['again_s']:.1f} s. "
+        "Goal: under 15 s.",
+        "",
+        "### Each analyzer (640 px images, one thread, warm)",
+        "",
+        analyzers.markdown(result["analyzers"]),
+    ])

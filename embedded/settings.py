@@ -44,14 +44,21 @@ def free_port_base(span: int = 20) -> int:
     for _ in range(200):
         base = random.randrange(20000, 45000, span)
         ports = [base + i for i in range(span)] + [base + 10000 + i for i in range(span)]
-        if all(_free(port) for port in ports):
+        if all(port_free(port) for port in ports):
             return base
     raise RuntimeError("no block of free ports found between 20000 and 55000")
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port() -> int:
+    """A port nothing listens on now, chosen by the kernel."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def on_free_ports(state_dir: Path, model_dir: Path, workers: int = 2) -> EmbeddedSettings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,14 @@ class FunctionSpec:
         return ".".join(relative.parts) + ".handler"
 
 
+VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def expand(value: str) -> str:
+    """`${NAME:-default}` as faas-cli substitutes it from the environment."""
+    return VARIABLE.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+
+
 def load_stack(path: Path = STACK_FILE) -> dict[str, Any]:
     with open(path) as handle:
         data: dict[str, Any] = yaml.safe_load(handle)
@@ -41,7 +51,7 @@ def functions(path: Path = STACK_FILE) -> dict[str, FunctionSpec]:
         found[name] = FunctionSpec(
             name=name,
             handler_dir=(path.parent / spec["handler"]).resolve(),
-            image=str(spec.get("image", "")),
+            image=expand(str(spec.get("image", ""))),
             labels={k: str(v) for k, v in (spec.get("labels") or {}).items()},
             annotations={k: str(v) for k, v in (spec.get("annotations") or {}).items()},
             environment={k: str(v) for k, v in (spec.get("environment") or {}).items()},

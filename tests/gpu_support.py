@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+from embedded.settings import free_port
 from embedded.stack import Stack
 from scheduler import connection, defaults, plans, routing, steps
 from scheduler import settings as scheduler_settings
@@ -37,12 +37,6 @@ from tests.fakes.vast_server import FakeVast
 PROJECT = Path(__file__).resolve().parent.parent
 HOST_FUNCTIONS = "probe,thumbnail"
 KEY = "good-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

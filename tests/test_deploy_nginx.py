@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from embedded.settings import free_port, port_free
 from embedded.stack import Stack
 from functions.catalog import load_stack
-from tests.conftest import _free, jpeg, wait_for_upload
+from tests.conftest import jpeg, wait_for_upload
 from tests.gateway_config import GATEWAY_CONFIG, deploy
 from tests.system_packages import find
 
@@ -38,16 +39,6 @@ class Proxy:
     http: str
     cert: Path
     access_log: Path
-
-
-def free_port() -> int:
-    import random
-
-    for _ in range(200):
-        port = random.randrange(46000, 60000)
-        if _free(port):
-            return port
-    raise RuntimeError("no free port")
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -132,7 +123,7 @@ def proxy(
     assert checked.returncode == 0 and "test is successful" in checked.stderr, checked.stderr
     process = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
-    while _free(https) and time.monotonic() < deadline:
+    while port_free(https) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else "nginx exited"
         time.sleep(0.05)
     yield Proxy(f"https://127.0.0.1:{https}", f"https://127.0.0.1:{s3}", f"http://127.0.0.1:{http}", cert,

@@ -118,6 +118,14 @@ def test_an_upload_made_while_the_scheduler_is_down_is_processed_after(
     assert wait_for_upload(api, key)["state"] == "done"
 
 
+def test_uploads_carry_on_after_seaweedfs_restarts(running_stack: Stack, s3_client: Any, api: httpx.Client) -> None:
+    running_stack.stop("seaweedfs")
+    running_stack.start("seaweedfs")
+    key = unique("after-restart.jpg")
+    s3_client.put_object(Bucket="uploads", Key=key, Body=jpeg(color=(9, 9, 9)), ContentType="image/jpeg")
+    assert wait_for_upload(api, key)["state"] == "done"
+
+
 def truncated_jpeg() -> bytes:
     whole = photo()
     return whole[: len(whole) // 3]

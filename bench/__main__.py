@@ -1,0 +1,58 @@
+"""`make bench`: every measurement in one run, written to BENCHMARKS.md and benchmarks.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench import gpu, media, search, stack
+
+PROJECT = Path(__file__).resolve().parent.parent
+SECTIONS: list[tuple[str, str, ModuleType]] = [
+    ("platform", "The platform around the models: gateway, latency, throughput, start-up", stack),
+    ("media", "Video and audio", media),
+    ("search", "Search", search),
+    ("gpu", "GPU burst (a simulated day against the real scheduler)", gpu),
+]
+
+
+def machine() -> str:
+    cores = len(os.sched_getaffinity(0))
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{system}, {cores} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def main(argv: list[str]) -> int:
+    chosen = set(argv) or {name for name, _, _ in SECTIONS}
+    results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {results['machine']}, {results['date']}. Every figure in a section comes "
+        "from the same run; ratios matter more than absolute times on shared machines.",
+    ]
+    for name, title, module in SECTIONS:
+        if name not in chosen:
+            continue
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        run: Callable[[], dict[str, Any]] = module.run
+        results[name] = run()
+        results[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
+        parts += ["", f"## {title}", "", module.markdown(results[name])]
+    (PROJECT / "benchmarks.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+    (PROJECT / "BENCHMARKS.md").write_text("\n".join(parts) + "\n")
+    print("wrote BENCHMARKS.md and benchmarks.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
