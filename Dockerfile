@@ -25,7 +25,6 @@ RUN pip install --extra-index-url ${TORCH_INDEX} -r requirements/services.txt
 COPY storage/ storage/
 COPY scheduler/ scheduler/
 COPY ui/ ui/
-COPY embedded/ embedded/
 
 USER app
 CMD ["python", "-m", "ui.app"]

@@ -78,26 +78,19 @@ def gateway_overhead(stack: Stack) -> dict[str, float]:
     }
 
 
-def wait_all(api: httpx.Client, keys: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def wait_all(api: httpx.Client, keys: list[str], timeout: float, poll_s: float = 0.05) -> dict[str, dict[str, Any]]:
+    """Waits for every upload to settle, asking the API once per round (the poll costs CPU too)."""
     deadline = time.monotonic() + timeout
-    found: dict[str, str] = {}
-    finished: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline and len(finished) < len(keys):
-        for key in keys:
-            if key in finished:
-                continue
-            if key not in found:
-                listing = api.get("/uploads", params={"key": key}).json()["uploads"]
-                if not listing:
-                    continue
-                found[key] = listing[0]["id"]
-            record = api.get(f"/uploads/{found[key]}").json()
-            if record["state"] in ("done", "failed"):
-                finished[key] = record
-        time.sleep(0.05)
-    if len(finished) < len(keys):
-        raise RuntimeError(f"{len(keys) - len(finished)} uploads did not finish within {timeout} s")
-    return finished
+    wanted = set(keys)
+    while time.monotonic() < deadline:
+        listing = api.get("/uploads", params={"limit": 500}).json()["uploads"]
+        settled = {
+            item["key"]: item for item in listing if item["key"] in wanted and item["state"] in ("done", "failed")
+        }
+        if len(settled) == len(wanted):
+            return settled
+        time.sleep(poll_s if len(wanted) == 1 else 0.5)
+    raise RuntimeError(f"uploads did not finish within {timeout} s")
 
 
 def api_client(stack: Stack) -> httpx.Client:

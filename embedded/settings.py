@@ -23,7 +23,7 @@ class EmbeddedSettings(BaseSettings):
     seaweed_port_base: int = Field(
         8330, description="SeaweedFS ports: S3 on base+3, filer base+4, master base+5, volume base+6."
     )
-    workers: int = Field(2, description="RQ worker processes.")
+    workers: int = Field(4, description="RQ worker processes (each runs one step at a time).")
     functions: str = Field("", description="Comma-separated functions to serve (all when empty).")
     ready_timeout_s: float = Field(120.0, description="How long `up` waits for every service.")
 

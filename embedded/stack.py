@@ -102,6 +102,7 @@ class Stack:
             "MEDIALENS_UI_PORT": str(s.ui_port),
             "MEDIALENS_UI_SECRET_KEY": secrets.session_key,
             "MEDIALENS_EMBEDDED_STATE_DIR": str(self.state),
+            "MEDIALENS_INDEX_PATH": str(self.state / "chroma"),
             "MEDIALENS_EMBEDDED_HOST": s.host,
             "MEDIALENS_EMBEDDED_SEAWEED_PORT_BASE": str(s.seaweed_port_base),
             "MEDIALENS_EMBEDDED_INTAKE_PORT": str(s.intake_port),

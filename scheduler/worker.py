@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
-from rq import Worker
+from rq import SimpleWorker
 
-# Imported here, before RQ forks a work horse per job, so each job starts with the step code,
-# the search index code and the S3 client already loaded instead of importing them anew.
-from . import steps
+from . import routing, steps
 from .connection import queue, redis
 from .logs import configure_logging
-from .search import jobs as search_jobs
+from .search import text
+
+logger = logging.getLogger(__name__)
 
 
 def main() -> None:
     configure_logging("worker")
     name = sys.argv[1] if len(sys.argv) > 1 else None
+    # Made once at start, not by the first job: the S3 client, the gateway's HTTP client and the
+    # text model that indexing uses.
     steps.store()
-    worker = Worker([queue()], connection=redis(), name=name)
+    routing.gateway(routing.CPU)
+    try:
+        text.embedder().load()
+    except FileNotFoundError as exc:
+        logger.warning("search indexing of text will fail: %s", exc)
+    # Jobs run in this process rather than in a fork per job: a step is an HTTP call, and forking
+    # a process that holds the text model cost as much CPU per image as the inference itself.
+    worker = SimpleWorker([queue()], connection=redis(), name=name)
     worker.work(with_scheduler=True, logging_level="WARNING")
 
-
-__all__ = ["main", "search_jobs"]
 
 if __name__ == "__main__":
     main()

@@ -1,61 +1,23 @@
-"""Fixtures for search and people tests: a clean index, stored uploads with analyses, real face embeddings."""
+"""Fixtures for search and people tests: a clean index on the test Redis and store, and the API on them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 
 from embedded.stack import Stack
-from scheduler.search import jobs
 from scheduler.search.index import Index
-from scheduler.search.people import People
 from scheduler.search.settings import IndexSettings
-from scheduler.uploads import State, Upload, Uploads
+from scheduler.uploads import Uploads
 from storage.client import Store
-from storage.layout import artefact_key, result_key
-from tests.conftest import DATA
+from tests.search_data import SearchEnv
 from ui.settings import UiSettings
-
-FACES = DATA / "faces"
-FACE_MODEL = "dlib-resnet-128"
-
-
-@dataclass
-class SearchEnv:
-    records: Uploads
-    store: Store
-    index: Index
-
-    @property
-    def people(self) -> People:
-        return People(self.records.redis, self.index)
-
-    def add(self, name: str, media_type: str, results: dict[str, Any]) -> str:
-        """An upload whose pipeline finished with ``results``: record, objects, results JSON, index."""
-        key = f"{uuid.uuid4().hex[:12]}/{name}"
-        upload = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
-                        etag=uuid.uuid4().hex, size=3, media_type=media_type, state=State.DONE)
-        self.records.create(upload)
-        self.store.put_bytes(upload.bucket, key, b"raw")
-        artefacts = self.store.settings.artefacts_bucket
-        self.store.put_bytes(artefacts, artefact_key(upload.id, "thumbnail.jpg"), b"t")
-        document = {"upload": upload.to_dict(), "media_type": media_type, "results": results, "steps": {}}
-        self.store.put_json(self.store.settings.results_bucket, result_key(key), document)
-        jobs.index_stored(upload.id, self.records, self.store, self.index)
-        return upload.id
-
-    def person_of(self, upload: str, picture: str = "image", number: int = 0) -> str:
-        return str(self.people.face(f"{upload}:{picture}:{number}")["person"])
 
 
 @pytest.fixture
@@ -86,32 +48,3 @@ def api_client(
     yield client
     for cached in (settings.settings, connection.redis, steps.store):
         cached.cache_clear()
-
-
-@cache
-def face_of(filename: str) -> dict[str, Any]:
-    """The one face in a test photo, shaped as the faces function reports it (dlib ResNet, 128-d)."""
-    import dlib
-    import face_recognition_models as shipped
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(FACES / filename).convert("RGB"))
-    found = dlib.get_frontal_face_detector()(pixels, 1)
-    assert len(found) == 1, f"{filename}: expected one face, found {len(found)}"
-    rect = found[0]
-    aligner = dlib.shape_predictor(shipped.pose_predictor_five_point_model_location())
-    encoder = dlib.face_recognition_model_v1(shipped.face_recognition_model_location())
-    vector = encoder.compute_face_descriptor(pixels, aligner(pixels, rect))
-    height, width = pixels.shape[:2]
-    return {
-        "box": {"x": rect.left() / width, "y": rect.top() / height,
-                "width": rect.width() / width, "height": rect.height() / height},
-        "quality": 0.9,
-        "embedding": [float(v) for v in vector],
-        "embedding_model": FACE_MODEL,
-    }
-
-
-def faces_result(*filenames: str) -> dict[str, Any]:
-    return {"engine": {"engine": "dlib", "model": FACE_MODEL, "version": "test"},
-            "faces": [face_of(name) for name in filenames]}

@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import sys
 
-# (binary, Debian package): add a pair when a test needs another program.
+# (binary or file, Debian package): add a pair when a test needs another program.
 PACKAGES: list[tuple[str, str]] = [
     ("nginx", "nginx"),
     ("shellcheck", "shellcheck"),
     ("chromium", "chromium"),
+    # Installed without recommends, chromium brings no fonts: screenshots would show empty boxes.
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core"),
 ]
 
 # Debian keeps daemons such as nginx in sbin, which a normal user's PATH leaves out.
@@ -19,7 +21,9 @@ SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/
 
 
 def find(binary: str) -> str | None:
-    """Where a program is, looking in sbin as well."""
+    """Where a program (or, given a path, a file) is, looking in sbin as well."""
+    if os.path.isabs(binary):
+        return binary if os.path.exists(binary) else None
     return shutil.which(binary, path=SEARCH_PATH)
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from functions.catalog import PROJECT
+from scheduler.search.settings import IndexSettings
 from scheduler.settings import SchedulerSettings
 from storage.settings import StorageSettings
 from tests.gateway_config import GATEWAY_CONFIG, deploy
@@ -26,7 +27,7 @@ FAASD_KEYS = {"image", "environment", "volumes", "command", "user", "depends_on"
 # Services faasd's own docker-compose.yaml defines, which ours may depend on.
 FAASD_SERVICES = {"basic-auth-plugin", "nats", "prometheus", "gateway", "queue-worker"}
 SETTINGS: dict[str, type[BaseSettings]] = {
-    "S3": StorageSettings, "SCHEDULER": SchedulerSettings, "UI": UiSettings}
+    "S3": StorageSettings, "SCHEDULER": SchedulerSettings, "UI": UiSettings, "INDEX": IndexSettings}
 TEMPLATE = (GATEWAY_CONFIG / "docker-compose.medialens.yaml").read_text()
 VALUES = {name: f"test-{name.lower().replace('_', '-')}" for name in deploy.placeholders(TEMPLATE)}
 VALUES["MEDIALENS_IMAGE"] = "ghcr.io/example/medialens:1.0"
@@ -205,9 +206,8 @@ def test_app_image_installs_every_package_the_services_import() -> None:
     local = {path.name for path in PROJECT.iterdir() if path.is_dir()}
     distributions = packages_distributions()
     needed: dict[str, str] = {}
-    # The image copies embedded/ for its settings module only (scheduler/search reads it).
     sources = [*(PROJECT / "scheduler").rglob("*.py"), *(PROJECT / "ui").rglob("*.py"),
-               *(PROJECT / "storage").rglob("*.py"), PROJECT / "embedded" / "settings.py"]
+               *(PROJECT / "storage").rglob("*.py")]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):

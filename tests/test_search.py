@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from scheduler.search import contents
 from storage.layout import artefact_prefix, result_key
-from tests.search_support import SearchEnv, faces_result
+from tests.search_data import SearchEnv, faces_result
 
 pytest_plugins = ["tests.search_support"]
 
@@ -45,8 +45,8 @@ def library(search_env: SearchEnv) -> dict[str, str]:
         "film": search_env.add("film.mp4", "video", {
             "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 5.0},
                                       {"index": 2, "time": 10.0}], "duration": 14.0},
-            "ocr_kf0": _ocr("Chapter one"),
-            "ocr_kf1": _ocr("Marmalade factory"),
+            "ocr@0": _ocr("Chapter one"),
+            "ocr@1": _ocr("Marmalade factory"),
             "transcribe": _speech((0.5, 3.0, "The weather is mild and the sea is calm.")),
         }),
         "other": search_env.add("other.jpg", "image", {"ocr": _ocr("Chapter two of the harbour story")}),
@@ -93,7 +93,7 @@ def test_similar_images_and_near_duplicates(search_env: SearchEnv, api_client: F
     other = search_env.add("city.jpg", "image", {"clip": _clip(rng.normal(size=64))})
     video = search_env.add("clip.mp4", "video", {
         "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 7.5}], "duration": 9.0},
-        "clip_kf1": _clip(base + rng.normal(scale=0.5, size=64)),
+        "clip@1": _clip(base + rng.normal(scale=0.5, size=64)),
     })
     reply = api_client.post("/api/v1/search/image", json={"upload_id": first})
     assert reply.status_code == 200, reply.get_json()

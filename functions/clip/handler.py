@@ -1,4 +1,4 @@
-"""OpenFaaS handler for clip: an image embedding and zero-shot content labels."""
+"""OpenFaaS handler for clip: an image embedding and zero-shot content labels, or a text embedding."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def load() -> None:
 
 
 def analyze(request: contract.Request) -> dict[str, Any]:
+    text = request.options.get("text")
+    if text is not None:
+        return embed_text(text)
     labels = request.options.get("labels") or settings().labels
     if not isinstance(labels, list) or not all(isinstance(label, str) and label for label in labels):
         raise contract.InputError("'options.labels' must be a list of non-empty strings")
@@ -29,6 +32,20 @@ def analyze(request: contract.Request) -> dict[str, Any]:
         "embedding": [round(float(value), 6) for value in embedding],
         "embedding_model": model.model_name,
         "labels": ranked[: settings().top_k],
+    }
+
+
+def embed_text(text: Any) -> dict[str, Any]:
+    """Text mode (`options.text`, no source): the text's embedding, for text-to-image search."""
+    if not isinstance(text, str) or not text.strip():
+        raise contract.InputError("'options.text' must be a non-empty string")
+    model = engines.engine()
+    model.load()
+    vector = model.embed_text(text)
+    return {
+        "engine": model.info(),
+        "text_embedding": [round(float(value), 6) for value in vector],
+        "embedding_model": model.model_name,
     }
 
 

@@ -70,6 +70,15 @@ class ClipModel(Model[np.ndarray]):
                 self._label_cache[key] = _normalised(features.numpy())
             return self._label_cache[key]
 
+    def embed_text(self, text: str) -> np.ndarray:
+        """L2-normalised embedding of free text, comparable with image embeddings (search)."""
+        import torch
+
+        inputs = self._processor(text=[text], return_tensors="pt", padding=True, truncation=True)
+        with torch.inference_mode():
+            features = _tensor(self._model.get_text_features(**inputs))
+        return _normalised(features.numpy())[0]
+
     def zero_shot(self, embedding: np.ndarray, labels: Sequence[str]) -> list[dict[str, Any]]:
         """Probabilities over ``labels`` for an image embedding, most likely first."""
         if not labels:

@@ -2,8 +2,8 @@
 
 Result documents come from `scheduler.steps.analysis`: ``results`` maps a step name to its
 function's result. An image's steps are named after their functions (``faces``, ``clip``,
-``ocr``). A video's keyframe steps carry the keyframe index in their name (``faces_kf3``,
-``keyframe_3_faces``, ``faces@3``, ...), or the results nest per keyframe
+``ocr``). A video's keyframe steps carry the keyframe index in their name (``faces@3`` as
+`scheduler.plans` names them; ``faces_kf3`` and ``keyframe_3_faces`` are read too), or the results nest per keyframe
 (``results["keyframes"] = {index: {"faces": ...}}``); both are read. Any step may be missing.
 """
 

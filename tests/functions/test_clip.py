@@ -90,3 +90,22 @@ def test_a_non_image_is_refused(
 ) -> None:
     status, result = call_function("clip", {"source": {"url": source_url(b"%PDF-1.4 not an image")}})
     assert status == 422 and "not an image" in result["error"]
+
+
+def test_text_mode_embeds_text_in_the_image_space(
+    clip_installed: None, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    labels = ["a cat", "a dog", "a cup of coffee"]
+    image = analyse(call_function, source_url(encode(photo("chelsea")), "image/png"), labels=labels)
+    texts = []
+    for label in labels:
+        status, result = call_function("clip", {"options": {"text": f"a photo of {label}"}})
+        assert status == 200, result
+        vector = np.asarray(result["text_embedding"])
+        assert vector.shape == (16,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
+        assert result["embedding_model"] == image["embedding_model"]
+        texts.append(vector)
+    nearest = labels[int(np.argmax(np.stack(texts) @ np.asarray(image["embedding"])))]
+    assert nearest == image["labels"][0]["label"], "text search and zero-shot labels agree"
+    status, result = call_function("clip", {"options": {"text": "  "}})
+    assert status == 422 and "options.text" in result["error"]
