@@ -64,12 +64,14 @@ class Request:
         with self.timed("fetch"):
             return transfer.fetch(self.source_url, settings().max_input_bytes)
 
-    def put_output(self, name: str, data: bytes, content_type: str) -> bool:
-        """Writes an artefact through its presigned PUT URL; False when none was given."""
+    def put_output(self, name: str, data: bytes, content_type: str, timing: str = "") -> bool:
+        """Writes an artefact through its presigned PUT URL; False when none was given.
+
+        The time it takes adds to ``timing_ms[timing]`` (default ``put_<name>``)."""
         url = self.outputs.get(name)
         if not url:
             return False
-        with self.timed(f"put_{name}"):
+        with self.timed(timing or f"put_{name}"):
             transfer.put(url, data, content_type)
         self.written.append(name)
         return True

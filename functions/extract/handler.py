@@ -16,7 +16,7 @@ from typing import Any
 import av
 import numpy as np
 
-from functions.common import audio, contract, media, transfer
+from functions.common import audio, contract, media
 from functions.common.settings import settings as function_settings
 
 from .scenes import THUMB_SIZE, SceneDetector
@@ -169,8 +169,7 @@ class Extraction:
             image.save(buffer, format="JPEG", quality=self.config.jpeg_quality)
         name = None if self.outputs is None else self.outputs[index]
         if name is not None:
-            with self.request.timed("put"):
-                transfer.put(self.request.outputs[name], buffer.getvalue(), "image/jpeg")
+            self.request.put_output(name, buffer.getvalue(), "image/jpeg", timing="put")
         self.keyframes.append(
             {
                 "index": index,
@@ -196,8 +195,7 @@ class Extraction:
             wav = audio.wav_bytes(samples)
         name = "audio" if self.request.outputs.get("audio") else None
         if name is not None:
-            with self.request.timed("put"):
-                transfer.put(self.request.outputs[name], wav, "audio/wav")
+            self.request.put_output(name, wav, "audio/wav", timing="put")
         return {
             "output": name,
             "duration": round(len(samples) / audio.SAMPLE_RATE, 3),
