@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from embedded.stack import Stack
-from tests.conftest import jpeg
+from tests.conftest import DATA, jpeg
 from tests.ui_support import browser_client, client, csrf_of, sign_in, ui_app, upload_bytes  # noqa: F401
 from ui.auth import KEYS, create_key
 
@@ -145,3 +147,24 @@ def test_system_page_lists_functions_queues_and_workers(browser_client: tuple[Fl
     assert "<td>probe</td>" in page and "<td>thumbnail</td>" in page
     assert "<td>medialens</td>" in page, "the RQ queue is listed"
     assert "No worker is running" not in page
+
+
+def test_result_view_names_the_person_of_each_face(
+    browser_client: tuple[FlaskClient, str], api: httpx.Client
+) -> None:
+    web, _ = browser_client
+    done = upload_bytes(api, "obama.jpg", (DATA / "faces" / "obama.jpg").read_bytes(), "image/jpeg")
+
+    def faces() -> list[dict[str, Any]]:
+        found = VIEW.search(web.get(f"/uploads/{done['id']}").get_data(as_text=True))
+        assert found
+        result: list[dict[str, Any]] = json.loads(found.group(1))["results"]["faces"]["faces"]
+        return result
+
+    for _ in range(200):  # indexing (which places faces into persons) runs just after the upload is done
+        if faces() and "person" in faces()[0]:
+            break
+        time.sleep(0.1)
+    person = faces()[0]["person"]["id"]
+    assert api.patch(f"/people/{person}", json={"name": "Barack Obama"}).status_code == 200
+    assert faces()[0]["person"] == {"id": person, "name": "Barack Obama"}

@@ -9,6 +9,9 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.connection import redis
+from scheduler.search.contents import IMAGE_FRAME
+from scheduler.search.index import index as search_index
+from scheduler.search.people import People, face_id
 from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import Store
 
@@ -104,6 +107,16 @@ def uploads() -> str:
     )
 
 
+def name_faces(upload_id: str, found: dict[str, Any]) -> None:
+    """Puts each face's person (id and name) on the image's face results, for the overlay."""
+    faces = (found.get("faces") or {}).get("faces") or []
+    ids = [face_id(upload_id, IMAGE_FRAME, number) for number in range(len(faces))]
+    persons = People(redis(), search_index()).persons_of(ids)
+    for identity, face in zip(ids, faces, strict=True):
+        if identity in persons:
+            face["person"] = persons[identity]
+
+
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
     records = Uploads(redis())
@@ -113,6 +126,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         return None
     steps = records.steps(upload_id)
     found = records.results(upload_id)
+    name_faces(upload_id, found)
     s = store()
     artefacts = {
         name: s.presigned_get(s.settings.artefacts_bucket, key)

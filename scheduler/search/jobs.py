@@ -18,7 +18,7 @@ from storage.layout import artefact_prefix, result_key
 from . import text
 from .contents import IMAGE_FRAME, Contents, Frame, contents_of
 from .index import FACES, IMAGES, TEXT, Entry, Index, index
-from .people import Face, People
+from .people import Face, People, face_id
 from .settings import settings
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,14 @@ def _faces(upload: str, frame: Frame, where: dict[str, Any]) -> list[tuple[Entry
         if not isinstance(face, Mapping) or not face.get("embedding"):
             continue  # too small to embed: seen, but not recognisable
         model = str(face.get("embedding_model") or "unknown")
-        face_id = f"{upload}:{frame.name}:{number}"
+        identity = face_id(upload, frame.name, number)
         box = face.get("box") if isinstance(face.get("box"), Mapping) else None
         quality = _number(face.get("quality"))
         meta = {**where, **_metadata(box=json.dumps(box) if box else None, quality=quality)}
         picture = str(where["picture"])
         found.append((
-            Entry(face_id, FACES, model, face["embedding"], meta),
-            Face(face_id, upload, picture, model, face["embedding"], frame.time, dict(box or {})),
+            Entry(identity, FACES, model, face["embedding"], meta),
+            Face(identity, upload, picture, model, face["embedding"], frame.time, dict(box or {})),
         ))
     return found
 

@@ -91,6 +91,11 @@ class FaceMatch:
     distance: float
 
 
+def face_id(upload: str, picture: str, number: int) -> str:
+    """The id of the `number`-th face the faces function found in one picture of an upload."""
+    return f"{upload}:{picture}:{number}"
+
+
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -117,6 +122,18 @@ class People:
                 return person
             person = _str(target)
         return person
+
+    def persons_of(self, faces: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The person (id and name) each face belongs to now; faces not placed are left out."""
+        found = {}
+        for face in faces:
+            person = self.redis.hget(_face_key(face), "person")
+            if person is None:
+                continue
+            current = self.resolve(_str(person))
+            name = self.redis.hget(_person_key(current), "name")
+            found[face] = {"id": current, "name": _str(name) if name else None}
+        return found
 
     def exists(self, person: str) -> bool:
         return bool(self.redis.exists(_person_key(person)))
