@@ -31,15 +31,16 @@ def machine() -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Measures the sections named (all by default); sections not named keep their last figures."""
     chosen = set(argv) or {name for name, _, _ in SECTIONS}
-    results: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
-    parts = [
-        "# Benchmarks",
-        "",
-        f"Measured by `make bench` on {results['machine']}, {results['date']}. Every figure in a section comes "
-        "from the same run; ratios matter more than absolute times on shared machines.",
-    ]
-    for name, title, module in SECTIONS:
+    unknown = chosen - {name for name, _, _ in SECTIONS}
+    if unknown:
+        print(f"unknown sections {sorted(unknown)}; choose from {[n for n, _, _ in SECTIONS]}", file=sys.stderr)
+        return 2
+    stored = PROJECT / "benchmarks.json"
+    results: dict[str, Any] = json.loads(stored.read_text()) if stored.exists() else {}
+    results["machine"] = machine()
+    for name, _, module in SECTIONS:
         if name not in chosen:
             continue
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
@@ -47,8 +48,18 @@ def main(argv: list[str]) -> int:
         run: Callable[[], dict[str, Any]] = module.run
         results[name] = run()
         results[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
-        parts += ["", f"## {title}", "", module.markdown(results[name])]
-    (PROJECT / "benchmarks.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+        results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {results['machine']}. Every figure in a section comes from the same run "
+        "(its date is under its title); ratios matter more than absolute times on shared machines.",
+    ]
+    for name, title, module in SECTIONS:
+        if name in results:
+            parts += ["", f"## {title}", "", f"_Measured {results[name]['date']}._", "",
+                      module.markdown(results[name])]
+    stored.write_text(json.dumps(results, indent=2, default=float) + "\n")
     (PROJECT / "BENCHMARKS.md").write_text("\n".join(parts) + "\n")
     print("wrote BENCHMARKS.md and benchmarks.json", file=sys.stderr)
     return 0
