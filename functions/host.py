@@ -61,19 +61,34 @@ template = load_template()
 
 
 class Served:
-    """One function: its handler module, readiness and counters."""
+    """One function: its handler module, readiness and counters.
+
+    The handler is imported, and its model loaded, in the background: the host answers /healthz
+    at once and each function says "loading" (503) until it is ready, as a faasd replica would.
+    """
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
-        self.handler = importlib.import_module(spec.module)
-        self.readiness = template.Readiness(self.handler)
+        self.handler: ModuleType | None = None
         self.invocations = 0
         self.lock = threading.Lock()
+        self.readiness = template.Readiness(self._start)
 
-    def call(self, event: Any) -> Response:
+    def _start(self) -> None:
+        self.handler = importlib.import_module(self.spec.module)
+        load = getattr(self.handler, "load", None)
+        if load is not None:
+            load()
+
+    def handle(self, event: Any) -> Any:
+        if self.handler is None:
+            raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        return template.to_response(self.handler.handle(event, template.Context()))
+        return self.handler.handle(event, template.Context())
+
+    def call(self, event: Any) -> Response:
+        return template.to_response(self.handle(event))
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None
@@ -138,6 +153,8 @@ def create_app(settings: HostSettings | None = None) -> Flask:
             return Response(f"function {name!r} not found", status=404)
         if not function.readiness.ready:
             return Response(f"{name} is loading its model", status=503, headers={"Retry-After": "1"})
+        if function.handler is None:
+            return Response(f"{name} could not be started: {function.readiness.error}", status=500)
         return function
 
     @app.get("/healthz")
@@ -209,13 +226,11 @@ def create_app(settings: HostSettings | None = None) -> Flask:
 def _run_async(function: Served, event: Any, call_id: str, callback: str | None) -> None:
     started = time.perf_counter()
     try:
-        result = function.handler.handle(event, template.Context())
-        reply = template.to_response(result)
+        reply = template.to_response(function.handle(event))
         status, body = reply.status_code, reply.get_data()
     except Exception:
         logger.exception("async call %s of %s failed", call_id, function.spec.name)
         status, body = 500, b"internal error"
-    function.invocations += 1
     if not callback:
         return
     headers = {

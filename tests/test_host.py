@@ -113,3 +113,17 @@ def test_a_function_whose_model_is_loading_answers_not_ready() -> None:
             break
         time.sleep(0.05)
     assert client.post("/", json={}).get_json() == {"ok": True}
+
+
+def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
+    from functions.catalog import PROJECT, FunctionSpec
+    from functions.host import Served
+
+    spec = FunctionSpec("broken", PROJECT / "functions" / "no_such_function", "img/broken:1", {}, {}, {})
+    broken = Served(spec)
+    assert broken.readiness.wait(30)
+    assert broken.handler is None and "No module named" in (broken.readiness.error or "")
+    described = broken.describe()
+    assert described["availableReplicas"] == 0
+    assert described["annotations"]["medialens.ready"] == "false"
+    assert "No module named" in described["annotations"]["medialens.error"]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
-from scheduler.search import contents
+from scheduler.search import contents, jobs
+from scheduler.search.words import words_of
 from storage.layout import artefact_prefix, result_key
 from tests.search_data import SearchEnv, faces_result
 
@@ -79,6 +80,33 @@ def test_a_word_in_one_uploads_speech_finds_it_with_its_time(
     assert (hits[0]["start"], hits[0]["end"]) == (4.2, 9.0)
 
 
+def test_exact_words_keep_their_order_and_partial_words_still_match(
+    library: dict[str, str], api_client: FlaskClient
+) -> None:
+    phrase = _hits(api_client, "quarterly figures of QUETZALCOATL", "exact")
+    assert [(hit["upload_id"], hit["start"], hit["end"]) for hit in phrase] == [(library["talk"], 4.2, 9.0)]
+    assert _hits(api_client, "harbour zanzibar", "exact") == []  # both words are there, not in this order
+    assert {hit["upload_id"] for hit in _hits(api_client, "harbour", "exact")} == {library["sign"], library["other"]}
+    # Part of a word is in no chunk as a whole word: found by the scan.
+    assert [hit["upload_id"] for hit in _hits(api_client, "zanzi", "exact")] == [library["sign"]]
+    assert [hit["upload_id"] for hit in _hits(api_client, "malade fact", "exact")] == [library["film"]]
+
+
+def test_reindexing_an_upload_replaces_its_words(search_env: SearchEnv, api_client: FlaskClient) -> None:
+    sign = search_env.add("sign.jpg", "image", {"ocr": _ocr("Closed for winter")})
+    record = search_env.records.get(sign)
+    s = search_env.store
+    document = s.get_json(s.settings.results_bucket, result_key(record.key))
+    document["results"]["ocr"] = _ocr("Open all summer")
+    s.put_json(s.settings.results_bucket, result_key(record.key), document)
+    jobs.index_stored(sign, search_env.records, s, search_env.index)
+    assert _hits(api_client, "winter", "exact") == []
+    assert [hit["upload_id"] for hit in _hits(api_client, "summer", "exact")] == [sign]
+    words = search_env.index.words
+    assert not words.holders("winter") and not words.holders("closed")
+    assert words.holders("summer") == set(words.chunks_of(sign))
+
+
 def test_meaning_finds_passages_without_the_words(library: dict[str, str], api_client: FlaskClient) -> None:
     hits = _hits(api_client, "climate and ocean conditions", "semantic")
     assert hits and hits[0]["upload_id"] == library["film"]
@@ -127,6 +155,9 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     record = search_env.records.get(sign)
     person = search_env.person_of(sign)
     assert search_env.index.count(sign) == 2  # its face and its text
+    words = search_env.index.words
+    chunks = set(words.chunks_of(sign))
+    assert chunks and words.holders("zanzibar") == chunks
     reply = api_client.delete(f"/api/v1/uploads/{sign}")
     assert reply.status_code == 200, reply.get_json()
     s = search_env.store
@@ -138,6 +169,9 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     assert search_env.people.faces_of_upload(sign) == []
     assert api_client.get(f"/api/v1/people/{person}").status_code == 404
     assert not [key for key in search_env.records.redis.scan_iter() if sign.encode() in key]
+    assert words.chunks_of(sign) == []
+    assert not [word for word in words_of("Welcome to ZANZIBAR harbour") if words.holders(word) & chunks]
+    assert words.holders("harbour") == set(words.chunks_of(library["other"]))
     assert _hits(api_client, "zanzibar", "exact") == []
     assert api_client.delete(f"/api/v1/uploads/{sign}").status_code == 404
     assert search_env.index.count(library["talk"]) > 0  # the others stay

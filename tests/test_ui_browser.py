@@ -1,4 +1,4 @@
-"""The web UI in headless Chromium: sign in, upload, watch live progress, explore results, search."""
+"""The web UI in headless Chromium: sign in, upload, watch live progress, explore results, search, people."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from embedded.stack import Stack
 from scheduler.uploads import Uploads
 from storage.client import Store
 from storage.layout import result_key
+from tests.conftest import DATA, wait_for_upload
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
 
@@ -265,6 +266,7 @@ def test_a_person_signs_in_uploads_watches_and_explores(
         page.locator(f"#hits a[href^='/uploads/{image_id}']").first.click()
         expect(page.locator("#picture")).to_be_visible()
         page.go_back()
+        expect(page.locator(f"#hits a[href^='/uploads/{image_id}']").first).to_be_visible(timeout=SETTLE_S)
     shot(page, "08-search")
 
     # People: rename a person when the identity service is there; else the page says it is not.
@@ -309,3 +311,173 @@ def test_a_person_signs_in_uploads_watches_and_explores(
 def row_id(api: httpx.Client, name: str) -> str:
     listing = api.get("/uploads", params={"limit": 200}).json()["uploads"]
     return next(item["id"] for item in listing if item["key"].endswith("/" + name))
+
+
+def near_copy(picture: Path) -> bytes:
+    """The same photo made a little smaller and saved again: a near-duplicate, not the same bytes."""
+    from PIL import Image
+
+    with Image.open(picture) as image:
+        smaller = image.convert("RGB").resize((image.width * 9 // 10, image.height * 9 // 10))
+    buffer = io.BytesIO()
+    smaller.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def side_by_side(*pictures: Path, height: int = 900) -> bytes:
+    """One picture with the faces of several photos: two faces in it are never one person."""
+    from PIL import Image
+
+    parts = []
+    for picture in pictures:
+        with Image.open(picture) as image:
+            parts.append(image.convert("RGB").resize((image.width * height // image.height, height)))
+    canvas = Image.new("RGB", (sum(part.width for part in parts), height), "white")
+    left = 0
+    for part in parts:
+        canvas.paste(part, (left, 0))
+        left += part.width
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def face_owners(api: httpx.Client) -> dict[str, str]:
+    """The person each placed face belongs to now, read through the people API."""
+    owners = {}
+    for person in api.get("/people").json()["people"]:
+        for face in api.get(f"/people/{person['id']}").json()["members"]:
+            owners[face["id"]] = person["id"]
+    return owners
+
+
+def ids_of(api: httpx.Client, person: str) -> set[str]:
+    return {face["id"] for face in api.get(f"/people/{person}").json()["members"]}
+
+
+def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
+    browser: Any, base_url: str, api_key: str, api: httpx.Client, tmp_path: Path
+) -> None:
+    expect = playwright.expect
+    faces = DATA / "faces"
+    sent = {
+        "obama.jpg": (faces / "obama.jpg").read_bytes(),
+        "obama2.jpg": (faces / "obama2.jpg").read_bytes(),
+        "biden.jpg": (faces / "biden.jpg").read_bytes(),
+        "obama-and-biden.jpg": side_by_side(faces / "obama.jpg", faces / "biden.jpg"),
+    }
+    keys = {}
+    for name, data in sent.items():  # all at once: the pipeline analyses them side by side
+        ticket = api.post("/uploads", json={"filename": name, "size": len(data)}).json()
+        assert httpx.put(ticket["url"], content=data, headers={"Content-Type": "image/jpeg"}).status_code == 200
+        keys[name] = ticket["key"]
+    done = {name: wait_for_upload(api, key) for name, key in keys.items()}
+    assert {name: found["state"] for name, found in done.items()} == dict.fromkeys(sent, "done")
+    ids = {name: found["id"] for name, found in done.items()}
+    pair = [f"{ids['obama-and-biden.jpg']}:image:{number}" for number in (0, 1)]
+
+    def indexed() -> dict[str, str]:
+        """every face of the four photos is placed into a person (indexing follows the upload)"""
+        owners = face_owners(api)
+        wanted = [f"{ids[name]}:image:0" for name in ("obama.jpg", "obama2.jpg", "biden.jpg")] + pair
+        return owners if all(face in owners for face in wanted) else {}
+
+    owners = eventually(indexed, timeout_s=SETTLE_S / 1000)
+    obama = owners[f"{ids['obama.jpg']}:image:0"]
+    assert owners[f"{ids['obama2.jpg']}:image:0"] == obama
+    assert owners[f"{ids['biden.jpg']}:image:0"] != obama
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base_url + "/login?next=/search")
+    page.fill("#api_key", api_key)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(base_url + "/search")
+
+    # An image picked (as a drop would) finds the photo it is a smaller copy of, marked as a near-duplicate.
+    copy = tmp_path / "obama-smaller.jpg"
+    copy.write_bytes(near_copy(faces / "obama.jpg"))
+    page.set_input_files("#image-file", str(copy))
+    status = page.locator("#search-status")
+    expect(status).to_contain_text("images like obama-smaller.jpg", timeout=SETTLE_S)
+    # Nearest first; the tiny test CLIP puts every photo within the near-duplicate distance, a real one would not.
+    expect(page.locator("#hits li.hit .hit-name").first).to_have_text("obama.jpg")
+    duplicate = page.locator(f"#hits li.hit[data-upload-id='{ids['obama.jpg']}']")
+    expect(duplicate.locator(".badge")).to_have_text("near-duplicate")
+    expect(duplicate.locator("img")).to_be_visible()
+    assert duplicate.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator("#image-preview")).to_be_visible()
+    shot(page, "13-search-by-image")
+
+    # The person picker lists the uploads that person is in; a hit opens its result view.
+    page.select_option("#person", obama)
+    expect(status).to_contain_text("found for", timeout=SETTLE_S)
+    for name in ("obama.jpg", "obama2.jpg"):
+        expect(page.locator(f"#hits li.hit[data-upload-id='{ids[name]}'] img")).to_be_visible()
+    expect(page.locator(f"#hits li.hit[data-upload-id='{ids['biden.jpg']}']")).to_have_count(0)
+    shot(page, "14-search-by-person")
+    page.locator(f"#hits li.hit[data-upload-id='{ids['obama2.jpg']}'] a").click()
+    expect(page).to_have_url(f"{base_url}/uploads/{ids['obama2.jpg']}")
+    expect(page.locator("#picture")).to_be_visible()
+
+    # People: the two people of the side-by-side photo cannot be merged, and the page says why.
+    page.goto(base_url + "/people")
+    first, second = owners[pair[0]], owners[pair[1]]
+    assert first != second
+    row_of = lambda person: page.locator(f"li.person[data-id='{person}']")  # noqa: E731
+    for person in (first, second):
+        expect(row_of(person).locator(".face a").first).to_be_visible()
+        assert "url(" in row_of(person).locator(".face a").first.evaluate("a => a.style.backgroundImage")
+        row_of(person).locator("input.pick").check()
+    shot(page, "15-people-faces")
+    page.click("#merge")
+    expect(page.locator("#people-action")).to_contain_text("both appear in picture")
+    expect(page.locator("#people-action")).to_have_class("error")
+    shot(page, "16-people-merge-refused")
+
+    # Move the face of the side-by-side photo out of a person who has another, then merge the two.
+    holder = first if api.get(f"/people/{first}").json()["faces"] > 1 else second
+    moved = pair[0] if holder == first else pair[1]
+    row_of(holder).locator(f".face[data-face='{moved}'] button.split").click()
+    expect(page.locator("#people-action")).to_contain_text("Moved the face out")
+    split_to = face_owners(api)[moved]
+    assert split_to not in (first, second)
+    assert ids_of(api, split_to) == {moved}
+    expect(row_of(split_to)).to_be_visible()
+
+    members = {person: ids_of(api, person) for person in (first, second)}
+    for person in (first, second):
+        row_of(person).locator("input.pick").check()
+    page.click("#merge")
+    expect(page.locator("#people-action")).to_contain_text("Merged 2 people")
+    into = api.get(f"/people/{first}").json()["id"]
+    gone = second if into == first else first
+    assert into in (first, second)
+    assert api.get(f"/people/{gone}").json()["id"] == into  # the merged id points to the person it went into
+    assert ids_of(api, into) == members[first] | members[second]
+    expect(row_of(gone)).to_have_count(0)
+    expect(row_of(into).locator(".face")).to_have_count(len(members[first] | members[second]))
+    shot(page, "17-people-merged")
+
+    # One face split back out of the merged person: a person of its own again.
+    back = sorted(members[gone])[0]
+    row_of(into).locator(f".face[data-face='{back}'] button.split").click()
+    expect(page.locator("#people-action")).to_contain_text("Moved the face out")
+    own = face_owners(api)[back]
+    assert own not in (first, second)
+    assert ids_of(api, own) == {back}
+    assert back not in ids_of(api, into)
+    expect(row_of(own).locator(f".face[data-face='{back}']")).to_be_visible()
+    shot(page, "18-people-split")
+
+    phone = browser.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    for path, name in (("/search", "19-phone-search"), ("/people", "20-phone-people")):
+        phone.goto(base_url + path)
+        expect(phone.locator("main h1")).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        shot(phone, name)
+    phone.close()
+    page.close()
+    assert errors == [], f"the pages raised script errors: {errors}"

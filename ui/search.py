@@ -15,6 +15,7 @@ from scheduler.search.people import FaceNotFound, People, PersonConflict, Person
 from scheduler.uploads import Uploads
 
 from .api import error, require_key, store
+from .media import Pictures
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
 search.before_request(require_key)
@@ -30,6 +31,15 @@ def search_index() -> Index:
 
 def people() -> People:
     return People(redis(), search_index())
+
+
+def pictures() -> Pictures:
+    return Pictures(Uploads(redis()), store())
+
+
+def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hits as the pages show them: each with a presigned thumbnail URL."""
+    return pictures().with_thumbnails(found)
 
 
 def _limit() -> int:
@@ -58,12 +68,12 @@ def search_words() -> tuple[Response, int]:
         except ClipUnavailable as exc:
             return error(501, str(exc))
         hits = queries.similar_images(search_index(), vector, model, _limit())
-        return jsonify(query=query, kind=kind, hits=hits), 200
+        return jsonify(query=query, kind=kind, hits=_hits(hits)), 200
     if kind != "text":
         return error(400, "kind must be 'text' (words) or 'image' (pictures that fit a description)")
     mode = request.args.get("mode", "")
     modes = [mode] if mode in (queries.EXACT, queries.SEMANTIC) else [queries.EXACT, queries.SEMANTIC]
-    return jsonify(query=query, kind=kind, hits=queries.words(search_index(), query, _limit(), modes)), 200
+    return jsonify(query=query, kind=kind, hits=_hits(queries.words(search_index(), query, _limit(), modes))), 200
 
 
 @search.post("/search/image")
@@ -80,7 +90,7 @@ def search_image() -> tuple[Response, int]:
             return error(404, f"upload {upload_id} has no image embedding (is a CLIP model installed?)")
         vector, model, sha256 = found
         hits = queries.similar_images(idx, vector, model, _limit(), leave_out=upload_id, sha256=sha256)
-        return jsonify(upload_id=upload_id, hits=hits), 200
+        return jsonify(upload_id=upload_id, hits=_hits(hits)), 200
     file = request.files.get("file")
     data = file.read() if file else request.get_data()
     content_type = (file.mimetype if file else request.content_type) or "application/octet-stream"
@@ -97,7 +107,7 @@ def search_image() -> tuple[Response, int]:
         return error(501, str(exc))
     finally:
         s.delete(s.settings.artefacts_bucket, key)
-    return jsonify(hits=queries.similar_images(idx, vector, model, _limit())), 200
+    return jsonify(hits=_hits(queries.similar_images(idx, vector, model, _limit()))), 200
 
 
 @search.get("/people")
@@ -108,10 +118,20 @@ def list_people() -> tuple[Response, int]:
 
 @search.get("/people/<person>")
 def get_person(person: str) -> tuple[Response, int]:
+    """The person, with ``members``: every face of theirs and the picture it is in, for thumbnails."""
+    found = people()
     try:
-        return jsonify(people().summary(person)), 200
+        summary = found.summary(person)
     except PersonNotFound:
         return error(404, f"no person {person}")
+    seen = pictures()
+    members = []
+    for face in found.members(summary["id"]):
+        try:
+            members.append(seen.with_picture(found.face(face)))
+        except FaceNotFound:
+            continue
+    return jsonify({**summary, "members": members}), 200
 
 
 @search.patch("/people/<person>")
@@ -174,7 +194,7 @@ def person_uploads(person: str) -> tuple[Response, int]:
         if records.exists(entry["upload_id"]):
             upload = records.get(entry["upload_id"])
             entry.update(key=upload.key, media_type=upload.media_type)
-    return jsonify(person=resolved, uploads=found), 200
+    return jsonify(person=resolved, uploads=_hits(found)), 200
 
 
 @search.post("/index/rebuild")

@@ -33,6 +33,7 @@ from redis import Redis
 from scheduler.uploads import PREFIX
 
 from .settings import IndexSettings, settings
+from .words import WordIndex
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class Index:
         self._client: ClientAPI | None = None
         self._seen: Any = None
         self._mutex = threading.RLock()
+        # Kept beside the collections and written under the same lock, so the two never disagree.
+        self.words = WordIndex(redis, self.config.collection_prefix)
 
     # -- the client ---------------------------------------------------------------------------
     def _open(self) -> ClientAPI:
@@ -191,8 +194,7 @@ class Index:
         ``still_wanted`` is asked under the lock, so an upload deleted meanwhile gets no vectors.
         """
         with self.writing() as client:
-            for collection in self._all(client):
-                collection.delete(where={"upload_id": upload_id})
+            self._remove(client, upload_id)
             if not still_wanted():
                 return 0
             groups: dict[tuple[str, str], list[Entry]] = {}
@@ -210,17 +212,23 @@ class Index:
                         metadatas=[{**entry.metadata, "upload_id": upload_id} for entry in part],
                         documents=[entry.document or "" for entry in part] if kind == TEXT else None,
                     )
+            self.words.add(upload_id, {entry.id: entry.document or "" for entry in entries if entry.kind == TEXT})
         return len(entries)
 
     def remove(self, upload_id: str) -> None:
         with self.writing() as client:
-            for collection in self._all(client):
-                collection.delete(where={"upload_id": upload_id})
+            self._remove(client, upload_id)
+
+    def _remove(self, client: ClientAPI, upload_id: str) -> None:
+        for collection in self._all(client):
+            collection.delete(where={"upload_id": upload_id})
+        self.words.remove(upload_id)
 
     def drop_all(self) -> None:
         with self.writing() as client:
             for collection in self._all(client):
                 client.delete_collection(collection.name)
+            self.words.clear()
 
     # -- reads ----------------------------------------------------------------------------------
     def count(self, upload_id: str | None = None) -> int:
@@ -258,19 +266,23 @@ class Index:
         ]
 
     def containing(self, kind: str, pattern: str, limit: int) -> list[Hit]:
-        """Entries whose document matches a regular expression, in every model's collection."""
+        """Entries whose document matches a regular expression, in every model's collection (a full scan)."""
         with self.reading() as client:
             hits = []
             for collection in self._all(client, kind):
-                reply: Any = collection.get(
+                hits += _listed(collection.get(
                     where_document={"$regex": pattern}, limit=limit, include=["metadatas", "documents"]
-                )
-                documents = reply.get("documents") or [None] * len(reply["ids"])
-                hits += [
-                    Hit(id=i, distance=0.0, metadata=dict(m or {}), document=doc)
-                    for i, m, doc in zip(reply["ids"], reply["metadatas"], documents, strict=True)
-                ]
+                ))
             return hits[:limit]
+
+    def by_ids(self, kind: str, ids: Sequence[str]) -> list[Hit]:
+        """Entries with these ids, from every model's collection, in the order asked."""
+        with self.reading() as client:
+            found: dict[str, Hit] = {}
+            for collection in self._all(client, kind):
+                for hit in _listed(collection.get(ids=list(ids), include=["metadatas", "documents"])):
+                    found.setdefault(hit.id, hit)
+        return [found[i] for i in ids if i in found]
 
     def get(self, kind: str, model: str, where: dict[str, Any]) -> list[Hit]:
         """Entries matching metadata, with their embeddings."""
@@ -278,15 +290,20 @@ class Index:
             collection = self._collection(client, kind, model, create=False)
             if collection is None:
                 return []
-            reply: Any = collection.get(where=where, include=["metadatas", "embeddings", "documents"])
-        embeddings = reply.get("embeddings")
-        embeddings = [None] * len(reply["ids"]) if embeddings is None else embeddings
-        documents = reply.get("documents") or [None] * len(reply["ids"])
-        return [
-            Hit(id=i, distance=0.0, metadata=dict(m or {}), document=doc,
-                embedding=None if e is None else [float(x) for x in e])
-            for i, m, e, doc in zip(reply["ids"], reply["metadatas"], embeddings, documents, strict=True)
-        ]
+            return _listed(collection.get(where=where, include=["metadatas", "embeddings", "documents"]))
+
+
+def _listed(reply: Any) -> list[Hit]:
+    """The hits of a ``Collection.get`` reply; embeddings and documents where it included them."""
+    count = len(reply["ids"])
+    embeddings = reply.get("embeddings")
+    embeddings = [None] * count if embeddings is None else embeddings
+    documents = reply.get("documents") or [None] * count
+    return [
+        Hit(id=i, distance=0.0, metadata=dict(m or {}), document=doc,
+            embedding=None if e is None else [float(x) for x in e])
+        for i, m, e, doc in zip(reply["ids"], reply["metadatas"], embeddings, documents, strict=True)
+    ]
 
 
 def _distance(kind: str, raw: float) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 from . import text
 from .index import IMAGES, TEXT, Hit, Index
 from .settings import settings
+from .words import words_of
 
 EXACT, SEMANTIC = "exact", "semantic"
 # Characters with a meaning in Chroma's (Rust) regular expressions; everything else is literal.
@@ -17,6 +18,29 @@ _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 def literal(words: str) -> str:
     """A case-insensitive pattern that matches ``words`` as written."""
     return "(?i)" + "".join(f"\\{c}" if c in _REGEX_META else c for c in words)
+
+
+def exact(index: Index, query: str, limit: int) -> list[Hit]:
+    """Text chunks that hold ``query`` as written, in any case.
+
+    The word index gives the chunks holding every word of the query as a whole word; the substring
+    test on their text then keeps only those with the words in the query's order, so the result
+    stays exact. A query word that is no whole word of any chunk (a partial word, "zanzi" of
+    "Zanzibar") cannot be found that way and falls back to scanning every chunk.
+    """
+    wanted = query.lower()
+    words = words_of(query)
+    if not index.words.knows(words):
+        return index.containing(TEXT, literal(query), limit)
+    hits: list[Hit] = []
+    # Most candidates of a whole-word query pass the test, so a batch a little over the limit is enough.
+    for ids in index.words.candidates(words, batch=max(2 * limit, 64)):
+        for hit in index.by_ids(TEXT, ids):
+            if wanted in (hit.document or "").lower():
+                hits.append(hit)
+                if len(hits) >= limit:
+                    return hits
+    return hits
 
 
 def _place(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -56,11 +80,11 @@ def _snippet(document: str, where: int, width: int = 160) -> str:
 def words(
     index: Index, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
 ) -> list[dict[str, Any]]:
-    """Exact matches first (substring, any case), then passages close in meaning."""
+    """Exact matches first (the words as written, any case), then passages close in meaning."""
     query = " ".join(query.split())
     hits: dict[str, dict[str, Any]] = {}
     if EXACT in modes:
-        for hit in index.containing(TEXT, literal(query), limit):
+        for hit in exact(index, query, limit):
             hits[hit.id] = _text_hit(hit, EXACT, query)
     if SEMANTIC in modes and len(hits) < limit:
         vector = text.embedder().embed([query])[0]

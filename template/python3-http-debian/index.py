@@ -68,22 +68,20 @@ def to_response(result: Any) -> Response:
 
 
 class Readiness:
-    """Loads a handler's model in the background; ready means the model is loaded."""
+    """Runs a start-up step (loading the model) in the background; ready means it has finished."""
 
-    def __init__(self, handler: ModuleType) -> None:
-        self.handler = handler
+    def __init__(self, start: Callable[[], Any] | None) -> None:
         self.error: str | None = None
         self._done = threading.Event()
-        load: Callable[[], Any] | None = getattr(handler, "load", None)
-        if load is None:
+        if start is None:
             self._done.set()
         else:
-            threading.Thread(target=self._load, args=(load,), daemon=True).start()
+            threading.Thread(target=self._start, args=(start,), daemon=True).start()
 
-    def _load(self, load: Callable[[], Any]) -> None:
+    def _start(self, start: Callable[[], Any]) -> None:
         try:
-            load()
-        except Exception as exc:
+            start()
+        except Exception as exc:  # reported through readiness, never a crash
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._done.set()
@@ -102,7 +100,7 @@ def invoke(handler: ModuleType) -> Response:
 
 def create_app(handler: ModuleType) -> Flask:
     app = Flask(__name__)
-    readiness = Readiness(handler)
+    readiness = Readiness(getattr(handler, "load", None))
 
     @app.route("/_/health", methods=["GET"])
     def health() -> Response:

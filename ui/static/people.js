@@ -1,13 +1,45 @@
-// People page: the persons the face index knows, with a rename; unavailable until identity exists.
+// People page: each person with their face thumbnails; rename, merge (tick several) and split (move a face out).
 "use strict";
 
 (() => {
   const status = document.getElementById("people-status");
+  const action = document.getElementById("people-action");
   const list = document.getElementById("people");
+  const merge = document.getElementById("merge");
+  const MARGIN = 0.15; // of the face box on each side, so a thumbnail shows a little of the head around it
 
-  // A person: {id, name, faces (a count or a list), uploads (a count), cover (one face)}.
+  function said(text, failed) {
+    action.textContent = text;
+    action.className = failed ? "error" : "muted";
+    action.hidden = false;
+  }
+
+  // The face's box (fractions of the picture) fills the square: the picture scaled and moved behind it.
+  function crop(node, face) {
+    const box = face.box || {};
+    const w0 = Number(box.width) || 1, h0 = Number(box.height) || 1;
+    const x = Math.max(0, (Number(box.x) || 0) - w0 * MARGIN), y = Math.max(0, (Number(box.y) || 0) - h0 * MARGIN);
+    const w = Math.min(1 - x, w0 * (1 + 2 * MARGIN)), h = Math.min(1 - y, h0 * (1 + 2 * MARGIN));
+    node.style.backgroundImage = `url("${face.picture_url}")`;
+    node.style.backgroundSize = `${100 / w}% ${100 / h}%`;
+    node.style.backgroundPosition = `${w < 1 ? (x / (1 - w)) * 100 : 0}% ${h < 1 ? (y / (1 - h)) * 100 : 0}%`;
+    return node;
+  }
+
+  function faceView(face, canSplit) {
+    const timed = face.time !== null && face.time !== undefined;
+    const href = `/uploads/${encodeURIComponent(face.upload_id)}` + (timed ? `?t=${face.time}` : "");
+    const link = ML.el("a", { href, title: timed ? `at ${ML.clock(face.time)}` : "open the picture", "aria-label": `face ${face.id}` });
+    const split = canSplit
+      ? ML.el("button", { type: "button", class: "split", title: "this face is someone else: make it a person of its own",
+        text: "Move out", onclick: () => splitFace(face.id) })
+      : null;
+    return ML.el("div", { class: "face", "data-face": face.id }, face.picture_url ? crop(link, face) : link, split);
+  }
+
+  // A person from /people/<id>: {id, name, faces (a count), uploads (a count), members (each face)}.
   function personView(person) {
-    const id = person.id ?? person.person_id;
+    const id = person.id;
     const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": "name", placeholder: "unnamed" });
     const save = ML.el("button", { type: "submit", text: "Rename" });
     const note = ML.el("span", { class: "muted note" });
@@ -19,13 +51,43 @@
       save.disabled = false;
       note.textContent = reply.ok ? "saved" : `not saved: ${reply.data?.error || `HTTP ${reply.status}`}`;
     });
-    const faces = Array.isArray(person.faces) ? person.faces.length : Number(person.faces ?? person.face_count ?? 0);
-    const uploads = Number(person.uploads ?? 0);
-    const cover = person.cover?.upload_id
-      ? ML.el("a", { class: "no-thumb", href: `/uploads/${encodeURIComponent(person.cover.upload_id)}`, text: "seen here" })
-      : ML.el("div", { class: "no-thumb", text: "no face" });
-    return ML.el("li", { class: "person", "data-id": id }, ML.el("div", { class: "faces" }, cover), form,
-      ML.el("span", { class: "muted", text: `${faces} face${faces === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}` }));
+    const members = Array.isArray(person.members) ? person.members : [];
+    const faces = members.length
+      ? members.map((face) => faceView(face, members.length > 1))
+      : [ML.el("div", { class: "no-thumb", text: "no face" })];
+    const pick = ML.el("input", { type: "checkbox", class: "pick", value: id, "aria-label": `select ${person.name || id} to merge`, onchange: picked });
+    const count = Number(person.faces ?? 0), uploads = Number(person.uploads ?? 0);
+    return ML.el("li", { class: "person", "data-id": id }, pick, ML.el("div", { class: "faces" }, faces), form,
+      ML.el("span", { class: "muted", text: `${count} face${count === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}` }));
+  }
+
+  const chosen = () => [...list.querySelectorAll("input.pick:checked")].map((box) => box.value);
+
+  function picked() {
+    merge.disabled = chosen().length < 2;
+  }
+
+  merge.addEventListener("click", async () => {
+    const people = chosen();
+    merge.disabled = true;
+    const reply = await ML.api("/people/merge", { method: "POST", body: { into: people[0], people } });
+    if (!reply.ok) {
+      picked();
+      said(`Not merged: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      return;
+    }
+    await load();
+    said(`Merged ${people.length} people into ${reply.data.name || reply.data.id}.`);
+  });
+
+  async function splitFace(face) {
+    const reply = await ML.api(`/faces/${encodeURIComponent(face)}/split`, { method: "POST", body: {} });
+    if (!reply.ok) {
+      said(`Not moved: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      return;
+    }
+    await load();
+    said(`Moved the face out: it is now ${reply.data.person.name || reply.data.person.id}.`);
   }
 
   async function load() {
@@ -40,10 +102,14 @@
       status.className = "error";
       return;
     }
-    const people = reply.data.people || reply.data.persons || (Array.isArray(reply.data) ? reply.data : []);
+    const people = reply.data.people || [];
+    // Each person's faces, with the pictures they are in, for the thumbnails.
+    const details = await Promise.all(people.map((p) => ML.api(`/people/${encodeURIComponent(p.id)}`)));
+    const shown = people.map((p, i) => (details[i].ok ? details[i].data : p));
     status.textContent = people.length ? `${people.length} people` : "No faces have been grouped into people yet.";
     status.className = "muted";
-    list.replaceChildren(...people.map(personView));
+    list.replaceChildren(...shown.map(personView));
+    picked();
   }
   load();
 })();

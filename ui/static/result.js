@@ -217,7 +217,9 @@
       segments.forEach((s, i) => items[i].classList.toggle("active", player.currentTime >= s.start && player.currentTime < s.end));
     });
     const start = num(new URLSearchParams(location.search).get("t"));
-    if (start !== null) player.addEventListener("loadedmetadata", () => { player.currentTime = start; }, { once: true });
+    // A search hit opens the view at ?t=seconds; the metadata may already be there when this runs.
+    if (start !== null && player.readyState >= 1) player.currentTime = start;
+    else if (start !== null) player.addEventListener("loadedmetadata", () => { player.currentTime = start; }, { once: true });
   }
 
   // ---- live state while the analysis runs ---------------------------------------------------

@@ -1,31 +1,39 @@
-// Search page: asks /api/v1/search; says so plainly when the search index is not there yet.
+// Search page: words (/search), an image dropped for similar ones (/search/image), a person's uploads.
 "use strict";
 
 (() => {
   const form = document.getElementById("search-form");
   const input = document.getElementById("q");
+  const drop = document.getElementById("image-drop");
+  const file = document.getElementById("image-file");
+  const preview = document.getElementById("image-preview");
+  const picker = document.getElementById("person");
   const status = document.getElementById("search-status");
   const hits = document.getElementById("hits");
 
-  // Hits may come as {results|hits: [...]} with upload_id, time/start, text, thumbnail: read what is there.
+  const timeOf = (hit) => hit.time ?? hit.start ?? (Array.isArray(hit.times) ? hit.times[0] : undefined);
+
+  // A hit: upload_id, key, media_type, thumbnail, and a time (video, audio) the result view seeks to.
   function hitView(hit) {
-    const id = hit.upload_id || hit.upload || hit.id;
-    const time = hit.time ?? hit.start ?? hit.timestamp;
-    const href = `/uploads/${encodeURIComponent(id)}` + (time !== undefined && time !== null ? `?t=${time}` : "");
-    const thumb = hit.thumbnail || hit.thumbnail_url;
-    return ML.el("li", { class: "hit" },
+    const id = hit.upload_id;
+    const time = timeOf(hit);
+    const timed = time !== undefined && time !== null;
+    const href = `/uploads/${encodeURIComponent(id)}` + (timed ? `?t=${time}` : "");
+    const badge = hit.identical ? "identical" : hit.near_duplicate ? "near-duplicate" : "";
+    const faces = Array.isArray(hit.faces) ? `${hit.faces.length} face${hit.faces.length === 1 ? "" : "s"}` : "";
+    const about = [timed ? ML.clock(time) : "", hit.text || "", faces,
+      hit.score !== undefined && !hit.text ? `score ${Number(hit.score).toFixed(2)}` : ""].filter(Boolean).join(" · ");
+    return ML.el("li", { class: `hit${badge ? " duplicate" : ""}`, "data-upload-id": id },
       ML.el("a", { href },
-        thumb ? ML.el("img", { src: thumb, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: hit.media_type || "" }),
+        hit.thumbnail ? ML.el("img", { src: hit.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: hit.media_type || "" }),
+        badge ? ML.el("span", { class: "badge", text: badge }) : null,
         ML.el("span", { class: "hit-name", text: String(hit.key || id || "").split("/").pop() }),
-        ML.el("span", { class: "hit-text", text: [time !== undefined && time !== null ? ML.clock(time) : "", hit.text || hit.snippet || hit.kind || ""].filter(Boolean).join(" · ") })));
+        ML.el("span", { class: "hit-text", text: about })));
   }
 
-  async function run(query) {
-    if (!query) return;
-    status.textContent = "Searching…";
-    hits.replaceChildren();
-    const reply = await ML.api(`/search?q=${encodeURIComponent(query)}`);
-    if (reply.status === 404 && !(reply.data && Array.isArray(reply.data.results || reply.data.hits))) {
+  // Shows a reply; `what` names what was asked for in the status line.
+  function show(reply, found, what) {
+    if (reply.status === 404 && !found) {
       status.textContent = "The search index is not available yet: this installation has no search service.";
       status.className = "notice unavailable";
       return;
@@ -35,17 +43,73 @@
       status.className = "error";
       return;
     }
-    const found = reply.data.results || reply.data.hits || [];
+    found = found || [];
     status.className = "muted";
-    status.textContent = found.length ? `${found.length} found for “${query}”` : `Nothing found for “${query}”.`;
+    status.textContent = found.length ? `${found.length} found for ${what}` : `Nothing found for ${what}.`;
     hits.replaceChildren(...found.map(hitView));
+  }
+
+  function searching() {
+    status.textContent = "Searching…";
+    status.className = "muted";
+    hits.replaceChildren();
+  }
+
+  async function byWords(query) {
+    if (!query) return;
+    searching();
+    const reply = await ML.api(`/search?q=${encodeURIComponent(query)}`);
+    show(reply, reply.data?.hits, `“${query}”`);
+  }
+
+  async function byImage(picked) {
+    if (!picked) return;
+    if (!picked.type.startsWith("image/")) {
+      status.textContent = `${picked.name} is not an image: drop a JPEG, PNG or WebP picture.`;
+      status.className = "error";
+      return;
+    }
+    preview.src = URL.createObjectURL(picked);
+    preview.hidden = false;
+    searching();
+    const body = new FormData();
+    body.append("file", picked, picked.name);
+    const reply = await ML.api("/search/image", { method: "POST", body });
+    show(reply, reply.data?.hits, `images like ${picked.name}`);
+  }
+
+  async function byPerson(id) {
+    if (!id) return;
+    searching();
+    const reply = await ML.api(`/people/${encodeURIComponent(id)}/uploads`);
+    const name = picker.selectedOptions[0]?.textContent || id;
+    show(reply, reply.data?.uploads, name);
+  }
+
+  async function loadPeople() {
+    const reply = await ML.api("/people");
+    if (!reply.ok) return;
+    for (const person of reply.data.people || []) {
+      const count = `${person.uploads} upload${person.uploads === 1 ? "" : "s"}`;
+      picker.append(ML.el("option", { value: person.id, text: `${person.name || `unnamed ${person.id}`} (${count})` }));
+    }
   }
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const query = input.value.trim();
     history.replaceState(null, "", query ? `?q=${encodeURIComponent(query)}` : location.pathname);
-    run(query);
+    byWords(query);
   });
-  run(input.value.trim());
+  file.addEventListener("change", () => byImage(file.files[0]));
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    byImage(event.dataTransfer.files[0]);
+  });
+  picker.addEventListener("change", () => byPerson(picker.value));
+  loadPeople();
+  byWords(input.value.trim());
 })();
