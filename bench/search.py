@@ -84,7 +84,7 @@ def _latency(call: Callable[[int], object], count: int) -> dict[str, float]:
 
 def _stored_phrases(index: Index, rng: np.random.Generator, size: int) -> list[str]:
     """Two neighbouring words of stored chunks, so that an exact phrase query has something to find."""
-    ids = [f"{TEXT}-{n}" for n in rng.integers(0, size, size=QUERIES + 1)]
+    ids = [f"{TEXT}-{n}" for n in rng.choice(size, size=QUERIES + 1, replace=False)]
     phrases = []
     for hit in index.by_ids(TEXT, ids):
         words = (hit.document or "").split()

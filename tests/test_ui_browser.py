@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps",
 ]
-SETTLE_S = 120_000  # milliseconds Playwright waits for the pipeline; generous on 2 shared cores
+SETTLE_S = 240_000  # milliseconds Playwright waits for the pipeline; generous on 2 shared cores
 WORD = "MEDIALENS"
 # Shapes the analyzers return (functions/<name>/handler.py); drawn when the pipeline has no analyzer yet.
 OVERLAY_RESULTS: dict[str, Any] = {

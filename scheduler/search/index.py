@@ -277,10 +277,11 @@ class Index:
 
     def by_ids(self, kind: str, ids: Sequence[str]) -> list[Hit]:
         """Entries with these ids, from every model's collection, in the order asked."""
+        ids = list(dict.fromkeys(ids))  # Chroma refuses a get that names an id twice
         with self.reading() as client:
             found: dict[str, Hit] = {}
             for collection in self._all(client, kind):
-                for hit in _listed(collection.get(ids=list(ids), include=["metadatas", "documents"])):
+                for hit in _listed(collection.get(ids=ids, include=["metadatas", "documents"])):
                     found.setdefault(hit.id, hit)
         return [found[i] for i in ids if i in found]
 
