@@ -20,10 +20,20 @@ from tests.search_data import SearchEnv
 from ui.settings import UiSettings
 
 
+@pytest.fixture(scope="session")
+def search_store(store: Store) -> Store:
+    """Buckets of their own: an object put in the stack's `uploads` bucket would start the running
+    stack's pipeline, whose result for the same key would overwrite the one a test wrote."""
+    own = Store(store.settings.model_copy(update={
+        "uploads_bucket": "search-uploads", "results_bucket": "search-results", "artefacts_bucket": "search-artefacts",
+    }))
+    own.ensure_buckets()
+    return own
+
+
 @pytest.fixture
-def search_env(redis_db: Redis, store: Store, tmp_path: Path) -> Iterator[SearchEnv]:
-    store.ensure_buckets()
-    yield SearchEnv(Uploads(redis_db), store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
+def search_env(redis_db: Redis, search_store: Store, tmp_path: Path) -> Iterator[SearchEnv]:
+    yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
 
 
 @pytest.fixture
