@@ -189,10 +189,12 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     sizes = result["sizes"]
-    lines = ["## Search", "", "| search | " + " | ".join(f"{s:,} p50 / p95 ms" for s in sizes) + " |",
+    # Read back from benchmarks.json, the sizes that key the latencies are strings.
+    latency = {int(size): rows for size, rows in result["latency"].items()}
+    lines = ["| search | " + " | ".join(f"{s:,} p50 / p95 ms" for s in sizes) + " |",
              "|---|" + "---|" * len(sizes)]
-    for name in result["latency"][sizes[0]]:
-        measured = [result["latency"][size][name] for size in sizes]
+    for name in latency[sizes[0]]:
+        measured = [latency[size][name] for size in sizes]
         cells = [f"{m['p50_ms']} / {m['p95_ms']}" for m in measured]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| indexing | value |", "|---|---|"]
