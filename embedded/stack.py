@@ -148,7 +148,7 @@ class Stack:
             return False
         try:
             self.store().ensure_buckets()
-        except Exception:
+        except Exception:  # not ready yet: asked again shortly
             return False
         return True
 

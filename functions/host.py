@@ -228,7 +228,7 @@ def _run_async(function: Served, event: Any, call_id: str, callback: str | None)
     try:
         reply = template.to_response(function.handle(event))
         status, body = reply.status_code, reply.get_data()
-    except Exception:
+    except Exception:  # reported to the caller, as faasd's queue-worker does
         logger.exception("async call %s of %s failed", call_id, function.spec.name)
         status, body = 500, b"internal error"
     if not callback:

@@ -59,7 +59,7 @@ class PlanSettings:
 PROBE = StepSpec(name="probe", function="probe")
 
 
-def after(step: StepSpec, result: dict[str, Any], media_type: str, config: PlanSettings) -> list[StepSpec]:
+def after(step: StepSpec, result: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
     """The steps that become possible once ``step`` has succeeded with ``result``."""
     if step.name == PROBE.name:
         return _after_probe(result, config)

@@ -26,7 +26,7 @@ from .defaults import policy
 from .plans import PROBE, StepSpec
 from .settings import settings
 from .timeline import build_timeline
-from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNotFound, Uploads
+from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +85,9 @@ def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None
         enqueue_step(q, upload, spec)
 
 
-def start(upload: str, q: Queue | None = None) -> Job:
+def start(upload: str, q: Queue | None = None) -> None:
     """Begins an upload's pipeline with `probe`; the rest is planned from what probe finds."""
-    q = q or queue()
-    uploads().plan_steps(upload, [PROBE.name])
-    return enqueue_step(q, upload, PROBE)
+    plan(uploads(), q or queue(), upload, [PROBE])
 
 
 def payload(upload: Upload, spec: StepSpec) -> dict[str, Any]:
@@ -147,7 +145,7 @@ def run_step(upload: str, spec_data: dict[str, Any]) -> str:
         }
         if spec.name == PROBE.name:
             records.update(upload, media_type=str(outcome.result.get("media_type", "")))
-        children = plans.after(spec, outcome.result, record.media_type, settings().plan_settings())
+        children = plans.after(spec, outcome.result, settings().plan_settings())
         plan(records, queue(), upload, children)
         _settle(records, upload, step, StepState.DONE, "")
     elif outcome.kind == "unavailable":
@@ -229,7 +227,7 @@ def analysis(
         "media_type": media_type,
         "steps": {name: step.to_dict() for name, step in sorted(steps.items())},
         "results": results,
-        "artefacts": {name: key for step in steps.values() for name, key in step.artefacts.items()},
+        "artefacts": artefacts(steps),
     }
     transcript = results.get("transcribe", {}).get("segments")
     if media_type == "video":

@@ -118,6 +118,11 @@ class Upload:
         return cls(**data)
 
 
+def artefacts(steps: dict[str, Step]) -> dict[str, str]:
+    """Every artefact the steps of one upload wrote: name -> key in the artefacts bucket."""
+    return {name: key for step in steps.values() for name, key in step.artefacts.items()}
+
+
 class UploadNotFound(KeyError):
     pass
 

@@ -15,6 +15,7 @@ from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import Store
 
 from . import sessions
+from .media import artefact_urls
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -112,11 +113,7 @@ def get_upload(upload_id: str) -> tuple[Response, int]:
         return error(404, f"no upload {upload_id}")
     steps = records.steps(upload_id)
     s = store()
-    artefacts = {
-        name: s.presigned_get(s.settings.artefacts_bucket, key)
-        for step in steps.values()
-        for name, key in step.artefacts.items()
-    }
+    artefacts = artefact_urls(s, steps)
     return jsonify(
         **summary(upload, steps),
         results=records.results(upload_id),

@@ -6,11 +6,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from scheduler.search.contents import IMAGE_FRAME
-from scheduler.uploads import UploadNotFound, Uploads
+from scheduler.uploads import Step, UploadNotFound, Uploads, artefacts
 from storage.client import Store
 
 THUMBNAIL = "thumbnail.jpg"
 KEYFRAME_PREFIX = "kf"
+
+
+def artefact_urls(store: Store, steps: dict[str, Step]) -> dict[str, str]:
+    """Presigned GET URLs of every artefact an upload's steps wrote, by name."""
+    bucket = store.settings.artefacts_bucket
+    return {name: store.presigned_get(bucket, key) for name, key in artefacts(steps).items()}
 
 
 class Pictures:
@@ -23,10 +29,7 @@ class Pictures:
 
     def _artefact_keys(self, upload_id: str) -> dict[str, str]:
         if upload_id not in self._artefacts:
-            steps = self.records.steps(upload_id)
-            self._artefacts[upload_id] = {
-                name: key for step in steps.values() for name, key in step.artefacts.items()
-            }
+            self._artefacts[upload_id] = artefacts(self.records.steps(upload_id))
         return self._artefacts[upload_id]
 
     def _artefact_url(self, upload_id: str, name: str) -> str | None:

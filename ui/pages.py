@@ -16,6 +16,7 @@ from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import Store
 
 from . import results, sessions, system
+from .media import artefact_urls
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
@@ -128,11 +129,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
     found = records.results(upload_id)
     name_faces(upload_id, found)
     s = store()
-    artefacts = {
-        name: s.presigned_get(s.settings.artefacts_bucket, key)
-        for step in steps.values()
-        for name, key in step.artefacts.items()
-    }
+    artefacts = artefact_urls(s, steps)
     return {
         "upload": record.to_dict(),
         "media_type": record.media_type or str(found.get("probe", {}).get("media_type") or ""),

@@ -23,7 +23,7 @@ def open_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
             image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         image = None
-    except Exception as exc:
+    except Exception as exc:  # any decoder failure means a bad file
         raise InputError(f"the image cannot be read: {exc}") from exc
     if image is None:
         _refuse_unknown_or_bomb(data, limit)
@@ -52,7 +52,7 @@ def decode_rgb(data: bytes, max_pixels: int | None = None) -> Image.Image:
         return upright.convert("RGB")
     except InputError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # truncated or corrupt pixel data
         raise InputError(f"the image is damaged and cannot be decoded: {exc}") from exc
 
 
@@ -83,7 +83,7 @@ def _refuse_unknown_or_bomb(data: bytes, limit: int) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-    except Exception:
+    except Exception:  # not an image at all: the caller says so
         return
     finally:
         Image.MAX_IMAGE_PIXELS = saved
