@@ -13,7 +13,7 @@ help:
 	@echo "make status  list the running services"
 	@echo "make test    install what is missing and run lint, type checks and the test suite"
 	@echo "make bench   measure speed and write BENCHMARKS.md and benchmarks.json"
-	@echo "make models  fetch model weights that no package ships (needs internet)"
+	@echo "make models  fetch model weights that no package ships (needs internet) into functions/*/weights"
 	@echo "make deploy  on a faasd VPS, as root: DOMAIN=... make deploy (gateway-config/README.md)"
 
 install: $(STAMP)
@@ -33,6 +33,7 @@ $(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt
 	@touch $@
 
 up: install
+	@$(PY) -m functions.weights --missing
 	@$(PY) -m embedded up
 
 down:
@@ -57,7 +58,7 @@ bench: install
 	$(PY) -m bench
 
 models: install
-	$(PY) -m functions.models
+	$(PY) -m functions.weights
 
 # Runs on the VPS with the system python3: no virtualenv needed.
 deploy:

@@ -68,14 +68,14 @@ def sample_images() -> dict[str, bytes]:
 
 def measure(name: str, images: list[bytes]) -> dict[str, Any]:
     """Runs in the worker process: loads one analyzer, then times it on every image."""
-    from functions.common import contract
+    from functions.common import contract, transfer
 
     class LocalRequest(contract.Request):
         def __init__(self, data: bytes) -> None:
             super().__init__(source_url="memory")
             self.data = data
 
-        def fetch_source(self) -> bytes:
+        def fetch_source(self) -> transfer.Source:
             return self.data
 
     started = time.perf_counter()

@@ -13,10 +13,13 @@ import hmac
 import importlib
 import importlib.util
 import logging
+import signal
+import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -46,6 +49,14 @@ class HostSettings(BaseSettings):
     token: str = Field("", description="When set, every /function call needs this bearer token.")
     threads: int = Field(8, description="Concurrent requests served.")
     async_workers: int = Field(2, description="Concurrent /async-function invocations.")
+    tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
+    tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
+
+    @property
+    def tls(self) -> bool:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("set both MEDIALENS_HOST_TLS_CERT and MEDIALENS_HOST_TLS_KEY, or neither")
+        return bool(self.tls_cert)
 
 
 def load_template() -> ModuleType:
@@ -245,14 +256,37 @@ def _run_async(function: Served, event: Any, call_id: str, callback: str | None)
         logger.warning("callback for %s to %s failed: %s", call_id, callback, exc)
 
 
+def serve_tls(app: Flask, settings: HostSettings) -> None:
+    """HTTPS with cheroot's built-in adapter (waitress has no TLS); it reads the pair from files."""
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    with tempfile.TemporaryDirectory(prefix="medialens-tls-") as folder:
+        paths = []
+        for name, value in (("cert.pem", settings.tls_cert), ("key.pem", settings.tls_key)):
+            path = Path(folder) / name
+            path.write_bytes(base64.b64decode(value, validate=True))
+            paths.append(str(path))
+        server = wsgi.Server((settings.host, settings.port), app, numthreads=settings.threads,
+                             server_name="medialens")
+        server.ssl_adapter = BuiltinSSLAdapter(paths[0], paths[1])
+        # A TERM (docker stop, a test) ends the server cleanly rather than mid-request.
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        server.safe_start()
+
+
 def main() -> None:
     from waitress import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s functions-host %(levelname)s %(message)s")
     settings = HostSettings()
     app = create_app(settings)
-    logger.info("serving %s on %s:%d", ", ".join(app.config["served"]), settings.host, settings.port)
-    serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="medialens")
+    scheme = "https" if settings.tls else "http"
+    logger.info("serving %s on %s://%s:%d", ", ".join(app.config["served"]), scheme, settings.host, settings.port)
+    if settings.tls:
+        serve_tls(app, settings)
+    else:
+        serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="medialens")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,11 +126,20 @@ def function_secrets(stack: Mapping[str, Any]) -> list[str]:
     return sorted({str(name) for spec in functions for name in spec.get("secrets") or ()})
 
 
-def merge_compose(faasd: dict[str, Any], ours: Mapping[str, Any], gateway: GatewayTimeouts) -> dict[str, Any]:
-    """faasd's compose file with our services added (or replaced) and its timeouts set; idempotent."""
+def merge_compose(
+    faasd: dict[str, Any], ours: Mapping[str, Any], gateway: GatewayTimeouts, leave_out: Collection[str] = ()
+) -> dict[str, Any]:
+    """faasd's compose file with our services added (or replaced) and its timeouts set; idempotent.
+    Services named in `leave_out` are not added, and removed where an earlier run added them."""
     services = faasd.setdefault("services", {})
+    unknown = set(leave_out) - set(ours.get("services") or {})
+    if unknown:
+        raise DeployError(f"cannot leave out {', '.join(sorted(unknown))}: not one of our services")
     for name, service in (ours.get("services") or {}).items():
-        services[name] = service
+        if name in leave_out:
+            services.pop(name, None)
+        else:
+            services[name] = service
     for name, variables in gateway.environment().items():
         if name not in services:
             raise DeployError(f"faasd's docker-compose.yaml has no {name} service: is this faasd?")
@@ -182,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("faasd", type=Path)
     command.add_argument("ours", type=Path)
     command.add_argument("stack", type=Path)
+    command.add_argument("--leave-out", action="append", default=[], metavar="SERVICE",
+                         help="one of our services not to run (e.g. gpu-manager without a Vast.ai key)")
     command = commands.add_parser("prometheus", help="merge scrape jobs into faasd's prometheus.yml")
     command.add_argument("faasd", type=Path)
     command.add_argument("ours", type=Path)
@@ -203,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(function_secrets(load_yaml(args.stack))))
         elif args.command == "compose":
             merged = merge_compose(
-                load_yaml(args.faasd), load_yaml(args.ours), gateway_timeouts(load_yaml(args.stack))
+                load_yaml(args.faasd), load_yaml(args.ours), gateway_timeouts(load_yaml(args.stack)),
+                args.leave_out,
             )
             # It holds the services' credentials: root only.
             _write_yaml(args.faasd, merged, 0o600)

@@ -80,6 +80,29 @@ create_secrets() {
     export DOMAIN S3_DOMAIN MEDIALENS_IMAGE
 }
 
+# GPU burst is on when a Vast.ai key is given: VAST_API_KEY=<key> make deploy. The key is kept with the
+# other secrets, so later runs keep burst on; deleting $SECRETS_DIR/vast-api-key and deploying turns it off.
+configure_gpu_burst() {
+    local kept="$SECRETS_DIR/vast-api-key"
+    if [[ -n "${VAST_API_KEY:-}" ]]; then
+        [[ "$VAST_API_KEY" =~ ^[A-Za-z0-9_-]+$ ]] || die "VAST_API_KEY may hold letters, digits, '-' and '_' only"
+        (umask 077 && printf '%s\n' "$VAST_API_KEY" >"$kept")
+    fi
+    VAST_API_KEY="$(cat "$kept" 2>/dev/null || true)"
+    GPU_IMAGE="${GPU_IMAGE:-$REGISTRY/gpu-node:$TAG}"
+    # The defaults of scheduler/gpu/settings.py (a test keeps them equal), in USD.
+    GPU_DAILY_CAP="${GPU_DAILY_CAP:-5.0}"
+    GPU_MONTHLY_CAP="${GPU_MONTHLY_CAP:-50.0}"
+    export VAST_API_KEY GPU_IMAGE GPU_DAILY_CAP GPU_MONTHLY_CAP
+    if [[ -n "$VAST_API_KEY" ]]; then
+        COMPOSE_FLAGS=()
+        log "GPU burst on: nodes run $GPU_IMAGE, capped at $GPU_DAILY_CAP USD a day, $GPU_MONTHLY_CAP a month"
+    else
+        COMPOSE_FLAGS=(--leave-out gpu-manager)
+        log "GPU burst off: no Vast.ai key (VAST_API_KEY=<key> make deploy turns it on); every step runs here"
+    fi
+}
+
 gateway_login() {
     faas-cli login --gateway "$GATEWAY_URL" --username admin --password-stdin \
         <"$FAASD_DIR/secrets/basic-auth-password" >/dev/null
@@ -111,7 +134,7 @@ add_services() {
     rendered="$(mktemp)"
     trap 'rm -f "$rendered"' RETURN
     helper render "$HERE/docker-compose.medialens.yaml" "$rendered" --mode 600
-    helper compose "$FAASD_DIR/docker-compose.yaml" "$rendered" "$STACK"
+    helper compose "$FAASD_DIR/docker-compose.yaml" "$rendered" "$STACK" "${COMPOSE_FLAGS[@]}"
     helper prometheus "$FAASD_DIR/prometheus.yml" "$HERE/prometheus.medialens.yml"
     # faasd-provider (a systemd unit) proxies function calls: its timeout must fit them too.
     install -d /etc/systemd/system/faasd-provider.service.d
@@ -204,6 +227,7 @@ first_admin_key() {
 main() {
     check_prerequisites
     create_secrets
+    configure_gpu_burst
     add_services
     configure_notifications
     configure_nginx

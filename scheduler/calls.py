@@ -31,12 +31,17 @@ class Outcome:
     attempts: int
 
 
+Payload = Callable[[Gateway], dict[str, Any]]
+
+
 def call(
     function: str,
-    payload: dict[str, Any],
+    payload: Payload,
     route: Callable[[str], Gateway],
     on_attempt: Callable[[int, str], None] | None = None,
 ) -> Outcome:
+    """`payload` makes the request for the gateway an attempt goes to: its presigned URLs must name
+    the store's address that the functions behind that gateway reach."""
     s = settings()
     timeout = policy(function).timeout_s
     delay = s.retry_backoff_s
@@ -51,7 +56,7 @@ def call(
         if on_attempt:
             on_attempt(attempt, gateway_name)
         try:
-            reply: Reply | None = gateway.invoke(function, payload, timeout)
+            reply: Reply | None = gateway.invoke(function, payload(gateway), timeout)
         except httpx.TimeoutException:
             reply, last_reason = None, f"{function} did not answer within {timeout:.0f} s"
         except httpx.HTTPError as exc:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from storage.client import Audience
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,24 @@ class Reply:
 
 
 class Gateway:
-    def __init__(self, name: str, url: str, auth: tuple[str, str] | None = None, token: str = "") -> None:
+    """`audience` says which address of the store the functions behind this gateway reach, so the
+    URLs in a payload are signed for it; `verify` is what its TLS certificate is checked against."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        auth: tuple[str, str] | None = None,
+        token: str = "",
+        audience: Audience = Audience.FUNCTIONS,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.name = name
         self.url = url.rstrip("/")
         self.auth = auth
+        self.audience = audience
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(headers=self.headers)
+        self.client = httpx.Client(headers=self.headers, verify=verify)
 
     def __repr__(self) -> str:
         return f"Gateway({self.name!r}, {self.url!r})"

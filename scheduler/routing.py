@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from storage.client import Audience
+
 from .connection import redis
 from .defaults import policy
 from .gateway import Gateway
@@ -19,7 +21,8 @@ def gateway(name: str) -> Gateway:
     s = settings()
     if name not in s.gateways:
         raise KeyError(f"no gateway named {name!r}; configured: {sorted(s.gateways)}")
-    return Gateway(name, s.gateways[name], auth=(s.gateway_user, s.gateway_password))
+    # Functions behind a configured gateway run inside the VPS: they fetch through the internal address.
+    return Gateway(name, s.gateways[name], auth=(s.gateway_user, s.gateway_password), audience=Audience.FUNCTIONS)
 
 
 def route(function: str) -> Gateway:

@@ -17,12 +17,13 @@ from typing import Any
 from rq import Callback, Queue
 from rq.job import Job
 
-from storage.client import Store
+from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
 from . import calls, metrics, plans, routing
 from .connection import queue, redis
 from .defaults import policy
+from .gateway import Gateway
 from .plans import PROBE, StepSpec
 from .settings import settings
 from .timeline import build_timeline
@@ -90,17 +91,18 @@ def start(upload: str, q: Queue | None = None) -> None:
     plan(uploads(), q or queue(), upload, [PROBE])
 
 
-def payload(upload: Upload, spec: StepSpec) -> dict[str, Any]:
+def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any]:
+    """A step's request, its URLs signed for the store address that `audience` reaches."""
     s = store()
     bucket, key = s.settings.uploads_bucket, upload.key
     if spec.source != "upload":
         bucket, key = s.settings.artefacts_bucket, artefact_key(upload.id, spec.source)
     outputs = {
-        _stem(name): s.presigned_put(s.settings.artefacts_bucket, artefact_key(upload.id, name))
+        _stem(name): s.presigned_put(s.settings.artefacts_bucket, artefact_key(upload.id, name), audience)
         for name in spec.outputs
     }
     return {
-        "source": {"url": s.presigned_get(bucket, key), "content_type": upload.content_type},
+        "source": {"url": s.presigned_get(bucket, key, audience), "content_type": upload.content_type},
         "outputs": outputs,
         "options": spec.options,
     }
@@ -131,7 +133,9 @@ def run_step(upload: str, spec_data: dict[str, Any]) -> str:
         step.progress = round(min(max(fraction, 0.0), 0.99), 3)
         records.put_step(upload, step)
 
-    request = payload(record, spec)
+    def request(gateway: Gateway) -> dict[str, Any]:
+        return payload(record, spec, gateway.audience)
+
     if spec.chunked:
         outcome = call_in_chunks(spec, request, attempt, progress)
     else:
@@ -157,15 +161,19 @@ def run_step(upload: str, spec_data: dict[str, Any]) -> str:
 
 
 def call_in_chunks(
-    spec: StepSpec, request: dict[str, Any], attempt: Any, progress: Any
+    spec: StepSpec, request: calls.Payload, attempt: Any, progress: Any
 ) -> calls.Outcome:
     """Calls a chunked function from `next_start_s` to the end, joining the segments it returns."""
     segments: list[dict[str, Any]] = []
     start: float | None = 0.0
     outcome = None
     while start is not None:
-        request = {**request, "options": {**request["options"], "start_s": start}}
-        outcome = calls.call(spec.function, request, routing.route, attempt)
+
+        def chunk(gateway: Gateway, start_s: float = start) -> dict[str, Any]:
+            made = request(gateway)
+            return {**made, "options": {**made["options"], "start_s": start_s}}
+
+        outcome = calls.call(spec.function, chunk, routing.route, attempt)
         if outcome.kind != "ok":
             return outcome
         segments.extend(outcome.result.get("segments") or [])

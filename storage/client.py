@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,13 @@ class ObjectMissing(Exception):
     """The object (or its bucket) does not exist."""
 
 
+class Audience(StrEnum):
+    """Who fetches a presigned URL, and so which address of the store it names (the host is signed)."""
+
+    PUBLIC = "public"  # browsers, API clients and rented GPU nodes: the public HTTPS name
+    FUNCTIONS = "functions"  # functions on the CPU gateway: an address inside the VPS
+
+
 def _minio(endpoint: str, settings: StorageSettings) -> Minio:
     parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
     return Minio(
@@ -35,16 +43,27 @@ def _minio(endpoint: str, settings: StorageSettings) -> Minio:
     )
 
 
+def public_endpoint(settings: StorageSettings) -> str:
+    return settings.public_endpoint or settings.endpoint
+
+
+def function_endpoint(settings: StorageSettings) -> str:
+    return settings.function_endpoint or settings.endpoint
+
+
 class Store:
     """The platform's view of the object store."""
 
     def __init__(self, settings: StorageSettings | None = None) -> None:
         self.settings = settings or StorageSettings()
         self.client = _minio(self.settings.endpoint, self.settings)
-        public = self.settings.public_endpoint or self.settings.endpoint
-        # Signing needs no network call when the region is known, so a second client can sign
-        # for the address that browsers and GPU nodes reach.
-        self.signer = _minio(public, self.settings)
+        s = self.settings
+        # Signing needs no network call when the region is known, so one more client per audience
+        # signs for the address that audience reaches.
+        self.signers = {
+            Audience.PUBLIC: _minio(public_endpoint(s), s),
+            Audience.FUNCTIONS: _minio(function_endpoint(s), s),
+        }
 
     @property
     def buckets(self) -> tuple[str, str, str]:
@@ -115,10 +134,10 @@ class Store:
             count += 1
         return count
 
-    def presigned_get(self, bucket: str, key: str) -> str:
+    def presigned_get(self, bucket: str, key: str, audience: Audience = Audience.PUBLIC) -> str:
         expiry = timedelta(seconds=self.settings.url_expiry_s)
-        return self.signer.presigned_get_object(bucket, key, expires=expiry)
+        return self.signers[audience].presigned_get_object(bucket, key, expires=expiry)
 
-    def presigned_put(self, bucket: str, key: str) -> str:
+    def presigned_put(self, bucket: str, key: str, audience: Audience = Audience.PUBLIC) -> str:
         expiry = timedelta(seconds=self.settings.url_expiry_s)
-        return self.signer.presigned_put_object(bucket, key, expires=expiry)
+        return self.signers[audience].presigned_put_object(bucket, key, expires=expiry)

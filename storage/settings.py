@@ -15,6 +15,11 @@ class StorageSettings(BaseSettings):
         description="Endpoint put into presigned URLs handed to browsers and GPU nodes "
         "(defaults to `endpoint`).",
     )
+    function_endpoint: str = Field(
+        "",
+        description="Endpoint put into presigned URLs handed to functions on the CPU gateway; on faasd "
+        "the address its bridge publishes MinIO on (defaults to `endpoint`).",
+    )
     access_key: str = Field("medialens", description="S3 access key.")
     secret_key: str = Field("medialens-secret", description="S3 secret key.")
     region: str = Field("us-east-1", description="S3 region (signing only).")

@@ -28,6 +28,7 @@ from scheduler.gpu import settings as gpu_settings
 from scheduler.gpu.clock import ManualClock
 from scheduler.gpu.manager import Manager
 from scheduler.gpu.settings import GpuSettings
+from scheduler.gpu.tls import NodeCertificate, node_certificate, pinned_context
 from scheduler.plans import PROBE
 from scheduler.uploads import Upload, Uploads
 from storage.client import Store
@@ -41,37 +42,45 @@ KEY = "good-key"
 
 @dataclass
 class Host:
-    """`python -m functions.host` in its own process: the CPU gateway or a GPU node."""
+    """`python -m functions.host` in its own process: the CPU gateway or a GPU node (over TLS)."""
 
     process: subprocess.Popen[bytes]
     url: str
     token: str
     password: str
+    cert: NodeCertificate | None = None
 
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(10)
 
+    def client(self) -> httpx.Client:
+        return httpx.Client(verify=pinned_context(self.cert.cert_pem) if self.cert else True)
+
     def invocations(self, function: str) -> int:
-        reply = httpx.get(f"{self.url}/system/function/{function}", auth=("admin", self.password), timeout=5)
+        with self.client() as client:
+            reply = client.get(f"{self.url}/system/function/{function}", auth=("admin", self.password), timeout=5)
         return int(reply.json()["invocationCount"])
 
 
-def start_host(label: str, token: str = "", password: str = "") -> Host:
+def start_host(label: str, token: str = "", password: str = "", cert: NodeCertificate | None = None) -> Host:
+    """A host on a free port; with `cert` it serves HTTPS, as a node started by the manager does."""
     port = free_port()
     env = {**os.environ, "MEDIALENS_HOST_PORT": str(port), "MEDIALENS_HOST_LABEL": label,
            "MEDIALENS_HOST_TOKEN": token, "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": password,
-           "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT)}
+           "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT),
+           **(cert.environment() if cert else {})}
     process = subprocess.Popen([sys.executable, "-m", "functions.host"], cwd=PROJECT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    host = Host(process, f"{'https' if cert else 'http'}://127.0.0.1:{port}", token, password, cert)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Host(process, url, token, password)
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    with host.client() as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if client.get(f"{host.url}/healthz", timeout=1).status_code == 200:
+                    return host
+            except httpx.HTTPError:
+                time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"functions host ({label}) did not start on port {port}")
 
@@ -89,9 +98,15 @@ def gpu_token() -> str:
 
 
 @pytest.fixture(scope="session")
-def gpu_host(gpu_token: str) -> Iterator[Host]:
+def gpu_cert() -> NodeCertificate:
+    """The TLS pair of the tests' nodes: the manager hands it to each node it starts."""
+    return node_certificate()
+
+
+@pytest.fixture(scope="session")
+def gpu_host(gpu_token: str, gpu_cert: NodeCertificate) -> Iterator[Host]:
     """The GPU node of most tests; the test that kills a node starts its own."""
-    host = start_host("gpu", token=gpu_token, password=gpu_token)
+    host = start_host("gpu", token=gpu_token, password=gpu_token, cert=gpu_cert)
     yield host
     if host.process.poll() is None:
         host.kill()
@@ -108,6 +123,7 @@ class Burst:
     settings: GpuSettings
     manager: Manager
     monkeypatch: pytest.MonkeyPatch
+    cert: NodeCertificate
 
     @property
     def queue(self) -> Queue:
@@ -119,7 +135,10 @@ class Burst:
             self.monkeypatch.setenv(f"MEDIALENS_GPU_{name.upper()}", str(value))
         gpu_settings.settings.cache_clear()
         self.settings = gpu_settings.settings()
-        self.manager = Manager(self.redis, self.settings, queue=self.queue)
+        # The test store is plain HTTP on loopback, which real nodes are refused (tests of the check
+        # are in test_gpu_tls.py); each node gets the pair the tests' GPU hosts already serve.
+        self.manager = Manager(self.redis, self.settings, queue=self.queue, certificates=lambda: self.cert,
+                               store_check=lambda: None)
         return self.manager
 
     def tick(self, seconds: float = 0.0) -> None:
@@ -150,7 +169,7 @@ class Burst:
 @pytest.fixture
 def burst(
     redis_db: Redis, redis_server: Stack, store: Store, cpu_host: Host, gpu_host: Host, gpu_token: str,
-    monkeypatch: pytest.MonkeyPatch,
+    gpu_cert: NodeCertificate, monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Burst]:
     s = redis_server.settings
     env = {
@@ -176,7 +195,7 @@ def burst(
     fake_clock = ManualClock()
     with FakeVast(fake_clock, api_key=KEY, boot_s=60) as vast, clock.simulated(fake_clock):
         vast.node_port = int(gpu_host.url.rsplit(":", 1)[1])
-        made = Burst(fake_clock, vast, redis_db, store, GpuSettings(), None, monkeypatch)  # type: ignore[arg-type]
+        made = Burst(fake_clock, vast, redis_db, store, GpuSettings(), None, monkeypatch, gpu_cert)  # type: ignore[arg-type]
         made.configure(vast_api_key=KEY, vast_url=vast.url, vast_retries=1, node_token=gpu_token,
                        functions=HOST_FUNCTIONS, typical_cpu_s='{"thumbnail": 100}', cpu_workers=1,
                        backlog_threshold_s=150, idle_s=300, tick_s=15, max_dph=0.5, min_gpu_ram_gb=16)

@@ -16,6 +16,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from functions.catalog import PROJECT
+from scheduler.gpu.settings import GpuSettings
 from scheduler.search.settings import IndexSettings
 from scheduler.settings import SchedulerSettings
 from storage.settings import StorageSettings
@@ -27,10 +28,15 @@ FAASD_KEYS = {"image", "environment", "volumes", "command", "user", "depends_on"
 # Services faasd's own docker-compose.yaml defines, which ours may depend on.
 FAASD_SERVICES = {"basic-auth-plugin", "nats", "prometheus", "gateway", "queue-worker"}
 SETTINGS: dict[str, type[BaseSettings]] = {
-    "S3": StorageSettings, "SCHEDULER": SchedulerSettings, "UI": UiSettings, "INDEX": IndexSettings}
+    "S3": StorageSettings, "SCHEDULER": SchedulerSettings, "UI": UiSettings, "INDEX": IndexSettings,
+    "GPU": GpuSettings}
+# The host's address on faasd's CNI bridge (openfaas0, subnet 10.62.0.0/16, pkg/cninetwork): functions
+# reach ports published there, as faasd's gateway reaches faasd-provider at 10.62.0.1:8081.
+FAASD_BRIDGE = "10.62.0.1"
 TEMPLATE = (GATEWAY_CONFIG / "docker-compose.medialens.yaml").read_text()
 VALUES = {name: f"test-{name.lower().replace('_', '-')}" for name in deploy.placeholders(TEMPLATE)}
 VALUES["MEDIALENS_IMAGE"] = "ghcr.io/example/medialens:1.0"
+VALUES.update(GPU_DAILY_CAP="2.5", GPU_MONTHLY_CAP="20")
 
 # faasd's compose file as `faasd install` writes it (trimmed): list-form environments.
 FAASD_COMPOSE = """
@@ -85,7 +91,25 @@ def test_data_lives_under_var_lib_faasd_and_ports_on_loopback(services: dict[str
             assert volume["type"] == "bind", name
             assert volume["source"].startswith("/var/lib/faasd/"), f"{name}: {volume['source']}"
         for port in service.get("ports") or []:
-            assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published beyond loopback"
+            address = str(port).split(":")[0]
+            assert address in ("127.0.0.1", FAASD_BRIDGE), f"{name}: {port} is published beyond the host"
+
+
+def test_no_port_number_is_published_twice(services: dict[str, Any]) -> None:
+    # faasd keys its port proxies by number alone (cmd/up.go) and refuses to start on a repeat.
+    numbers = [str(port).split(":")[1] for service in services.values() for port in service.get("ports") or []]
+    assert len(numbers) == len(set(numbers)), sorted(numbers)
+
+
+def test_functions_reach_minio_over_the_bridge_and_others_over_the_public_name(services: dict[str, Any]) -> None:
+    app = env(services["intake"])
+    inside = urlsplit(app["MEDIALENS_S3_FUNCTION_ENDPOINT"])
+    assert inside.scheme == "http" and inside.hostname == FAASD_BRIDGE
+    minio_command = services["minio"]["command"]
+    minio_port = minio_command[minio_command.index("--address") + 1].lstrip(":")
+    assert f"{FAASD_BRIDGE}:{inside.port}:{minio_port}" in services["minio"]["ports"]
+    public = urlsplit(app["MEDIALENS_S3_PUBLIC_ENDPOINT"])
+    assert public.scheme == "https" and public.hostname == VALUES["S3_DOMAIN"]
 
 
 def test_images_are_pinned(services: dict[str, Any]) -> None:
@@ -133,7 +157,7 @@ def test_service_addresses_match_what_the_services_are(services: dict[str, Any])
     assert (minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]) == (
         app["MEDIALENS_S3_ACCESS_KEY"], app["MEDIALENS_S3_SECRET_KEY"])
     assert json.loads(app["MEDIALENS_SCHEDULER_GATEWAYS"])["cpu"] == "http://gateway:8080"
-    for name in ("worker-1", "worker-2", "ui"):
+    for name in ("worker-1", "worker-2", "ui", "gpu-manager"):
         assert env(services[name]) == app, f"{name} sees another configuration than the intake"
     ui_port = env(services["ui"])["MEDIALENS_UI_PORT"]
     assert f"127.0.0.1:{ui_port}:{ui_port}" in services["ui"]["ports"]
@@ -173,6 +197,36 @@ def test_merge_adds_our_services_and_the_gateway_timeouts_idempotently(services:
     assert gateway_env["functions_provider_url"] == "http://faasd-provider:8081/"
     assert once["services"]["gateway"]["ports"] == ["127.0.0.1:8080:8080"]
     assert len(once["services"]["gateway"]["environment"]) == 5
+
+
+def test_gpu_burst_runs_with_a_vast_key_and_is_left_out_without(services: dict[str, Any]) -> None:
+    manager = services["gpu-manager"]
+    assert manager["command"] == ["python", "-m", "scheduler.gpu.manager"]
+    rendered = env(manager)
+    assert GpuSettings.model_validate({  # what the manager reads from the rendered environment
+        key.removeprefix("MEDIALENS_GPU_").lower(): value for key, value in rendered.items()
+        if key.startswith("MEDIALENS_GPU_")}).enabled
+    without_key = yaml.safe_load(deploy.render(TEMPLATE, {**VALUES, "VAST_API_KEY": ""}))["services"]
+    assert GpuSettings(vast_api_key=env(without_key["intake"])["MEDIALENS_GPU_VAST_API_KEY"]).enabled is False
+    stack = yaml.safe_load((PROJECT / "stack.yml").read_text())
+    timeouts = deploy.gateway_timeouts(stack)
+    with_burst = deploy.merge_compose(yaml.safe_load(FAASD_COMPOSE), {"services": services}, timeouts)
+    assert "gpu-manager" in with_burst["services"]
+    # A later run without the key takes the manager out of the file again.
+    off = deploy.merge_compose(with_burst, {"services": without_key}, timeouts, leave_out=["gpu-manager"])
+    assert "gpu-manager" not in off["services"] and "worker-1" in off["services"]
+    with pytest.raises(deploy.DeployError, match="cannot leave out nats"):
+        deploy.merge_compose(yaml.safe_load(FAASD_COMPOSE), {"services": services}, timeouts, leave_out=["nats"])
+
+
+def test_deploy_sh_turns_burst_on_with_a_key_and_its_defaults_are_the_settings(services: dict[str, Any]) -> None:
+    script = (GATEWAY_CONFIG / "deploy.sh").read_text()
+    defaults = GpuSettings()
+    assert f'GPU_DAILY_CAP="${{GPU_DAILY_CAP:-{defaults.daily_cap}}}"' in script
+    assert f'GPU_MONTHLY_CAP="${{GPU_MONTHLY_CAP:-{defaults.monthly_cap}}}"' in script
+    assert "COMPOSE_FLAGS=(--leave-out gpu-manager)" in script
+    assert 'helper compose "$FAASD_DIR/docker-compose.yaml" "$rendered" "$STACK" "${COMPOSE_FLAGS[@]}"' in script
+    assert script.index("configure_gpu_burst\n") < script.index("    add_services\n")
 
 
 def test_merge_refuses_a_file_that_is_not_faasds() -> None:

@@ -7,7 +7,7 @@ from scheduler.gpu.nodes import Nodes, NodeState
 from scheduler.gpu.status import status
 from scheduler.routing import route
 from scheduler.uploads import StepState
-from tests.gpu_support import Burst, burst, cpu_host, gpu_host, gpu_token  # noqa: F401
+from tests.gpu_support import Burst, burst, cpu_host, gpu_cert, gpu_host, gpu_token  # noqa: F401
 
 
 def test_a_cap_too_small_for_a_node_starts_none_and_heavy_steps_run_on_the_cpu(

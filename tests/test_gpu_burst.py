@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from scheduler.gpu.budget import Budget
 from scheduler.gpu.nodes import Nodes, NodeState
 from scheduler.gpu.status import status
+from scheduler.gpu.tls import encode
 from scheduler.routing import route
 from scheduler.uploads import State, StepState
-from tests.gpu_support import Burst, Host, burst, cpu_host, gpu_host, gpu_token  # noqa: F401
+from tests.gpu_support import Burst, Host, burst, cpu_host, gpu_cert, gpu_host, gpu_token  # noqa: F401
 
 
 def test_a_heavy_backlog_starts_a_node_that_runs_heavy_steps_and_is_destroyed_when_idle(
@@ -24,16 +27,20 @@ def test_a_heavy_backlog_starts_a_node_that_runs_heavy_steps_and_is_destroyed_wh
     # The cheapest offer that meets the filters: 502 (0.28 USD/h, 24 GB); 503 has too little memory.
     assert created["offer"] == 502
     assert created["env"]["MEDIALENS_HOST_TOKEN"] == gpu_token
+    # The node gets its TLS pair (the key, to the node alone); the record keeps the certificate to pin.
+    assert created["env"]["MEDIALENS_HOST_TLS_CERT"] == encode(burst.cert.cert_pem)
+    assert created["env"]["MEDIALENS_HOST_TLS_KEY"] == encode(burst.cert.key_pem)
     assert created["runtype"] == "args" and created["image"] == burst.settings.image
     [node] = Nodes(burst.redis).all()
     assert node.state == NodeState.STARTING
+    assert node.cert == burst.cert.cert_pem and "PRIVATE KEY" not in json.dumps(node.to_dict())
     assert route("thumbnail").name == "cpu", "no heavy step goes to a node that is still loading"
 
     burst.tick(30)
     assert Nodes(burst.redis).all()[0].state == NodeState.STARTING
     burst.tick(30)
     [node] = Nodes(burst.redis).all()
-    assert node.state == NodeState.READY and node.url == gpu_host.url
+    assert node.state == NodeState.READY and node.url == gpu_host.url and node.url.startswith("https://")
     assert route("thumbnail").name == node.gateway_name
     assert route("probe").name == "cpu", "light functions never leave the VPS"
     burst.tick(15)

@@ -19,6 +19,7 @@ from tests.gpu_support import (  # noqa: F401
     burst,
     cpu_host,
     free_port,
+    gpu_cert,
     gpu_host,
     gpu_token,
     start_host,
@@ -31,7 +32,7 @@ from ui.auth import create_key
 def test_a_node_that_dies_mid_batch_loses_no_step_and_runs_none_twice(
     burst: Burst, gpu_token: str  # noqa: F811
 ) -> None:
-    doomed = start_host("gpu", token=gpu_token, password=gpu_token)
+    doomed = start_host("gpu", token=gpu_token, password=gpu_token, cert=burst.cert)
     burst.vast.node_port = int(doomed.url.rsplit(":", 1)[1])
     uploads = [burst.upload() for _ in range(8)]
     burst.tick()

@@ -119,7 +119,8 @@ def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
     from functions.catalog import PROJECT, FunctionSpec
     from functions.host import Served
 
-    spec = FunctionSpec("broken", PROJECT / "functions" / "no_such_function", "img/broken:1", {}, {}, {})
+    spec = FunctionSpec("broken", "python3-http-debian", PROJECT / "functions" / "no_such_function", "img/broken:1",
+                        {}, {}, {}, {"memory": "64Mi"})
     broken = Served(spec)
     assert broken.readiness.wait(30)
     assert broken.handler is None and "No module named" in (broken.readiness.error or "")

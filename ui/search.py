@@ -102,7 +102,7 @@ def search_image() -> tuple[Response, int]:
     key = f"{QUERY_PREFIX}{uuid.uuid4().hex}"
     s.put_bytes(s.settings.artefacts_bucket, key, data, content_type)
     try:
-        vector, model = image_embedding(s.presigned_get(s.settings.artefacts_bucket, key), content_type)
+        vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
     except ClipUnavailable as exc:
         return error(501, str(exc))
     finally:

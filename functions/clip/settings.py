@@ -33,7 +33,7 @@ class ClipSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_CLIP_")
 
     model_dir: Path | None = Field(
-        default=None, description="CLIP model directory (transformers format); default <model_dir>/clip."
+        default=None, description="CLIP model directory (transformers format); default <weights>/clip."
     )
     labels: list[str] = Field(
         default=DEFAULT_LABELS, description="Zero-shot label set (JSON list); a request may send its own."
@@ -42,7 +42,7 @@ class ClipSettings(BaseSettings):
     top_k: int = Field(default=5, description="How many labels a result lists, most likely first.")
 
     def directory(self) -> Path:
-        return self.model_dir or function_settings().model_dir / "clip"
+        return self.model_dir or function_settings().weights(Path(__file__).parent) / "clip"
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from av.audio.resampler import AudioResampler
 
 from .contract import InputError
 from .media import container_duration, describe_streams, open_container
+from .transfer import Source
 
 SAMPLE_RATE = 16_000
 
@@ -51,7 +52,7 @@ def too_long(what: str, seconds: float, limit: float, setting: str) -> InputErro
 
 
 def decode_audio(
-    data: bytes,
+    data: Source,
     start_s: float = 0.0,
     duration_s: float | None = None,
     max_duration_s: float | None = None,

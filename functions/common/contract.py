@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import transfer
@@ -40,12 +42,13 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    spooled: list[Path] = field(default_factory=list)
 
     @classmethod
     def from_body(cls, body: bytes) -> Request:
         try:
             data = json.loads(body or b"{}")
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # not JSON, or bytes that are no text at all
             raise InputError(f"request body is not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise InputError("request body must be a JSON object")
@@ -58,11 +61,19 @@ class Request:
             raise InputError("'outputs' and 'options' must be objects")
         return cls(source_url=source.get("url"), outputs=outputs, options=options)
 
-    def fetch_source(self) -> bytes:
+    def fetch_source(self) -> transfer.Source:
+        """The input, spooled to a local file that lives until the request ends."""
         if not self.source_url:
             raise InputError("request names no source: send {'source': {'url': <presigned GET>}}")
-        with self.timed("fetch"):
-            return transfer.fetch(self.source_url, settings().max_input_bytes)
+        with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix="medialens-input-", delete=False) as spool:
+            self.spooled.append(Path(spool.name))
+            transfer.fetch(self.source_url, settings().max_input_bytes, spool)
+        return Path(spool.name)
+
+    def close(self) -> None:
+        for path in self.spooled:
+            path.unlink(missing_ok=True)
+        self.spooled.clear()
 
     def put_output(self, name: str, data: bytes, content_type: str, timing: str = "") -> bool:
         """Writes an artefact through its presigned PUT URL; False when none was given.
@@ -99,6 +110,7 @@ def response(status: int, body: dict[str, Any]) -> dict[str, Any]:
 def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, Any]:
     """Parses the request, runs ``analyze`` and maps failures onto the contract's statuses."""
     started = time.perf_counter()
+    request: Request | None = None
     try:
         request = Request.from_body(event.body)
         result = analyze(request)
@@ -110,6 +122,9 @@ def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, A
         return {**response(503, {"error": str(exc)}), "headers": {"Retry-After": "1"}}
     except transfer.TransferError as exc:
         return response(exc.status, {"error": str(exc)})
+    finally:
+        if request is not None:
+            request.close()
     request.timings["total"] = round((time.perf_counter() - started) * 1000, 3)
     result.setdefault("timing_ms", request.timings)
     result.setdefault("outputs_written", request.written)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
@@ -10,17 +9,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .contract import InputError, Request
 from .settings import settings
+from .transfer import Source, readable, size_of
 
 
-def open_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
+def open_image(data: Source, max_pixels: int | None = None) -> Image.Image:
     """Opens an image without decoding pixels, refusing empty, unknown and oversized input."""
-    if not data:
+    if not size_of(data):
         raise InputError("the file is empty")
     limit = max_pixels or settings().max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(readable(data))
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         image = None
     except Exception as exc:  # any decoder failure means a bad file
@@ -34,7 +34,7 @@ def open_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     return image
 
 
-def decode_rgb(data: bytes, max_pixels: int | None = None) -> Image.Image:
+def decode_rgb(data: Source, max_pixels: int | None = None) -> Image.Image:
     """Fully decodes an image to upright 8-bit RGB (first frame of animations)."""
     image = open_image(data, max_pixels)
     try:
@@ -76,12 +76,12 @@ def fit_long_side(image: Image.Image, long_side: int | None = None) -> Image.Ima
     return image.resize(size, Image.Resampling.BILINEAR)
 
 
-def _refuse_unknown_or_bomb(data: bytes, limit: int) -> None:
+def _refuse_unknown_or_bomb(data: Source, limit: int) -> None:
     """Pillow refuses bombs before reporting size; read the header ourselves to say so."""
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(readable(data)) as image:
             width, height = image.size
     except Exception:  # not an image at all: the caller says so
         return

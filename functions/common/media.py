@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import av
 
 from .contract import InputError
+from .transfer import Source, readable, size_of
 
 
-def open_container(data: bytes) -> Any:
-    """Opens a container from bytes, with a reason a person understands when it cannot."""
-    if not data:
+def open_container(data: Source) -> Any:
+    """Opens a container, with a reason a person understands when it cannot."""
+    if not size_of(data):
         raise InputError("the file is empty")
     try:
-        return av.open(io.BytesIO(data), mode="r")
+        return av.open(readable(data), mode="r")
     except (av.FFmpegError, ValueError) as exc:
         raise InputError("the file is not an audio or video format this platform can read") from exc
 
@@ -45,7 +45,7 @@ def container_duration(container: Any, streams: list[dict[str, Any]]) -> float |
     return max(durations) if durations else None
 
 
-def first_video_frame(data: bytes) -> Any:
+def first_video_frame(data: Source) -> Any:
     """The first decodable frame of a video as a PIL image."""
     with open_container(data) as container:
         if not container.streams.video:

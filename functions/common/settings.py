@@ -12,9 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class FunctionSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_FN_", env_nested_delimiter="__")
 
-    model_dir: Path = Field(
-        Path(".models"),
-        description="Directory with weights that no package ships (filled by `make models`).",
+    model_dir: Path | None = Field(
+        None,
+        description="Directory with weights that no package ships, for every function; by default each "
+        "function reads the `weights/` folder beside its handler, where `make models` puts them.",
     )
     max_pixels: int = Field(
         40_000_000, description="Largest image (width x height) decoded; guards against bombs."
@@ -27,6 +28,16 @@ class FunctionSettings(BaseSettings):
     analysis_long_side: int = Field(
         1280, description="Images are resized to at most this long side before analysis."
     )
+
+
+    def weights(self, function_folder: Path) -> Path:
+        """Where a function finds its weights: the configured directory, else its own weights/ folder
+        (inside an image built by faas-cli that is /home/app/function/weights)."""
+        return self.model_dir or function_folder / WEIGHTS
+
+
+# The folder beside a handler that `make models` fills; faas-cli copies it into the image.
+WEIGHTS = "weights"
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,11 @@
-"""Moves bytes through presigned URLs: inputs in, artefacts out."""
+"""Moves bytes through presigned URLs: inputs in (spooled to disk), artefacts out."""
 
 from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import IO, BinaryIO
 
 import httpx
 
@@ -9,6 +14,12 @@ from .settings import settings
 # One client for the process: making an httpx client loads a TLS context (about 25 ms), which
 # would otherwise be paid on every fetch and every artefact written.
 _client = httpx.Client()
+
+# A fetched input: a file on local disk in a function (inputs reach 2 GiB, memory limits are far
+# smaller), or bytes where a caller already holds them (tests, the bench).
+Source = bytes | Path
+
+CHUNK = 1 << 20
 
 
 class TransferError(Exception):
@@ -19,9 +30,8 @@ class TransferError(Exception):
         self.status = status
 
 
-def fetch(url: str, max_bytes: int) -> bytes:
-    """Downloads an input, refusing anything larger than ``max_bytes``."""
-    chunks: list[bytes] = []
+def fetch(url: str, max_bytes: int, target: IO[bytes]) -> int:
+    """Streams an input into ``target``, refusing anything larger than ``max_bytes``; the size."""
     size = 0
     try:
         with _client.stream("GET", url, timeout=settings().fetch_timeout_s) as reply:
@@ -32,14 +42,15 @@ def fetch(url: str, max_bytes: int) -> bytes:
             declared = int(reply.headers.get("Content-Length") or 0)
             if declared > max_bytes:
                 raise TransferError(_too_large(declared, max_bytes), 422)
-            for chunk in reply.iter_bytes():
+            for chunk in reply.iter_bytes(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
                     raise TransferError(_too_large(size, max_bytes), 422)
-                chunks.append(chunk)
+                target.write(chunk)
     except httpx.HTTPError as exc:
         raise TransferError(f"fetching the input failed: {exc}", 502) from exc
-    return b"".join(chunks)
+    target.flush()
+    return size
 
 
 def put(url: str, data: bytes, content_type: str) -> None:
@@ -51,6 +62,26 @@ def put(url: str, data: bytes, content_type: str) -> None:
         raise TransferError(f"writing the artefact failed: {exc}", 502) from exc
     if reply.status_code >= 300:
         raise TransferError(f"writing the artefact failed: HTTP {reply.status_code}", 502)
+
+
+def size_of(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def readable(source: Source) -> str | BinaryIO:
+    """What Pillow and PyAV open: the file's path, so they read it in pieces, or the bytes."""
+    return str(source) if isinstance(source, Path) else io.BytesIO(source)
+
+
+def sha256_of(source: Source) -> str:
+    digest = hashlib.sha256()
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    else:
+        digest.update(source)
+    return digest.hexdigest()
 
 
 def _too_large(size: int, limit: int) -> str:

@@ -31,14 +31,14 @@ class FacesSettings(BaseSettings):
         default="full", description="mediapipe model: short (faces within 2 m) or full (within 5 m)."
     )
     facenet_dir: Path | None = Field(
-        default=None, description="Directory with 20180402-114759-vggface2.pt; default <model_dir>/facenet."
+        default=None, description="Directory with 20180402-114759-vggface2.pt; default <weights>/facenet."
     )
     min_face_pixels: int = Field(
         default=20, description="Faces whose short side is smaller than this many pixels get no embedding."
     )
 
     def facenet_directory(self) -> Path:
-        return self.facenet_dir or function_settings().model_dir / "facenet"
+        return self.facenet_dir or function_settings().weights(Path(__file__).parent) / "facenet"
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ class NsfwSettings(BaseSettings):
     )
     min_region_score: float = Field(default=0.3, description="nudenet regions scored lower are not reported.")
     clip_dir: Path | None = Field(
-        default=None, description="CLIP model directory for zero-shot labels; default <model_dir>/clip."
+        default=None, description="CLIP model directory for zero-shot labels; default <weights>/clip."
     )
     clip_labels: list[str] = Field(
         default=["a safe for work photo", "a suggestive photo", "an explicit nude photo"],
@@ -39,7 +39,7 @@ class NsfwSettings(BaseSettings):
     )
 
     def clip_directory(self) -> Path:
-        return self.clip_dir or function_settings().model_dir / "clip"
+        return self.clip_dir or function_settings().weights(Path(__file__).parent) / "clip"
 
 
 @lru_cache(maxsize=1)

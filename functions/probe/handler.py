@@ -6,7 +6,7 @@ from typing import Any
 
 from functions.common import contract
 
-from .inspect import inspect
+from .content import describe
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
@@ -15,5 +15,5 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
 
 def analyze(request: contract.Request) -> dict[str, Any]:
     data = request.fetch_source()
-    with request.timed("inspect"):
-        return inspect(data)
+    with request.timed("describe"):
+        return describe(data)

@@ -8,6 +8,7 @@ from typing import Any
 from PIL import Image
 
 from functions.common import contract, images, media
+from functions.common.transfer import Source
 
 DEFAULT_SIZE = 320
 ENGINE = {"engine": "thumbnail", "model": "pillow", "version": "1"}
@@ -37,7 +38,7 @@ def analyze(request: contract.Request) -> dict[str, Any]:
     }
 
 
-def _picture(data: bytes, media_type: str) -> Image.Image:
+def _picture(data: Source, media_type: str) -> Image.Image:
     if media_type == "video":
         frame: Image.Image = media.first_video_frame(data)
         return frame.convert("RGB")

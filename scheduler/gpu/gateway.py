@@ -10,12 +10,15 @@ from urllib.parse import urlsplit
 import httpx
 from redis import Redis
 
+from storage.client import Audience
+
 from ..gateway import Gateway, Reply
 from . import clock
 from .breaker import Breaker
 from .budget import month_of
 from .nodes import PREFIX, GpuNode, Nodes, NodeState
 from .settings import GpuSettings
+from .tls import pinned_context
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,10 @@ def files_key(at: float) -> str:
 
 class NodeGateway(Gateway):
     def __init__(self, node: GpuNode, redis: Redis, settings: GpuSettings) -> None:
-        super().__init__(node.gateway_name, node.url, auth=("admin", node.token), token=node.token)
+        # A rented node is outside the VPS: it fetches through the store's public HTTPS name.
+        # A node without a certificate of its own gets the system's CAs: its self-signed one fails.
+        super().__init__(node.gateway_name, node.url, auth=("admin", node.token), token=node.token,
+                         audience=Audience.PUBLIC, verify=pinned_context(node.cert) if node.cert else True)
         self.node_id = node.id
         self.nodes = Nodes(redis)
         self.breaker = Breaker(redis, settings.breaker_failures, settings.breaker_cooldown_s)
@@ -71,13 +77,13 @@ class NodeGateway(Gateway):
             self.nodes.redis.pfadd(files_key(clock.now()), urlsplit(url).path)
 
 
-_gateways: dict[tuple[int, str, str, int], NodeGateway] = {}
+_gateways: dict[tuple[int, str, str, str, int], NodeGateway] = {}
 _lock = threading.Lock()
 
 
 def node_gateway(node: GpuNode, redis: Redis, settings: GpuSettings) -> NodeGateway:
-    """One gateway (and HTTP client) per node address and token, reused across calls."""
-    key = (node.id, node.url, node.token, id(redis))
+    """One gateway (and HTTP client) per node address, token and certificate, reused across calls."""
+    key = (node.id, node.url, node.token, node.cert, id(redis))
     with _lock:
         found = _gateways.get(key)
         if found is None:

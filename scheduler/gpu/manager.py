@@ -14,6 +14,9 @@ import httpx
 from redis import Redis
 from rq import Queue
 
+from storage.client import public_endpoint
+from storage.settings import StorageSettings
+
 from ..logs import configure_logging
 from . import clock
 from .backlog import heavy_wait_s
@@ -22,6 +25,7 @@ from .budget import Budget, month_start
 from .gateway import node_gateway
 from .nodes import PREFIX, GpuNode, Nodes, NodeState, text
 from .settings import GpuSettings
+from .tls import NodeCertificate, node_certificate, store_problem
 from .vast import Vast, VastError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class Manager:
 
     `backlog` gives the expected CPU wait of the heavy steps in seconds, `probe` the functions a node
     serves ready (None when it does not answer): both default to the real queue and the node's API.
+    `certificates` makes each node's TLS pair; `store_check` says why nodes could not fetch from the
+    store's public endpoint (None when they can).
     """
 
     def __init__(
@@ -48,6 +54,8 @@ class Manager:
         vast: Vast | None = None,
         backlog: Callable[[], float] | None = None,
         probe: Probe | None = None,
+        certificates: Callable[[], NodeCertificate] = node_certificate,
+        store_check: Callable[[], str | None] | None = None,
     ) -> None:
         self.redis = redis
         self.settings = settings
@@ -60,6 +68,8 @@ class Manager:
             backlog = lambda: heavy_wait_s(queue, settings)  # noqa: E731
         self.backlog = backlog
         self.probe = probe or self._probe
+        self.certificates = certificates
+        self.store_check = store_check or (lambda: store_problem(public_endpoint(StorageSettings())))
         self.owner = uuid.uuid4().hex
 
     # -- status a person reads -------------------------------------------------------------------
@@ -67,7 +77,7 @@ class Manager:
         """Records what GPU burst is doing; a new problem is logged once, not every tick."""
         previous = self.redis.hget(STATUS, "message")
         if previous is None or text(previous) != message:
-            log = logger.warning if kind in ("auth", "outage", "rejected", "error") else logger.info
+            log = logger.warning if kind in ("auth", "outage", "rejected", "error", "store") else logger.info
             log("GPU burst: %s", message)
         self.redis.hset(STATUS, mapping={"message": message, "kind": kind, "at": clock.now()})
 
@@ -207,6 +217,10 @@ class Manager:
         # Each further node needs a proportionally longer backlog: the running ones already drain it.
         if wait <= s.backlog_threshold_s * (1 + len(nodes)):
             return
+        problem = self.store_check()
+        if problem:
+            self.report(f"GPU burst cannot start a node: {problem}; heavy steps run on the CPU", "store")
+            return
         assert self.vast is not None
         offer = self.vast.cheapest_offer()
         if offer is None:
@@ -220,13 +234,16 @@ class Manager:
                         f"{offer.dph:.3f} USD/h; heavy steps run on the CPU", "budget")
             return
         token = s.node_token or secrets.token_urlsafe(24)
+        # The key goes to the node alone; the certificate is kept, for every client to pin.
+        pair = self.certificates()
         instance = self.vast.create(offer, {
             "MEDIALENS_HOST_TOKEN": token,
             "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": token,
             "MEDIALENS_HOST_FUNCTIONS": ",".join(s.node_functions),
+            **pair.environment(),
         })
         node = GpuNode(id=instance, offer_id=offer.id, dph=offer.dph, token=token, created_at=now,
-                       gpu_name=offer.gpu_name)
+                       gpu_name=offer.gpu_name, cert=pair.cert_pem)
         self.nodes.put(node)
         self.report(f"GPU node {instance} starting ({offer.gpu_name}, {offer.dph:.3f} USD/h): "
                     f"heavy backlog {wait:.0f} s on the CPU")

@@ -32,6 +32,7 @@ class GpuNode:
     dph: float  # USD per hour, as Vast.ai bills it
     token: str
     created_at: float
+    cert: str = ""  # the node's own TLS certificate (PEM): the only one its client trusts
     state: NodeState = NodeState.STARTING
     gpu_name: str = ""
     url: str = ""

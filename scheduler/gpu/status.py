@@ -25,7 +25,7 @@ def status(redis: Redis, settings: GpuSettings, now: float) -> dict[str, Any]:
     return {
         "enabled": settings.enabled,
         "message": message,
-        "problem": recorded.get("kind") in ("auth", "outage", "rejected", "budget", "offers"),
+        "problem": recorded.get("kind") in ("auth", "outage", "rejected", "budget", "offers", "store"),
         "nodes": [
             {**node.public(), "in_flight": load.in_flight, "calls": load.calls,
              "busy_s": round(load.busy_s, 1)}

@@ -41,7 +41,7 @@ class Offer:
 class Instance:
     id: int
     status: str  # Vast.ai's actual_status: loading, running, exited, ...
-    url: str  # http://ip:port of the node's gateway, "" until the port is mapped
+    url: str  # https://ip:port of the node's gateway, "" until the port is mapped
     dph: float
 
 
@@ -108,7 +108,7 @@ class Vast:
             return None
         port = (row.get("ports") or {}).get(f"{self.settings.node_port}/tcp") or []
         address = str(row.get("public_ipaddr") or "").strip()
-        url = f"http://{address}:{port[0]['HostPort']}" if port and address else ""
+        url = f"https://{address}:{port[0]['HostPort']}" if port and address else ""
         status = str(row.get("actual_status") or "")
         return Instance(instance_id, status, url, float(row.get("dph_total") or 0))
 

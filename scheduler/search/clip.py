@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 
 from scheduler import routing
+from scheduler.calls import Payload
 from scheduler.defaults import policy
+from storage.client import Store
 
 FUNCTION = "clip"
 
@@ -16,10 +18,10 @@ class ClipUnavailable(RuntimeError):
     """No CLIP model answers: not installed, still loading, or unable to embed text."""
 
 
-def _call(payload: dict[str, Any]) -> dict[str, Any]:
+def _call(payload: Payload) -> dict[str, Any]:
     gateway = routing.route(FUNCTION)
     try:
-        reply = gateway.invoke(FUNCTION, payload, policy(FUNCTION).timeout_s)
+        reply = gateway.invoke(FUNCTION, payload(gateway), policy(FUNCTION).timeout_s)
     except httpx.HTTPError as exc:
         raise ClipUnavailable(f"the clip function could not be reached: {exc}") from exc
     if reply.status == 501:
@@ -31,8 +33,12 @@ def _call(payload: dict[str, Any]) -> dict[str, Any]:
     return reply.body
 
 
-def image_embedding(url: str, content_type: str = "") -> tuple[list[float], str]:
-    body = _call({"source": {"url": url, "content_type": content_type}, "options": {}})
+def image_embedding(store: Store, bucket: str, key: str, content_type: str = "") -> tuple[list[float], str]:
+    """The embedding of a stored image, fetched by the clip function through a URL signed for it."""
+    body = _call(lambda gateway: {
+        "source": {"url": store.presigned_get(bucket, key, gateway.audience), "content_type": content_type},
+        "options": {},
+    })
     if not body.get("embedding"):
         raise ClipUnavailable("the clip function returned no image embedding")
     return [float(v) for v in body["embedding"]], str(body.get("embedding_model") or "clip")
@@ -41,7 +47,7 @@ def image_embedding(url: str, content_type: str = "") -> tuple[list[float], str]
 def text_embedding(text: str) -> tuple[list[float], str]:
     """CLIP's text encoder, asked for with ``options.text`` (the clip function's text mode)."""
     try:
-        body = _call({"text": text, "options": {"text": text}})
+        body = _call(lambda gateway: {"text": text, "options": {"text": text}})
     except ClipUnavailable as exc:
         raise ClipUnavailable(f"text-to-image search needs CLIP's text encoder: {exc}") from exc
     vector = body.get("text_embedding")

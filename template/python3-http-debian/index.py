@@ -126,4 +126,6 @@ if __name__ == "__main__":
     from function import handler as function_handler  # type: ignore[import-not-found]
     from waitress import serve
 
-    serve(create_app(function_handler), host="0.0.0.0", port=5000, threads=4)
+    # Only of-watchdog talks to this server (upstream_url); it listens on 8080 for the gateway.
+    port = int(os.getenv("MEDIALENS_UPSTREAM_PORT", "5000"))
+    serve(create_app(function_handler), host="127.0.0.1", port=port, threads=4)

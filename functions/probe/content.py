@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from PIL import Image
 
 from functions.common import images, media
 from functions.common.contract import InputError
+from functions.common.transfer import Source, sha256_of, size_of
 
 ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
 
@@ -16,13 +16,13 @@ ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
 NOT_IMAGES = {"PDF", "EPS", "PSD"}
 
 
-def inspect(data: bytes) -> dict[str, Any]:
+def describe(data: Source) -> dict[str, Any]:
     summary: dict[str, Any] = {
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": size_of(data),
+        "sha256": sha256_of(data),
         "engine": ENGINE,
     }
-    if not data:
+    if not summary["size"]:
         raise InputError("the file is empty")
     image = _as_image(data)
     if image is not None:
@@ -30,7 +30,7 @@ def inspect(data: bytes) -> dict[str, Any]:
     return {**summary, **_as_audio_or_video(data)}
 
 
-def _as_image(data: bytes) -> dict[str, Any] | None:
+def _as_image(data: Source) -> dict[str, Any] | None:
     try:
         opened = images.open_image(data)
     except InputError as exc:
@@ -54,7 +54,7 @@ def _as_image(data: bytes) -> dict[str, Any] | None:
     }
 
 
-def _as_audio_or_video(data: bytes) -> dict[str, Any]:
+def _as_audio_or_video(data: Source) -> dict[str, Any]:
     try:
         opened = media.open_container(data)
     except InputError as exc:

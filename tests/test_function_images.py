@@ -1,0 +1,235 @@
+"""Every function runs from its faas-cli build context, as its image runs it, and answers real requests."""
+
+from __future__ import annotations
+
+import io
+import pkgutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench.function_images import FunctionImage, run_in_context, site_packages
+from bench.sample_media import Scene, Speech, make_video
+from functions.build import build_context
+from functions.catalog import FunctionSpec, functions
+from functions.weights import LABEL, place
+from tests.conftest import DATA, jpeg
+from tests.functions.analyzer_media import encode, face_photo, photo, render_text
+
+CATALOG = functions()
+Sources = Callable[..., str]
+Outputs = Callable[[], tuple[str, Callable[[], bytes]]]
+
+
+@pytest.fixture(scope="module")
+def installed_modules() -> set[str]:
+    """Top-level modules and packages that the installed distributions put in site-packages."""
+    return {module.name for module in pkgutil.iter_modules([site_packages()])}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_no_handler_module_shadows_the_standard_library_or_a_package(name: str, installed_modules: set[str]) -> None:
+    # In the image every module of the handler folder is also a top-level module (PYTHONPATH
+    # holds /home/app/function), so `inspect.py` there replaces the standard library's inspect.
+    clashes = []
+    for entry in CATALOG[name].handler_dir.iterdir():
+        module = entry.name.removesuffix(".py")
+        if entry.name.startswith(("_", ".")) or not (entry.is_dir() or entry.suffix == ".py"):
+            continue
+        if module in sys.stdlib_module_names:
+            clashes.append(f"{entry.name} shadows the standard library's {module}")
+        elif module in installed_modules:
+            clashes.append(f"{entry.name} shadows the installed package {module}")
+    assert not clashes, clashes
+
+
+def test_a_context_cannot_import_the_project(tmp_path: Path) -> None:
+    context = build_context(CATALOG["probe"], tmp_path / "probe")
+    assert run_in_context(context, "import function.handler").returncode == 0
+    leaked = run_in_context(context, "import scheduler")
+    assert leaked.returncode != 0 and "No module named 'scheduler'" in leaked.stderr
+
+
+def _video(seconds: float = 3.0) -> bytes:
+    return make_video([Scene(0.0, "APPLE", (30, 60, 160))], seconds, [Speech(0.3, "fox")], noise=3.0)
+
+
+def _expect_probe(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    picture = encode(photo("astronaut"))
+
+    def check(body: dict[str, Any]) -> None:
+        assert body["media_type"] == "image" and (body["width"], body["height"]) == (512, 512)
+        assert body["size"] == len(picture)
+
+    return {"source": {"url": sources(picture)}}, check
+
+
+def _expect_thumbnail(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    put_url, read = outputs()
+
+    def check(body: dict[str, Any]) -> None:
+        assert body["outputs_written"] == ["thumbnail"]
+        width, height = Image.open(io.BytesIO(read())).size
+        assert width == 200 and abs(height - 112.5) <= 1
+
+    return {"source": {"url": sources(jpeg((1600, 900)))}, "outputs": {"thumbnail": put_url},
+            "options": {"size": 200}}, check
+
+
+def _expect_extract(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    keyframe_url, read_keyframe = outputs()
+    audio_url, read_audio = outputs()
+
+    def check(body: dict[str, Any]) -> None:
+        assert body["keyframes"] and body["audio"]["duration"] == pytest.approx(3.0, abs=0.2)
+        assert Image.open(io.BytesIO(read_keyframe())).format == "JPEG"
+        assert read_audio()[:4] == b"RIFF"
+
+    return {"source": {"url": sources(_video())}, "outputs": {"keyframe_0": keyframe_url, "audio": audio_url},
+            "options": {"max_keyframes": 1}}, check
+
+
+def _expect_pose(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert len(body["people"]) == 1
+        visible = [point for point in body["people"][0]["landmarks"] if point["visibility"] > 0.5]
+        assert len(visible) >= 15
+
+    return {"source": {"url": sources(encode(photo("camera", 640)))}}, check
+
+
+def _expect_ocr(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert "Harbour Lights" in body["text"]
+
+    return {"source": {"url": sources(encode(render_text(32)))}}, check
+
+
+def _expect_nsfw(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["verdict"] == "safe"
+        assert body["clip_labels"], "CLIP labels come from the weights placed in the context"
+
+    return {"source": {"url": sources(encode(photo("coffee")))}}, check
+
+
+def _expect_faces(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert len(body["faces"]) == 1 and len(body["faces"][0]["embedding"]) == 128
+
+    return {"source": {"url": sources(face_photo("obama"))}}, check
+
+
+def _expect_clip(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        vector = np.asarray(body["embedding"])
+        assert vector.size > 0 and abs(np.linalg.norm(vector) - 1.0) < 1e-3
+        assert body["labels"]
+
+    return {"source": {"url": sources(encode(photo("astronaut")))}}, check
+
+
+def _expect_transcribe(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert "fox" in " ".join(segment["text"] for segment in body["segments"]).lower()
+
+    return {"source": {"url": sources((DATA / "speech" / "fox.ogg").read_bytes())}}, check
+
+
+REQUESTS = {
+    "probe": _expect_probe, "thumbnail": _expect_thumbnail, "extract": _expect_extract, "pose": _expect_pose,
+    "ocr": _expect_ocr, "nsfw": _expect_nsfw, "faces": _expect_faces, "clip": _expect_clip,
+    "transcribe": _expect_transcribe,
+}
+
+
+def test_every_function_has_a_request() -> None:
+    assert sorted(REQUESTS) == sorted(CATALOG)
+
+
+@pytest.fixture
+def image_of(tmp_path: Path, tiny_clip: Path) -> Iterator[Callable[[FunctionSpec], FunctionImage]]:
+    """Starts a function from its context; weights its label names are placed as `make models` does."""
+    started: list[FunctionImage] = []
+
+    def start(spec: FunctionSpec) -> FunctionImage:
+        image = FunctionImage(spec, tmp_path / spec.name)
+        for model in filter(None, spec.labels.get(LABEL, "").split(",")):
+            if model.strip() == "clip":
+                place(tiny_clip, image.context / "function", "clip")
+        started.append(image.__enter__())
+        return image
+
+    yield start
+    for image in started:
+        image.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(stack_settings: Any) -> Path:
+    return Path(stack_settings.model_dir) / "clip"
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_each_function_answers_from_its_build_context(
+    name: str, image_of: Callable[[FunctionSpec], FunctionImage], source_url: Sources, output_url: Outputs
+) -> None:
+    image = image_of(CATALOG[name])
+    body, check = REQUESTS[name](source_url, output_url)
+    status, answer = image.call(body)
+    assert status == 200, (answer, image.output())
+    check(answer)
+    status, answer = image.call(b"\x00\x01 not json")
+    assert status == 422 and "JSON" in answer["error"]
+
+
+def large_video(path: Path, megabytes: int) -> None:
+    """An AVI of about ``megabytes`` MB (random frames, stored uncompressed)."""
+    rng = np.random.default_rng(7)
+    noise = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(8)]
+    with av.open(str(path), "w", format="avi") as container:
+        stream = container.add_stream("rawvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "rgb24"
+        frame_bytes = 640 * 480 * 3
+        for number in range(megabytes * 1024 * 1024 // frame_bytes + 1):
+            frame = av.VideoFrame.from_ndarray(noise[number % len(noise)], format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def video_300mb_url(store: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("large") / "large.avi"
+    large_video(path, 300)
+    assert path.stat().st_size > 300 * 1024 * 1024
+    key = "test-inputs/large.avi"
+    store.client.fput_object(store.settings.artefacts_bucket, key, str(path), content_type="video/x-msvideo")
+    path.unlink()
+    return str(store.presigned_get(store.settings.artefacts_bucket, key))
+
+
+@pytest.mark.parametrize("name", ["probe", "thumbnail"])
+def test_a_300_mb_video_stays_within_the_memory_limit(
+    name: str, image_of: Callable[[FunctionSpec], FunctionImage], video_300mb_url: str, output_url: Outputs
+) -> None:
+    spec = CATALOG[name]
+    image = image_of(spec)
+    put_url, read = output_url()
+    status, answer = image.call({"source": {"url": video_300mb_url}, "outputs": {"thumbnail": put_url},
+                                 "options": {"media_type": "video"}})
+    assert status == 200, (answer, image.output())
+    if name == "probe":
+        assert answer["media_type"] == "video" and answer["size"] > 300 * 1024 * 1024
+    else:
+        assert Image.open(io.BytesIO(read())).format == "JPEG"
+    peak = image.peak_rss_bytes()
+    assert peak < spec.memory_limit, f"{name} peaked at {peak / 2**20:.0f} MiB, limit {spec.limits['memory']}"
+    assert not list(image.spool.iterdir()), "the spooled input is removed after the request"
