@@ -267,12 +267,14 @@ def serve_tls(app: Flask, settings: HostSettings) -> None:
             path = Path(folder) / name
             path.write_bytes(base64.b64decode(value, validate=True))
             paths.append(str(path))
-        server = wsgi.Server((settings.host, settings.port), app, numthreads=settings.threads,
-                             server_name="medialens")
-        server.ssl_adapter = BuiltinSSLAdapter(paths[0], paths[1])
-        # A TERM (docker stop, a test) ends the server cleanly rather than mid-request.
-        signal.signal(signal.SIGTERM, lambda *_: server.stop())
-        server.safe_start()
+        # The adapter loads the pair into its SSL context now: the key leaves the disk before serving,
+        # so a killed host leaves no key file behind.
+        adapter = BuiltinSSLAdapter(paths[0], paths[1])
+    server = wsgi.Server((settings.host, settings.port), app, numthreads=settings.threads, server_name="medialens")
+    server.ssl_adapter = adapter
+    # A TERM (docker stop, a test) ends the server cleanly rather than mid-request.
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    server.safe_start()
 
 
 def main() -> None:
