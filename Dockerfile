@@ -24,6 +24,8 @@ RUN pip install --extra-index-url ${TORCH_INDEX} -r requirements/services.txt
 
 COPY storage/ storage/
 COPY scheduler/ scheduler/
+COPY search/ search/
+COPY gpu/ gpu/
 COPY ui/ ui/
 
 USER app

@@ -17,14 +17,14 @@ from typing import Any
 
 from rq.job import Job
 
+from gpu import clock
+from gpu import settings as gpu_settings
+from gpu.budget import Budget
+from gpu.clock import ManualClock
+from gpu.manager import Manager
+from gpu.nodes import GpuNode, Nodes
 from scheduler import connection, routing
 from scheduler import settings as scheduler_settings
-from scheduler.gpu import clock
-from scheduler.gpu import settings as gpu_settings
-from scheduler.gpu.budget import Budget
-from scheduler.gpu.clock import ManualClock
-from scheduler.gpu.manager import Manager
-from scheduler.gpu.nodes import GpuNode, Nodes
 from tests.fakes.vast_server import FakeVast
 
 DAY = 86_400

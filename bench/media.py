@@ -66,7 +66,7 @@ def blob_server() -> Iterator[str]:
 
 def call(name: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
     """Calls functions/<name>/handler.py as the template does; returns the result and seconds taken."""
-    from functions.host import template
+    from host.server import template
 
     handler = importlib.import_module(f"functions.{name}.handler")
     event = template.Event(json.dumps(body).encode(), {"Content-Type": "application/json"}, "POST", {}, "/")

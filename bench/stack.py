@@ -40,8 +40,8 @@ def small_jpeg() -> bytes:
 
 def gateway_overhead(stack: Stack) -> dict[str, float]:
     """`probe` through the functions host against its handler in this process, interleaved."""
-    from functions.host import template
     from functions.probe import handler
+    from host.server import template
 
     store = stack.store()
     key = f"bench/{uuid.uuid4().hex}.jpg"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from scheduler.gpu.settings import GpuSettings
+from gpu.settings import GpuSettings
 from storage.client import Store
 from storage.settings import StorageSettings
 
@@ -122,13 +122,13 @@ class Stack:
         ]
         # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
         if GpuSettings().enabled:
-            workers.append(Service("gpu-manager", [python, "-m", "scheduler.gpu.manager"], lambda: True))
+            workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True))
         return [
             Service("redis", redis_server.server_command(s, self.state / "redis"),
                     lambda: port_open(s.host, s.redis_port)),
             Service("seaweedfs", seaweedfs.mini_command(s, self.state / "seaweedfs"), self._store_ready,
                     env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key)),
-            Service("functions", [python, "-m", "functions.host"], http_ok(s.url(s.gateway_port) + "/healthz")),
+            Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
             Service("bridge", [python, "-m", "embedded.bridge"], lambda: True),

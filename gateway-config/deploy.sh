@@ -90,7 +90,7 @@ configure_gpu_burst() {
     fi
     VAST_API_KEY="$(cat "$kept" 2>/dev/null || true)"
     GPU_IMAGE="${GPU_IMAGE:-$REGISTRY/gpu-node:$TAG}"
-    # The defaults of scheduler/gpu/settings.py (a test keeps them equal), in USD.
+    # The defaults of gpu/settings.py (a test keeps them equal), in USD.
     GPU_DAILY_CAP="${GPU_DAILY_CAP:-5.0}"
     GPU_MONTHLY_CAP="${GPU_MONTHLY_CAP:-50.0}"
     export VAST_API_KEY GPU_IMAGE GPU_DAILY_CAP GPU_MONTHLY_CAP

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 # restart loses nothing.
 STEP_SECONDS = "ml:metrics:step_seconds"
 STEP_FAILURES = "ml:metrics:step_failures"
-# Written by the GPU burst code (scheduler/gpu): dollars spent on rented GPU nodes so far, a float.
+# Written by the GPU burst code (gpu): dollars spent on rented GPU nodes so far, a float.
 GPU_SPEND = "ml:gpu:spend"
 
 STEP_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)

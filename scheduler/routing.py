@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from gpu import gateway as gpu_gateway
+from gpu.settings import settings as gpu_settings
 from storage.client import Audience
 
 from .connection import redis
 from .defaults import policy
 from .gateway import Gateway
-from .gpu import gateway as gpu_gateway
-from .gpu.settings import settings as gpu_settings
 from .settings import settings
 
 CPU = "cpu"

@@ -220,7 +220,7 @@ def finish(upload: str) -> str:
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason)
-    queue().enqueue("scheduler.search.jobs.index_upload", upload, job_id=job_id(upload, "index"))
+    queue().enqueue("search.jobs.index_upload", upload, job_id=job_id(upload, "index"))
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value
 

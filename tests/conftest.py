@@ -18,7 +18,7 @@ from redis import Redis
 
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
-from functions.host import template
+from host.server import template
 from storage.client import Store
 from tests.models import build_tiny_clip
 

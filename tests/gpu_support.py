@@ -20,15 +20,15 @@ from rq import Queue, SimpleWorker
 
 from embedded.settings import free_port
 from embedded.stack import Stack
+from gpu import clock
+from gpu import settings as gpu_settings
+from gpu.clock import ManualClock
+from gpu.manager import Manager
+from gpu.settings import GpuSettings
+from gpu.tls import NodeCertificate, node_certificate, pinned_context
 from scheduler import connection, defaults, plans, routing, steps
 from scheduler import settings as scheduler_settings
 from scheduler.defaults import FunctionPolicy
-from scheduler.gpu import clock
-from scheduler.gpu import settings as gpu_settings
-from scheduler.gpu.clock import ManualClock
-from scheduler.gpu.manager import Manager
-from scheduler.gpu.settings import GpuSettings
-from scheduler.gpu.tls import NodeCertificate, node_certificate, pinned_context
 from scheduler.plans import PROBE
 from scheduler.uploads import Upload, Uploads
 from storage.client import Store
@@ -42,7 +42,7 @@ KEY = "good-key"
 
 @dataclass
 class Host:
-    """`python -m functions.host` in its own process: the CPU gateway or a GPU node (over TLS)."""
+    """`python -m host` in its own process: the CPU gateway or a GPU node (over TLS)."""
 
     process: subprocess.Popen[bytes]
     url: str
@@ -70,7 +70,7 @@ def start_host(label: str, token: str = "", password: str = "", cert: NodeCertif
            "MEDIALENS_HOST_TOKEN": token, "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": password,
            "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT),
            **(cert.environment() if cert else {})}
-    process = subprocess.Popen([sys.executable, "-m", "functions.host"], cwd=PROJECT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "host"], cwd=PROJECT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     host = Host(process, f"{'https' if cert else 'http'}://127.0.0.1:{port}", token, password, cert)
     deadline = time.monotonic() + 60

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from scheduler.search import jobs
-from scheduler.search.index import Index
-from scheduler.search.people import People
 from scheduler.uploads import State, Upload, Uploads
+from search import jobs
+from search.index import Index
+from search.people import People
 from storage.client import Store
 from storage.layout import artefact_key, result_key
 from tests.conftest import DATA

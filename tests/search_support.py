@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from embedded.stack import Stack
-from scheduler.search.index import Index
-from scheduler.search.settings import IndexSettings
 from scheduler.uploads import Uploads
+from search.index import Index
+from search.settings import IndexSettings
 from storage.client import Store
 from tests.search_data import SearchEnv
 from ui.settings import UiSettings

@@ -16,9 +16,9 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from functions.catalog import PROJECT
-from scheduler.gpu.settings import GpuSettings
-from scheduler.search.settings import IndexSettings
+from gpu.settings import GpuSettings
 from scheduler.settings import SchedulerSettings
+from search.settings import IndexSettings
 from storage.settings import StorageSettings
 from tests.gateway_config import GATEWAY_CONFIG, deploy
 from ui.settings import UiSettings
@@ -201,7 +201,7 @@ def test_merge_adds_our_services_and_the_gateway_timeouts_idempotently(services:
 
 def test_gpu_burst_runs_with_a_vast_key_and_is_left_out_without(services: dict[str, Any]) -> None:
     manager = services["gpu-manager"]
-    assert manager["command"] == ["python", "-m", "scheduler.gpu.manager"]
+    assert manager["command"] == ["python", "-m", "gpu.manager"]
     rendered = env(manager)
     assert GpuSettings.model_validate({  # what the manager reads from the rendered environment
         key.removeprefix("MEDIALENS_GPU_").lower(): value for key, value in rendered.items()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler.gpu.budget import Budget
-from scheduler.gpu.nodes import Nodes, NodeState
-from scheduler.gpu.status import status
+from gpu.budget import Budget
+from gpu.nodes import Nodes, NodeState
+from gpu.status import status
 from scheduler.routing import route
 from scheduler.uploads import StepState
 from tests.gpu_support import Burst, burst, cpu_host, gpu_cert, gpu_host, gpu_token  # noqa: F401

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from scheduler.gpu.budget import Budget
-from scheduler.gpu.nodes import Nodes, NodeState
-from scheduler.gpu.status import status
-from scheduler.gpu.tls import encode
+from gpu.budget import Budget
+from gpu.nodes import Nodes, NodeState
+from gpu.status import status
+from gpu.tls import encode
 from scheduler.routing import route
 from scheduler.uploads import State, StepState
 from tests.gpu_support import Burst, Host, burst, cpu_host, gpu_cert, gpu_host, gpu_token  # noqa: F401

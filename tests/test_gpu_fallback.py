@@ -8,10 +8,10 @@ import time
 import pytest
 from werkzeug.serving import make_server
 
-from scheduler.gpu.breaker import Breaker
-from scheduler.gpu.nodes import Nodes, NodeState
-from scheduler.gpu.settings import OFF_MESSAGE
-from scheduler.gpu.status import status
+from gpu.breaker import Breaker
+from gpu.nodes import Nodes, NodeState
+from gpu.settings import OFF_MESSAGE
+from gpu.status import status
 from scheduler.routing import route
 from scheduler.uploads import State, StepState
 from tests.gpu_support import (  # noqa: F401

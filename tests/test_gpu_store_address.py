@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from gpu.nodes import Nodes, NodeState
 from scheduler import steps
-from scheduler.gpu.nodes import Nodes, NodeState
 from scheduler.uploads import State, StepState
 from storage.client import Store
 from storage.settings import StorageSettings

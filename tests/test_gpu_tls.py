@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from scheduler.gpu.manager import Manager
-from scheduler.gpu.status import status
-from scheduler.gpu.tls import NodeCertificate, node_certificate, pinned_context, store_problem
+from gpu.manager import Manager
+from gpu.status import status
+from gpu.tls import NodeCertificate, node_certificate, pinned_context, store_problem
 from scheduler.routing import route
 from tests.gpu_support import (  # noqa: F401
     Burst,
@@ -112,7 +112,7 @@ def test_the_manager_starts_no_node_while_nodes_could_not_verify_the_store(
     monkeypatch.setenv("MEDIALENS_S3_PUBLIC_ENDPOINT", endpoint)
     burst.manager = Manager(burst.redis, burst.settings, queue=burst.queue)  # the real store check
     [burst.upload() for _ in range(3)]  # a backlog that would start a node
-    with caplog.at_level(logging.WARNING, logger="scheduler.gpu.manager"):
+    with caplog.at_level(logging.WARNING, logger="gpu.manager"):
         burst.tick()
     assert burst.vast.created == [] and route("thumbnail").name == "cpu"
     shown = status(burst.redis, burst.settings, burst.clock())

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from embedded.stack import Stack
-from functions.host import template
+from host.server import template
 from tests.conftest import jpeg
 
 
@@ -117,7 +117,7 @@ def test_a_function_whose_model_is_loading_answers_not_ready() -> None:
 
 def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
     from functions.catalog import PROJECT, FunctionSpec
-    from functions.host import Served
+    from host.server import Served
 
     spec = FunctionSpec("broken", "python3-http-debian", PROJECT / "functions" / "no_such_function", "img/broken:1",
                         {}, {}, {}, {"memory": "64Mi"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from scheduler.search import jobs
+from search import jobs
 from tests.search_data import SearchEnv, faces_result
 
 pytest_plugins = ["tests.search_support"]

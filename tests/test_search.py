@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
-from scheduler.search import contents, jobs
-from scheduler.search.words import words_of
+from search import contents, jobs
+from search.words import words_of
 from storage.layout import artefact_prefix, result_key
 from tests.search_data import SearchEnv, faces_result
 

@@ -10,8 +10,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from scheduler import steps as pipeline
 from scheduler.connection import redis
-from scheduler.search import jobs as search_jobs
 from scheduler.uploads import State, UploadNotFound, Uploads
+from search import jobs as search_jobs
 from storage.client import Store
 
 from . import sessions

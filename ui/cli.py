@@ -103,7 +103,7 @@ def analyze(api: Api, paths: list[Path], timeout: float, console: Console) -> li
 
 
 def gpu_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from scheduler.gpu.status import describe
+    from gpu.status import describe
 
     key = args.api_key or default_key()
     if not key:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from gpu import clock
+from gpu.settings import settings
+from gpu.status import status
 from scheduler.connection import redis
-from scheduler.gpu import clock
-from scheduler.gpu.settings import settings
-from scheduler.gpu.status import status
 
 from .api import require_key
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scheduler.search.contents import IMAGE_FRAME
 from scheduler.uploads import Step, UploadNotFound, Uploads, artefacts
+from search.contents import IMAGE_FRAME
 from storage.client import Store
 
 THUMBNAIL = "thumbnail.jpg"

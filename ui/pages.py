@@ -9,10 +9,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.connection import redis
-from scheduler.search.contents import IMAGE_FRAME
-from scheduler.search.index import index as search_index
-from scheduler.search.people import People, face_id
 from scheduler.uploads import State, UploadNotFound, Uploads
+from search.contents import IMAGE_FRAME
+from search.index import index as search_index
+from search.people import People, face_id
 from storage.client import Store
 
 from . import results, sessions, system

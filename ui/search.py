@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from scheduler.connection import redis
-from scheduler.search import jobs, queries
-from scheduler.search.clip import ClipUnavailable, image_embedding, text_embedding
-from scheduler.search.index import Index, index
-from scheduler.search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 from scheduler.uploads import Uploads
+from search import jobs, queries
+from search.clip import ClipUnavailable, image_embedding, text_embedding
+from search.index import Index, index
+from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 
 from .api import error, require_key, store
 from .media import Pictures

@@ -28,9 +28,10 @@ from flask import Flask, Response, jsonify, request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from functions.catalog import PROJECT, FunctionSpec, functions
+from functions.common.device import device
+
 from . import metrics
-from .catalog import PROJECT, FunctionSpec, functions
-from .common.device import device
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +290,3 @@ def main() -> None:
         serve_tls(app, settings)
     else:
         serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="medialens")
-
-
-if __name__ == "__main__":
-    main()

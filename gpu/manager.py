@@ -1,5 +1,5 @@
 """The GPU manager: starts a node when the heavy backlog is long, readies it, stops it when idle or
-when the budget is spent. One loop process (`python -m scheduler.gpu.manager`); its state is in Redis.
+when the budget is spent. One loop process (`python -m gpu.manager`); its state is in Redis.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import httpx
 from redis import Redis
 from rq import Queue
 
+from scheduler.logs import configure_logging
 from storage.client import public_endpoint
 from storage.settings import StorageSettings
 
-from ..logs import configure_logging
 from . import clock
 from .backlog import heavy_wait_s
 from .breaker import Breaker

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rq import Queue, Worker
 from rq.job import Job
 
-from ..defaults import policy
+from scheduler.defaults import policy
+
 from .settings import GpuSettings
 
 STEP_FUNC = "scheduler.steps.run_step"

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import httpx
 from redis import Redis
 
+from scheduler.gateway import Gateway, Reply
 from storage.client import Audience
 
-from ..gateway import Gateway, Reply
 from . import clock
 from .breaker import Breaker
 from .budget import month_of
