@@ -43,22 +43,3 @@ def status(redis: Redis, settings: GpuSettings, now: float) -> dict[str, Any]:
         "cost_per_file": round(spend.month / files, 4) if files else None,
         "max_nodes": settings.max_nodes,
     }
-
-
-def describe(data: dict[str, Any]) -> str:
-    """The status as lines a person reads in a terminal."""
-    currency = data["spend"]["currency"]
-    lines = [data["message"]]
-    if data["enabled"]:
-        budget = data["budget"]
-        lines.append(f"spend: {data['spend']['day']:.2f} {currency} today (cap {budget['daily_cap']:.2f}), "
-                     f"{data['spend']['month']:.2f} this month (cap {budget['monthly_cap']:.2f}); "
-                     f"left: {budget['left']:.2f} {currency}")
-        cost = data["cost_per_file"]
-        lines.append(f"files on GPU this month: {data['files_this_month']}; cost per file: "
-                     + (f"{cost:.4f} {currency}" if cost is not None else "-"))
-        lines.append(f"nodes ({len(data['nodes'])} of at most {data['max_nodes']}):")
-        for node in data["nodes"]:
-            lines.append(f"  {node['id']} {node['state']} {node['gpu_name']} {node['dph']:.3f} USD/h "
-                         f"{node['url'] or '-'} calls={node['calls']} in_flight={node['in_flight']}")
-    return "\n".join(lines)

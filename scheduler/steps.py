@@ -20,7 +20,7 @@ from rq.job import Job
 from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
-from . import calls, metrics, plans, routing
+from . import calls, hooks, metrics, plans, routing
 from .connection import queue, redis
 from .defaults import policy
 from .gateway import Gateway
@@ -220,7 +220,8 @@ def finish(upload: str) -> str:
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason)
-    queue().enqueue("search.jobs.index_upload", upload, job_id=job_id(upload, "index"))
+    for hook in hooks.installed():
+        hook.finished(upload)
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value
 

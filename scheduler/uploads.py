@@ -127,6 +127,18 @@ class UploadNotFound(KeyError):
     pass
 
 
+ANY = "*"
+INDEX_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of uploads, newest first, and how many match in all."""
+
+    total: int
+    uploads: list[Upload]
+
+
 class Uploads:
     """Reads and writes upload records; every change is published for live progress."""
 
@@ -137,6 +149,19 @@ class Uploads:
     def _key(upload: str, part: str = "") -> str:
         return f"{PREFIX}:upload:{upload}" + (f":{part}" if part else "")
 
+    @staticmethod
+    def _listing(state: str = ANY, media_type: str = ANY) -> str:
+        """A sorted set of upload ids by creation time: all, or those of one state and/or type.
+
+        Each upload is in the four sets its (state, type) pair names, so any filter is one set and
+        a page costs O(log n + page) however many uploads there are."""
+        if state == ANY and media_type == ANY:
+            return f"{PREFIX}:uploads"
+        return f"{PREFIX}:uploads:{state}:{media_type}"
+
+    def _listings(self, state: str, media_type: str) -> list[str]:
+        return [self._listing(s, t) for s in (state, ANY) for t in (media_type or "", ANY)]
+
     def create(self, upload: Upload) -> bool:
         """Stores a new upload; False (and nothing written) when it already exists."""
         key = self._key(upload.id)
@@ -144,11 +169,44 @@ class Uploads:
             return False
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=upload.to_redis())
-            pipe.zadd(f"{PREFIX}:uploads", {upload.id: upload.created_at})
+            for listing in self._listings(upload.state.value, upload.media_type):
+                pipe.zadd(listing, {upload.id: upload.created_at})
             pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
             pipe.execute()
         self.publish(upload.id, "upload", upload.to_dict())
         return True
+
+    def page(
+        self, state: str = ANY, media_type: str = ANY, offset: int = 0, limit: int = 50,
+        since: float | None = None, until: float | None = None,
+    ) -> Page:
+        """Uploads newest first, filtered by state, media type and creation time, read from the index."""
+        listing = self._listing(state or ANY, media_type or ANY)
+        low, high = ("-inf" if since is None else since), ("+inf" if until is None else until)
+        total = int(self.redis.zcount(listing, low, high))
+        raw = self.redis.zrevrangebyscore(listing, high, low, start=offset, num=limit)
+        found = []
+        for item in raw:
+            try:
+                found.append(self.get(text(item)))
+            except UploadNotFound:
+                continue
+        return Page(total, found)
+
+    def ensure_index(self) -> int:
+        """Builds the listing sets for records made before they existed (an upgrade); returns how many."""
+        marker = f"{PREFIX}:uploads:index-version"
+        if text(self.redis.get(marker) or b"") == INDEX_VERSION:
+            return 0
+        count = 0
+        for upload in self.all():
+            with self.redis.pipeline() as pipe:
+                for listing in self._listings(upload.state.value, upload.media_type):
+                    pipe.zadd(listing, {upload.id: upload.created_at})
+                pipe.execute()
+            count += 1
+        self.redis.set(marker, INDEX_VERSION)
+        return count
 
     def get(self, upload: str) -> Upload:
         raw = self.redis.hgetall(self._key(upload))
@@ -182,10 +240,29 @@ class Uploads:
             fields["state"] = fields["state"].value
         fields["updated_at"] = time.time()
         mapping: dict[Any, Any] = {k: json.dumps(v) for k, v in fields.items()}
-        self.redis.hset(self._key(upload), mapping=mapping)
-        current = self.get(upload)
-        self.publish(upload, "upload", current.to_dict())
-        return current
+        key = self._key(upload)
+        changed: list[Upload] = []
+
+        def write(pipe: Any) -> None:
+            # Watched: a state change that races another moves the id between listings only once.
+            raw = pipe.hgetall(key)
+            if not raw or b"state" not in raw:
+                raise UploadNotFound(upload)
+            before = Upload.from_redis(raw)
+            current = Upload.from_redis({**before.to_redis(), **mapping})
+            old = set(self._listings(before.state.value, before.media_type))
+            new = set(self._listings(current.state.value, current.media_type))
+            pipe.multi()
+            pipe.hset(key, mapping=mapping)
+            for listing in old - new:
+                pipe.zrem(listing, upload)
+            for listing in new - old:
+                pipe.zadd(listing, {upload: current.created_at})
+            changed[:] = [current]
+
+        self.redis.transaction(write, key)
+        self.publish(upload, "upload", changed[0].to_dict())
+        return changed[0]
 
     def set_state(self, upload: str, state: State, reason: str = "") -> Upload:
         return self.update(upload, state=state, reason=reason)
@@ -242,7 +319,8 @@ class Uploads:
         with self.redis.pipeline() as pipe:
             for part in ("", *PARTS):
                 pipe.delete(self._key(upload, part))
-            pipe.zrem(f"{PREFIX}:uploads", upload)
+            for listing in self._listings(record.state.value, record.media_type):
+                pipe.zrem(listing, upload)
             pipe.execute()
         if self.latest_for_key(record.bucket, record.key) == upload:
             self.redis.delete(f"{PREFIX}:bykey:{record.bucket}/{record.key}")

@@ -7,9 +7,12 @@ import sys
 
 from rq import SimpleWorker
 
+from scheduler.uploads import Uploads
 from search import text
+from search.hook import SearchHook
+from search.index import index
 
-from . import routing, steps
+from . import hooks, routing, steps
 from .connection import queue, redis
 from .logs import configure_logging
 
@@ -27,6 +30,7 @@ def main() -> None:
         text.embedder().load()
     except FileNotFoundError as exc:
         logger.warning("search indexing of text will fail: %s", exc)
+    hooks.install(SearchHook(Uploads(redis()), queue(), index))
     # Jobs run in this process rather than in a fork per job: a step is an HTTP call, and forking
     # a process that holds the text model cost as much CPU per image as the inference itself.
     worker = SimpleWorker([queue()], connection=redis(), name=name)

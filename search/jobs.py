@@ -1,10 +1,10 @@
-"""The RQ jobs of search: index a finished upload, rebuild the index, re-process, delete an upload."""
+"""The RQ jobs of search: index a finished upload, rebuild the index; forget a deleted upload."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rq import Queue
@@ -13,7 +13,7 @@ from scheduler import steps
 from scheduler.connection import queue, redis
 from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import ObjectMissing, Store
-from storage.layout import artefact_prefix, result_key
+from storage.layout import result_key
 
 from . import text
 from .contents import IMAGE_FRAME, Contents, Frame, contents_of
@@ -135,7 +135,7 @@ def index_stored(upload: str, records: Uploads, store: Store, idx: Index) -> str
 
 
 def index_upload(upload: str) -> str:
-    """RQ job, enqueued by `scheduler.steps.finish`."""
+    """RQ job, enqueued by search's pipeline hook when an upload finishes."""
     return index_stored(upload, Uploads(redis()), steps.store(), index())
 
 
@@ -160,26 +160,10 @@ def enqueue_rebuild(q: Queue | None = None) -> str:
     return str(job.id)
 
 
-def delete_upload(
-    upload: str, store: Store, records: Uploads | None = None, idx: Index | None = None
-) -> dict[str, int]:
-    """Removes the upload's record, objects, results, vectors and faces; raises UploadNotFound."""
-    records = records or Uploads(redis())
-    idx = idx or index()
-    record = records.get(upload)
-    owns_key = records.latest_for_key(record.bucket, record.key) in (None, upload)
-    records.delete(upload)
+def forget_upload(upload: str, records: Uploads, idx: Index) -> dict[str, int]:
+    """Removes the upload's vectors and faces (the pipeline removes its record and objects)."""
     idx.remove(upload)
-    faces = People(records.redis, idx).forget_upload(upload)
-    objects = store.delete_prefix(store.settings.artefacts_bucket, artefact_prefix(upload))
-    # The object and its results belong to the newest upload of this key: an older one leaves them.
-    if owns_key:
-        results = (store.settings.results_bucket, result_key(record.key))
-        for bucket, key in ((record.bucket, record.key), results):
-            if store.exists(bucket, key):
-                store.delete(bucket, key)
-                objects += 1
-    return {"objects": objects, "faces": faces}
+    return {"faces": People(records.redis, idx).forget_upload(upload)}
 
 
 def stale(records: Uploads, function: str, engine_version: str) -> list[str]:
@@ -195,16 +179,3 @@ def stale(records: Uploads, function: str, engine_version: str) -> list[str]:
         if any(version != engine_version for version in versions):
             found.append(record.id)
     return found
-
-
-def reprocess(uploads: Iterable[str], records: Uploads | None = None) -> list[str]:
-    """Runs the pipeline of each upload again; its index entries are replaced when it finishes."""
-    records = records or Uploads(redis())
-    started = []
-    for upload in uploads:
-        if not records.exists(upload):
-            continue
-        records.reset(upload)
-        steps.start(upload)
-        started.append(upload)
-    return started

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from scheduler import steps as pipeline
-from scheduler.connection import redis
-from scheduler.uploads import State, UploadNotFound, Uploads
-from search import jobs as search_jobs
-from storage.client import Store
+from scheduler.service import NotRetryable, UploadNotFound
 
 from . import sessions
-from .media import artefact_urls
+from .context import pipeline, store
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def store() -> Store:
-    found: Store = current_app.extensions["medialens.store"]
-    return found
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -65,84 +55,47 @@ def create_upload() -> tuple[Response, int]:
     ), 201
 
 
-def summary(upload: Any, steps: dict[str, Any]) -> dict[str, Any]:
-    settled = [s for s in steps.values() if s.state.value in ("done", "failed", "skipped")]
-    return {
-        **upload.to_dict(),
-        "steps": {name: step.to_dict() for name, step in steps.items()},
-        "progress": round(len(settled) / len(steps), 3) if steps else 0.0,
-    }
-
-
 @api.get("/uploads")
 def list_uploads() -> tuple[Response, int]:
-    records = Uploads(redis())
-    key = request.args.get("key")
-    state = request.args.get("state")
-    media_type = request.args.get("media_type")
-    if state and state not in {s.value for s in State}:
-        return error(400, f"state must be one of {', '.join(s.value for s in State)}")
-    limit = min(int(request.args.get("limit", 50)), 500)
-    offset = int(request.args.get("offset", 0))
-    if key:
-        found = records.latest_for_key(store().settings.uploads_bucket, key)
-        candidates = [found] if found else []
-    else:
-        candidates = records.ids(0, records.count())
-    items = []
-    for upload_id in candidates:
-        try:
-            upload = records.get(upload_id)
-        except UploadNotFound:
-            continue
-        if (state and upload.state.value != state) or (media_type and upload.media_type != media_type):
-            continue
-        items.append(upload)
-    page = items[offset : offset + limit]
-    return jsonify(
-        total=len(items), uploads=[summary(upload, records.steps(upload.id)) for upload in page]
-    ), 200
+    try:
+        limit = min(int(request.args.get("limit", 50)), 500)
+        offset = max(int(request.args.get("offset", 0)), 0)
+    except ValueError:
+        return error(400, "limit and offset must be whole numbers")
+    try:
+        listing = pipeline().query(
+            state=request.args.get("state", ""), media_type=request.args.get("media_type", ""),
+            key=request.args.get("key", ""), offset=offset, limit=limit,
+        )
+    except ValueError as exc:
+        return error(400, str(exc))
+    return jsonify(total=listing.total, uploads=listing.uploads), 200
 
 
 @api.get("/uploads/<upload_id>")
 def get_upload(upload_id: str) -> tuple[Response, int]:
-    records = Uploads(redis())
     try:
-        upload = records.get(upload_id)
+        return jsonify(pipeline().view(upload_id)), 200
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
-    steps = records.steps(upload_id)
-    s = store()
-    artefacts = artefact_urls(s, steps)
-    return jsonify(
-        **summary(upload, steps),
-        results=records.results(upload_id),
-        artefacts=artefacts,
-        source=s.presigned_get(upload.bucket, upload.key),
-    ), 200
 
 
 @api.post("/uploads/<upload_id>/retry")
 def retry_upload(upload_id: str) -> tuple[Response, int]:
     """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
-    records = Uploads(redis())
     try:
-        upload = records.get(upload_id)
+        return jsonify(pipeline().retry(upload_id)), 202
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
-    if upload.state != State.FAILED:
-        return error(409, f"only failed uploads can be retried; this one is {upload.state.value}")
-    records.reset(upload_id)
-    pipeline.start(upload_id)
-    return jsonify(summary(records.get(upload_id), records.steps(upload_id))), 202
+    except NotRetryable as exc:
+        return error(409, str(exc))
 
 
 @api.delete("/uploads/<upload_id>")
 def delete_upload(upload_id: str) -> tuple[Response, int]:
     """Deletes an upload and all made from it: objects, results, vectors and face assignments."""
-    idx = current_app.extensions.get("medialens.index")
     try:
-        removed = search_jobs.delete_upload(upload_id, store(), idx=idx)
+        removed = pipeline().delete(upload_id)
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
     return jsonify(deleted=upload_id, **removed), 200

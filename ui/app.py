@@ -6,6 +6,8 @@ import secrets
 
 from flask import Flask, Response
 
+from scheduler import service
+from search.hook import SearchHook
 from storage.client import Store
 
 from . import metrics
@@ -13,7 +15,7 @@ from .api import api
 from .events import events
 from .gpu import gpu
 from .pages import pages
-from .search import search
+from .search import search, search_index
 from .settings import UiSettings
 
 
@@ -28,7 +30,9 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    app.extensions["medialens.store"] = store or Store()
+    app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
+    pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
+    pipeline.records.ensure_index()
     app.register_blueprint(api)
     app.register_blueprint(gpu)
     metrics.install(app)

@@ -103,15 +103,32 @@ def analyze(api: Api, paths: list[Path], timeout: float, console: Console) -> li
 
 
 def gpu_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from gpu.status import describe
-
     key = args.api_key or default_key()
     if not key:
         parser.error("no API key: pass --api-key or set MEDIALENS_API_KEY (make up prints one)")
     api = Api(args.api, key)
     data = api._json(api.client.get("/gpu"))
-    print(json.dumps(data, indent=2) if args.json else describe(data))
+    print(json.dumps(data, indent=2) if args.json else describe_gpu(data))
     return 0
+
+
+def describe_gpu(data: dict[str, Any]) -> str:
+    """The status as lines a person reads in a terminal."""
+    currency = data["spend"]["currency"]
+    lines = [data["message"]]
+    if data["enabled"]:
+        budget = data["budget"]
+        lines.append(f"spend: {data['spend']['day']:.2f} {currency} today (cap {budget['daily_cap']:.2f}), "
+                     f"{data['spend']['month']:.2f} this month (cap {budget['monthly_cap']:.2f}); "
+                     f"left: {budget['left']:.2f} {currency}")
+        cost = data["cost_per_file"]
+        lines.append(f"files on GPU this month: {data['files_this_month']}; cost per file: "
+                     + (f"{cost:.4f} {currency}" if cost is not None else "-"))
+        lines.append(f"nodes ({len(data['nodes'])} of at most {data['max_nodes']}):")
+        for node in data["nodes"]:
+            lines.append(f"  {node['id']} {node['state']} {node['gpu_name']} {node['dph']:.3f} USD/h "
+                         f"{node['url'] or '-'} calls={node['calls']} in_flight={node['in_flight']}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

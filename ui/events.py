@@ -7,10 +7,8 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, stream_with_context
 
-from scheduler.connection import redis
-from scheduler.uploads import EVENTS_CHANNEL
-
 from . import sessions
+from .context import pipeline
 
 events = Blueprint("events", __name__)
 
@@ -22,8 +20,7 @@ RETRY_MS = 2000
 
 
 def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
-    listener = redis().pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(EVENTS_CHANNEL)
+    listener = pipeline().subscribe()
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         ends = time.monotonic() + lifetime_s

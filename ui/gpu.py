@@ -7,9 +7,9 @@ from flask import Blueprint, Response, jsonify
 from gpu import clock
 from gpu.settings import settings
 from gpu.status import status
-from scheduler.connection import redis
 
 from .api import require_key
+from .context import redis
 
 gpu = Blueprint("gpu", __name__, url_prefix="/api/v1/gpu")
 gpu.before_request(require_key)

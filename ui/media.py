@@ -5,31 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scheduler.uploads import Step, UploadNotFound, Uploads, artefacts
+from scheduler.service import Pipeline, UploadNotFound
 from search.contents import IMAGE_FRAME
-from storage.client import Store
 
 THUMBNAIL = "thumbnail.jpg"
 KEYFRAME_PREFIX = "kf"
 
 
-def artefact_urls(store: Store, steps: dict[str, Step]) -> dict[str, str]:
-    """Presigned GET URLs of every artefact an upload's steps wrote, by name."""
-    bucket = store.settings.artefacts_bucket
-    return {name: store.presigned_get(bucket, key) for name, key in artefacts(steps).items()}
-
-
 class Pictures:
     """Looks up each upload's records once, however many hits or faces point at it."""
 
-    def __init__(self, records: Uploads, store: Store) -> None:
-        self.records = records
-        self.store = store
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
         self._artefacts: dict[str, dict[str, str]] = {}
 
     def _artefact_keys(self, upload_id: str) -> dict[str, str]:
         if upload_id not in self._artefacts:
-            self._artefacts[upload_id] = artefacts(self.records.steps(upload_id))
+            self._artefacts[upload_id] = self.pipeline.artefacts(upload_id)
         return self._artefacts[upload_id]
 
     def _artefact_url(self, upload_id: str, name: str) -> str | None:
@@ -47,7 +40,7 @@ class Pictures:
         picture = picture.rpartition(":")[2]
         if picture == IMAGE_FRAME:
             try:
-                record = self.records.get(upload_id)
+                record = self.pipeline.upload(upload_id)
             except UploadNotFound:
                 return None
             return self.store.presigned_get(record.bucket, record.key)

@@ -8,26 +8,19 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from scheduler.connection import redis
-from scheduler.uploads import State, UploadNotFound, Uploads
+from scheduler.service import State, UploadNotFound
 from search.contents import IMAGE_FRAME
-from search.index import index as search_index
-from search.people import People, face_id
-from storage.client import Store
+from search.people import face_id
 
-from . import results, sessions, system
-from .media import artefact_urls
+from . import results, sessions
+from .context import pipeline
+from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
 OPEN_ENDPOINTS = {"pages.login"}
 LIST_LIMIT = 200
 MEDIA_TYPES = ("image", "video", "audio")
-
-
-def store() -> Store:
-    found: Store = current_app.extensions["medialens.store"]
-    return found
 
 
 @pages.before_request
@@ -83,18 +76,10 @@ def upload() -> str:
 
 def listing(state: str, media_type: str) -> list[dict[str, Any]]:
     """The newest uploads; those the filters leave out are marked hidden, so the page can show them live."""
-    records = Uploads(redis())
     found = []
-    for upload_id in records.ids(0, LIST_LIMIT):
-        try:
-            record = records.get(upload_id)
-        except UploadNotFound:
-            continue
-        hidden = (bool(state) and record.state.value != state) or (
-            bool(media_type) and record.media_type != media_type
-        )
-        steps = {name: step.to_dict() for name, step in records.steps(upload_id).items()}
-        found.append({**record.to_dict(), "steps": steps, "hidden": hidden})
+    for upload in pipeline().query(limit=LIST_LIMIT).uploads:
+        hidden = (bool(state) and upload["state"] != state) or (bool(media_type) and upload["media_type"] != media_type)
+        found.append({**upload, "hidden": hidden})
     return found
 
 
@@ -112,7 +97,7 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
     """Puts each face's person (id and name) on the image's face results, for the overlay."""
     faces = (found.get("faces") or {}).get("faces") or []
     ids = [face_id(upload_id, IMAGE_FRAME, number) for number in range(len(faces))]
-    persons = People(redis(), search_index()).persons_of(ids)
+    persons = search_people().persons_of(ids)
     for identity, face in zip(ids, faces, strict=True):
         if identity in persons:
             face["person"] = persons[identity]
@@ -120,23 +105,20 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
 
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
-    records = Uploads(redis())
     try:
-        record = records.get(upload_id)
+        view = pipeline().view(upload_id)
     except UploadNotFound:
         return None
-    steps = records.steps(upload_id)
-    found = records.results(upload_id)
+    found = view["results"]
     name_faces(upload_id, found)
-    s = store()
-    artefacts = artefact_urls(s, steps)
+    upload = {key: value for key, value in view.items() if key not in ("steps", "results", "artefacts", "source")}
     return {
-        "upload": record.to_dict(),
-        "media_type": record.media_type or str(found.get("probe", {}).get("media_type") or ""),
-        "steps": {name: step.to_dict() for name, step in sorted(steps.items())},
+        "upload": upload,
+        "media_type": upload["media_type"] or str(found.get("probe", {}).get("media_type") or ""),
+        "steps": dict(sorted(view["steps"].items())),
         "results": found,
-        "artefacts": artefacts,
-        "source": s.presigned_get(record.bucket, record.key),
+        "artefacts": view["artefacts"],
+        "source": view["source"],
         "timeline": results.timeline(found),
         "segments": results.segments(found),
         "labels": results.labels(found),
@@ -163,8 +145,4 @@ def people() -> str:
 
 @pages.get("/system")
 def system_page() -> str:
-    connection = redis()
-    return render_template(
-        "system.html", active="system", gateways=system.gateways(), queues=system.queues(connection),
-        workers=system.workers(connection),
-    )
+    return render_template("system.html", active="system", **pipeline().health())

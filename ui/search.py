@@ -7,14 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from scheduler.connection import redis
-from scheduler.uploads import Uploads
 from search import jobs, queries
 from search.clip import ClipUnavailable, image_embedding, text_embedding
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 
-from .api import error, require_key, store
+from .api import error, require_key
+from .context import pipeline, redis, store
 from .media import Pictures
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
@@ -34,7 +33,7 @@ def people() -> People:
 
 
 def pictures() -> Pictures:
-    return Pictures(Uploads(redis()), store())
+    return Pictures(pipeline())
 
 
 def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -189,10 +188,9 @@ def person_uploads(person: str) -> tuple[Response, int]:
         resolved = people().resolve(person)
     except PersonNotFound:
         return error(404, f"no person {person}")
-    records = Uploads(redis())
     for entry in found:
-        if records.exists(entry["upload_id"]):
-            upload = records.get(entry["upload_id"])
+        if pipeline().exists(entry["upload_id"]):
+            upload = pipeline().upload(entry["upload_id"])
             entry.update(key=upload.key, media_type=upload.media_type)
     return jsonify(person=resolved, uploads=_hits(found)), 200
 
@@ -214,14 +212,13 @@ def reprocess_uploads() -> tuple[Response, int]:
     if refused:
         return refused
     body: dict[str, Any] = request.get_json(silent=True) or {}
-    records = Uploads(redis())
     function, version = request.args.get("function"), request.args.get("engine_version")
     if isinstance(body.get("upload_ids"), list):
         chosen = [str(u) for u in body["upload_ids"]]
     elif function and version is not None:
-        chosen = jobs.stale(records, function, version)
+        chosen = jobs.stale(pipeline().records, function, version)
     elif request.args.get("all") in ("1", "true"):
-        chosen = [record.id for record in records.all()]
+        chosen = pipeline().all_ids()
     else:
         return error(400, "send {'upload_ids': [...]}, ?all=1, or ?function=NAME&engine_version=VERSION")
-    return jsonify(reprocessing=jobs.reprocess(chosen, records)), 202
+    return jsonify(reprocessing=pipeline().reprocess(chosen)), 202

@@ -7,9 +7,8 @@ import secrets
 
 from flask import request, session
 
-from scheduler.connection import redis
-
 from .auth import Principal, authenticate, key_from_headers
+from .context import redis
 
 KEY = "api_key"
 CSRF = "csrf"

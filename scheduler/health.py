@@ -1,4 +1,4 @@
-"""What the System page shows: each gateway's functions and readiness, RQ queues and workers."""
+"""How the pipeline is: each gateway's functions and readiness, RQ queues and workers (the System page)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import httpx
 from redis import Redis
 from rq import Queue, Worker
 
-from scheduler.gateway import Gateway
-from scheduler.settings import settings
+from .gateway import Gateway
+from .settings import settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,170 @@
+"""The pipeline's service API: what the web app, the API and the command line may ask of uploads.
+
+Start, retry, reprocess, delete, query (an indexed, paged listing) and view. Callers build one
+`Pipeline` at their entry point and hand it down; they never assemble records, plans or step
+names themselves. Subsystems that keep data of an upload join through `scheduler.hooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from redis.client import PubSub
+from rq import Queue
+
+from storage.client import Store
+from storage.layout import artefact_prefix, result_key
+
+from . import health, hooks, steps
+from .connection import redis as connect_redis
+from .settings import settings
+from .uploads import ANY, EVENTS_CHANNEL, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
+
+__all__ = ["ANY", "EVENTS_CHANNEL", "NotRetryable", "Pipeline", "State", "StepState", "UploadNotFound"]
+
+SETTLED = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
+
+
+class NotRetryable(Exception):
+    """The upload cannot be retried now; the message says why."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    total: int
+    uploads: list[dict[str, Any]]
+
+
+def progress(step_states: Iterable[Step]) -> float:
+    found = list(step_states)
+    return round(sum(step.state in SETTLED for step in found) / len(found), 3) if found else 0.0
+
+
+class Pipeline:
+    def __init__(self, redis: Redis, store: Store) -> None:
+        self.redis = redis
+        self.records = Uploads(redis)
+        self.store = store
+        self.queue = Queue(settings().queue, connection=redis)
+        self.hooks: list[hooks.PipelineHook] = []
+
+    def join(self, hook: hooks.PipelineHook) -> None:
+        """Adds a subsystem that must hear of deletions (search: vectors, faces)."""
+        self.hooks.append(hook)
+
+    def summary(self, upload: Upload) -> dict[str, Any]:
+        """An upload as lists show it: its record, its steps and how far it is."""
+        found = self.records.steps(upload.id)
+        return {
+            **upload.to_dict(),
+            "steps": {name: step.to_dict() for name, step in found.items()},
+            "progress": progress(found.values()),
+        }
+
+    def query(
+        self, state: str = "", media_type: str = "", key: str = "", offset: int = 0, limit: int = 50,
+        since: float | None = None, until: float | None = None,
+    ) -> Listing:
+        """Uploads newest first, filtered by state, type and time (from the listing index), or by key."""
+        if state and state not in {s.value for s in State}:
+            raise ValueError(f"state must be one of {', '.join(s.value for s in State)}")
+        if key:
+            found = self.records.latest_for_key(self.store.settings.uploads_bucket, key)
+            matches = [self.records.get(found)] if found and self.records.exists(found) else []
+            matches = [upload for upload in matches if (not state or upload.state.value == state)
+                       and (not media_type or upload.media_type == media_type)]
+            page = Page(len(matches), matches[offset : offset + limit])
+        else:
+            page = self.records.page(state or ANY, media_type or ANY, offset, limit, since, until)
+        return Listing(page.total, [self.summary(upload) for upload in page.uploads])
+
+    def artefact_urls(self, upload: str) -> dict[str, str]:
+        """Presigned GET URLs of every artefact an upload's steps wrote, by name."""
+        bucket = self.store.settings.artefacts_bucket
+        return {name: self.store.presigned_get(bucket, key) for name, key in self.artefacts(upload).items()}
+
+    def artefacts(self, upload: str) -> dict[str, str]:
+        return artefacts(self.records.steps(upload))
+
+    def view(self, upload: str) -> dict[str, Any]:
+        """One upload whole: record, steps, progress, results, artefact URLs and its source URL."""
+        record = self.records.get(upload)
+        return {
+            **self.summary(record),
+            "results": self.records.results(upload),
+            "artefacts": self.artefact_urls(upload),
+            "source": self.store.presigned_get(record.bucket, record.key),
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Gateways with their functions' readiness, queues and workers."""
+        return {"gateways": health.gateways(), "queues": health.queues(self.redis),
+                "workers": health.workers(self.redis)}
+
+    def subscribe(self) -> PubSub:
+        """Every upload and step change as it happens (messages are JSON)."""
+        listener = self.redis.pubsub(ignore_subscribe_messages=True)
+        listener.subscribe(EVENTS_CHANNEL)
+        return listener
+
+    def results(self, upload: str) -> dict[str, Any]:
+        return self.records.results(upload)
+
+    def upload(self, upload: str) -> Upload:
+        return self.records.get(upload)
+
+    def exists(self, upload: str) -> bool:
+        return self.records.exists(upload)
+
+    def start(self, upload: str) -> None:
+        steps.start(upload)
+
+    def retry(self, upload: str) -> dict[str, Any]:
+        """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
+        record = self.records.get(upload)
+        if record.state != State.FAILED:
+            raise NotRetryable(f"only failed uploads can be retried; this one is {record.state.value}")
+        self.records.reset(upload)
+        self.start(upload)
+        return self.summary(self.records.get(upload))
+
+    def reprocess(self, uploads: Iterable[str]) -> list[str]:
+        """Runs the pipeline of each upload again; what it made is replaced when it finishes."""
+        started = []
+        for upload in uploads:
+            if not self.records.exists(upload):
+                continue
+            self.records.reset(upload)
+            self.start(upload)
+            started.append(upload)
+        return started
+
+    def all_ids(self) -> list[str]:
+        return [record.id for record in self.records.all()]
+
+    def delete(self, upload: str) -> dict[str, int]:
+        """Deletes an upload and all made from it: record, objects, results, and what hooks keep."""
+        record = self.records.get(upload)
+        owns_key = self.records.latest_for_key(record.bucket, record.key) in (None, upload)
+        self.records.delete(upload)
+        removed: dict[str, int] = {"objects": 0}
+        for hook in self.hooks:
+            for name, count in hook.deleted(upload).items():
+                removed[name] = removed.get(name, 0) + count
+        s = self.store
+        removed["objects"] += s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(upload))
+        # The object and its results belong to the newest upload of this key: an older one leaves them.
+        if owns_key:
+            for bucket, key in ((record.bucket, record.key), (s.settings.results_bucket, result_key(record.key))):
+                if s.exists(bucket, key):
+                    s.delete(bucket, key)
+                    removed["objects"] += 1
+        return removed
+
+
+def connect(store: Store | None = None) -> Pipeline:
+    """The pipeline on the configured Redis and store: what an entry point builds once."""
+    return Pipeline(connect_redis(), store or Store())

@@ -1,0 +1,28 @@
+"""Search's hook into the pipeline: index an upload when it finishes, forget it when it is deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rq import Queue
+
+from scheduler.hooks import PipelineHook
+from scheduler.steps import job_id
+from scheduler.uploads import Uploads
+
+from . import jobs
+from .index import Index
+
+
+class SearchHook(PipelineHook):
+    """``index`` gives the index when it is needed: opening it is not free, and a deletion may never come."""
+
+    def __init__(self, records: Uploads, queue: Queue, index: Callable[[], Index]) -> None:
+        self.records, self.queue, self.index = records, queue, index
+
+    def finished(self, upload: str) -> None:
+        # Its own job, so a slow embedding never holds the upload's state back; the id makes it once.
+        self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, "index"), description=f"index {upload}")
+
+    def deleted(self, upload: str) -> dict[str, int]:
+        return jobs.forget_upload(upload, self.records, self.index())

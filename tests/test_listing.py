@@ -1,0 +1,99 @@
+"""The upload listing is read from indexes in Redis: filtered, paged, and as cheap at many uploads as at few."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from scheduler.uploads import ANY, State, Upload, Uploads
+from storage.events import UploadEvent
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def make(number: int, media_type: str = "image") -> Upload:
+    upload = Upload.from_event(UploadEvent("uploads", f"k{number}.jpg", f"e{number}", 10, "image/jpeg"))
+    upload.created_at = 1_000_000.0 + number
+    upload.media_type = media_type
+    return upload
+
+
+class Counting(Redis):
+    """A Redis client that counts the commands it sends (a pipeline counts once)."""
+
+    commands = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        Counting.commands += 1
+        return super().execute_command(*args, **options)
+
+
+def test_filters_and_pages_come_from_the_index(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    for number in range(30):
+        records.create(make(number, "video" if number % 3 == 0 else "image"))
+    for number in range(0, 30, 5):
+        records.set_state(make(number).id, State.FAILED, "damaged")
+    failed = records.page(State.FAILED.value)
+    assert failed.total == 6
+    assert [u.key for u in failed.uploads] == [f"k{n}.jpg" for n in (25, 20, 15, 10, 5, 0)], "newest first"
+    failed_videos = records.page(State.FAILED.value, "video")
+    assert [u.key for u in failed_videos.uploads] == ["k15.jpg", "k0.jpg"]
+    second_page = records.page(offset=10, limit=10)
+    assert second_page.total == 30 and [u.key for u in second_page.uploads][:2] == ["k19.jpg", "k18.jpg"]
+    window = records.page(since=1_000_010.0, until=1_000_012.0)
+    assert [u.key for u in window.uploads] == ["k12.jpg", "k11.jpg", "k10.jpg"]
+    # A state change moves the upload between listings; a deleted one leaves all of them.
+    records.set_state(make(25).id, State.QUEUED)
+    assert records.page(State.FAILED.value).total == 5 and records.page(State.QUEUED.value).total == 25
+    records.delete(make(0).id)
+    assert records.page(State.FAILED.value, "video").total == 1 and records.page(ANY).total == 29
+
+
+def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -> None:
+    connection = Counting(connection_pool=redis_db.connection_pool)
+    records = Uploads(connection)
+    costs = []
+    for count in (100, 2_000):
+        with redis_db.pipeline() as pipe:
+            for number in range(count):
+                upload = make(number, "audio" if number % 2 else "image")
+                pipe.hset(f"ml:upload:{upload.id}", mapping=upload.to_redis())
+                for listing in records._listings(upload.state.value, upload.media_type):
+                    pipe.zadd(listing, {upload.id: upload.created_at})
+            pipe.execute()
+        Counting.commands = 0
+        page = records.page(State.QUEUED.value, "audio", offset=20, limit=10)
+        assert len(page.uploads) == 10 and page.total == count // 2
+        costs.append(Counting.commands)
+    assert costs[0] == costs[1] == 12, "two index reads and one read per upload shown, at 100 and at 2,000"
+
+
+def test_uploads_recorded_before_the_index_existed_are_listed_after_an_upgrade(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    old = [make(number, "audio") for number in range(5)]
+    for upload in old:  # what the previous version wrote: the record and the one list of all uploads
+        redis_db.hset(f"ml:upload:{upload.id}", mapping=upload.to_redis())
+        redis_db.zadd("ml:uploads", {upload.id: upload.created_at})
+    assert records.page(State.QUEUED.value, "audio").total == 0
+    assert records.ensure_index() == 5
+    assert [u.key for u in records.page(State.QUEUED.value, "audio").uploads] == [f"k{n}.jpg" for n in range(4, -1, -1)]
+    assert records.ensure_index() == 0, "done once"
+
+
+def test_the_ui_asks_the_pipeline_only_through_its_service_api() -> None:
+    reached = []
+    for module in sorted((PROJECT / "ui").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "scheduler" else [f"scheduler.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            reached += [f"{module.name}: {name}" for name in names
+                        if name.startswith("scheduler") and name not in ("scheduler.service", "scheduler.logs")]
+    assert not reached, reached
