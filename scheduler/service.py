@@ -128,8 +128,10 @@ class Pipeline:
         if record.state != State.FAILED:
             raise NotRetryable(f"only failed uploads can be retried; this one is {record.state.value}")
         self.records.reset(upload)
+        # Read before the first step is queued: a worker may take it at once, and the answer is "queued".
+        queued = self.summary(self.records.get(upload))
         self.start(upload)
-        return self.summary(self.records.get(upload))
+        return queued
 
     def reprocess(self, uploads: Iterable[str]) -> list[str]:
         """Runs the pipeline of each upload again; what it made is replaced when it finishes."""
