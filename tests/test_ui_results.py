@@ -9,8 +9,10 @@ def test_a_video_timeline_is_built_from_extract_transcript_and_keyframe_steps() 
     found = {
         "extract": {"duration": 6.0, "keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 3.0}]},
         "transcribe": {"segments": [{"start": 0.5, "end": 2.0, "text": " hello there "}]},
-        "faces_1": {"faces": [{"box": {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"}]},
-        "ocr@0": {"lines": [{"text": "EXIT", "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
+        "keyframes": {
+            "0": {"ocr": {"lines": [{"text": "EXIT", "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}]}},
+            "1": {"faces": {"faces": [{"box": {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"}]}},
+        },
     }
     timeline = results.timeline(found)
     assert timeline is not None

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.connection import redis
+from scheduler.names import IMAGE_PICTURE
 from scheduler.uploads import State, UploadNotFound, Uploads
-from search.contents import IMAGE_FRAME
 from search.index import index as search_index
 from search.people import People, face_id
 from storage.client import Store
@@ -111,7 +111,7 @@ def uploads() -> str:
 def name_faces(upload_id: str, found: dict[str, Any]) -> None:
     """Puts each face's person (id and name) on the image's face results, for the overlay."""
     faces = (found.get("faces") or {}).get("faces") or []
-    ids = [face_id(upload_id, IMAGE_FRAME, number) for number in range(len(faces))]
+    ids = [face_id(upload_id, IMAGE_PICTURE, number) for number in range(len(faces))]
     persons = People(redis(), search_index()).persons_of(ids)
     for identity, face in zip(ids, faces, strict=True):
         if identity in persons:
