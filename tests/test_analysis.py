@@ -9,6 +9,7 @@ from redis import Redis
 from scheduler.analysis import FORMAT, function_results, keyframe_results, nested, readable
 from scheduler.steps import analysis
 from scheduler.uploads import State, Step, StepState, Upload, Uploads
+from ui.cli import step_results
 
 EXTRACT = {"duration": 8.0, "keyframes": [{"index": 0, "time": 0.0}, {"index": 2, "time": 4.0}]}
 OCR_0 = {"lines": [{"text": "EXIT"}], "engine": {"version": "1"}}
@@ -71,3 +72,10 @@ def test_results_in_redis_are_read_nested(redis_db: Redis) -> None:
     for step, result in OLD_DOCUMENT["results"].items():
         records.put_result("u1", step, result)
     assert records.results("u1") == NESTED_RESULTS
+
+
+def test_the_command_line_prints_each_result_under_its_step_name() -> None:
+    assert step_results(NESTED_RESULTS) == [
+        ("probe", {"media_type": "video"}), ("extract", EXTRACT), ("transcribe", SPEECH),
+        ("ocr@0", OCR_0), ("ocr@2", OCR_2), ("faces@2", FACES_2),
+    ]
