@@ -15,8 +15,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .names import Keyframe, StepName
+
 IMAGE_ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip")
-KEYFRAME_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,6 @@ class StepSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepSpec:
         return cls(**{**data, "outputs": tuple(data.get("outputs", ()))})
-
-
-
-def per_keyframe(name: str) -> tuple[str, int] | None:
-    """The function and keyframe of a per-keyframe step name (``ocr@3`` -> ("ocr", 3))."""
-    function, separator, index = name.partition(KEYFRAME_SEPARATOR)
-    return (function, int(index)) if separator else None
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ def _after_probe(probe: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
     if media_type == "image":
         return [_thumbnail("image", config), *(StepSpec(name, name) for name in IMAGE_ANALYZERS)]
     if media_type == "video":
-        keyframes = tuple(f"keyframe_{index}.jpg" for index in range(config.max_keyframes))
+        keyframes = tuple(Keyframe(index).artefact for index in range(config.max_keyframes))
         extract = StepSpec(
             "extract",
             "extract",
@@ -87,9 +81,10 @@ def _after_probe(probe: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
 
 
 def _after_extract(extract: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
+    keyframes = [Keyframe(int(frame["index"])) for frame in extract.get("keyframes") or []]
     steps = [
-        StepSpec(f"{name}{KEYFRAME_SEPARATOR}{frame['index']}", name, source=f"{frame['output']}.jpg")
-        for frame in extract.get("keyframes") or []
+        StepSpec(StepName(name, keyframe).to_str(), name, source=keyframe.artefact)
+        for keyframe in keyframes
         for name in IMAGE_ANALYZERS
     ]
     audio = extract.get("audio")

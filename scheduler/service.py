@@ -18,12 +18,16 @@ from rq import Queue
 from storage.client import Store
 from storage.layout import artefact_prefix, result_key
 
-from . import health, hooks, steps
+from . import analysis, health, hooks, steps
+from .analysis import KEYFRAMES, keyframe_results
 from .connection import redis as connect_redis
+from .names import IMAGE_PICTURE, Keyframe, MalformedName, StepName
 from .settings import settings
 from .uploads import ANY, EVENTS_CHANNEL, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
-__all__ = ["ANY", "EVENTS_CHANNEL", "NotRetryable", "Pipeline", "State", "StepState", "UploadNotFound"]
+# What callers may use besides the Pipeline: states, events and the names of steps and pictures.
+__all__ = ["ANY", "EVENTS_CHANNEL", "IMAGE_PICTURE", "KEYFRAMES", "Keyframe", "MalformedName", "NotRetryable",
+           "Pipeline", "State", "StepName", "StepState", "UploadNotFound", "connect", "keyframe_results"]
 
 SETTLED = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
 
@@ -90,11 +94,14 @@ class Pipeline:
         return artefacts(self.records.steps(upload))
 
     def view(self, upload: str) -> dict[str, Any]:
-        """One upload whole: record, steps, progress, results, artefact URLs and its source URL."""
+        """One upload whole: record, steps, progress, results (nested as `scheduler.analysis` says), its
+        timeline of what is seen and heard, artefact URLs and its source URL."""
         record = self.records.get(upload)
+        results = self.records.results(upload)
         return {
             **self.summary(record),
-            "results": self.records.results(upload),
+            "results": results,
+            "timeline": analysis.timeline(results),
             "artefacts": self.artefact_urls(upload),
             "source": self.store.presigned_get(record.bucket, record.key),
         }

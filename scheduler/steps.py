@@ -21,12 +21,12 @@ from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
 from . import calls, hooks, metrics, plans, routing
+from .analysis import FORMAT, timeline
 from .connection import queue, redis
 from .defaults import policy
 from .gateway import Gateway
 from .plans import PROBE, StepSpec
 from .settings import settings
-from .timeline import build_timeline
 from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 logger = logging.getLogger(__name__)
@@ -229,9 +229,10 @@ def finish(upload: str) -> str:
 def analysis(
     record: Upload, steps: dict[str, Step], results: dict[str, Any], state: State, reason: str
 ) -> dict[str, Any]:
-    """The document a user reads: the upload, each step's status and each function's result."""
+    """The document a user reads, shaped as `scheduler.analysis` describes, from nested ``results``."""
     media_type = record.media_type or results.get("probe", {}).get("media_type")
     document: dict[str, Any] = {
+        "format": FORMAT,
         "upload": {**record.to_dict(), "state": state.value, "reason": reason},
         "media_type": media_type,
         "steps": {name: step.to_dict() for name, step in sorted(steps.items())},
@@ -240,12 +241,7 @@ def analysis(
     }
     transcript = results.get("transcribe", {}).get("segments")
     if media_type == "video":
-        per_keyframe: dict[int, dict[str, Any]] = {}
-        for name, result in results.items():
-            found = plans.per_keyframe(name)
-            if found is not None:
-                per_keyframe.setdefault(found[1], {})[found[0]] = result
-        document["timeline"] = build_timeline(results.get("extract"), per_keyframe, transcript).to_dict()
+        document["timeline"] = timeline(results)
     if transcript is not None:
         document["transcript"] = transcript
     return document

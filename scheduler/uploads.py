@@ -21,6 +21,8 @@ from redis import Redis
 
 from storage.events import UploadEvent
 
+from .analysis import nested
+
 PREFIX = "ml"
 EVENTS_CHANNEL = f"{PREFIX}:events"
 PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
@@ -306,8 +308,9 @@ class Uploads:
         self.redis.hset(self._key(upload, "results"), step, json.dumps(result))
 
     def results(self, upload: str) -> dict[str, Any]:
+        """The results of the steps so far, in the analysis document's shape (keyframes nested)."""
         raw = self.redis.hgetall(self._key(upload, "results"))
-        return {text(k): json.loads(v) for k, v in raw.items()}
+        return nested({text(k): json.loads(v) for k, v in raw.items()})
 
     def reset(self, upload: str) -> Upload:
         """Forgets an upload's steps and results and queues it again, for a retry."""

@@ -10,13 +10,15 @@ from typing import Any
 from rq import Queue
 
 from scheduler import steps
+from scheduler.analysis import function_results, readable
 from scheduler.connection import queue, redis
+from scheduler.names import IMAGE_PICTURE
 from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import ObjectMissing, Store
 from storage.layout import result_key
 
 from . import text
-from .contents import IMAGE_FRAME, Contents, Frame, contents_of
+from .contents import Contents, Frame, contents_of
 from .index import FACES, IMAGES, TEXT, Entry, Index, index
 from .people import Face, People, face_id
 from .settings import settings
@@ -49,7 +51,7 @@ def entries_for(contents: Contents) -> tuple[list[Entry], list[Face]]:
         clip = frame.results.get("clip") or {}
         if clip.get("embedding"):
             model = str(clip.get("embedding_model") or (clip.get("engine") or {}).get("model") or "clip")
-            sha = contents.sha256 if frame.name == IMAGE_FRAME else None
+            sha = contents.sha256 if frame.name == IMAGE_PICTURE else None
             entries.append(Entry(f"{upload}:{frame.name}", IMAGES, model, clip["embedding"],
                                  {**where, **_metadata(sha256=sha)}))
         entries_faces = _faces(upload, frame, where)
@@ -118,7 +120,7 @@ def document_of(upload: str, records: Uploads, store: Store) -> dict[str, Any] |
     # The results object is per key: a later version of the same key may have replaced it.
     if (found.get("upload") or {}).get("id") not in (None, upload):
         return None
-    return found
+    return readable(found)
 
 
 def index_stored(upload: str, records: Uploads, store: Store, idx: Index) -> str:
@@ -170,11 +172,9 @@ def stale(records: Uploads, function: str, engine_version: str) -> list[str]:
     """Uploads whose ``function`` result came from another engine version than ``engine_version``."""
     found = []
     for record in records.all():
-        results = records.results(record.id)
         versions = [
             str(((result or {}).get("engine") or {}).get("version", ""))
-            for step, result in results.items()
-            if step == function or step.startswith(f"{function}_") or step.startswith(f"{function}@")
+            for result in function_results(records.results(record.id), function)
         ]
         if any(version != engine_version for version in versions):
             found.append(record.id)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from scheduler.analysis import FORMAT
 from scheduler.uploads import State, Upload, Uploads
 from search import jobs
 from search.index import Index
@@ -31,8 +32,10 @@ class SearchEnv:
     def people(self) -> People:
         return People(self.records.redis, self.index)
 
-    def add(self, name: str, media_type: str, results: dict[str, Any]) -> str:
-        """An upload whose pipeline finished with ``results``: record, objects, results JSON, index."""
+    def add(self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT) -> str:
+        """An upload whose pipeline finished with ``results``: record, objects, results JSON, index.
+
+        ``stored_format=None`` stores the document as versions before format 2 did, without one."""
         key = f"{uuid.uuid4().hex[:12]}/{name}"
         upload = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
                         etag=uuid.uuid4().hex, size=3, media_type=media_type, state=State.DONE)
@@ -40,7 +43,11 @@ class SearchEnv:
         self.store.put_bytes(upload.bucket, key, b"raw")
         artefacts = self.store.settings.artefacts_bucket
         self.store.put_bytes(artefacts, artefact_key(upload.id, "thumbnail.jpg"), b"t")
-        document = {"upload": upload.to_dict(), "media_type": media_type, "results": results, "steps": {}}
+        document: dict[str, Any] = {
+            "upload": upload.to_dict(), "media_type": media_type, "results": results, "steps": {},
+        }
+        if stored_format is not None:
+            document["format"] = stored_format
         self.store.put_json(self.store.settings.results_bucket, result_key(key), document)
         jobs.index_stored(upload.id, self.records, self.store, self.index)
         return upload.id

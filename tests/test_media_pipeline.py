@@ -10,6 +10,8 @@ import httpx
 
 from bench.sample_media import Scene, Speech, make_video, speech_bytes
 from embedded.stack import Stack
+from scheduler.analysis import FORMAT
+from scheduler.names import Keyframe, StepName
 from scheduler.plans import IMAGE_ANALYZERS
 from tests.conftest import wait_for_upload
 
@@ -35,13 +37,17 @@ def test_a_video_becomes_one_timeline_of_what_is_seen_and_heard(
     assert record["state"] == "done", record["reason"]
     result = document(s3_client, key)
     assert result["media_type"] == "video"
-    keyframes = result["results"]["extract"]["keyframes"]
+    assert result["format"] == FORMAT
+    keyframes = [Keyframe(frame["index"]) for frame in result["results"]["extract"]["keyframes"]]
     assert len(keyframes) == 3
     expected = {"probe", "thumbnail", "extract", "transcribe"} | {
-        f"{name}@{frame['index']}" for frame in keyframes for name in IMAGE_ANALYZERS
+        StepName(name, keyframe).to_str() for keyframe in keyframes for name in IMAGE_ANALYZERS
     }
     assert set(result["steps"]) == expected
-    assert {f"keyframe_{frame['index']}.jpg" for frame in keyframes} <= set(result["artefacts"])
+    assert set(result["results"]) == {"probe", "thumbnail", "extract", "transcribe", "keyframes"}
+    nested = {key: set(by_function) for key, by_function in result["results"]["keyframes"].items()}
+    assert nested == {keyframe.key: set(IMAGE_ANALYZERS) for keyframe in keyframes}
+    assert {keyframe.artefact for keyframe in keyframes} <= set(result["artefacts"])
     assert "audio.wav" in result["artefacts"]
     ranges = result["timeline"]["ranges"]
     assert [" ".join(r["text"]).upper() for r in ranges] == ["APPLE", "BANANA", "CHERRY"]

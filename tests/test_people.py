@@ -85,8 +85,7 @@ def test_a_video_lists_the_times_a_person_appears(search_env: SearchEnv, api_cli
     photo = search_env.add("obama.jpg", "image", {"faces": faces_result("obama.jpg")})
     video = search_env.add("speech.mp4", "video", {
         "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 12.5}], "duration": 30.0},
-        "faces@0": faces_result("biden.jpg"),
-        "faces@1": faces_result("obama2.jpg"),
+        "keyframes": {"0": {"faces": faces_result("biden.jpg")}, "1": {"faces": faces_result("obama2.jpg")}},
     })
     person = search_env.person_of(photo)
     shown = api_client.get(f"/api/v1/people/{person}/uploads").get_json()["uploads"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
-from search import contents, jobs
+from search import jobs
 from search.words import words_of
 from storage.layout import artefact_prefix, result_key
 from tests.search_data import SearchEnv, faces_result
@@ -46,8 +46,7 @@ def library(search_env: SearchEnv) -> dict[str, str]:
         "film": search_env.add("film.mp4", "video", {
             "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 5.0},
                                       {"index": 2, "time": 10.0}], "duration": 14.0},
-            "ocr@0": _ocr("Chapter one"),
-            "ocr@1": _ocr("Marmalade factory"),
+            "keyframes": {"0": {"ocr": _ocr("Chapter one")}, "1": {"ocr": _ocr("Marmalade factory")}},
             "transcribe": _speech((0.5, 3.0, "The weather is mild and the sea is calm.")),
         }),
         "other": search_env.add("other.jpg", "image", {"ocr": _ocr("Chapter two of the harbour story")}),
@@ -121,7 +120,7 @@ def test_similar_images_and_near_duplicates(search_env: SearchEnv, api_client: F
     other = search_env.add("city.jpg", "image", {"clip": _clip(rng.normal(size=64))})
     video = search_env.add("clip.mp4", "video", {
         "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 7.5}], "duration": 9.0},
-        "clip@1": _clip(base + rng.normal(scale=0.5, size=64)),
+        "keyframes": {"1": {"clip": _clip(base + rng.normal(scale=0.5, size=64))}},
     })
     reply = api_client.post("/api/v1/search/image", json={"upload_id": first})
     assert reply.status_code == 200, reply.get_json()
@@ -177,8 +176,26 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     assert search_env.index.count(library["talk"]) > 0  # the others stay
 
 
-def test_step_names_of_keyframe_analyses_are_understood() -> None:
-    assert contents.step_target("faces") == ("faces", None)
-    for name in ("faces_kf3", "faces-keyframe-3", "faces@3", "keyframe_3_faces", "kf3.faces"):
-        assert contents.step_target(name) == ("faces", 3), name
-    assert contents.step_target("thumbnail") is None
+def test_a_video_stored_before_keyframes_nested_is_indexed_alike(
+    search_env: SearchEnv, api_client: FlaskClient
+) -> None:
+    """The previous version stored keyframe results flat, under step names such as ``ocr@1``."""
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=64)
+    photo = search_env.add("harbour.jpg", "image", {"clip": _clip(base), "faces": faces_result("obama.jpg")})
+    film = search_env.add("old.mp4", "video", {
+        "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 6.0}], "duration": 10.0},
+        "ocr@0": _ocr("Opening credits"),
+        "ocr@1": _ocr("Lighthouse keeper"),
+        "clip@1": _clip(base + rng.normal(scale=0.3, size=64)),
+        "faces@1": faces_result("obama2.jpg"),
+        "transcribe": _speech((1.0, 3.0, "Waves against the rocks.")),
+    }, stored_format=None)
+    on_screen = _hits(api_client, "lighthouse", "exact")
+    assert [(hit["upload_id"], hit["start"], hit["end"]) for hit in on_screen] == [(film, 6.0, 10.0)]
+    assert [(hit["upload_id"], hit["start"]) for hit in _hits(api_client, "waves", "exact")] == [(film, 1.0)]
+    reply = api_client.post("/api/v1/search/image", json={"upload_id": photo})
+    assert [(hit["upload_id"], hit["time"]) for hit in reply.get_json()["hits"]] == [(film, 6.0)]
+    assert search_env.person_of(film, "kf1") == search_env.person_of(photo)
+    times = api_client.get(f"/api/v1/people/{search_env.person_of(photo)}/uploads").get_json()["uploads"]
+    assert {entry["upload_id"]: entry["times"] for entry in times} == {photo: [], film: [6.0]}

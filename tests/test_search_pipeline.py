@@ -13,6 +13,7 @@ from PIL import Image
 from skimage import data as samples
 
 from embedded.stack import Stack
+from scheduler.names import IMAGE_PICTURE, Keyframe
 from tests.conftest import wait_for_upload
 
 
@@ -52,9 +53,11 @@ def test_a_description_finds_pictures_by_clip_text_embedding(running_stack: Stac
     hits = api.get("/search", params={"q": description, "kind": "image", "limit": 5}).json()["hits"]
     assert hits, "the session's uploads hold pictures with CLIP embeddings"
     top = api.get(f"/uploads/{hits[0]['upload_id']}").json()
-    # A hit is a whole image, or a video keyframe ("kf3" was analysed by the step "clip@3").
-    step = f"clip@{hits[0]['frame'][2:]}" if hits[0].get("frame", "image") != "image" else "clip"
-    picture = top["results"][step]["embedding"]
+    # A hit is a whole image, or a video keyframe, whose results nest under its key.
+    frame = hits[0].get("frame", IMAGE_PICTURE)
+    found = top["results"]
+    analyses = found if frame == IMAGE_PICTURE else found["keyframes"][Keyframe.from_picture(frame).key]
+    picture = analyses["clip"]["embedding"]
     scores = [hit["score"] for hit in hits]
     assert scores == sorted(scores, reverse=True)
     expected = float(np.dot(text["text_embedding"], picture))

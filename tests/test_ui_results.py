@@ -1,7 +1,8 @@
-"""How the result view reads analyzer results: timelines, transcripts and labels, tolerant of gaps."""
+"""How an upload's results are read for the result view: timelines, transcripts and labels, tolerant of gaps."""
 
 from __future__ import annotations
 
+from scheduler.analysis import timeline as timeline_of
 from ui import results
 
 
@@ -9,10 +10,12 @@ def test_a_video_timeline_is_built_from_extract_transcript_and_keyframe_steps() 
     found = {
         "extract": {"duration": 6.0, "keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 3.0}]},
         "transcribe": {"segments": [{"start": 0.5, "end": 2.0, "text": " hello there "}]},
-        "faces_1": {"faces": [{"box": {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"}]},
-        "ocr@0": {"lines": [{"text": "EXIT", "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}]},
+        "keyframes": {
+            "0": {"ocr": {"lines": [{"text": "EXIT", "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}]}},
+            "1": {"faces": {"faces": [{"box": {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}, "person": "Ada"}]}},
+        },
     }
-    timeline = results.timeline(found)
+    timeline = timeline_of(found)
     assert timeline is not None
     assert timeline["duration"] == 6.0
     first, second = timeline["ranges"]
@@ -21,15 +24,9 @@ def test_a_video_timeline_is_built_from_extract_transcript_and_keyframe_steps() 
     assert second["faces"] == 1 and second["face_refs"][0]["person"] == "Ada"
 
 
-def test_a_timeline_a_step_stored_is_used_as_it_is() -> None:
-    stored = {"duration": 2.0, "ranges": [{"start": 0.0, "end": 2.0, "faces": 3}]}
-    assert results.timeline({"timeline": stored}) == stored
-    assert results.timeline({"index": {"timeline": stored}}) == stored
-
-
 def test_nothing_to_build_a_timeline_from_gives_none() -> None:
-    assert results.timeline({"probe": {"media_type": "image"}}) is None
-    assert results.timeline({}) is None
+    assert timeline_of({"probe": {"media_type": "image"}}) is None
+    assert timeline_of({}) is None
 
 
 def test_segments_tolerate_missing_keys() -> None:

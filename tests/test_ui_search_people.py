@@ -88,7 +88,7 @@ def test_image_hits_carry_a_thumbnail_or_the_keyframe_they_are(
     copy = search_env.add("beach-copy.jpg", "image", {"clip": _clip(base + rng.normal(scale=0.05, size=64))})
     video = search_env.add("clip.mp4", "video", {
         "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 7.5}], "duration": 9.0},
-        "clip@1": _clip(base + rng.normal(scale=0.5, size=64)),
+        "keyframes": {"1": {"clip": _clip(base + rng.normal(scale=0.5, size=64))}},
     })
     thumbnail = with_artefacts(search_env, copy, "thumbnail", "thumbnail.jpg")["thumbnail.jpg"]
     keyframe = with_artefacts(search_env, video, "extract", "keyframe_0.jpg", "keyframe_1.jpg")["keyframe_1.jpg"]
@@ -122,7 +122,7 @@ def test_a_person_shows_each_face_with_the_picture_it_is_in(
     other = search_env.add("obama2.jpg", "image", {"faces": faces_result("obama2.jpg")})
     film = search_env.add("film.mp4", "video", {
         "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 4.0}], "duration": 8.0},
-        "faces@1": faces_result("obama3.jpg"),
+        "keyframes": {"1": {"faces": faces_result("obama3.jpg")}},
     })
     keyframe = with_artefacts(search_env, film, "extract", "keyframe_0.jpg", "keyframe_1.jpg")["keyframe_1.jpg"]
     thumbnail = with_artefacts(search_env, photo, "thumbnail", "thumbnail.jpg")["thumbnail.jpg"]

@@ -16,6 +16,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from scheduler.service import KEYFRAMES, Keyframe, StepName, keyframe_results
+
 FINAL = {"done", "failed"}
 DEFAULT_KEY_FILE = Path(".state") / "admin.key"
 
@@ -166,9 +168,17 @@ def main(argv: list[str] | None = None) -> int:
             if entry["reason"]:
                 line += f" - {entry['reason']}"
             print(line)
-            for step, result in entry["results"].items():
+            for step, result in step_results(entry["results"]):
                 print(f"  {step}: {json.dumps(result)[:200]}")
     return 0 if all(t.state == "done" for t in tracked) else 1
+
+
+def step_results(results: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(step name, result) of each step, a video's keyframes last, as the steps were named."""
+    found = [(function, result) for function, result in results.items() if function != KEYFRAMES]
+    for index, by_function in keyframe_results(results).items():
+        found += [(StepName(function, Keyframe(index)).to_str(), result) for function, result in by_function.items()]
+    return found
 
 
 if __name__ == "__main__":

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from scheduler.service import Pipeline, UploadNotFound
-from search.contents import IMAGE_FRAME
+from scheduler.service import IMAGE_PICTURE, Keyframe, MalformedName, Pipeline, UploadNotFound
 
 THUMBNAIL = "thumbnail.jpg"
-KEYFRAME_PREFIX = "kf"
 
 
 class Pictures:
@@ -38,15 +36,16 @@ class Pictures:
 
         The index names a face's picture ``<upload>:<frame>``; a bare frame name is read too."""
         picture = picture.rpartition(":")[2]
-        if picture == IMAGE_FRAME:
+        if picture == IMAGE_PICTURE:
             try:
                 record = self.pipeline.upload(upload_id)
             except UploadNotFound:
                 return None
             return self.store.presigned_get(record.bucket, record.key)
-        if picture.startswith(KEYFRAME_PREFIX) and picture[len(KEYFRAME_PREFIX):].isdigit():
-            return self._artefact_url(upload_id, f"keyframe_{picture[len(KEYFRAME_PREFIX):]}.jpg")
-        return None
+        try:
+            return self._artefact_url(upload_id, Keyframe.from_picture(picture).artefact)
+        except MalformedName:
+            return None
 
     def with_thumbnails(self, hits: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each hit with a ``thumbnail`` URL: its keyframe where it is one, else the upload's thumbnail."""
@@ -54,7 +53,7 @@ class Pictures:
         for hit in hits:
             upload_id = str(hit.get("upload_id") or "")
             frame = str(hit.get("frame") or "")
-            url = self.picture(upload_id, frame) if frame.startswith(KEYFRAME_PREFIX) else None
+            url = self.picture(upload_id, frame) if frame not in ("", IMAGE_PICTURE) else None
             found.append({**hit, "thumbnail": url or (self.thumbnail(upload_id) if upload_id else None)})
         return found
 

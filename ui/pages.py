@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from scheduler.service import State, UploadNotFound
-from search.contents import IMAGE_FRAME
+from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
 from search.people import face_id
 
 from . import results, sessions
@@ -96,7 +95,7 @@ def uploads() -> str:
 def name_faces(upload_id: str, found: dict[str, Any]) -> None:
     """Puts each face's person (id and name) on the image's face results, for the overlay."""
     faces = (found.get("faces") or {}).get("faces") or []
-    ids = [face_id(upload_id, IMAGE_FRAME, number) for number in range(len(faces))]
+    ids = [face_id(upload_id, IMAGE_PICTURE, number) for number in range(len(faces))]
     persons = search_people().persons_of(ids)
     for identity, face in zip(ids, faces, strict=True):
         if identity in persons:
@@ -111,7 +110,8 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         return None
     found = view["results"]
     name_faces(upload_id, found)
-    upload = {key: value for key, value in view.items() if key not in ("steps", "results", "artefacts", "source")}
+    parts = ("steps", "results", "artefacts", "source", "timeline")
+    upload = {key: value for key, value in view.items() if key not in parts}
     return {
         "upload": upload,
         "media_type": upload["media_type"] or str(found.get("probe", {}).get("media_type") or ""),
@@ -119,7 +119,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "results": found,
         "artefacts": view["artefacts"],
         "source": view["source"],
-        "timeline": results.timeline(found),
+        "timeline": view["timeline"],
         "segments": results.segments(found),
         "labels": results.labels(found),
     }

@@ -1,4 +1,4 @@
-"""How the result view reads step results: a video's timeline, transcripts and content labels.
+"""How the result view reads step results: transcripts and content labels.
 
 Analyzer results arrive from several functions whose shapes grow over time, so every reader here
 tolerates missing steps and keys and returns an empty value rather than failing the page.
@@ -6,17 +6,8 @@ tolerates missing steps and keys and returns an empty value rather than failing 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
-
-from scheduler.timeline import build_timeline
-
-ANALYZERS = ("faces", "ocr", "pose", "nsfw", "clip")
-# Per-keyframe steps are named with the analyzer and the keyframe's index, in either order.
-KEYFRAME_STEP = re.compile(
-    rf"^(?:(?P<a1>{'|'.join(ANALYZERS)})\D*(?P<i1>\d+)|\D*?(?P<i2>\d+)\D*?(?P<a2>{'|'.join(ANALYZERS)}))$"
-)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -35,31 +26,6 @@ def segments(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 if isinstance(s, dict)
             ]
     return []
-
-
-def keyframe_analyses(results: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """Image-step results on a video's keyframes, by keyframe index."""
-    analyses: dict[int, dict[str, Any]] = {}
-    for name, result in results.items():
-        match = KEYFRAME_STEP.match(name)
-        if match is None or not isinstance(result, dict):
-            continue
-        index = int(match["i1"] or match["i2"])
-        analyses.setdefault(index, {})[match["a1"] or match["a2"]] = result
-    return analyses
-
-
-def timeline(results: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The stored timeline when a step made one, else one built from extract and transcribe."""
-    for result in map(_dict, results.values()):
-        stored = result if "ranges" in result else result.get("timeline")
-        if isinstance(stored, dict) and isinstance(stored.get("ranges"), list):
-            return stored
-    extract = _dict(results.get("extract"))
-    spoken = segments(results)
-    if not extract and not spoken:
-        return None
-    return build_timeline(extract, keyframe_analyses(results), spoken).to_dict()
 
 
 def labels(results: Mapping[str, Any]) -> list[dict[str, Any]]:
