@@ -17,12 +17,12 @@ from typing import Any
 from rq import Callback, Queue
 from rq.job import Job
 
+from functions import catalog
 from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
 from . import calls, metrics, plans, routing
 from .connection import queue, redis
-from .defaults import policy
 from .gateway import Gateway
 from .plans import PROBE, StepSpec
 from .settings import settings
@@ -54,7 +54,7 @@ def job_id(upload: str, step: str) -> str:
 
 def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
     s = settings()
-    per_call = policy(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
+    per_call = catalog.spec(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
     return q.enqueue(
         run_step,
         upload,
