@@ -21,8 +21,8 @@ from redis import Redis
 
 from storage.events import UploadEvent
 
-PREFIX = "ml"
-EVENTS_CHANNEL = f"{PREFIX}:events"
+from .keys import EVENTS_CHANNEL, PREFIX, text
+
 PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
 
 
@@ -42,11 +42,6 @@ class StepState(StrEnum):
 
 
 FINAL_STEP_STATES = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
-
-
-def text(value: Any) -> str:
-    """Redis answers bytes; the platform speaks str."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def upload_id(bucket: str, key: str, etag: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, stream_with_context
 
 from scheduler.connection import redis
-from scheduler.uploads import EVENTS_CHANNEL
+from scheduler.keys import EVENTS_CHANNEL, text
 
 from . import sessions
 
@@ -31,8 +31,7 @@ def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
         while time.monotonic() < ends:
             message = listener.get_message(timeout=1.0)
             if message is not None and message["type"] == "message":
-                data = message["data"]
-                yield f"data: {data.decode() if isinstance(data, bytes) else data}\n\n"
+                yield f"data: {text(message['data'])}\n\n"
                 last_sent = time.monotonic()
             elif time.monotonic() - last_sent > KEEPALIVE_S:
                 yield ": keepalive\n\n"
