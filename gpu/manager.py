@@ -14,8 +14,8 @@ import httpx
 from redis import Redis
 from rq import Queue
 
+from functions.common.logs import configure_logging
 from scheduler import keys
-from scheduler.logs import configure_logging
 from storage.client import public_endpoint
 from storage.settings import StorageSettings
 
@@ -260,7 +260,8 @@ class Manager:
 
 
 def main() -> None:
-    from ..connection import queue, redis
+    from scheduler.connection import queue, redis
+
     from .settings import settings
 
     configure_logging("gpu-manager")

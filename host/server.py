@@ -29,6 +29,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
+from functions.common import logs
 from functions.common.device import device
 
 from . import metrics
@@ -213,11 +214,15 @@ def create_app(settings: HostSettings | None = None) -> Flask:
             return found
         started = time.perf_counter()
         status = 500  # what a handler that raises becomes
-        try:
-            reply = found.call(template.event_from_flask())
-            status = reply.status_code
-        finally:
-            metrics.observe(name, status, time.perf_counter() - started)
+        # The caller's upload and step name every line logged for this call, the handler's too.
+        with logs.bound(function=name, **logs.from_headers(dict(request.headers))):
+            try:
+                reply = found.call(template.event_from_flask())
+                status = reply.status_code
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.observe(name, status, elapsed)
+                logger.info("answered %d in %.3f s", status, elapsed)
         reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
         reply.headers["X-Served-By"] = settings.label
         return reply
@@ -290,8 +295,8 @@ def serve_tls(app: Flask, settings: HostSettings) -> None:
 def main() -> None:
     from waitress import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s functions-host %(levelname)s %(message)s")
     settings = HostSettings()
+    logs.configure_logging(f"functions-host-{settings.label}")
     app = create_app(settings)
     scheme = "https" if settings.tls else "http"
     logger.info("serving %s on %s://%s:%d", ", ".join(app.config["served"]), scheme, settings.host, settings.port)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from functions.common import logs
 from storage.client import Audience
 
 
@@ -77,6 +78,8 @@ class Gateway:
         reply = self.client.post(
             f"{self.url}/function/{function}",
             json=payload,
+            # The upload and step being worked on, so the function's own log lines name them.
+            headers=logs.headers(),
             timeout=httpx.Timeout(timeout_s, connect=5.0),
         )
         try:

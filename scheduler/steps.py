@@ -18,6 +18,7 @@ from rq import Callback, Queue
 from rq.job import Job
 
 from functions import catalog
+from functions.common import logs
 from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
@@ -110,6 +111,11 @@ def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any
 
 def run_step(upload: str, spec_data: dict[str, Any]) -> str:
     spec = StepSpec.from_dict(spec_data)
+    with logs.bound(upload_id=upload, step=spec.name):
+        return _run_step(upload, spec)
+
+
+def _run_step(upload: str, spec: StepSpec) -> str:
     records = uploads()
     try:
         record = records.get(upload)

@@ -7,11 +7,11 @@ import sys
 
 from rq import SimpleWorker
 
+from functions.common.logs import configure_logging
 from search import text
 
 from . import routing, steps
 from .connection import queue, redis
-from .logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
