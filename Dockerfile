@@ -22,6 +22,13 @@ ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 COPY requirements/services.txt requirements/services.txt
 RUN pip install --extra-index-url ${TORCH_INDEX} -r requirements/services.txt
 
+# What each function is (timeouts, GPU) comes from stack.yml, through the function catalog.
+COPY stack.yml ./
+COPY functions/catalog.py functions/catalog.py
+# Every process logs through the one JSON setup, kept with the code functions share.
+COPY functions/common/__init__.py functions/common/logs.py functions/common/
+# Search places faces into people with the faces function's own same-person distances.
+COPY functions/faces/__init__.py functions/faces/same_person.py functions/faces/
 COPY storage/ storage/
 COPY scheduler/ scheduler/
 COPY search/ search/

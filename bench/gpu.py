@@ -23,7 +23,7 @@ from gpu.budget import Budget
 from gpu.clock import ManualClock
 from gpu.manager import Manager
 from gpu.nodes import GpuNode, Nodes
-from scheduler import connection, routing
+from scheduler import connection, keys, routing
 from scheduler import settings as scheduler_settings
 from tests.fakes.vast_server import FakeVast
 
@@ -152,7 +152,7 @@ def simulate(day: Day, with_gpu: bool, redis_url: str, daily_cap: float = DAILY_
                     raw = redis.lpop(queue.key)
                     if raw is None:
                         break
-                    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    job_id = keys.text(raw)
                     job = Job.fetch(job_id, connection=redis)
                     function, arrived = job.args[1]["function"], float(job.meta["arrived"])
                     job.delete()

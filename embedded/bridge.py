@@ -172,7 +172,7 @@ class FilerBridge:
 
 
 def main() -> None:
-    from scheduler.logs import configure_logging
+    from functions.common.logs import configure_logging
     from storage.settings import StorageSettings
 
     configure_logging("bridge")

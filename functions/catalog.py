@@ -1,10 +1,16 @@
-"""The functions this project deploys, read from stack.yml (the one list faas-cli also reads)."""
+"""What each function is (timeouts, weight, GPU, memory), read from stack.yml, the one list faas-cli also reads.
+
+Every part asks this catalog rather than keeping its own table: the scheduler's call timeouts, the
+GPU node's functions and the routing of heavy steps all follow stack.yml. It needs PyYAML only, so
+the app image, the GPU node and gateway-config/deploy.py can all import it.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +18,10 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
 STACK_FILE = PROJECT / "stack.yml"
+
+# Labels of ours in stack.yml (faas-cli passes labels through to the deployed function untouched).
+WEIGHT_LABEL = "medialens.weight"
+GPU_LABEL = "medialens.gpu"
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,21 @@ class FunctionSpec:
         return quantity(self.limits["memory"])
 
     @property
+    def timeout_s(self) -> float:
+        """`exec_timeout`: how long one call may run; the scheduler waits exactly this long."""
+        return seconds(self.environment["exec_timeout"])
+
+    @property
+    def heavy(self) -> bool:
+        """`medialens.weight: heavy`: slow on the VPS's CPU (light functions never leave it)."""
+        return self.labels.get(WEIGHT_LABEL) == "heavy"
+
+    @property
+    def gpu(self) -> bool:
+        """`medialens.gpu: "true"`: a rented GPU node serves it, so heavy backlog of it may go there."""
+        return self.labels.get(GPU_LABEL) == "true"
+
+    @property
     def module(self) -> str:
         """Import path of the handler in this checkout (functions/<name>/handler.py)."""
         relative = self.handler_dir.relative_to(PROJECT)
@@ -43,6 +68,21 @@ UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "K": 1000, "M": 1000**2, "G":
 def quantity(value: str) -> int:
     number, unit = re.fullmatch(r"(\d+)([KMG]i?)?", value.strip()).groups()  # type: ignore[union-attr]
     return int(number) * UNITS[unit or ""]
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(duration: str | int | float) -> float:
+    """Go-style durations as faas-cli and the watchdog read them: 30s, 2m, 1m30s, 500ms."""
+    if isinstance(duration, int | float):
+        return float(duration)
+    text = duration.strip()
+    parts = DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"{duration!r} is not a duration like 30s, 2m or 1m30s")
+    return sum(float(number) * UNIT_SECONDS[unit] for number, unit in parts)
 
 
 VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
@@ -80,3 +120,21 @@ def functions(path: Path = STACK_FILE) -> dict[str, FunctionSpec]:
             limits={k: str(v) for k, v in (spec.get("limits") or {}).items()},
         )
     return found
+
+
+@cache
+def catalog() -> dict[str, FunctionSpec]:
+    """The project's stack.yml, read once per process (it does not change under a running service)."""
+    return functions()
+
+
+def spec(name: str) -> FunctionSpec:
+    found = catalog().get(name)
+    if found is None:
+        raise KeyError(f"no function {name!r} in stack.yml; it lists {sorted(catalog())}")
+    return found
+
+
+def gpu_functions() -> list[str]:
+    """The functions a GPU node serves: those stack.yml labels `medialens.gpu: "true"`."""
+    return sorted(name for name, found in catalog().items() if found.gpu)

@@ -18,11 +18,12 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
+# Durations are read as the function catalog reads them (it needs PyYAML only): one parser for both.
+sys.path.insert(0, str(PROJECT))
+from functions import catalog  # noqa: E402
 
 # ${NAME} only, upper case: nginx's own variables ($host, $remote_addr) pass through untouched.
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
-DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 # Gateway read/write exceed its upstream timeout, which exceeds every function's exec_timeout: the
 # innermost timeout fires first, so a slow function ends with its own clear error, not a gateway 502.
@@ -50,13 +51,10 @@ def placeholders(template: str) -> set[str]:
 
 def seconds(duration: str | int | float) -> float:
     """Go-style durations as faas-cli and the watchdog read them: 30s, 2m, 1m30s, 500ms."""
-    if isinstance(duration, int | float):
-        return float(duration)
-    text = duration.strip()
-    parts = DURATION.findall(text)
-    if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise DeployError(f"{duration!r} is not a duration like 30s, 2m or 1m30s")
-    return sum(float(number) * UNIT_SECONDS[unit] for number, unit in parts)
+    try:
+        return catalog.seconds(duration)
+    except ValueError as exc:
+        raise DeployError(str(exc)) from exc
 
 
 def go_duration(value: float) -> str:

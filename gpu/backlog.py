@@ -1,11 +1,11 @@
-"""How long the queued heavy steps would keep the CPU busy: the signal that starts a GPU node."""
+"""How long the queued GPU-capable steps would keep the CPU busy: the signal that starts a GPU node."""
 
 from __future__ import annotations
 
 from rq import Queue, Worker
 from rq.job import Job
 
-from scheduler.defaults import policy
+from functions import catalog
 
 from .settings import GpuSettings
 
@@ -13,14 +13,15 @@ STEP_FUNC = "scheduler.steps.run_step"
 
 
 def heavy_functions(queue: Queue) -> list[str]:
-    """The function of every heavy step waiting in the queue or for its dependencies."""
+    """The function of every step a GPU node could take (stack.yml's `medialens.gpu`) waiting in the
+    queue or for its dependencies."""
     ids = queue.get_job_ids() + queue.deferred_job_registry.get_job_ids()
     found = []
     for job in Job.fetch_many(ids, connection=queue.connection):
         if job is None or job.func_name != STEP_FUNC or len(job.args) < 2:
             continue
         function = str(job.args[1].get("function", ""))
-        if policy(function).heavy:
+        if function in catalog.gpu_functions():
             found.append(function)
     return found
 

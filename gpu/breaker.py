@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from . import clock
-from .nodes import text
+from scheduler import keys
 
-PREFIX = "ml:gpu:breaker"
+from . import clock
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,10 @@ class Breaker:
 
     @staticmethod
     def _key(gateway: str) -> str:
-        return f"{PREFIX}:{gateway}"
+        return keys.gpu_breaker(gateway)
 
     def state(self, gateway: str) -> BreakerState:
-        raw = {text(k): text(v) for k, v in self.redis.hgetall(self._key(gateway)).items()}
+        raw = {keys.text(k): keys.text(v) for k, v in self.redis.hgetall(self._key(gateway)).items()}
         opened = raw.get("opened_at")
         return BreakerState(int(raw.get("failures", 0)), float(opened) if opened else None)
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from .nodes import PREFIX, GpuNode
-from .settings import GpuSettings
+from scheduler import keys
 
-SPEND = f"{PREFIX}:spend"
-ACCOUNT = f"{PREFIX}:account"
+from .nodes import GpuNode
+from .settings import GpuSettings
 
 
 def day_of(at: float) -> str:
@@ -38,6 +37,15 @@ def _by_day(start: float, end: float) -> Iterator[tuple[float, float]]:
         stop = min(end, midnight)
         yield start, stop
         start = stop
+
+
+def booked_usd(redis: Redis, now: float) -> dict[str, float]:
+    """USD booked for the UTC day and month of `now`, by period; empty while this month has none."""
+    month = redis.get(keys.gpu_spend(month_of(now)))
+    if month is None:
+        return {}
+    day = redis.get(keys.gpu_spend(day_of(now)))
+    return {"day": float(day or 0.0), "month": float(month)}
 
 
 @dataclass(frozen=True)
@@ -70,9 +78,9 @@ class Budget:
             span = max(end - start, 1e-9)
             for a, b in _by_day(start, end) if end > start else [(start, start)]:
                 share = usd * ((b - a) / span if end > start else 1.0)
-                pipe.incrbyfloat(f"{SPEND}:{day_of(a)}", share)
-                pipe.incrbyfloat(f"{SPEND}:{month_of(a)}", share)
-            pipe.hincrbyfloat(f"{SPEND}:instances:{month_of(end)}", str(instance), usd)
+                pipe.incrbyfloat(keys.gpu_spend(day_of(a)), share)
+                pipe.incrbyfloat(keys.gpu_spend(month_of(a)), share)
+            pipe.hincrbyfloat(keys.gpu_instance_spend(month_of(end)), str(instance), usd)
             pipe.execute()
 
     def accrue(self, node: GpuNode, now: float) -> GpuNode:
@@ -84,7 +92,7 @@ class Budget:
 
     def reconcile(self, charged_usd: dict[int, float], now: float) -> float:
         """Where the account charged more for one of our instances than we booked, books the difference."""
-        key = f"{SPEND}:instances:{month_of(now)}"
+        key = keys.gpu_instance_spend(month_of(now))
         booked = {int(k): float(v) for k, v in self.redis.hgetall(key).items()}
         added = 0.0
         for instance, charged in charged_usd.items():
@@ -94,18 +102,15 @@ class Budget:
         return added
 
     def record_credit(self, credit_usd: float, now: float) -> None:
-        self.redis.hset(ACCOUNT, mapping={"credit": credit_usd, "checked_at": now})
-
-    def _usd(self, key: str) -> float:
-        raw = self.redis.get(key)
-        return float(raw) if raw else 0.0
+        self.redis.hset(keys.GPU_ACCOUNT, mapping={"credit": credit_usd, "checked_at": now})
 
     def spend(self, now: float) -> Spend:
         rate = self.settings.usd_rate
-        credit = self.redis.hget(ACCOUNT, "credit")
+        credit = self.redis.hget(keys.GPU_ACCOUNT, "credit")
+        booked = booked_usd(self.redis, now)
         return Spend(
-            day=self._usd(f"{SPEND}:{day_of(now)}") * rate,
-            month=self._usd(f"{SPEND}:{month_of(now)}") * rate,
+            day=booked.get("day", 0.0) * rate,
+            month=booked.get("month", 0.0) * rate,
             day_cap=self.settings.daily_cap,
             month_cap=self.settings.monthly_cap,
             credit=float(credit) * rate if credit is not None else None,

@@ -10,13 +10,14 @@ from urllib.parse import urlsplit
 import httpx
 from redis import Redis
 
+from scheduler import keys
 from scheduler.gateway import Gateway, Reply
 from storage.client import Audience
 
 from . import clock
 from .breaker import Breaker
 from .budget import month_of
-from .nodes import PREFIX, GpuNode, Nodes, NodeState
+from .nodes import GpuNode, Nodes, NodeState
 from .settings import GpuSettings
 from .tls import pinned_context
 
@@ -31,7 +32,7 @@ class NodeFailed(httpx.TransportError):
 
 
 def files_key(at: float) -> str:
-    return f"{PREFIX}:files:{month_of(at)}"
+    return keys.gpu_files(month_of(at))
 
 
 class NodeGateway(Gateway):

@@ -14,7 +14,8 @@ import httpx
 from redis import Redis
 from rq import Queue
 
-from scheduler.logs import configure_logging
+from functions.common.logs import configure_logging
+from scheduler import keys
 from storage.client import public_endpoint
 from storage.settings import StorageSettings
 
@@ -23,15 +24,13 @@ from .backlog import heavy_wait_s
 from .breaker import Breaker
 from .budget import Budget, month_start
 from .gateway import node_gateway
-from .nodes import PREFIX, GpuNode, Nodes, NodeState, text
+from .nodes import GpuNode, Nodes, NodeState
 from .settings import GpuSettings
 from .tls import NodeCertificate, node_certificate, store_problem
 from .vast import Vast, VastError
 
 logger = logging.getLogger(__name__)
 
-STATUS = f"{PREFIX}:status"
-LOCK = f"{PREFIX}:manager"
 READY_STATUS = "running"
 
 Probe = Callable[[GpuNode], list[str] | None]
@@ -75,11 +74,11 @@ class Manager:
     # -- status a person reads -------------------------------------------------------------------
     def report(self, message: str, kind: str = "info") -> None:
         """Records what GPU burst is doing; a new problem is logged once, not every tick."""
-        previous = self.redis.hget(STATUS, "message")
-        if previous is None or text(previous) != message:
+        previous = self.redis.hget(keys.GPU_STATUS, "message")
+        if previous is None or keys.text(previous) != message:
             log = logger.warning if kind in ("auth", "outage", "rejected", "error", "store") else logger.info
             log("GPU burst: %s", message)
-        self.redis.hset(STATUS, mapping={"message": message, "kind": kind, "at": clock.now()})
+        self.redis.hset(keys.GPU_STATUS, mapping={"message": message, "kind": kind, "at": clock.now()})
 
     # -- one look at everything ------------------------------------------------------------------
     def tick(self) -> None:
@@ -98,11 +97,11 @@ class Manager:
     def _lead(self) -> bool:
         """Only one manager acts at a time, so two never rent a node for the same backlog."""
         ttl = max(1, int(self.settings.tick_s * 4))
-        if self.redis.set(LOCK, self.owner, nx=True, ex=ttl):
+        if self.redis.set(keys.GPU_MANAGER_LOCK, self.owner, nx=True, ex=ttl):
             return True
-        holder = self.redis.get(LOCK)
-        if holder is not None and text(holder) == self.owner:
-            self.redis.expire(LOCK, ttl)
+        holder = self.redis.get(keys.GPU_MANAGER_LOCK)
+        if holder is not None and keys.text(holder) == self.owner:
+            self.redis.expire(keys.GPU_MANAGER_LOCK, ttl)
             return True
         return False
 
@@ -128,7 +127,7 @@ class Manager:
 
     def _reconcile(self, now: float) -> None:
         """Every `reconcile_s`: the account's credit and invoiced charges correct our own booking."""
-        last = self.redis.hget(STATUS, "reconciled_at")
+        last = self.redis.hget(keys.GPU_STATUS, "reconciled_at")
         if last is not None and now - float(last) < self.settings.reconcile_s:
             return
         assert self.vast is not None
@@ -140,7 +139,7 @@ class Manager:
             logger.warning("destroying Vast.ai instance %s: labelled %s but not tracked", stray,
                            self.settings.label)
             self.vast.destroy(stray)
-        self.redis.hset(STATUS, "reconciled_at", now)
+        self.redis.hset(keys.GPU_STATUS, "reconciled_at", now)
 
     # -- node lifecycle --------------------------------------------------------------------------
     def _advance(self, node: GpuNode, now: float) -> None:
@@ -261,7 +260,8 @@ class Manager:
 
 
 def main() -> None:
-    from ..connection import queue, redis
+    from scheduler.connection import queue, redis
+
     from .settings import settings
 
     configure_logging("gpu-manager")

@@ -9,14 +9,9 @@ from typing import Any
 
 from redis import Redis
 
+from scheduler import keys
+
 from . import clock
-
-PREFIX = "ml:gpu"
-NODES = f"{PREFIX}:nodes"
-
-
-def text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class NodeState(StrEnum):
@@ -84,25 +79,25 @@ class Nodes:
         self.redis = redis
 
     def all(self) -> list[GpuNode]:
-        raw = self.redis.hgetall(NODES)
+        raw = self.redis.hgetall(keys.GPU_NODES)
         return sorted((GpuNode.from_dict(json.loads(v)) for v in raw.values()), key=lambda n: n.created_at)
 
     def get(self, node_id: int) -> GpuNode | None:
-        raw = self.redis.hget(NODES, str(node_id))
+        raw = self.redis.hget(keys.GPU_NODES, str(node_id))
         return GpuNode.from_dict(json.loads(raw)) if raw else None
 
     def put(self, node: GpuNode) -> None:
-        self.redis.hset(NODES, str(node.id), json.dumps(node.to_dict()))
+        self.redis.hset(keys.GPU_NODES, str(node.id), json.dumps(node.to_dict()))
 
     def forget(self, node_id: int) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.hdel(NODES, str(node_id))
+            pipe.hdel(keys.GPU_NODES, str(node_id))
             pipe.delete(self._load_key(node_id))
             pipe.execute()
 
     @staticmethod
     def _load_key(node_id: int) -> str:
-        return f"{PREFIX}:load:{node_id}"
+        return keys.gpu_load(node_id)
 
     def begin(self, node_id: int) -> float:
         started = clock.now()
@@ -126,7 +121,7 @@ class Nodes:
         self.redis.hset(self._load_key(node_id), "last_busy", at)
 
     def load(self, node_id: int) -> Load:
-        raw = {text(k): text(v) for k, v in self.redis.hgetall(self._load_key(node_id)).items()}
+        raw = keys.texts(self.redis.hgetall(self._load_key(node_id)))
         return Load(
             in_flight=max(0, int(raw.get("in_flight", 0))),
             last_busy=float(raw.get("last_busy", 0.0)),

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from functions import catalog
+
 OFF_MESSAGE = "GPU burst off: no Vast.ai key (set MEDIALENS_GPU_VAST_API_KEY); every step runs on the CPU"
 
 
@@ -26,7 +28,7 @@ class GpuSettings(BaseSettings):
     node_token: str = Field(default="", description="Bearer token of the nodes; empty: a fresh one each.")
     label: str = Field(default="medialens-gpu", description="Vast.ai label of our instances (finds strays).")
     functions: str = Field(
-        default="transcribe,clip,faces,ocr", description="Functions a node serves, comma-separated."
+        default="", description='Functions a node serves, comma-separated; empty: stack.yml\'s medialens.gpu ones.'
     )
     backlog_threshold_s: float = Field(
         default=600.0, description="Start a node when the heavy backlog would take longer on the CPU."
@@ -57,7 +59,8 @@ class GpuSettings(BaseSettings):
 
     @property
     def node_functions(self) -> list[str]:
-        return [name.strip() for name in self.functions.split(",") if name.strip()]
+        named = [name.strip() for name in self.functions.split(",") if name.strip()]
+        return named or catalog.gpu_functions()
 
     def typical_s(self, function: str) -> float:
         return self.typical_cpu_s.get(function, 30.0)

@@ -6,10 +6,11 @@ from typing import Any
 
 from redis import Redis
 
+from scheduler import keys
+
 from .budget import Budget
 from .gateway import files_key
-from .manager import STATUS
-from .nodes import Nodes, text
+from .nodes import Nodes
 from .settings import OFF_MESSAGE, GpuSettings
 
 
@@ -17,7 +18,7 @@ def status(redis: Redis, settings: GpuSettings, now: float) -> dict[str, Any]:
     nodes = Nodes(redis)
     spend = Budget(redis, settings).spend(now)
     files = int(redis.pfcount(files_key(now)))
-    recorded = {text(k): text(v) for k, v in redis.hgetall(STATUS).items()}
+    recorded = {keys.text(k): keys.text(v) for k, v in redis.hgetall(keys.GPU_STATUS).items()}
     if settings.enabled:
         message = recorded.get("message", "GPU burst on: waiting for a heavy backlog")
     else:

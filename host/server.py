@@ -28,7 +28,8 @@ from flask import Flask, Response, jsonify, request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from functions.catalog import PROJECT, FunctionSpec, functions
+from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
+from functions.common import logs
 from functions.common.device import device
 
 from . import metrics
@@ -43,7 +44,9 @@ class HostSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8080, description="Port to serve the gateway API on.")
-    functions: str = Field("", description="Comma-separated functions to serve (all when empty).")
+    functions: str = Field(
+        "", description="Comma-separated functions to serve; empty: all (a gpu host: stack.yml's medialens.gpu)."
+    )
     label: str = Field("cpu", description="What this host is: cpu (the VPS) or gpu (a rented node).")
     basic_auth_user: str = Field("admin", description="User for /system/* (as faasd).")
     basic_auth_password: str = Field("", description="Password for /system/*; empty disables it.")
@@ -52,6 +55,13 @@ class HostSettings(BaseSettings):
     async_workers: int = Field(2, description="Concurrent /async-function invocations.")
     tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
     tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
+
+    def served(self) -> set[str]:
+        """The functions to serve; empty means every function in stack.yml."""
+        named = {name.strip() for name in self.functions.split(",") if name.strip()}
+        if not named and self.label == "gpu":
+            return set(gpu_functions())
+        return named
 
     @property
     def tls(self) -> bool:
@@ -148,7 +158,7 @@ def _unauthorised(realm: str) -> Response:
 
 def create_app(settings: HostSettings | None = None) -> Flask:
     settings = settings or HostSettings()
-    wanted = {name.strip() for name in settings.functions.split(",") if name.strip()}
+    wanted = settings.served()
     catalog = functions()
     unknown = wanted - set(catalog)
     if unknown:
@@ -204,11 +214,15 @@ def create_app(settings: HostSettings | None = None) -> Flask:
             return found
         started = time.perf_counter()
         status = 500  # what a handler that raises becomes
-        try:
-            reply = found.call(template.event_from_flask())
-            status = reply.status_code
-        finally:
-            metrics.observe(name, status, time.perf_counter() - started)
+        # The caller's upload and step name every line logged for this call, the handler's too.
+        with logs.bound(function=name, **logs.from_headers(dict(request.headers))):
+            try:
+                reply = found.call(template.event_from_flask())
+                status = reply.status_code
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.observe(name, status, elapsed)
+                logger.info("answered %d in %.3f s", status, elapsed)
         reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
         reply.headers["X-Served-By"] = settings.label
         return reply
@@ -281,8 +295,8 @@ def serve_tls(app: Flask, settings: HostSettings) -> None:
 def main() -> None:
     from waitress import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s functions-host %(levelname)s %(message)s")
     settings = HostSettings()
+    logs.configure_logging(f"functions-host-{settings.label}")
     app = create_app(settings)
     scheme = "https" if settings.tls else "http"
     logger.info("serving %s on %s://%s:%d", ", ".join(app.config["served"]), scheme, settings.host, settings.port)

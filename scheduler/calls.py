@@ -10,14 +10,12 @@ from typing import Any
 
 import httpx
 
-from .defaults import policy
-from .gateway import Gateway, Reply
+from functions import catalog
+
+from .gateway import Gateway, Reply, Verdict
 from .settings import settings
 
 logger = logging.getLogger(__name__)
-
-TRANSIENT = {500, 502, 504, 429}
-NOT_READY = 503
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ def call(
     """`payload` makes the request for the gateway an attempt goes to: its presigned URLs must name
     the store's address that the functions behind that gateway reach."""
     s = settings()
-    timeout = policy(function).timeout_s
+    timeout = catalog.spec(function).timeout_s
     delay = s.retry_backoff_s
     not_ready_until = time.monotonic() + s.not_ready_wait_s
     attempt = 0
@@ -62,21 +60,19 @@ def call(
         except httpx.HTTPError as exc:
             reply, last_reason = None, f"gateway {gateway_name} unreachable: {exc}"
         if reply is not None:
-            if reply.status < 300:
-                return Outcome("ok", reply.body, "", gateway_name, attempt)
-            if reply.status == 422 or reply.status == 400:
-                return Outcome("rejected", reply.body, reply.error, gateway_name, attempt)
-            if reply.status == 501:
-                return Outcome("unavailable", reply.body, reply.error, gateway_name, attempt)
-            if reply.status == 404:
+            verdict = reply.verdict
+            if verdict in (Verdict.OK, Verdict.REJECTED, Verdict.UNAVAILABLE):
+                return Outcome(verdict.value, reply.body, reply.error if verdict != Verdict.OK else "",
+                               gateway_name, attempt)
+            if verdict == Verdict.NOT_DEPLOYED:
                 return Outcome("error", reply.body, f"function {function} is not deployed", gateway_name, attempt)
             last_reason = f"{function} failed: {reply.error}"
-            if reply.status == NOT_READY and time.monotonic() < not_ready_until:
+            if verdict == Verdict.LOADING and time.monotonic() < not_ready_until:
                 # A model still loading is not a failure: wait without spending an attempt.
                 attempt -= 1
                 time.sleep(1.0)
                 continue
-            if reply.status not in TRANSIENT and reply.status != NOT_READY:
+            if verdict == Verdict.ERROR:
                 return Outcome("error", reply.body, last_reason, gateway_name, attempt)
         if attempt >= s.step_attempts:
             return Outcome("error", {}, f"{last_reason} (after {attempt} attempts)", gateway_name, attempt)

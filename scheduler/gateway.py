@@ -5,11 +5,32 @@ from __future__ import annotations
 import ssl
 import time
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import httpx
 
+from functions.common import logs
 from storage.client import Audience
+
+
+class Verdict(Enum):
+    """What a function's HTTP status means to a caller (functions/common/contract.py writes them)."""
+
+    OK = "ok"
+    REJECTED = "rejected"  # 400/422: the input is bad; retrying cannot help, the reason is for a person
+    UNAVAILABLE = "unavailable"  # 501: the engine's model is not installed
+    NOT_DEPLOYED = "not_deployed"  # 404: the gateway has no such function
+    LOADING = "loading"  # 503: the model is still loading; wait, it is no failure
+    TRANSIENT = "transient"  # 429, 500, 502, 504: worth another attempt
+    ERROR = "error"  # anything else
+
+
+VERDICTS = {
+    400: Verdict.REJECTED, 422: Verdict.REJECTED, 501: Verdict.UNAVAILABLE, 404: Verdict.NOT_DEPLOYED,
+    503: Verdict.LOADING, 429: Verdict.TRANSIENT, 500: Verdict.TRANSIENT, 502: Verdict.TRANSIENT,
+    504: Verdict.TRANSIENT,
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +39,10 @@ class Reply:
     body: dict[str, Any]
     duration_s: float
     gateway: str
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.OK if self.status < 300 else VERDICTS.get(self.status, Verdict.ERROR)
 
     @property
     def error(self) -> str:
@@ -53,6 +78,8 @@ class Gateway:
         reply = self.client.post(
             f"{self.url}/function/{function}",
             json=payload,
+            # The upload and step being worked on, so the function's own log lines name them.
+            headers=logs.headers(),
             timeout=httpx.Timeout(timeout_s, connect=5.0),
         )
         try:

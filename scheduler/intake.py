@@ -84,7 +84,7 @@ def create_app(config: SchedulerSettings | None = None) -> Flask:
 def main() -> None:
     from waitress import serve
 
-    from .logs import configure_logging
+    from functions.common.logs import configure_logging
 
     configure_logging("intake")
     s = settings()

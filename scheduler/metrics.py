@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 
 from flask import Flask, Response
@@ -20,16 +21,17 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from gpu.budget import booked_usd
+
+from . import keys
+
 logger = logging.getLogger(__name__)
 
 # RQ runs every job in a forked work-horse that exits afterwards, so in-process counters in a
 # worker would die with each job. Workers add their observations to these Redis hashes instead and
 # the intake exports them: one scrape target sees every worker, on any machine, and a worker
 # restart loses nothing.
-STEP_SECONDS = "ml:metrics:step_seconds"
-STEP_FAILURES = "ml:metrics:step_failures"
-# Written by the GPU burst code (gpu): dollars spent on rented GPU nodes so far, a float.
-GPU_SPEND = "ml:gpu:spend"
+# (keys.STEP_SECONDS and keys.STEP_FAILURES)
 
 STEP_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -58,18 +60,14 @@ def record_step(connection: Redis, function: str, seconds: float | None, failed:
     try:
         with connection.pipeline() as pipe:
             if seconds is not None:
-                pipe.hincrby(STEP_SECONDS, f"{function}|{_bucket(seconds)}", 1)
-                pipe.hincrbyfloat(STEP_SECONDS, f"{function}|sum", seconds)
-                pipe.hincrby(STEP_SECONDS, f"{function}|count", 1)
-            pipe.hincrby(STEP_FAILURES, function, 1 if failed else 0)
+                pipe.hincrby(keys.STEP_SECONDS, f"{function}|{_bucket(seconds)}", 1)
+                pipe.hincrbyfloat(keys.STEP_SECONDS, f"{function}|sum", seconds)
+                pipe.hincrby(keys.STEP_SECONDS, f"{function}|count", 1)
+            pipe.hincrby(keys.STEP_FAILURES, function, 1 if failed else 0)
             pipe.execute()
     except RedisError as exc:
         # A lost observation must never fail the step it describes.
         logger.warning("could not record metrics for %s: %s", function, exc)
-
-
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisCollector(Collector):
@@ -98,8 +96,8 @@ class RedisCollector(Collector):
             "medialens_step_failures", "Steps that failed (error, rejection or crash), per function.",
             labels=["function"],
         )
-        for function, count in sorted(self.connection.hgetall(STEP_FAILURES).items()):
-            failures.add_metric([_decode(function)], float(count))
+        for function, count in sorted(self.connection.hgetall(keys.STEP_FAILURES).items()):
+            failures.add_metric([keys.text(function)], float(count))
         yield failures
         depth = GaugeMetricFamily(
             "medialens_queue_depth", "Jobs on the scheduler's queue by state.", labels=["queue", "state"]
@@ -115,9 +113,13 @@ class RedisCollector(Collector):
             depth.add_metric([self.queue_name, state], registry.count)
         yield depth
         spend = self._gpu_spend()
-        if spend is not None:
-            gauge = GaugeMetricFamily("medialens_gpu_spend", f"Dollars spent on GPU nodes ({GPU_SPEND}).")
-            gauge.add_metric([], spend)
+        if spend:
+            gauge = GaugeMetricFamily(
+                "medialens_gpu_spend", "USD booked for rented GPU nodes in this UTC day and month (gpu/budget.py).",
+                labels=["period"],
+            )
+            for period, usd in spend.items():
+                gauge.add_metric([period], usd)
             yield gauge
 
     def _durations(self) -> HistogramMetricFamily:
@@ -126,8 +128,8 @@ class RedisCollector(Collector):
             labels=["function"],
         )
         fields: dict[str, dict[str, float]] = {}
-        for raw_field, raw_value in self.connection.hgetall(STEP_SECONDS).items():
-            function, _, part = _decode(raw_field).rpartition("|")
+        for raw_field, raw_value in self.connection.hgetall(keys.STEP_SECONDS).items():
+            function, _, part = keys.text(raw_field).rpartition("|")
             fields.setdefault(function, {})[part] = float(raw_value)
         for function, parts in sorted(fields.items()):
             cumulative, buckets = 0.0, []
@@ -137,18 +139,12 @@ class RedisCollector(Collector):
             family.add_metric([function], buckets, sum_value=parts.get("sum", 0.0))
         return family
 
-    def _gpu_spend(self) -> float | None:
+    def _gpu_spend(self) -> dict[str, float]:
         try:
-            raw = self.connection.get(GPU_SPEND)
-        except RedisError:
-            # Another type under that key is the GPU code's business; leave the gauge out.
-            return None
-        if raw is None:
-            return None
-        try:
-            return float(_decode(raw))
-        except ValueError:
-            return None
+            return booked_usd(self.connection, time.time())
+        except (RedisError, ValueError):
+            # What the budget keeps is the GPU code's business: a scrape leaves the gauge out.
+            return {}
 
 
 def exposition(connection: Redis, queue_name: str) -> bytes:

@@ -44,10 +44,12 @@ class StepSpec:
 
 @dataclass(frozen=True)
 class PlanSettings:
-    thumbnail_size: int = 320
-    max_keyframes: int = 12
-    keyframe_interval_s: float = 2.0
-    transcribe_chunk_s: float = 30.0
+    """What plans are made with; the defaults are SchedulerSettings' (scheduler/settings.py)."""
+
+    thumbnail_size: int
+    max_keyframes: int
+    keyframe_interval_s: float
+    transcribe_chunk_s: float
 
 
 PROBE = StepSpec(name="probe", function="probe")
@@ -102,4 +104,8 @@ def _thumbnail(media_type: str, config: PlanSettings) -> StepSpec:
 
 def _transcribe(source: str, duration: Any, config: PlanSettings) -> StepSpec:
     calls = math.ceil(float(duration or 0) / config.transcribe_chunk_s) + 1
-    return StepSpec("transcribe", "transcribe", source=source, chunked=True, expected_calls=calls)
+    # The chunk length travels in the request, so the function covers exactly what the job was sized for.
+    return StepSpec(
+        "transcribe", "transcribe", source=source, chunked=True, expected_calls=calls,
+        options={"duration_s": config.transcribe_chunk_s},
+    )

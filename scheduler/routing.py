@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from functions import catalog
 from gpu import gateway as gpu_gateway
 from gpu.settings import settings as gpu_settings
 from storage.client import Audience
 
 from .connection import redis
-from .defaults import policy
 from .gateway import Gateway
 from .settings import settings
 
@@ -26,11 +26,11 @@ def gateway(name: str) -> Gateway:
 
 
 def route(function: str) -> Gateway:
-    """Heavy functions go to a ready GPU node whose breaker is closed; everything else, and every
-    heavy step while no such node exists, runs on the CPU gateway. Called again on each attempt,
+    """Functions stack.yml marks for the GPU go to a ready GPU node whose breaker is closed; everything
+    else, and every such step while no node exists, runs on the CPU gateway. Called again on each attempt,
     so a retry after a node failure lands on the CPU."""
     gpu = gpu_settings()
-    if gpu.enabled and policy(function).heavy:
+    if gpu.enabled and catalog.spec(function).gpu:
         node = gpu_gateway.pick(function, redis(), gpu)
         if node is not None:
             return node

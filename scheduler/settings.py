@@ -35,7 +35,7 @@ class SchedulerSettings(BaseSettings):
     max_keyframes: int = Field(12, description="Most keyframes taken from one video.")
     keyframe_interval_s: float = Field(2.0, description="Least time between two keyframes, in seconds.")
     transcribe_chunk_s: float = Field(
-        30.0, description="Audio per transcribe call (match MEDIALENS_TRANSCRIBE_CHUNK_S); sizes timeouts."
+        30.0, description="Audio per transcribe call, sent as its options.duration_s; sizes job timeouts."
     )
 
     def plan_settings(self) -> PlanSettings:

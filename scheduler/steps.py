@@ -17,13 +17,14 @@ from typing import Any
 from rq import Callback, Queue
 from rq.job import Job
 
+from functions import catalog
+from functions.common import logs
 from storage.client import Audience, Store
 from storage.layout import artefact_key, result_key
 
 from . import calls, hooks, metrics, plans, routing
 from .analysis import FORMAT, timeline
 from .connection import queue, redis
-from .defaults import policy
 from .gateway import Gateway
 from .plans import PROBE, StepSpec
 from .settings import settings
@@ -54,7 +55,7 @@ def job_id(upload: str, step: str) -> str:
 
 def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
     s = settings()
-    per_call = policy(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
+    per_call = catalog.spec(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
     return q.enqueue(
         run_step,
         upload,
@@ -110,6 +111,11 @@ def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any
 
 def run_step(upload: str, spec_data: dict[str, Any]) -> str:
     spec = StepSpec.from_dict(spec_data)
+    with logs.bound(upload_id=upload, step=spec.name):
+        return _run_step(upload, spec)
+
+
+def _run_step(upload: str, spec: StepSpec) -> str:
     records = uploads()
     try:
         record = records.get(upload)

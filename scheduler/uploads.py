@@ -22,9 +22,8 @@ from redis import Redis
 from storage.events import UploadEvent
 
 from .analysis import nested
+from .keys import EVENTS_CHANNEL, PREFIX, text
 
-PREFIX = "ml"
-EVENTS_CHANNEL = f"{PREFIX}:events"
 PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
 
 
@@ -44,11 +43,6 @@ class StepState(StrEnum):
 
 
 FINAL_STEP_STATES = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
-
-
-def text(value: Any) -> str:
-    """Redis answers bytes; the platform speaks str."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def upload_id(bucket: str, key: str, etag: str) -> str:

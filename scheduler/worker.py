@@ -7,6 +7,7 @@ import sys
 
 from rq import SimpleWorker
 
+from functions.common.logs import configure_logging
 from scheduler.uploads import Uploads
 from search import text
 from search.hook import SearchHook
@@ -14,7 +15,6 @@ from search.index import index
 
 from . import hooks, routing, steps
 from .connection import queue, redis
-from .logs import configure_logging
 
 logger = logging.getLogger(__name__)
 

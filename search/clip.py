@@ -6,9 +6,10 @@ from typing import Any
 
 import httpx
 
+from functions import catalog
 from scheduler import routing
 from scheduler.calls import Payload
-from scheduler.defaults import policy
+from scheduler.gateway import Verdict
 from storage.client import Store
 
 FUNCTION = "clip"
@@ -21,14 +22,14 @@ class ClipUnavailable(RuntimeError):
 def _call(payload: Payload) -> dict[str, Any]:
     gateway = routing.route(FUNCTION)
     try:
-        reply = gateway.invoke(FUNCTION, payload(gateway), policy(FUNCTION).timeout_s)
+        reply = gateway.invoke(FUNCTION, payload(gateway), catalog.spec(FUNCTION).timeout_s)
     except httpx.HTTPError as exc:
         raise ClipUnavailable(f"the clip function could not be reached: {exc}") from exc
-    if reply.status == 501:
+    if reply.verdict == Verdict.UNAVAILABLE:
         raise ClipUnavailable(f"no CLIP model is installed: {reply.error}")
-    if reply.status == 503:
+    if reply.verdict == Verdict.LOADING:
         raise ClipUnavailable("the CLIP model is still loading; try again in a minute")
-    if reply.status >= 300:
+    if reply.verdict != Verdict.OK:
         raise ClipUnavailable(f"the clip function failed: {reply.error}")
     return reply.body
 

@@ -30,15 +30,13 @@ from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import register_embedding_function
 from redis import Redis
 
-from scheduler.uploads import PREFIX
+from scheduler import keys
 
 from .settings import IndexSettings, settings
 from .words import WordIndex
 
 logger = logging.getLogger(__name__)
 
-VERSION_KEY = f"{PREFIX}:index:version"
-LOCK_KEY = f"{PREFIX}:index:lock"
 
 IMAGES, FACES, TEXT = "images", "faces", "text"
 # Faces are compared by Euclidean distance (dlib's threshold is Euclidean); CLIP and text by cosine.
@@ -125,7 +123,7 @@ class Index:
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
     def _fresh_client(self) -> ClientAPI:
-        version = self.redis.get(VERSION_KEY)
+        version = self.redis.get(keys.INDEX_VERSION)
         if self._client is None or (not self.config.server_url and version != self._seen):
             if self._client is not None:
                 SharedSystemClient.clear_system_cache()
@@ -142,7 +140,7 @@ class Index:
     def writing(self) -> Iterator[ClientAPI]:
         """Exclusive across processes; whatever is written is seen by every reader afterwards."""
         lock = self.redis.lock(
-            LOCK_KEY, timeout=self.config.lock_timeout_s, blocking_timeout=self.config.lock_timeout_s
+            keys.INDEX_LOCK, timeout=self.config.lock_timeout_s, blocking_timeout=self.config.lock_timeout_s
         )
         if not lock.acquire():
             raise IndexBusy(f"the index stayed locked for {self.config.lock_timeout_s} s")
@@ -152,7 +150,7 @@ class Index:
                 try:
                     yield client
                 finally:
-                    self._seen = str(self.redis.incr(VERSION_KEY)).encode()
+                    self._seen = str(self.redis.incr(keys.INDEX_VERSION)).encode()
         finally:
             lock.release()
 

@@ -17,35 +17,10 @@ from typing import Any
 
 from redis import Redis
 
-from scheduler.uploads import PREFIX
+from scheduler import keys
 
 from .index import FACES, Index
 from .settings import IndexSettings, settings
-
-PEOPLE = f"{PREFIX}:people"
-ALIASES = f"{PREFIX}:people:aliases"
-COUNTER = f"{PREFIX}:people:next"
-LOCK = f"{PREFIX}:people:lock"
-
-
-def _person_key(person: str) -> str:
-    return f"{PREFIX}:person:{person}"
-
-
-def _members_key(person: str) -> str:
-    return f"{PREFIX}:person:{person}:faces"
-
-
-def _face_key(face: str) -> str:
-    return f"{PREFIX}:face:{face}"
-
-
-def _cannot_key(face: str) -> str:
-    return f"{PREFIX}:face:{face}:cannot"
-
-
-def _upload_faces_key(upload: str) -> str:
-    return f"{PREFIX}:faces:upload:{upload}"
 
 
 class PersonNotFound(KeyError):
@@ -96,14 +71,6 @@ def face_id(upload: str, picture: str, number: int) -> str:
     return f"{upload}:{picture}:{number}"
 
 
-def _str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _text(raw: Any) -> dict[str, str]:
-    return {_str(k): _str(v) for k, v in raw.items()}
-
-
 class People:
     def __init__(self, redis: Redis, index: Index, config: IndexSettings | None = None) -> None:
         self.redis = redis
@@ -111,32 +78,32 @@ class People:
         self.config = config or settings()
 
     def _lock(self) -> Any:
-        return self.redis.lock(LOCK, timeout=60, blocking_timeout=60)
+        return self.redis.lock(keys.PEOPLE_LOCK, timeout=60, blocking_timeout=60)
 
     # -- reading --------------------------------------------------------------------------------
     def resolve(self, person: str) -> str:
         """The id a person has now: merges map old ids onto the person they went into."""
         for _ in range(32):
-            target = self.redis.hget(ALIASES, person)
+            target = self.redis.hget(keys.PEOPLE_ALIASES, person)
             if target is None:
                 return person
-            person = _str(target)
+            person = keys.text(target)
         return person
 
     def persons_of(self, faces: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The person (id and name) each face belongs to now; faces not placed are left out."""
         found = {}
         for face in faces:
-            person = self.redis.hget(_face_key(face), "person")
+            person = self.redis.hget(keys.face(face), "person")
             if person is None:
                 continue
-            current = self.resolve(_str(person))
-            name = self.redis.hget(_person_key(current), "name")
-            found[face] = {"id": current, "name": _str(name) if name else None}
+            current = self.resolve(keys.text(person))
+            name = self.redis.hget(keys.person(current), "name")
+            found[face] = {"id": current, "name": keys.text(name) if name else None}
         return found
 
     def exists(self, person: str) -> bool:
-        return bool(self.redis.exists(_person_key(person)))
+        return bool(self.redis.exists(keys.person(person)))
 
     def _require(self, person: str) -> str:
         resolved = self.resolve(person)
@@ -145,18 +112,18 @@ class People:
         return resolved
 
     def face(self, face: str) -> dict[str, Any]:
-        raw = _text(self.redis.hgetall(_face_key(face)))
+        raw = keys.texts(self.redis.hgetall(keys.face(face)))
         if not raw:
             raise FaceNotFound(face)
         return {**raw, "time": json.loads(raw.get("time", "null")), "box": json.loads(raw.get("box", "null"))}
 
     def members(self, person: str) -> list[str]:
-        return sorted(_str(m) for m in self.redis.smembers(_members_key(person)))
+        return sorted(keys.text(m) for m in self.redis.smembers(keys.person_faces(person)))
 
     def summary(self, person: str) -> dict[str, Any]:
         person = self._require(person)
-        record = _text(self.redis.hgetall(_person_key(person)))
-        faces = [self.face(face) for face in self.members(person) if self.redis.exists(_face_key(face))]
+        record = keys.texts(self.redis.hgetall(keys.person(person)))
+        faces = [self.face(face) for face in self.members(person) if self.redis.exists(keys.face(face))]
         return {
             "id": person,
             "name": record.get("name") or None,
@@ -167,7 +134,7 @@ class People:
         }
 
     def all(self) -> list[dict[str, Any]]:
-        return [self.summary(_str(p)) for p in self.redis.zrange(PEOPLE, 0, -1)]
+        return [self.summary(keys.text(p)) for p in self.redis.zrange(keys.PEOPLE, 0, -1)]
 
     def uploads_of(self, person: str) -> list[dict[str, Any]]:
         """Every upload where the person appears, with the time of each appearance in video."""
@@ -187,15 +154,15 @@ class People:
         return sorted(found.values(), key=lambda e: e["upload_id"])
 
     def faces_of_upload(self, upload: str) -> list[str]:
-        return sorted(_str(m) for m in self.redis.smembers(_upload_faces_key(upload)))
+        return sorted(keys.text(m) for m in self.redis.smembers(keys.upload_faces(upload)))
 
     def _pictures(self, person: str, leaving_out: str = "") -> set[str]:
         pictures = set()
         for face in self.members(person):
             if face != leaving_out:
-                raw = self.redis.hget(_face_key(face), "picture")
+                raw = self.redis.hget(keys.face(face), "picture")
                 if raw is not None:
-                    pictures.add(_str(raw))
+                    pictures.add(keys.text(raw))
         return pictures
 
     # -- grouping -------------------------------------------------------------------------------
@@ -216,8 +183,8 @@ class People:
         placed: dict[str, str] = {}
         waiting = []
         for face in faces:
-            known = self.redis.hget(_face_key(face.id), "person")
-            person = self.resolve(_str(known)) if known else None
+            known = self.redis.hget(keys.face(face.id), "person")
+            person = self.resolve(keys.text(known)) if known else None
             if person and self.exists(person) and person not in placed.values():
                 self._assign(face, person)
                 placed[face.id] = person
@@ -247,71 +214,71 @@ class People:
             FACES, face.model, face.embedding, self.config.face_neighbours,
             where={"picture": {"$ne": face.picture}},
         )
-        refused = {self.resolve(_str(p)) for p in self.redis.smembers(_cannot_key(face.id))}
+        refused = {self.resolve(keys.text(p)) for p in self.redis.smembers(keys.face_cannot(face.id))}
         best: dict[str, float] = {}
         for hit in hits:
             if hit.distance >= threshold:
                 continue
-            raw = self.redis.hget(_face_key(hit.id), "person")
+            raw = self.redis.hget(keys.face(hit.id), "person")
             if raw is None:
                 continue
-            person = self.resolve(_str(raw))
+            person = self.resolve(keys.text(raw))
             if person in refused or not self.exists(person):
                 continue
             best[person] = min(best.get(person, hit.distance), hit.distance)
         return [FaceMatch(face.id, person, distance) for person, distance in best.items()]
 
     def _new_person(self, model: str) -> str:
-        person = f"p{self.redis.incr(COUNTER)}"
+        person = f"p{self.redis.incr(keys.PEOPLE_COUNTER)}"
         created = time.time()
         with self.redis.pipeline() as pipe:
-            pipe.hset(_person_key(person), mapping={"id": person, "name": "", "model": model,
+            pipe.hset(keys.person(person), mapping={"id": person, "name": "", "model": model,
                                                     "created_at": str(created)})
-            pipe.zadd(PEOPLE, {person: created})
+            pipe.zadd(keys.PEOPLE, {person: created})
             pipe.execute()
         return person
 
     def _assign(self, face: Face, person: str) -> None:
-        previous = self.redis.hget(_face_key(face.id), "person")
+        previous = self.redis.hget(keys.face(face.id), "person")
         with self.redis.pipeline() as pipe:
-            if previous is not None and _str(previous) != person:
-                pipe.srem(_members_key(_str(previous)), face.id)
-            pipe.hset(_face_key(face.id), mapping=face.to_redis(person))
-            pipe.sadd(_members_key(person), face.id)
-            pipe.sadd(_upload_faces_key(face.upload_id), face.id)
+            if previous is not None and keys.text(previous) != person:
+                pipe.srem(keys.person_faces(keys.text(previous)), face.id)
+            pipe.hset(keys.face(face.id), mapping=face.to_redis(person))
+            pipe.sadd(keys.person_faces(person), face.id)
+            pipe.sadd(keys.upload_faces(face.upload_id), face.id)
             pipe.execute()
         if previous is not None:
-            self._drop_if_empty(_str(previous))
+            self._drop_if_empty(keys.text(previous))
 
     def _move(self, face: str, person: str) -> None:
-        previous = self.redis.hget(_face_key(face), "person")
+        previous = self.redis.hget(keys.face(face), "person")
         with self.redis.pipeline() as pipe:
             if previous is not None:
-                pipe.srem(_members_key(_str(previous)), face)
-            pipe.hset(_face_key(face), "person", person)
-            pipe.sadd(_members_key(person), face)
+                pipe.srem(keys.person_faces(keys.text(previous)), face)
+            pipe.hset(keys.face(face), "person", person)
+            pipe.sadd(keys.person_faces(person), face)
             pipe.execute()
         if previous is not None:
-            self._drop_if_empty(_str(previous))
+            self._drop_if_empty(keys.text(previous))
 
     def _drop_if_empty(self, person: str) -> None:
-        if self.redis.scard(_members_key(person)) == 0:
+        if self.redis.scard(keys.person_faces(person)) == 0:
             self._delete_person(person)
 
     def _delete_person(self, person: str) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.delete(_person_key(person), _members_key(person))
-            pipe.zrem(PEOPLE, person)
-            pipe.hdel(ALIASES, person)
+            pipe.delete(keys.person(person), keys.person_faces(person))
+            pipe.zrem(keys.PEOPLE, person)
+            pipe.hdel(keys.PEOPLE_ALIASES, person)
             pipe.execute()
-        for alias, target in self.redis.hgetall(ALIASES).items():
-            if _str(target) == person:
-                self.redis.hdel(ALIASES, alias)
+        for alias, target in self.redis.hgetall(keys.PEOPLE_ALIASES).items():
+            if keys.text(target) == person:
+                self.redis.hdel(keys.PEOPLE_ALIASES, alias)
 
     # -- the user's decisions -------------------------------------------------------------------
     def rename(self, person: str, name: str) -> dict[str, Any]:
         person = self._require(person)
-        self.redis.hset(_person_key(person), "name", name.strip())
+        self.redis.hset(keys.person(person), "name", name.strip())
         return self.summary(person)
 
     def merge(self, into: str, others: Sequence[str]) -> dict[str, Any]:
@@ -319,10 +286,10 @@ class People:
         with self._lock():
             target = self._require(into)
             sources = [p for p in dict.fromkeys(self._require(o) for o in others) if p != target]
-            model = self.redis.hget(_person_key(target), "model")
+            model = self.redis.hget(keys.person(target), "model")
             pictures = self._pictures(target)
             for source in sources:
-                if self.redis.hget(_person_key(source), "model") != model:
+                if self.redis.hget(keys.person(source), "model") != model:
                     raise PersonConflict(f"{source} and {target} come from different face models")
                 shared = pictures & self._pictures(source)
                 if shared:
@@ -331,20 +298,20 @@ class People:
                         "picture are never the same person; move the wrong face out first"
                     )
                 pictures |= self._pictures(source)
-            name = self.redis.hget(_person_key(target), "name") or b""
+            name = self.redis.hget(keys.person(target), "name") or b""
             for source in sources:
                 if not name:
-                    name = self.redis.hget(_person_key(source), "name") or b""
+                    name = self.redis.hget(keys.person(source), "name") or b""
                 for face in self.members(source):
                     self._move(face, target)
                 self._delete_person(source)
                 with self.redis.pipeline() as pipe:
-                    pipe.hset(ALIASES, source, target)
-                    for alias, pointed in self.redis.hgetall(ALIASES).items():
-                        if _str(pointed) == source:
-                            pipe.hset(ALIASES, alias, target)
+                    pipe.hset(keys.PEOPLE_ALIASES, source, target)
+                    for alias, pointed in self.redis.hgetall(keys.PEOPLE_ALIASES).items():
+                        if keys.text(pointed) == source:
+                            pipe.hset(keys.PEOPLE_ALIASES, alias, target)
                     pipe.execute()
-            self.redis.hset(_person_key(target), "name", name)
+            self.redis.hset(keys.person(target), "name", name)
             return self.summary(target)
 
     def split(self, face_id: str, into: str | None = None) -> dict[str, Any]:
@@ -356,13 +323,13 @@ class People:
                 target = self._require(into)
                 if target == current:
                     raise PersonConflict(f"face {face_id} already belongs to {target}")
-                if self.redis.hget(_person_key(target), "model") != face["model"].encode():
+                if self.redis.hget(keys.person(target), "model") != face["model"].encode():
                     raise PersonConflict(f"{target} holds faces of another face model than {face_id}")
                 if face["picture"] in self._pictures(target):
                     raise PersonConflict(f"{target} already has a face in picture {face['picture']}")
             else:
                 target = self._new_person(face["model"])
-            self.redis.sadd(_cannot_key(face_id), current)
+            self.redis.sadd(keys.face_cannot(face_id), current)
             self._move(face_id, target)
             return {"face": self.face(face_id), "person": self.summary(target), "left": current}
 
@@ -373,7 +340,7 @@ class People:
             faces = self.faces_of_upload(upload)
             for face in faces:
                 self._forget_face(upload, face)
-            self.redis.delete(_upload_faces_key(upload))
+            self.redis.delete(keys.upload_faces(upload))
             return len(faces)
 
     def retain(self, upload: str, keep: set[str]) -> None:
@@ -383,9 +350,9 @@ class People:
                 self._forget_face(upload, face)
 
     def _forget_face(self, upload: str, face: str) -> None:
-        person = self.redis.hget(_face_key(face), "person")
-        self.redis.delete(_face_key(face), _cannot_key(face))
-        self.redis.srem(_upload_faces_key(upload), face)
+        person = self.redis.hget(keys.face(face), "person")
+        self.redis.delete(keys.face(face), keys.face_cannot(face))
+        self.redis.srem(keys.upload_faces(upload), face)
         if person is not None:
-            self.redis.srem(_members_key(_str(person)), face)
-            self._drop_if_empty(_str(person))
+            self.redis.srem(keys.person_faces(keys.text(person)), face)
+            self._drop_if_empty(keys.text(person))

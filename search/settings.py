@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from functions.faces.same_person import SAME_PERSON_DISTANCE
+
 
 class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_INDEX_")
@@ -22,8 +24,9 @@ class IndexSettings(BaseSettings):
     )
     chunk_words: int = Field(60, description="Transcript segments join into chunks of up to this many words.")
     same_person_distance: dict[str, float] = Field(
-        default_factory=lambda: {"dlib-resnet-128": 0.6, "facenet-vggface2-512": 1.1},
-        description="Face distance (Euclidean) under which two faces are one person, per embedding model.",
+        default_factory=lambda: dict(SAME_PERSON_DISTANCE),
+        description="Face distance (Euclidean) under which two faces are one person, per embedding model "
+        "(default: the faces function's, functions/faces/same_person.py).",
     )
     face_neighbours: int = Field(20, description="Nearest known faces looked at when placing a new face.")
     duplicate_distance: float = Field(

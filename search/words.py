@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from redis import Redis
 from redis.typing import EncodableT, FieldT
 
-from scheduler.uploads import PREFIX
+from scheduler import keys
 
 WORD = re.compile(r"\w+")
 # Longer runs are hashes or noise, not words anyone types; a query holding one falls back to the scan.
@@ -20,10 +20,6 @@ def words_of(text: str) -> list[str]:
     return list(dict.fromkeys(word for word in WORD.findall(text.lower()) if len(word) <= MAX_WORD_CHARS))
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class WordIndex:
     """Word → chunk ids (one Redis set per word), and per upload its chunks' words, to remove them again.
 
@@ -32,7 +28,7 @@ class WordIndex:
 
     def __init__(self, redis: Redis, name: str) -> None:
         self.redis = redis
-        self.prefix = f"{PREFIX}:words:{name}"
+        self.prefix = keys.words(name)
 
     def _word_key(self, word: str) -> str:
         return f"{self.prefix}:word:{word}"
@@ -59,8 +55,8 @@ class WordIndex:
         listed = self.redis.hgetall(self._upload_key(upload))
         chunks_of_word: dict[str, list[str]] = {}
         for chunk_id, words in listed.items():
-            for word in _text(words).split():
-                chunks_of_word.setdefault(word, []).append(_text(chunk_id))
+            for word in keys.text(words).split():
+                chunks_of_word.setdefault(word, []).append(keys.text(chunk_id))
         pipe = self.redis.pipeline()
         for word, chunk_ids in chunks_of_word.items():
             pipe.srem(self._word_key(word), *chunk_ids)  # an emptied set disappears with its last member
@@ -71,7 +67,7 @@ class WordIndex:
     def clear(self) -> None:
         batch: list[str] = []
         for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000):
-            batch.append(_text(key))
+            batch.append(keys.text(key))
             if len(batch) >= 1000:
                 self.redis.unlink(*batch)
                 batch = []
@@ -79,11 +75,11 @@ class WordIndex:
             self.redis.unlink(*batch)
 
     def chunks_of(self, upload: str) -> list[str]:
-        return sorted(_text(chunk_id) for chunk_id in self.redis.hkeys(self._upload_key(upload)))
+        return sorted(keys.text(chunk_id) for chunk_id in self.redis.hkeys(self._upload_key(upload)))
 
     def holders(self, word: str) -> set[str]:
         """Every chunk id that holds ``word`` (lower-case); for checks, a query streams ``candidates``."""
-        return {_text(chunk_id) for chunk_id in self.redis.smembers(self._word_key(word))}
+        return {keys.text(chunk_id) for chunk_id in self.redis.smembers(self._word_key(word))}
 
     def knows(self, words: Sequence[str]) -> bool:
         """Whether each word is a whole word of at least one chunk."""
@@ -95,20 +91,20 @@ class WordIndex:
         Streamed, so a query for a common word stops after the first batches instead of intersecting
         sets of every chunk.
         """
-        keys = list(dict.fromkeys(self._word_key(word) for word in words))
+        word_keys = list(dict.fromkeys(self._word_key(word) for word in words))
         pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
+        for key in word_keys:
             pipe.scard(key)
         sizes = pipe.execute()
-        if not keys or min(sizes) == 0:
+        if not word_keys or min(sizes) == 0:
             return
-        rarest, *others = [key for _, key in sorted(zip(sizes, keys, strict=True))]
+        rarest, *others = [key for _, key in sorted(zip(sizes, word_keys, strict=True))]
         seen: set[str] = set()
         cursor = 0
         while True:
             cursor, found = self.redis.sscan(rarest, cursor, count=batch)
             # SSCAN may return a member twice while Redis rehashes the set.
-            fresh = [chunk_id for chunk_id in map(_text, found) if chunk_id not in seen]
+            fresh = [chunk_id for chunk_id in map(keys.text, found) if chunk_id not in seen]
             seen.update(fresh)
             for other in others:
                 if not fresh:

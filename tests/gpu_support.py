@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,15 @@ from rq import Queue, SimpleWorker
 
 from embedded.settings import free_port
 from embedded.stack import Stack
+from functions import catalog
 from gpu import clock
 from gpu import settings as gpu_settings
 from gpu.clock import ManualClock
 from gpu.manager import Manager
 from gpu.settings import GpuSettings
 from gpu.tls import NodeCertificate, node_certificate, pinned_context
-from scheduler import connection, defaults, plans, routing, steps
+from scheduler import connection, plans, routing, steps
 from scheduler import settings as scheduler_settings
-from scheduler.defaults import FunctionPolicy
 from scheduler.plans import PROBE
 from scheduler.uploads import Upload, Uploads
 from storage.client import Store
@@ -190,7 +190,9 @@ def burst(
     monkeypatch.setattr(steps, "store", lambda: store)
     # thumbnail stands in for the heavy analyzers: it is what the GPU host of the tests serves, so
     # the image plan here is probe -> thumbnail alone.
-    monkeypatch.setitem(defaults.FUNCTIONS, "thumbnail", FunctionPolicy(timeout_s=30, heavy=True))
+    thumbnail = catalog.spec("thumbnail")
+    labels = {**thumbnail.labels, catalog.GPU_LABEL: "true"}
+    monkeypatch.setitem(catalog.catalog(), "thumbnail", replace(thumbnail, labels=labels))
     monkeypatch.setattr(plans, "IMAGE_ANALYZERS", ())
     fake_clock = ManualClock()
     with FakeVast(fake_clock, api_key=KEY, boot_s=60) as vast, clock.simulated(fake_clock):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from functions import catalog
 from functions.catalog import PROJECT, STACK_FILE, load_stack
-from scheduler.defaults import policy
+from gpu.settings import GpuSettings
+from host.server import HostSettings
+from scheduler import calls
+from scheduler.gateway import Reply
 from tests.gateway_config import deploy
 
 STACK: dict[str, Any] = load_stack()
@@ -65,10 +70,11 @@ def test_function_follows_the_schema_and_layout(name: str) -> None:
     limit = mebibytes(spec["limits"]["memory"])
     if "requests" in spec:
         assert mebibytes(spec["requests"]["memory"]) <= limit, f"{name}: requests more memory than its limit"
-    weight = (spec.get("labels") or {}).get("medialens.weight")
-    if weight is not None:
-        assert weight in ("light", "heavy")
-        assert policy(name).heavy == (weight == "heavy"), f"{name}: label and scheduler/defaults.py disagree"
+    labels = spec.get("labels") or {}
+    assert labels.get("medialens.weight") in ("light", "heavy"), f"{name}: say medialens.weight: light or heavy"
+    assert labels.get("medialens.gpu", "false") in ("true", "false"), f'{name}: medialens.gpu is "true" or "false"'
+    if labels.get("medialens.gpu") == "true":
+        assert labels["medialens.weight"] == "heavy", f"{name}: a GPU node only takes over heavy functions"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -77,10 +83,7 @@ def test_function_timeouts_agree_with_scheduler_and_gateway(name: str) -> None:
     assert timeouts.exec_s <= timeouts.read_s and timeouts.exec_s <= timeouts.write_s, (
         f"{name}: exec_timeout must not exceed read_timeout/write_timeout"
     )
-    assert policy(name).timeout_s == timeouts.exec_s, (
-        f"{name}: scheduler/defaults.py waits {policy(name).timeout_s} s, stack.yml's exec_timeout is "
-        f"{timeouts.exec_s} s: add or fix its FunctionPolicy"
-    )
+    assert catalog.spec(name).timeout_s == timeouts.exec_s
     gateway = deploy.gateway_timeouts(STACK)
     assert timeouts.exec_s < gateway.upstream_s < gateway.read_s and gateway.upstream_s < gateway.write_s
 
@@ -130,3 +133,50 @@ def test_deploy_script_parses_and_passes_shellcheck() -> None:
 def test_make_deploy_runs_the_deploy_script() -> None:
     makefile = (PROJECT / "Makefile").read_text()
     assert re.search(r"^deploy:.*\n\t.*gateway-config/deploy\.sh", makefile, re.MULTILINE)
+
+
+class RecordingGateway:
+    """Stands in for a gateway: answers every call at once and keeps the timeout it was given."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.timeouts: list[float] = []
+
+    def invoke(self, function: str, payload: dict[str, Any], timeout_s: float) -> Reply:
+        self.timeouts.append(timeout_s)
+        return Reply(200, {}, 0.0, self.name)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_the_scheduler_waits_what_stack_yml_says(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = catalog.spec(name)
+    changed = replace(spec, environment={**spec.environment, "exec_timeout": "7m7s"})
+    monkeypatch.setitem(catalog.catalog(), name, changed)
+    gateway = RecordingGateway()
+    outcome = calls.call(name, lambda _: {}, lambda _: gateway)  # type: ignore[arg-type,return-value]
+    assert outcome.kind == "ok"
+    assert gateway.timeouts == [427.0], "the scheduler's call timeout must follow stack.yml's exec_timeout"
+
+
+def test_gpu_nodes_serve_the_functions_stack_yml_labels_for_the_gpu() -> None:
+    labelled = sorted(
+        name for name, spec in FUNCTIONS.items() if (spec.get("labels") or {}).get(catalog.GPU_LABEL) == "true"
+    )
+    assert labelled, "no function is labelled for the GPU"
+    assert GpuSettings(functions="").node_functions == labelled
+    assert HostSettings(label="gpu", functions="").served() == set(labelled)
+    assert HostSettings(label="cpu", functions="").served() == set(), "a CPU host serves every function"
+    assert GpuSettings(functions="probe").node_functions == ["probe"], "the setting still overrides"
+
+
+def test_the_gpu_node_image_installs_each_gpu_function_and_names_no_list_of_its_own() -> None:
+    dockerfile = (PROJECT / "gpu-node" / "Dockerfile").read_text()
+    assert "MEDIALENS_HOST_FUNCTIONS=" not in dockerfile, "the node's functions come from stack.yml"
+    for name in catalog.gpu_functions():
+        assert f"-r functions/{name}/requirements.txt" in dockerfile, f"the GPU node does not install {name}"
+
+
+def test_the_app_image_carries_the_catalog_it_reads() -> None:
+    dockerfile = (PROJECT / "Dockerfile").read_text()
+    assert "COPY stack.yml" in dockerfile and "COPY functions/catalog.py" in dockerfile

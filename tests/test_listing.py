@@ -95,5 +95,5 @@ def test_the_ui_asks_the_pipeline_only_through_its_service_api() -> None:
             else:
                 continue
             reached += [f"{module.name}: {name}" for name in names
-                        if name.startswith("scheduler") and name not in ("scheduler.service", "scheduler.logs")]
+                        if name.startswith("scheduler") and name not in ("scheduler.service", "scheduler.keys")]
     assert not reached, reached

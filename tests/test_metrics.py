@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -10,6 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from embedded.stack import Stack
+from gpu.budget import Budget, month_of
+from gpu.nodes import GpuNode
+from gpu.settings import GpuSettings
+from scheduler import keys
 from scheduler import metrics as scheduler_metrics
 from tests.conftest import jpeg, wait_for_upload
 
@@ -82,18 +87,25 @@ def test_a_second_delivery_of_the_same_event_counts_as_duplicate(running_stack: 
     assert value(scrape(intake), "medialens_intake_events_total", outcome="duplicate") == before + 1
 
 
-def test_gpu_spend_is_exported_when_the_gpu_code_records_it(running_stack: Stack) -> None:
+def test_gpu_spend_is_exported_once_the_budget_books_it(running_stack: Stack) -> None:
     s = running_stack.settings
     connection = Redis(host=s.host, port=s.redis_port)
-    previous = connection.get(scheduler_metrics.GPU_SPEND)
-    connection.set(scheduler_metrics.GPU_SPEND, "1.25")
+    budget = Budget(connection, GpuSettings())
+    now = time.time()
+    month = keys.gpu_spend(month_of(now))
+    before = float(connection.get(month) or 0.0)
+    existing = set(connection.scan_iter(keys.gpu_spend("*")))
+    # A node at 36 USD an hour, booked for its last ten seconds: 0.10 USD.
+    node = GpuNode(id=4242, offer_id=1, dph=36.0, token="t", created_at=now - 10)
+    budget.accrue(node, now)
     try:
-        assert value(scrape(s.url(s.intake_port)), "medialens_gpu_spend") == 1.25
+        families = scrape(s.url(s.intake_port))
+        assert abs(value(families, "medialens_gpu_spend", period="month") - (before + 0.10)) < 1e-6
+        assert value(families, "medialens_gpu_spend", period="day") > 0
     finally:
-        if previous is None:
-            connection.delete(scheduler_metrics.GPU_SPEND)
-        else:
-            connection.set(scheduler_metrics.GPU_SPEND, previous)
+        # The budget never unbooks spend: drop the keys this test made in the shared stack's Redis.
+        for key in set(connection.scan_iter(keys.gpu_spend("*"))) - existing:
+            connection.delete(key)
 
 
 def test_worker_observations_add_up_in_redis(redis_db: Redis) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from scheduler import plans
 from scheduler.names import Keyframe, MalformedName, StepName
+from scheduler.settings import SchedulerSettings
 
 
 @pytest.mark.parametrize("text", ["probe", "ocr", "ocr@0", "faces@3", "clip@127", "face-embed@2"])
@@ -57,14 +58,14 @@ def test_steps_planned_on_keyframes_are_named_and_fed_through_the_name_object() 
     extract = plans.StepSpec("extract", "extract")
     result = {"keyframes": [{"index": 0, "time": 0.0, "output": "keyframe_0"},
                             {"index": 4, "time": 9.5, "output": "keyframe_4"}]}
-    planned = plans.after(extract, result, plans.PlanSettings())
+    planned = plans.after(extract, result, SchedulerSettings().plan_settings())
     assert {(StepName.parse(spec.name), spec.source) for spec in planned} == {
         (StepName(function, Keyframe(index)), Keyframe(index).artefact)
         for index in (0, 4)
         for function in plans.IMAGE_ANALYZERS
     }
     assert all(spec.function == StepName.parse(spec.name).function for spec in planned)
-    probe = plans.after(plans.PROBE, {"media_type": "video"}, plans.PlanSettings(max_keyframes=2))
+    probe = plans.after(plans.PROBE, {"media_type": "video"}, SchedulerSettings(max_keyframes=2).plan_settings())
     assert [spec.outputs for spec in probe if spec.function == "extract"] == [
         ("keyframe_0.jpg", "keyframe_1.jpg", "audio.wav")
     ]

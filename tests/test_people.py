@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from functions.faces.same_person import SAME_PERSON_DISTANCE
 from search import jobs
+from search.settings import IndexSettings
 from tests.search_data import SearchEnv, faces_result
 
 pytest_plugins = ["tests.search_support"]
@@ -93,3 +95,8 @@ def test_a_video_lists_the_times_a_person_appears(search_env: SearchEnv, api_cli
     assert set(by_upload) == {photo, video}
     assert by_upload[video]["times"] == [12.5]
     assert by_upload[photo]["times"] == []
+
+
+def test_people_are_placed_with_the_distances_the_faces_function_reports() -> None:
+    # One table serves both: the faces function's result and search's default can never disagree.
+    assert IndexSettings().same_person_distance == SAME_PERSON_DISTANCE

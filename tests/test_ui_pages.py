@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from embedded.stack import Stack
+from scheduler.keys import API_KEYS
 from tests.conftest import DATA, jpeg
 from tests.ui_support import browser_client, client, csrf_of, sign_in, ui_app, upload_bytes  # noqa: F401
-from ui.auth import KEYS, create_key
+from ui.auth import create_key
 
 PAGES = ["/", "/upload", "/uploads", "/uploads/nope", "/search", "/people", "/system"]
 VIEW = re.compile(r'<script id="view" type="application/json">(.*?)</script>', re.S)
@@ -89,9 +90,9 @@ def test_a_revoked_key_signs_the_browser_out(client: FlaskClient, running_stack:
     key = create_key(connection, "short-lived")
     sign_in(client, key)
     assert client.get("/uploads").status_code == 200
-    for digest, raw in connection.hgetall(KEYS).items():
+    for digest, raw in connection.hgetall(API_KEYS).items():
         if json.loads(raw)["name"] == "short-lived":
-            connection.hdel(KEYS, digest)
+            connection.hdel(API_KEYS, digest)
     assert client.get("/uploads").status_code == 302
 
 

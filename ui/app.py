@@ -50,7 +50,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
 def main() -> None:
     from waitress import serve
 
-    from scheduler.logs import configure_logging
+    from functions.common.logs import configure_logging
 
     configure_logging("ui")
     config = UiSettings()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-KEYS = "ml:apikeys"
+from scheduler import keys
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,15 @@ def _digest(key: str) -> str:
 
 def create_key(redis: Redis, name: str, role: str = "user") -> str:
     key = "ml_" + secrets.token_urlsafe(24)
-    redis.hset(KEYS, _digest(key), json.dumps({"name": name, "role": role, "created": time.time()}))
+    redis.hset(keys.API_KEYS, _digest(key), json.dumps({"name": name, "role": role, "created": time.time()}))
     return key
 
 
 def ensure_admin_key(redis: Redis) -> str | None:
     """Makes the first admin key and returns it; None when keys exist already."""
-    if redis.hlen(KEYS):
+    if redis.hlen(keys.API_KEYS):
         return None
-    lock = redis.set(f"{KEYS}:init", "1", nx=True)
+    lock = redis.set(f"{keys.API_KEYS}:init", "1", nx=True)
     if not lock:
         return None
     return create_key(redis, "admin", role="admin")
@@ -43,7 +43,7 @@ def authenticate(redis: Redis, key: str | None) -> Principal | None:
     if not key:
         return None
     # Only digests are stored, so the lookup itself reveals nothing about valid keys.
-    raw = redis.hget(KEYS, _digest(key))
+    raw = redis.hget(keys.API_KEYS, _digest(key))
     if raw is None:
         return None
     data = json.loads(raw)

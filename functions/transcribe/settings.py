@@ -27,7 +27,8 @@ class TranscribeSettings(BaseSettings):
         default=30.0,
         description=(
             "Length of one transcription chunk in seconds: a call with options.start_s and no "
-            "options.duration_s covers this much, and whole-file calls are processed chunk by chunk."
+            "options.duration_s covers this much, and whole-file calls are processed chunk by chunk. "
+            "The scheduler always sends options.duration_s (MEDIALENS_SCHEDULER_TRANSCRIBE_CHUNK_S)."
         ),
     )
     boundary_search_s: float = Field(

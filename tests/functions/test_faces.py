@@ -14,6 +14,7 @@ from analyzer_media import blank, encode, face_photo, photo
 
 from functions.common import images
 from functions.faces import detectors, embedders
+from functions.faces.same_person import SAME_PERSON_DISTANCE
 
 # Fixtures shared by the analyzer tests (tests/functions/analyzer_fixtures.py).
 configure = analyzer_fixtures.configure
@@ -21,7 +22,7 @@ torchvision_ops = analyzer_fixtures.torchvision_ops
 
 Call = Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]
 PEOPLE = ["obama", "obama2", "obama3", "biden"]
-THRESHOLD = embedders.SAME_PERSON_DISTANCE["dlib-resnet-128"]
+THRESHOLD = SAME_PERSON_DISTANCE["dlib-resnet-128"]
 
 
 def pixels(name: str) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""Structured logs for every medialens process: one JSON object per line, with the upload id and step.
+
+Every entry point (intake, worker, web app, functions host, GPU manager, the embedded bridge) calls
+`configure_logging`. It lives with the code every function image and the GPU node already carry
+(configuration.copy), so no process logs another way. The upload and step of the work in hand are
+bound once (`bound`) and appear on every line logged meanwhile; they travel to the functions host
+as request headers, so its lines name the upload and step too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+CONTEXT_FIELDS = ("upload_id", "step", "function", "gateway", "job_id")
+# The context that crosses to a function call, by the header that carries it.
+HEADERS = {"upload_id": "X-Medialens-Upload-Id", "step": "X-Medialens-Step"}
+
+_context: ContextVar[dict[str, Any] | None] = ContextVar("medialens_log_context", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self.component = component
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "component": self.component,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        bound = _context.get() or {}
+        for field in CONTEXT_FIELDS:
+            value = getattr(record, field, None)
+            if value is None:
+                value = bound.get(field)
+            if value is not None:
+                entry[field] = value
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(component: str, level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(component))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Adds these fields (upload_id, step, ...) to every line logged inside the block."""
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def headers() -> dict[str, str]:
+    """The bound upload and step as request headers, for the function a call goes to."""
+    bound_now = _context.get() or {}
+    return {header: str(bound_now[field]) for field, header in HEADERS.items() if field in bound_now}
+
+
+def from_headers(received: Mapping[str, str]) -> dict[str, str]:
+    """What `headers` sent, back as log fields (header names in any case, as HTTP allows)."""
+    lowered = {name.lower(): value for name, value in received.items()}
+    return {field: lowered[header.lower()] for field, header in HEADERS.items() if lowered.get(header.lower())}

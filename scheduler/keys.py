@@ -1,0 +1,98 @@
+"""Every Redis key name of medialens, and how a value read back becomes text, in one place.
+
+Keys are grouped by the part that owns the data under them; each part still decides what it stores
+there. Nothing here touches Redis, so any layer may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def text(value: Any) -> str:
+    """Redis answers bytes; the platform speaks str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def texts(raw: Mapping[Any, Any]) -> dict[str, str]:
+    """A hash read back from Redis, keys and values as str."""
+    return {text(k): text(v) for k, v in raw.items()}
+
+
+PREFIX = "ml"
+
+# Uploads and their steps (scheduler/uploads.py composes its own keys under PREFIX).
+EVENTS_CHANNEL = f"{PREFIX}:events"
+
+# Step metrics that workers add up for the intake's /metrics (scheduler/metrics.py).
+STEP_SECONDS = f"{PREFIX}:metrics:step_seconds"
+STEP_FAILURES = f"{PREFIX}:metrics:step_failures"
+
+# Search (search/index.py, search/words.py, search/people.py).
+INDEX_VERSION = f"{PREFIX}:index:version"
+INDEX_LOCK = f"{PREFIX}:index:lock"
+PEOPLE = f"{PREFIX}:people"
+PEOPLE_ALIASES = f"{PREFIX}:people:aliases"
+PEOPLE_COUNTER = f"{PREFIX}:people:next"
+PEOPLE_LOCK = f"{PREFIX}:people:lock"
+
+
+def words(index: str) -> str:
+    """The prefix of one word index's keys (each word and each upload under it)."""
+    return f"{PREFIX}:words:{index}"
+
+
+def person(person_id: str) -> str:
+    return f"{PREFIX}:person:{person_id}"
+
+
+def person_faces(person_id: str) -> str:
+    return f"{PREFIX}:person:{person_id}:faces"
+
+
+def face(face_id: str) -> str:
+    return f"{PREFIX}:face:{face_id}"
+
+
+def face_cannot(face_id: str) -> str:
+    """The persons a user said this face is not."""
+    return f"{PREFIX}:face:{face_id}:cannot"
+
+
+def upload_faces(upload: str) -> str:
+    return f"{PREFIX}:faces:upload:{upload}"
+
+
+# GPU burst (gpu/).
+GPU = f"{PREFIX}:gpu"
+GPU_NODES = f"{GPU}:nodes"
+GPU_STATUS = f"{GPU}:status"
+GPU_MANAGER_LOCK = f"{GPU}:manager"
+GPU_ACCOUNT = f"{GPU}:account"
+
+
+def gpu_load(node_id: int | str) -> str:
+    return f"{GPU}:load:{node_id}"
+
+
+def gpu_spend(period: str) -> str:
+    """USD booked for one UTC day (YYYY-MM-DD) or month (YYYY-MM)."""
+    return f"{GPU}:spend:{period}"
+
+
+def gpu_instance_spend(month: str) -> str:
+    """USD booked per Vast.ai instance in one month, to reconcile with the account."""
+    return f"{GPU}:spend:instances:{month}"
+
+
+def gpu_files(month: str) -> str:
+    return f"{GPU}:files:{month}"
+
+
+def gpu_breaker(gateway: str) -> str:
+    return f"{GPU}:breaker:{gateway}"
+
+
+# The web app and API (ui/).
+API_KEYS = f"{PREFIX}:apikeys"
