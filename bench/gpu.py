@@ -23,8 +23,8 @@ from gpu.budget import Budget
 from gpu.clock import ManualClock
 from gpu.manager import Manager
 from gpu.nodes import GpuNode, Nodes
-from scheduler import connection, keys, routing
-from scheduler import settings as scheduler_settings
+from scheduler import keys, routing
+from scheduler.context import current, using
 from tests.fakes.vast_server import FakeVast
 
 DAY = 86_400
@@ -79,19 +79,15 @@ def scheduler_on(redis_url: str, gpu: dict[str, Any]) -> Iterator[None]:
     env.update({f"MEDIALENS_GPU_{k.upper()}": str(v) for k, v in gpu.items()})
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    caches = [scheduler_settings.settings, connection.redis, routing.gateway, gpu_settings.settings]
-    for cache in caches:
-        cache.cache_clear()
     try:
-        yield
+        with using():
+            yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        for cache in caches:
-            cache.cache_clear()
 
 
 @dataclass
@@ -115,9 +111,9 @@ def simulate(day: Day, with_gpu: bool, redis_url: str, daily_cap: float = DAILY_
         gpu = {**SETTINGS, "vast_api_key": "bench-key" if with_gpu else "", "vast_url": vast.url,
                "vast_retries": 1, "daily_cap": daily_cap}
         with scheduler_on(redis_url, gpu):
-            redis = connection.redis()
+            redis = current().redis
             redis.flushdb()
-            queue = connection.queue()
+            queue = current().queue
             s = gpu_settings.settings()
             nodes = Nodes(redis)
 

@@ -260,13 +260,14 @@ class Manager:
 
 
 def main() -> None:
-    from scheduler.connection import queue, redis
+    from scheduler.context import Context, use
 
     from .settings import settings
 
     configure_logging("gpu-manager")
+    context = use(Context.from_environment())
     s = settings()
-    manager = Manager(redis(), s, queue=queue())
+    manager = Manager(context.redis, s, queue=context.queue)
     if not s.enabled:
         manager.tick()
         return

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions import catalog
+from scheduler.context import current
 
 OFF_MESSAGE = "GPU burst off: no Vast.ai key (set MEDIALENS_GPU_VAST_API_KEY); every step runs on the CPU"
 
@@ -66,6 +65,6 @@ class GpuSettings(BaseSettings):
         return self.typical_cpu_s.get(function, 30.0)
 
 
-@lru_cache(maxsize=1)
 def settings() -> GpuSettings:
-    return GpuSettings()
+    """The GPU burst settings of this process's context (scheduler/context.py)."""
+    return current().shared("gpu.settings", GpuSettings)

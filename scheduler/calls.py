@@ -12,8 +12,8 @@ import httpx
 
 from functions import catalog
 
+from .context import settings
 from .gateway import Gateway, Reply, Verdict
-from .settings import settings
 
 logger = logging.getLogger(__name__)
 

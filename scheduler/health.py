@@ -10,8 +10,8 @@ import httpx
 from redis import Redis
 from rq import Queue, Worker
 
+from .context import settings
 from .gateway import Gateway
-from .settings import settings
 
 logger = logging.getLogger(__name__)
 

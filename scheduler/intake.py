@@ -18,8 +18,8 @@ from storage.events import EventError, UploadEvent, parse_events
 from storage.settings import StorageSettings
 
 from . import metrics, steps
-from .connection import queue, redis
-from .settings import SchedulerSettings, settings
+from .context import Context, queue, redis, settings, use
+from .settings import SchedulerSettings
 from .uploads import State, Upload, Uploads
 
 logger = logging.getLogger(__name__)
@@ -30,14 +30,14 @@ def accept(event: UploadEvent, records: Uploads, q: Queue) -> tuple[str, bool]:
     upload = Upload.from_event(event)
     created = records.create(upload)
     if created:
-        steps.start(upload.id, q)
+        steps.start(upload.id, q, records)
         logger.info("accepted %s/%s", event.bucket, event.key, extra={"upload_id": upload.id})
         return upload.id, True
     # A crash between recording and enqueueing leaves a queued upload with no job: start it now.
     if records.get(upload.id).state == State.QUEUED and not Job.exists(
         steps.job_id(upload.id, steps.PROBE.name), connection=q.connection
     ):
-        steps.start(upload.id, q)
+        steps.start(upload.id, q, records)
         return upload.id, True
     return upload.id, False
 
@@ -87,7 +87,7 @@ def main() -> None:
     from functions.common.logs import configure_logging
 
     configure_logging("intake")
-    s = settings()
+    s = use(Context.from_environment()).settings
     serve(create_app(s), host=s.intake_host, port=s.intake_port, threads=8, ident="medialens-intake")
 
 

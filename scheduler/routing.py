@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from functions import catalog
 from gpu import gateway as gpu_gateway
 from gpu.settings import settings as gpu_settings
-from storage.client import Audience
 
-from .connection import redis
+from .context import current, redis
 from .gateway import Gateway
-from .settings import settings
 
 CPU = "cpu"
 
 
-@lru_cache(maxsize=8)
 def gateway(name: str) -> Gateway:
-    s = settings()
-    if name not in s.gateways:
-        raise KeyError(f"no gateway named {name!r}; configured: {sorted(s.gateways)}")
-    # Functions behind a configured gateway run inside the VPS: they fetch through the internal address.
-    return Gateway(name, s.gateways[name], auth=(s.gateway_user, s.gateway_password), audience=Audience.FUNCTIONS)
+    """A configured gateway (one client per process context)."""
+    return current().gateway(name)
 
 
 def route(function: str) -> Gateway:

@@ -11,18 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from redis import Redis
 from redis.client import PubSub
-from rq import Queue
 
 from storage.client import Store
 from storage.layout import artefact_prefix, result_key
 
 from . import analysis, health, hooks, steps
 from .analysis import KEYFRAMES, keyframe_results
-from .connection import redis as connect_redis
+from .context import Context, use
 from .names import IMAGE_PICTURE, Keyframe, MalformedName, StepName
-from .settings import settings
 from .uploads import ANY, EVENTS_CHANNEL, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 # What callers may use besides the Pipeline: states, events and the names of steps and pictures.
@@ -48,16 +45,16 @@ def progress(step_states: Iterable[Step]) -> float:
 
 
 class Pipeline:
-    def __init__(self, redis: Redis, store: Store) -> None:
-        self.redis = redis
-        self.records = Uploads(redis)
-        self.store = store
-        self.queue = Queue(settings().queue, connection=redis)
-        self.hooks: list[hooks.PipelineHook] = []
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.redis = context.redis
+        self.records = Uploads(context.redis)
+        self.store = context.store
+        self.queue = context.queue
 
     def join(self, hook: hooks.PipelineHook) -> None:
-        """Adds a subsystem that must hear of deletions (search: vectors, faces)."""
-        self.hooks.append(hook)
+        """Adds a subsystem that must hear of finished and deleted uploads (search: vectors, faces)."""
+        self.context.hooks.append(hook)
 
     def summary(self, upload: Upload) -> dict[str, Any]:
         """An upload as lists show it: its record, its steps and how far it is."""
@@ -127,7 +124,7 @@ class Pipeline:
         return self.records.exists(upload)
 
     def start(self, upload: str) -> None:
-        steps.start(upload)
+        steps.start(upload, self.queue, self.records)
 
     def retry(self, upload: str) -> dict[str, Any]:
         """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
@@ -160,7 +157,7 @@ class Pipeline:
         owns_key = self.records.latest_for_key(record.bucket, record.key) in (None, upload)
         self.records.delete(upload)
         removed: dict[str, int] = {"objects": 0}
-        for hook in self.hooks:
+        for hook in self.context.hooks:
             for name, count in hook.deleted(upload).items():
                 removed[name] = removed.get(name, 0) + count
         s = self.store
@@ -175,5 +172,6 @@ class Pipeline:
 
 
 def connect(store: Store | None = None) -> Pipeline:
-    """The pipeline on the configured Redis and store: what an entry point builds once."""
-    return Pipeline(connect_redis(), store or Store())
+    """The pipeline on the configured Redis and store, made this process's context: what an entry
+    point builds once."""
+    return Pipeline(use(Context.from_environment(store=store)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,8 +43,3 @@ class SchedulerSettings(BaseSettings):
             keyframe_interval_s=self.keyframe_interval_s,
             transcribe_chunk_s=self.transcribe_chunk_s,
         )
-
-
-@lru_cache(maxsize=1)
-def settings() -> SchedulerSettings:
-    return SchedulerSettings()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from functools import lru_cache
 from typing import Any
 
 from rq import Callback, Queue
@@ -19,25 +18,19 @@ from rq.job import Job
 
 from functions import catalog
 from functions.common import logs
-from storage.client import Audience, Store
+from storage.client import Audience
 from storage.layout import artefact_key, result_key
 
-from . import calls, hooks, metrics, plans, routing
+from . import calls, metrics, plans, routing
 from .analysis import FORMAT, timeline
-from .connection import queue, redis
+from .context import current, queue, redis, settings, store
 from .gateway import Gateway
 from .plans import PROBE, StepSpec
-from .settings import settings
 from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 logger = logging.getLogger(__name__)
 
 FINISH = "finish"
-
-
-@lru_cache(maxsize=1)
-def store() -> Store:
-    return Store()
 
 
 def uploads() -> Uploads:
@@ -87,9 +80,9 @@ def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None
         enqueue_step(q, upload, spec)
 
 
-def start(upload: str, q: Queue | None = None) -> None:
+def start(upload: str, q: Queue | None = None, records: Uploads | None = None) -> None:
     """Begins an upload's pipeline with `probe`; the rest is planned from what probe finds."""
-    plan(uploads(), q or queue(), upload, [PROBE])
+    plan(records or uploads(), q or queue(), upload, [PROBE])
 
 
 def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any]:
@@ -226,7 +219,7 @@ def finish(upload: str) -> str:
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason)
-    for hook in hooks.installed():
+    for hook in current().hooks:
         hook.finished(upload)
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value

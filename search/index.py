@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from redis import Redis
 
 from scheduler import keys
+from scheduler.context import current
 
 from .settings import IndexSettings, settings
 from .words import WordIndex
@@ -310,9 +310,7 @@ def _distance(kind: str, raw: float) -> float:
     return max(raw, 0.0) ** 0.5 if SPACES[kind] == "l2" else raw
 
 
-@lru_cache(maxsize=1)
 def index() -> Index:
-    """The process's index on the scheduler's Redis."""
-    from scheduler.connection import redis
-
-    return Index(redis())
+    """The index of this process's context, on its Redis."""
+    context = current()
+    return context.shared("search.index", lambda: Index(context.redis))

@@ -9,9 +9,8 @@ from typing import Any
 
 from rq import Queue
 
-from scheduler import steps
 from scheduler.analysis import function_results, readable
-from scheduler.connection import queue, redis
+from scheduler.context import queue, redis, store
 from scheduler.names import IMAGE_PICTURE
 from scheduler.uploads import State, UploadNotFound, Uploads
 from storage.client import ObjectMissing, Store
@@ -138,7 +137,7 @@ def index_stored(upload: str, records: Uploads, store: Store, idx: Index) -> str
 
 def index_upload(upload: str) -> str:
     """RQ job, enqueued by search's pipeline hook when an upload finishes."""
-    return index_stored(upload, Uploads(redis()), steps.store(), index())
+    return index_stored(upload, Uploads(redis()), store(), index())
 
 
 def rebuild_all(records: Uploads, store: Store, idx: Index, drop: bool = True) -> dict[str, int]:
@@ -154,7 +153,7 @@ def rebuild_all(records: Uploads, store: Store, idx: Index, drop: bool = True) -
 
 def rebuild(drop: bool = True) -> dict[str, int]:
     """RQ job behind POST /api/v1/index/rebuild."""
-    return rebuild_all(Uploads(redis()), steps.store(), index(), drop)
+    return rebuild_all(Uploads(redis()), store(), index(), drop)
 
 
 def enqueue_rebuild(q: Queue | None = None) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from functions.faces.same_person import SAME_PERSON_DISTANCE
+from scheduler.context import current
 
 
 class IndexSettings(BaseSettings):
@@ -41,6 +41,6 @@ class IndexSettings(BaseSettings):
         return self.path
 
 
-@lru_cache(maxsize=1)
 def settings() -> IndexSettings:
-    return IndexSettings()
+    """The search settings of this process's context (scheduler/context.py)."""
+    return current().shared("search.settings", IndexSettings)

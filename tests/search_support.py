@@ -41,20 +41,17 @@ def api_client(
     search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FlaskClient]:
     """The API in this process on the test Redis (db 15), the test store and the test index, with a key."""
-    from scheduler import connection, settings, steps
+    from scheduler.context import using
     from ui.app import create_app
     from ui.auth import create_key
 
     s = redis_server.settings
     monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", f"redis://{s.host}:{s.redis_port}/15")
-    for cached in (settings.settings, connection.redis, steps.store):
-        cached.cache_clear()
-    app: Flask = create_app(UiSettings(secret_key=uuid.uuid4().hex), store=search_env.store)
-    app.extensions["medialens.index"] = search_env.index
-    app.config["TESTING"] = True
-    key = create_key(search_env.records.redis, "search-tests", role="admin")
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    yield client
-    for cached in (settings.settings, connection.redis, steps.store):
-        cached.cache_clear()
+    with using():
+        app: Flask = create_app(UiSettings(secret_key=uuid.uuid4().hex), store=search_env.store)
+        app.extensions["medialens.index"] = search_env.index
+        app.config["TESTING"] = True
+        key = create_key(search_env.records.redis, "search-tests", role="admin")
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        yield client

@@ -19,17 +19,10 @@ from ui.settings import UiSettings
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
-def _clear_caches() -> None:
-    from scheduler import connection, settings, steps
-
-    settings.settings.cache_clear()
-    connection.redis.cache_clear()
-    steps.store.cache_clear()
-
-
 @pytest.fixture(scope="session")
 def ui_app(running_stack: Stack) -> Iterator[Flask]:
     """The app in this process, talking to the same Redis, store and gateway as the running stack."""
+    from scheduler.context import using
     from ui.app import create_app
 
     wanted = ("MEDIALENS_SCHEDULER_", "MEDIALENS_S3_")
@@ -37,12 +30,11 @@ def ui_app(running_stack: Stack) -> Iterator[Flask]:
         for name, value in running_stack.environment().items():
             if name.startswith(wanted):
                 patch.setenv(name, value)
-        _clear_caches()
-        config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex})
-        app = create_app(config, store=running_stack.store())
-        app.config["TESTING"] = True
-        yield app
-    _clear_caches()
+        with using():
+            config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex})
+            app = create_app(config, store=running_stack.store())
+            app.config["TESTING"] = True
+            yield app
 
 
 @pytest.fixture
