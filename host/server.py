@@ -102,15 +102,14 @@ class Served:
         if load is not None:
             load()
 
-    def handle(self, event: Any) -> Any:
+    def call(self, event: Any) -> Response:
+        """The handler's answer, as the template gives it (JSON also when the handler raises)."""
         if self.handler is None:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        return self.handler.handle(event, template.Context())
-
-    def call(self, event: Any) -> Response:
-        return template.to_response(self.handle(event))
+        response: Response = template.invoke(self.handler, event)
+        return response
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None
@@ -252,7 +251,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
 def _run_async(function: Served, event: Any, call_id: str, callback: str | None) -> None:
     started = time.perf_counter()
     try:
-        reply = template.to_response(function.handle(event))
+        reply = function.call(event)
         status, body = reply.status_code, reply.get_data()
     except Exception:  # reported to the caller, as faasd's queue-worker does
         logger.exception("async call %s of %s failed", call_id, function.spec.name)

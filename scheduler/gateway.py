@@ -49,6 +49,16 @@ class Reply:
         return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
 
 
+def plain_error(function: str, reply: httpx.Response) -> str:
+    """One sentence for a reply that is not JSON: a short plain-text line as it is (faasd's gateway
+    says "Can't reach service for: ocr."), never an HTML error page."""
+    line = reply.text.strip().splitlines()[0] if reply.text.strip() else ""
+    plain = reply.headers.get("content-type", "").startswith("text/plain")
+    if plain and 0 < len(line) <= 200:
+        return line
+    return f"{function} answered HTTP {reply.status_code} without saying why"
+
+
 class Gateway:
     """`audience` says which address of the store the functions behind this gateway reach, so the
     URLs in a payload are signed for it; `verify` is what its TLS certificate is checked against."""
@@ -85,7 +95,7 @@ class Gateway:
         try:
             body = reply.json()
         except ValueError:
-            body = {"error": reply.text[:500] or f"HTTP {reply.status_code}"}
+            body = {"error": plain_error(function, reply)}
         if not isinstance(body, dict):
             body = {"value": body}
         return Reply(reply.status_code, body, time.perf_counter() - started, self.name)

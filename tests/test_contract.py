@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import numpy as np
 from PIL import Image
 from skimage import data as samples
@@ -71,3 +72,36 @@ def test_thumbnail_of_an_image_with_exif_rotation_is_upright(
     )
     assert status == 200, body
     assert Image.open(io.BytesIO(read())).size == (160, 320)
+
+
+def test_a_handler_that_raises_answers_json_without_its_internals() -> None:
+    # The template is what faasd runs; the functions host answers through the same code.
+    from types import SimpleNamespace
+
+    from host.server import template
+
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        raise RuntimeError("secret internal detail at 10.0.0.5")
+
+    app = template.create_app(SimpleNamespace(handle=handle))
+    reply = app.test_client().post("/", data=b"{}")
+    assert reply.status_code == 500 and reply.is_json
+    assert reply.get_json() == {"error": "the function failed unexpectedly"}
+
+
+def test_an_error_page_from_a_gateway_reaches_the_user_as_one_sentence() -> None:
+    from scheduler.gateway import plain_error
+
+    html = httpx.Response(502, text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                          headers={"content-type": "text/html"})
+    assert plain_error("ocr", html) == "ocr answered HTTP 502 without saying why"
+    faasd = httpx.Response(502, text="Can't reach service for: ocr.\n", headers={"content-type": "text/plain"})
+    assert plain_error("ocr", faasd) == "Can't reach service for: ocr."
+
+
+def test_an_analyzer_refuses_a_one_pixel_strip_before_analysing_it(
+    call_function: Call, source_url: Callable[..., str]
+) -> None:
+    strip = png_of(np.zeros((1, 20_000, 3), dtype=np.uint8))
+    status, body = call_function("ocr", {"source": {"url": source_url(strip)}})
+    assert status == 422 and "20000 x 1 pixels: too thin to analyse" in body["error"]

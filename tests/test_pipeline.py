@@ -6,6 +6,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -148,11 +149,25 @@ def bomb_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
-BAD_INPUTS = {
-    "notes.jpg": (b"these are my shopping notes, not a picture\n" * 20, "not a media file"),
-    "empty.jpg": (b"", "empty"),
-    "truncated.jpg": (None, "damaged"),
-    "bomb.png": (None, "more than the limit"),
+def encoded(size: tuple[int, int], format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (20, 120, 200)).save(buffer, format)
+    return buffer.getvalue()
+
+
+SVG_DRAWING = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200">'
+               b'<rect width="300" height="200" fill="red"/><text x="20" y="100">SVG</text></svg>')
+
+# name -> (the file, what its reason says); every one is uploaded beside a good picture.
+BAD_INPUTS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "notes.jpg": (lambda: b"these are my shopping notes, not a picture\n" * 20, "not a media file"),
+    "empty.jpg": (lambda: b"", "empty"),
+    "truncated.jpg": (truncated_jpeg, "damaged"),
+    "bomb.png": (bomb_png, "more than the limit"),
+    "drawing.png": (lambda: SVG_DRAWING, "SVG drawings are not analysed"),
+    "strip.png": (lambda: encoded((20_000, 1), "PNG"), "too thin to analyse"),
+    "cut.png": (lambda: encoded((64, 64), "PNG")[:30], "PNG image is damaged or cut short"),
+    "cut.tiff": (lambda: encoded((64, 64), "TIFF")[:20], "TIFF image is damaged or cut short"),
 }
 
 
@@ -160,12 +175,8 @@ BAD_INPUTS = {
 def test_bad_input_fails_with_a_reason_and_the_upload_beside_it_succeeds(
     name: str, running_stack: Stack, s3_client: Any, api: httpx.Client
 ) -> None:
-    content, expected = BAD_INPUTS[name]
-    if name == "truncated.jpg":
-        content = truncated_jpeg()
-    if name == "bomb.png":
-        content = bomb_png()
-    assert content is not None
+    make, expected = BAD_INPUTS[name]
+    content = make()
     bad, good = unique(name), unique("good.jpg")
     s3_client.put_object(Bucket="uploads", Key=bad, Body=content, ContentType="image/jpeg")
     s3_client.put_object(Bucket="uploads", Key=good, Body=photo(), ContentType="image/jpeg")

@@ -58,7 +58,20 @@ def decode_rgb(data: Source, max_pixels: int | None = None) -> Image.Image:
 
 def analysis_image(request: Request) -> Image.Image:
     """The request's source image, upright RGB, at most `analysis_long_side` on its long side."""
-    return fit_long_side(decode_rgb(request.fetch_source()))
+    upright = decode_rgb(request.fetch_source())
+    refuse_degenerate(upright.width, upright.height)
+    return fit_long_side(upright)
+
+
+def refuse_degenerate(width: int, height: int) -> None:
+    """Refuses shapes no analyzer can work on: a strip 1 pixel high sent OCR to 15 GB."""
+    s = settings()
+    short, long = sorted((width, height))
+    if short < s.min_side_px or long > short * s.max_aspect_ratio:
+        raise InputError(
+            f"the image is {width} x {height} pixels: too thin to analyse (sides under {s.min_side_px} px "
+            f"or shapes longer than {s.max_aspect_ratio:g}:1 are not analysed)"
+        )
 
 
 def to_array(image: Image.Image) -> np.ndarray:

@@ -25,6 +25,8 @@ def describe_streams(container: Any) -> list[dict[str, Any]]:
     for stream in container.streams:
         entry: dict[str, Any] = {"index": stream.index, "type": stream.type}
         codec = stream.codec_context
+        if codec is None:
+            continue  # a stream no decoder here can read (an SVG through ffmpeg's svg pipe, say)
         entry["codec"] = getattr(codec, "name", None)
         if stream.duration is not None and stream.time_base is not None:
             entry["duration"] = round(float(stream.duration * stream.time_base), 3)

@@ -25,6 +25,10 @@ class FunctionSettings(BaseSettings):
     )
     fetch_timeout_s: float = Field(30.0, description="Timeout for fetching an input URL.")
     threads: int = Field(1, description="Inference threads per process (torch, onnxruntime).")
+    min_side_px: int = Field(8, description="Images with a side shorter than this are refused as too thin.")
+    max_aspect_ratio: float = Field(
+        25.0, description="Images longer than this many times their width (or wider than tall) are refused."
+    )
     analysis_long_side: int = Field(
         1280, description="Images are resized to at most this long side before analysis."
     )

@@ -73,6 +73,14 @@ def readable(source: Source) -> str | BinaryIO:
     return str(source) if isinstance(source, Path) else io.BytesIO(source)
 
 
+def head(source: Source, size: int) -> bytes:
+    """The first ``size`` bytes, to tell a format by how it begins."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            return handle.read(size)
+    return source[:size]
+
+
 def sha256_of(source: Source) -> str:
     digest = hashlib.sha256()
     if isinstance(source, Path):

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PIL import Image
 
 from functions.common import images, media
 from functions.common.contract import InputError
-from functions.common.transfer import Source, sha256_of, size_of
+from functions.common.transfer import Source, head, sha256_of, size_of
 
 ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
 
 # Formats Pillow opens that are not pictures a person uploads as an image.
 NOT_IMAGES = {"PDF", "EPS", "PSD"}
+
+# How image files begin: one that begins so but does not decode is a damaged picture, not a video
+# (ffmpeg's image-pipe demuxers would otherwise call a cut-off JPEG a zero-pixel "video").
+SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8": "GIF", b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF", b"BM": "BMP",
+}
+SVG = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]", re.DOTALL | re.IGNORECASE)
 
 
 def describe(data: Source) -> dict[str, Any]:
@@ -24,10 +33,26 @@ def describe(data: Source) -> dict[str, Any]:
     }
     if not summary["size"]:
         raise InputError("the file is empty")
+    _refuse_drawings_and_damaged_pictures(data)
     image = _as_image(data)
     if image is not None:
         return {**summary, **image}
     return {**summary, **_as_audio_or_video(data)}
+
+
+def _refuse_drawings_and_damaged_pictures(data: Source) -> None:
+    start = head(data, 1024)
+    if SVG.match(start):
+        raise InputError("SVG drawings are not analysed: export the picture as PNG or JPEG and upload that")
+    kind = next((name for signature, name in SIGNATURES.items() if start.startswith(signature)), None)
+    if kind is None:
+        return
+    try:
+        images.open_image(data)
+    except InputError as exc:
+        if "pixels" in str(exc):
+            raise
+        raise InputError(f"the {kind} image is damaged or cut short and cannot be read") from exc
 
 
 def _as_image(data: Source) -> dict[str, Any] | None:
@@ -43,6 +68,7 @@ def _as_image(data: Source) -> dict[str, Any] | None:
     info = {"format": opened.format, "mode": opened.mode, "frames": frames}
     # A full decode here turns a truncated or corrupt file into a clear failure at the first step.
     upright = images.decode_rgb(data)
+    images.refuse_degenerate(upright.width, upright.height)
     return {
         "media_type": "image",
         "mime": Image.MIME.get(opened.format or "", "application/octet-stream"),
@@ -66,7 +92,8 @@ def _as_audio_or_video(data: Source) -> dict[str, Any]:
         duration = media.container_duration(container, streams)
         format_name = container.format.name
     kinds = {stream["type"] for stream in streams}
-    video = next((s for s in streams if s["type"] == "video"), None)
+    # An image pipe that read nothing reports a 0 x 0 "video": that is no picture at all.
+    video = next((s for s in streams if s["type"] == "video" and s.get("width")), None)
     if video is not None:
         media_type = "video"
     elif "audio" in kinds:
