@@ -44,6 +44,8 @@ def call(
     timeout = catalog.spec(function).timeout_s
     delay = s.retry_backoff_s
     not_ready_until = time.monotonic() + s.not_ready_wait_s
+    outage_until = time.monotonic() + s.outage_wait_s
+    outage_pause = s.retry_backoff_s
     attempt = 0
     last_reason = ""
     gateway_name = ""
@@ -55,6 +57,17 @@ def call(
             on_attempt(attempt, gateway_name)
         try:
             reply: Reply | None = gateway.invoke(function, payload(gateway), timeout)
+        except httpx.ConnectError as exc:
+            # The gateway is down or restarting: that is no fault of the file, so wait for it
+            # (without spending attempts) as long as `outage_wait_s` allows.
+            last_reason = f"gateway {gateway_name} could not be reached"
+            if time.monotonic() < outage_until:
+                logger.warning("%s: %s (%s); waiting %.0f s", function, last_reason, exc, outage_pause)
+                attempt -= 1
+                time.sleep(outage_pause)
+                outage_pause = min(outage_pause * 2, 30.0)
+                continue
+            return Outcome("error", {}, f"{last_reason} for {s.outage_wait_s:.0f} s", gateway_name, attempt)
         except httpx.TimeoutException:
             reply, last_reason = None, f"{function} did not answer within {timeout:.0f} s"
         except httpx.HTTPError as exc:

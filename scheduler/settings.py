@@ -24,6 +24,15 @@ class SchedulerSettings(BaseSettings):
     intake_host: str = Field("127.0.0.1", description="Address the intake binds to.")
     intake_port: int = Field(8001, description="Port the intake listens on.")
     step_attempts: int = Field(4, description="Attempts per step on transient gateway errors.")
+    outage_wait_s: float = Field(
+        300.0, description="How long a step waits, retrying, for a gateway that cannot be reached before it fails."
+    )
+    job_retries: int = Field(
+        2, description="Times a job whose worker died (or that crashed) is run again before its upload fails."
+    )
+    heartbeat_s: float = Field(
+        10.0, description="How often a busy worker says it is alive; a job is taken back after 3 missed beats."
+    )
     retry_backoff_s: float = Field(0.5, description="First pause between attempts; doubles.")
     not_ready_wait_s: float = Field(
         180.0, description="How long a step waits for a function that is still loading its model."

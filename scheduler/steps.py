@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 from rq.job import Job
 
 from functions import catalog
@@ -46,6 +46,11 @@ def job_id(upload: str, step: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{upload}_{step}")
 
 
+def retry() -> Retry:
+    """A job whose worker died, or that crashed, runs again (the jobs are idempotent by their ids)."""
+    return Retry(max=settings().job_retries, interval=[5, 30])
+
+
 def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
     s = settings()
     per_call = catalog.spec(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
@@ -54,8 +59,9 @@ def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
         upload,
         spec.to_dict(),
         job_id=job_id(upload, spec.name),
-        job_timeout=int(per_call * spec.expected_calls + s.not_ready_wait_s + 30),
+        job_timeout=int(per_call * spec.expected_calls + s.not_ready_wait_s + s.outage_wait_s + 30),
         on_failure=Callback(step_crashed),
+        retry=retry(),
         result_ttl=s.result_ttl_s,
         failure_ttl=s.result_ttl_s,
         description=f"{spec.name} of {upload}",
@@ -67,10 +73,27 @@ def enqueue_finish(q: Queue, upload: str) -> Job:
         finish,
         upload,
         job_id=job_id(upload, FINISH),
+        on_failure=Callback(finish_crashed),
+        retry=retry(),
         result_ttl=settings().result_ttl_s,
         failure_ttl=settings().result_ttl_s,
         description=f"finish {upload}",
     )
+
+
+def crash_reason(kind: Any, value: Any) -> str:
+    """What a person reads when a job failed for good: its worker died, it ran out of time, or it broke."""
+    name = getattr(kind, "__name__", str(kind))
+    if name == "AbandonedJobError":
+        return "the worker running it stopped, and so did every retry"
+    if name == "JobTimeoutException":
+        return "it ran out of time"
+    return f"internal error ({name}: {value})"
+
+
+def will_retry(job: Job) -> bool:
+    # RQ calls a failure callback before it decides on a retry.
+    return bool(job.retries_left and job.retries_left > 0)
 
 
 def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None:
@@ -194,14 +217,30 @@ def _settle(records: Uploads, upload: str, step: Step, state: StepState, reason:
 
 
 def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:
-    """RQ failure callback: a crash or timeout still settles the step, so nothing waits forever."""
+    """RQ failure callback: a crash, a timeout or a dead worker is retried; the last one settles the
+    step, so nothing waits forever."""
     upload, spec_data = job.args[0], job.args[1]
     name = spec_data["name"]
+    if will_retry(job):
+        logger.warning("step crashed, retrying: %s: %s", getattr(kind, "__name__", kind), value, **_log(upload, name))
+        return
     logger.error("step crashed: %s: %s", getattr(kind, "__name__", kind), value, **_log(upload, name))
     metrics.record_step(redis(), spec_data.get("function", name), None, failed=True)
     records = uploads()
+    step = records.step(upload, name) if records.exists(upload) else None
+    if step is not None and step.state not in FINAL_STEP_STATES:
+        _settle(records, upload, step, StepState.FAILED, crash_reason(kind, value))
+
+
+def finish_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:
+    """RQ failure callback of `finish`: after its retries the upload still ends, failed, with the reason."""
+    upload = job.args[0]
+    if will_retry(job):
+        return
+    logger.error("finish crashed: %s: %s", getattr(kind, "__name__", kind), value, **_log(upload, FINISH))
+    records = uploads()
     if records.exists(upload):
-        _settle(records, upload, records.step(upload, name), StepState.FAILED, f"internal error: {value}")
+        records.set_state(upload, State.FAILED, f"{FINISH}: {crash_reason(kind, value)}")
 
 
 def finish(upload: str) -> str:

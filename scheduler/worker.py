@@ -1,11 +1,25 @@
-"""Runs an RQ worker on the scheduler's queue (one per process; start several for more)."""
+"""Runs an RQ worker on the scheduler's queue (one per process; start several for more).
+
+Jobs run in this process rather than in a fork per job: a step is an HTTP call, and forking a
+process that holds the text model cost as much CPU per image as the inference itself. Without a
+fork RQ keeps no heartbeat for the job, so `Worker` beats for it: a worker killed mid-job is
+noticed within a few beats, and any other worker takes the job back (RQ's abandoned-job cleanup,
+then the job's retries). A Redis outage does not end the process: it waits and connects again.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+import uuid
+from typing import Any
 
-from rq import SimpleWorker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from functions.common.logs import configure_logging
 from scheduler.uploads import Uploads
@@ -18,10 +32,63 @@ from .routing import CPU
 
 logger = logging.getLogger(__name__)
 
+MISSED_BEATS = 3
+
+
+class Worker(SimpleWorker):
+    """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often."""
+
+    def __init__(self, queues: list[Queue], heartbeat_s: float, **kwargs: Any) -> None:
+        # Dead workers' jobs are looked for every few beats, not every 10 minutes (RQ's default).
+        kwargs["maintenance_interval"] = max(1, int(heartbeat_s * MISSED_BEATS))
+        super().__init__(queues, **kwargs)
+        self.heartbeat_s = heartbeat_s
+        self._beating = threading.Lock()
+        self._done = threading.Event()
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        # How long the job stays ours without a beat: RQ's default is the whole job timeout.
+        return int(self.heartbeat_s * MISSED_BEATS) + 1
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self._done.clear()
+
+        def beat() -> None:
+            while not self._done.wait(self.heartbeat_s):
+                with self._beating:
+                    if self._done.is_set():
+                        return
+                    try:
+                        self.maintain_heartbeats(job)
+                    except (RedisConnectionError, RedisTimeoutError) as exc:
+                        logger.warning("heartbeat of %s missed: %s", job.id, exc)
+
+        beating = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
+        beating.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self._stop_beating()
+            beating.join()
+
+    def _stop_beating(self) -> None:
+        # Under the lock: a beat after the job left the started registry would put it back there,
+        # and the cleanup would later take a finished job for an abandoned one.
+        with self._beating:
+            self._done.set()
+
+    def handle_job_success(self, *args: Any, **kwargs: Any) -> Any:
+        self._stop_beating()
+        return super().handle_job_success(*args, **kwargs)
+
+    def handle_job_failure(self, *args: Any, **kwargs: Any) -> Any:
+        self._stop_beating()
+        return super().handle_job_failure(*args, **kwargs)
+
 
 def main() -> None:
     configure_logging("worker")
-    name = sys.argv[1] if len(sys.argv) > 1 else None
+    name = sys.argv[1] if len(sys.argv) > 1 else f"worker-{uuid.uuid4().hex[:8]}"
     # Made once at start, not by the first job: the S3 client, the gateway's HTTP client and the
     # text model that indexing uses. Jobs find them in the context.
     context = use(Context.from_environment())
@@ -31,10 +98,19 @@ def main() -> None:
     except FileNotFoundError as exc:
         logger.warning("search indexing of text will fail: %s", exc)
     context.hooks.append(SearchHook(Uploads(context.redis), context.queue, index))
-    # Jobs run in this process rather than in a fork per job: a step is an HTTP call, and forking
-    # a process that holds the text model cost as much CPU per image as the inference itself.
-    worker = SimpleWorker([context.queue], connection=context.redis, name=name)
-    worker.work(with_scheduler=True, logging_level="WARNING")
+    pause, restarts = 1.0, 0
+    while True:
+        # After an outage the old registration may still be in Redis (kept by its AOF): a new name.
+        worker = Worker([context.queue], connection=context.redis, heartbeat_s=context.settings.heartbeat_s,
+                        name=name if restarts == 0 else f"{name}-{restarts}")
+        try:
+            worker.work(with_scheduler=True, logging_level="WARNING")
+            return
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            restarts += 1
+            logger.warning("Redis cannot be reached (%s); connecting again in %.0f s", exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 if __name__ == "__main__":

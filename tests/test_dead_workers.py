@@ -1,0 +1,154 @@
+"""A worker may die at any moment, and Redis may go away: every upload still ends once, `done`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from bench.sample_media import Scene, Speech, make_video
+from embedded.settings import free_port
+from embedded.stack import PROJECT, Stack
+from scheduler import steps
+from scheduler.context import Context, using
+from scheduler.settings import SchedulerSettings
+from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
+from storage.client import Store
+from storage.settings import StorageSettings
+
+BUCKET = "chaos-uploads"  # the stack's own intake ignores it: only these tests' workers run these uploads
+QUEUE = "chaos"
+
+
+@pytest.fixture
+def chaos(running_stack: Stack, redis_db: Redis, tmp_path: Path) -> Iterator[tuple[dict[str, str], Context]]:
+    """Worker settings on the test Redis (db 15), their own queue and bucket, the stack's gateway and store."""
+    s = running_stack.settings
+    env = {
+        **{name: value for name, value in running_stack.environment().items()
+           if name.startswith(("MEDIALENS_S3_", "MEDIALENS_SCHEDULER_"))},
+        "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/15",
+        "MEDIALENS_SCHEDULER_QUEUE": QUEUE,
+        "MEDIALENS_SCHEDULER_HEARTBEAT_S": "1",
+        "MEDIALENS_S3_UPLOADS_BUCKET": BUCKET,
+        "MEDIALENS_INDEX_PATH": str(tmp_path / "chroma"),
+        "PYTHONPATH": str(PROJECT),
+    }
+    storage = StorageSettings(endpoint=env["MEDIALENS_S3_ENDPOINT"], access_key=env["MEDIALENS_S3_ACCESS_KEY"],
+                              secret_key=env["MEDIALENS_S3_SECRET_KEY"], uploads_bucket=BUCKET)
+    store = Store(storage)
+    if not store.client.bucket_exists(BUCKET):
+        store.client.make_bucket(BUCKET)
+    settings = SchedulerSettings.model_validate({
+        "redis_url": env["MEDIALENS_SCHEDULER_REDIS_URL"], "queue": QUEUE,
+        "gateways": json.loads(running_stack.environment()["MEDIALENS_SCHEDULER_GATEWAYS"]),
+        "gateway_password": env["MEDIALENS_SCHEDULER_GATEWAY_PASSWORD"],
+    })
+    with using(Context(settings, redis_db, store)) as context:
+        yield env, context
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "scheduler.worker"], cwd=PROJECT, env={**os.environ, **env},
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def submit(context: Context, data: bytes, suffix: str) -> str:
+    key = f"chaos/{uuid.uuid4().hex}.{suffix}"
+    etag = context.store.put_bytes(BUCKET, key, data, "video/x-matroska")
+    upload = Upload(id=uuid.uuid4().hex[:20], bucket=BUCKET, key=key, etag=etag, size=len(data))
+    records = Uploads(context.redis)
+    records.create(upload)
+    steps.start(upload.id, context.queue, records)
+    return upload.id
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+def test_a_worker_killed_mid_step_loses_nothing(chaos: tuple[dict[str, str], Context], tmp_path: Path) -> None:
+    env, context = chaos
+    records = Uploads(context.redis)
+    film = make_video([Scene(0.0, "HARBOR", (30, 60, 160)), Scene(4.0, "MARKET", (200, 50, 40))], 8.0,
+                      [Speech(1.0, "fox")])
+    upload = submit(context, film, "mkv")
+    first = start_worker(env, tmp_path / "worker-a.log")
+
+    def a_step_is_running() -> bool:
+        return any(step.state == StepState.RUNNING for step in records.steps(upload).values())
+
+    try:
+        wait_until(a_step_is_running, 120, "a step of the upload is running")
+        killed = {name for name, step in records.steps(upload).items() if step.state == StepState.RUNNING}
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = time.time()
+        second = start_worker(env, tmp_path / "worker-b.log")
+        try:
+            wait_until(lambda: records.get(upload).state in (State.DONE, State.FAILED), 240,
+                       f"the upload ends; worker log:\n{(tmp_path / 'worker-b.log').read_text()[-3000:]}")
+        finally:
+            second.terminate()
+            second.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    record, done_steps = records.get(upload), records.steps(upload)
+    assert record.state == State.DONE, record.reason
+    assert all(step.state in FINAL_STEP_STATES and step.state != StepState.FAILED for step in done_steps.values())
+    for name in killed:
+        assert (done_steps[name].started_at or 0) > killed_at, f"{name} was run again after its worker died"
+
+
+def redis_on(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    from embedded.redis_server import redis_binary
+
+    server = subprocess.Popen([redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+                               "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL)
+    wait_until(lambda: Redis(port=port).ping(), 30, "Redis answers")  # type: ignore[no-any-return]
+    return server
+
+
+def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], tmp_path: Path) -> None:
+    env, _ = chaos
+    port = free_port()
+    server = redis_on(port, tmp_path)
+    worker = start_worker({**env, "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://127.0.0.1:{port}/0"},
+                          tmp_path / "worker.log")
+    try:
+        connection = Redis(port=port)
+        wait_until(lambda: connection.keys("rq:worker:*"), 60, "the worker registers")
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        time.sleep(3)
+        assert worker.poll() is None, "the worker outlived the outage"
+        server = redis_on(port, tmp_path)
+        # A job enqueued after Redis is back is done by the same process.
+        from rq import Queue
+
+        job = Queue(QUEUE, connection=connection).enqueue(steps.finish, "no-such-upload")
+        wait_until(lambda: job.get_status(refresh=True) == "finished", 90,
+                   f"the job runs; worker log:\n{(tmp_path / 'worker.log').read_text()[-3000:]}")
+        assert job.return_value() == "deleted"
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        server.terminate()
+        server.wait(10)
