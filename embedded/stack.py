@@ -39,6 +39,7 @@ class Service:
     argv: list[str]
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = PROJECT
 
 
 class StackError(RuntimeError):
@@ -126,7 +127,10 @@ class Stack:
         s = self.settings
         python = sys.executable
         redis_dir = private_dir(self.state / "redis")
-        private_dir(self.state / "seaweedfs")
+        seaweed_dir = private_dir(self.state / "seaweedfs")
+        seaweedfs.write_security(
+            seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key
+        )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
         workers = [
             Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True)
@@ -138,8 +142,9 @@ class Stack:
         return [
             Service("redis", redis_server.server_command(s, redis_dir, redis_config),
                     lambda: port_open(s.host, s.redis_port)),
-            Service("seaweedfs", seaweedfs.mini_command(s, self.state / "seaweedfs"), self._store_ready,
-                    env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key)),
+            Service("seaweedfs", seaweedfs.mini_command(s, seaweed_dir), self._store_ready,
+                    env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key),
+                    cwd=seaweed_dir),
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
@@ -189,7 +194,7 @@ class Stack:
         env = {**os.environ, **self.environment(), **service.env}
         with os.fdopen(open_private_append(self.log_dir / f"{service.name}.log"), "ab") as log:
             process = subprocess.Popen(
-                service.argv, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                service.argv, cwd=service.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, umask=UMASK,
             )
         write_private(self._pid_file(service.name), str(process.pid))
