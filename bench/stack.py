@@ -94,12 +94,10 @@ def wait_all(api: httpx.Client, keys: list[str], timeout: float, poll_s: float =
 
 
 def api_client(stack: Stack) -> httpx.Client:
-    from redis import Redis
-
     from ui.auth import create_key
 
     s = stack.settings
-    key = create_key(Redis(host=s.host, port=s.redis_port), "bench", role="admin")
+    key = create_key(stack.redis(), "bench", role="admin")
     return httpx.Client(base_url=s.url(s.ui_port) + "/api/v1", headers={"Authorization": f"Bearer {key}"})
 
 

@@ -6,10 +6,9 @@ import argparse
 import sys
 import time
 
-from redis import Redis
-
 from ui.auth import ensure_admin_key
 
+from .private import write_private
 from .stack import Stack, StackError
 
 
@@ -26,8 +25,7 @@ medialens is running.
 Stop it with `make down`.""")
     if admin_key:
         key_file = stack.state / "admin.key"
-        key_file.write_text(admin_key + "\n")
-        key_file.chmod(0o600)
+        write_private(key_file, admin_key + "\n")
         print(f"\nYour admin API key (shown once; also saved to {key_file} for the medialens command):\n  {admin_key}")
 
 
@@ -58,8 +56,7 @@ def main() -> int:
         print(f"medialens could not start: {exc}", file=sys.stderr)
         stack.down()
         return 1
-    s = stack.settings
-    admin_key = ensure_admin_key(Redis(host=s.host, port=s.redis_port))
+    admin_key = ensure_admin_key(stack.redis())
     print(f"started in {time.monotonic() - began:.1f} s")
     print_access(stack, admin_key)
     return 0

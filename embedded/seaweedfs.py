@@ -1,4 +1,4 @@
-"""Runs SeaweedFS `weed mini` as the embedded S3 store (loopback only, telemetry off)."""
+"""Runs SeaweedFS `weed mini` as the embedded S3 store (loopback only, telemetry off, internals signed)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from .private import write_private
 from .settings import EmbeddedSettings
+
+SECURITY_FILE = "security.toml"
 
 
 def weed_binary() -> str:
@@ -43,6 +46,42 @@ def mini_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
         f"-metricsPort={base + 9}",
         f"-s3.metricsPort={base + 1}",
     ]
+
+
+def write_security(config_dir: Path, volume_key: str, filer_key: str) -> Path:
+    """SeaweedFS's security.toml (0600): only the S3 gateway, which checks S3 credentials, serves
+    unsigned requests. weed reads it from its working directory, so the store runs there.
+
+    Volume reads and writes need a JWT that the master mints for SeaweedFS's own components; the
+    filer's HTTP API needs one signed with the filer key, which only the S3 gateway holds; with
+    signing on, the volume UI is off and the filer shows no directory listings. gRPC stays without
+    mTLS (loopback only): the bridge tails the filer over it.
+    """
+    path = config_dir / SECURITY_FILE
+    write_private(path, f"""\
+[jwt.signing]
+key = "{volume_key}"
+expires_after_seconds = 10
+
+[jwt.signing.read]
+key = "{volume_key}"
+expires_after_seconds = 10
+
+[jwt.filer_signing]
+key = "{filer_key}"
+expires_after_seconds = 10
+
+[jwt.filer_signing.read]
+key = "{filer_key}"
+expires_after_seconds = 10
+
+[access]
+ui = false
+
+[filer.expose_directory_metadata]
+enabled = false
+""")
+    return path
 
 
 def credentials_env(access_key: str, secret_key: str) -> dict[str, str]:

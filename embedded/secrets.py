@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from .private import write_private
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,10 @@ class Secrets:
     intake_token: str
     gateway_password: str
     session_key: str
+    redis_password: str
+    # SeaweedFS signs volume reads and writes, and filer reads and writes, with these.
+    seaweed_volume_jwt_key: str
+    seaweed_filer_jwt_key: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -25,16 +30,19 @@ class Secrets:
             intake_token=secrets.token_urlsafe(24),
             gateway_password=secrets.token_urlsafe(16),
             session_key=secrets.token_urlsafe(32),
+            redis_password=secrets.token_urlsafe(24),
+            seaweed_volume_jwt_key=secrets.token_urlsafe(32),
+            seaweed_filer_jwt_key=secrets.token_urlsafe(32),
         )
 
     @classmethod
     def load_or_create(cls, state_dir: Path) -> Secrets:
+        """The stored secrets; one that a newer release added and the file lacks is made and saved."""
         path = state_dir / "secrets.json"
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls.generate()
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(asdict(made), handle, indent=2)
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        known = {f.name for f in fields(cls)}
+        made = cls(**{**asdict(cls.generate()), **{k: v for k, v in stored.items() if k in known}})
+        if not known <= set(stored):
+            write_private(path, json.dumps({**stored, **asdict(made)}, indent=2))
         return made
+

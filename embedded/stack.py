@@ -16,14 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+from redis import Redis
 
 from gpu.settings import GpuSettings
 from storage.client import Store
 from storage.settings import StorageSettings
 
 from . import redis_server, seaweedfs
+from .private import UMASK, open_private_append, private_dir, tighten, write_private
 from .secrets import Secrets
 from .settings import EmbeddedSettings
 
@@ -36,6 +39,7 @@ class Service:
     argv: list[str]
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = PROJECT
 
 
 class StackError(RuntimeError):
@@ -88,7 +92,7 @@ class Stack:
             "MEDIALENS_S3_ENDPOINT": s.url(s.s3_port),
             "MEDIALENS_S3_ACCESS_KEY": secrets.s3_access_key,
             "MEDIALENS_S3_SECRET_KEY": secrets.s3_secret_key,
-            "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+            "MEDIALENS_SCHEDULER_REDIS_URL": self.redis_url(),
             "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": s.url(s.gateway_port)}),
             "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": secrets.gateway_password,
             "MEDIALENS_SCHEDULER_INTAKE_TOKEN": secrets.intake_token,
@@ -111,11 +115,23 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def redis_url(self, db: int = 0) -> str:
+        """How every client reaches the stack's Redis, password included."""
+        s = self.settings
+        return f"redis://:{quote(self.secrets.redis_password, safe='')}@{s.host}:{s.redis_port}/{db}"
+
+    def redis(self, db: int = 0) -> Redis:
+        return Redis.from_url(self.redis_url(db))
+
     def services(self) -> list[Service]:
         s = self.settings
         python = sys.executable
-        (self.state / "redis").mkdir(parents=True, exist_ok=True)
-        (self.state / "seaweedfs").mkdir(parents=True, exist_ok=True)
+        redis_dir = private_dir(self.state / "redis")
+        seaweed_dir = private_dir(self.state / "seaweedfs")
+        seaweedfs.write_security(
+            seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key
+        )
+        redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
         workers = [
             Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True)
             for n in range(1, s.workers + 1)
@@ -124,10 +140,11 @@ class Stack:
         if GpuSettings().enabled:
             workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True))
         return [
-            Service("redis", redis_server.server_command(s, self.state / "redis"),
+            Service("redis", redis_server.server_command(s, redis_dir, redis_config),
                     lambda: port_open(s.host, s.redis_port)),
-            Service("seaweedfs", seaweedfs.mini_command(s, self.state / "seaweedfs"), self._store_ready,
-                    env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key)),
+            Service("seaweedfs", seaweedfs.mini_command(s, seaweed_dir), self._store_ready,
+                    env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key),
+                    cwd=seaweed_dir),
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
@@ -172,15 +189,15 @@ class Stack:
         return found
 
     def _spawn(self, service: Service) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.run_dir)
+        private_dir(self.log_dir)
         env = {**os.environ, **self.environment(), **service.env}
-        with open(self.log_dir / f"{service.name}.log", "ab") as log:
+        with os.fdopen(open_private_append(self.log_dir / f"{service.name}.log"), "ab") as log:
             process = subprocess.Popen(
-                service.argv, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                service.argv, cwd=service.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, umask=UMASK,
             )
-        self._pid_file(service.name).write_text(str(process.pid))
+        write_private(self._pid_file(service.name), str(process.pid))
 
     def _wait(self, service: Service, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -194,6 +211,7 @@ class Stack:
     def up(self, only: list[str] | None = None) -> list[str]:
         """Starts every service (or those named) not yet running; returns the names it started."""
         deadline = time.monotonic() + self.settings.ready_timeout_s
+        tighten(self.state)
         started = []
         for service in self.services():
             if only is not None and service.name not in only:

@@ -62,8 +62,7 @@ def redis_server(stack: Stack) -> Stack:
 @pytest.fixture
 def redis_db(redis_server: Stack) -> Iterator[Redis]:
     """A clean Redis database (db 15) for tests of Redis-backed parts alone."""
-    s = redis_server.settings
-    connection = Redis(host=s.host, port=s.redis_port, db=15)
+    connection = redis_server.redis(15)
     connection.flushdb()
     yield connection
     connection.flushdb()
@@ -124,8 +123,7 @@ def s3_client(store: Store) -> Any:
 def api_key(running_stack: Stack) -> str:
     from ui.auth import create_key
 
-    s = running_stack.settings
-    return create_key(Redis(host=s.host, port=s.redis_port), "tests", role="admin")
+    return create_key(running_stack.redis(), "tests", role="admin")
 
 
 @pytest.fixture(scope="session")

@@ -171,9 +171,8 @@ def burst(
     redis_db: Redis, redis_server: Stack, store: Store, cpu_host: Host, gpu_host: Host, gpu_token: str,
     gpu_cert: NodeCertificate, monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Burst]:
-    s = redis_server.settings
     env = {
-        "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/15",
+        "MEDIALENS_SCHEDULER_REDIS_URL": redis_server.redis_url(15),
         "MEDIALENS_SCHEDULER_QUEUE": "gpu-tests",
         "MEDIALENS_SCHEDULER_GATEWAYS": f'{{"cpu": "{cpu_host.url}"}}',
         "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": cpu_host.password,

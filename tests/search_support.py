@@ -45,8 +45,7 @@ def api_client(
     from ui.app import create_app
     from ui.auth import create_key
 
-    s = redis_server.settings
-    monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", f"redis://{s.host}:{s.redis_port}/15")
+    monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
     with using():
         app: Flask = create_app(UiSettings(secret_key=uuid.uuid4().hex), store=search_env.store)
         app.extensions["medialens.index"] = search_env.index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redis import Redis
 
+from embedded.stack import Stack
 from scheduler import context, routing
 from scheduler.context import Context, using
 from scheduler.settings import SchedulerSettings
@@ -11,9 +12,8 @@ from search.index import index
 from storage.client import Store
 
 
-def test_jobs_read_the_context_their_entry_point_built(redis_db: Redis) -> None:
-    pool = redis_db.connection_pool.connection_kwargs
-    url = f"redis://{pool['host']}:{pool['port']}/15"
+def test_jobs_read_the_context_their_entry_point_built(redis_db: Redis, redis_server: Stack) -> None:
+    url = redis_server.redis_url(15)
     mine = Context.from_environment(
         SchedulerSettings(redis_url=url, gateways={"cpu": "http://127.0.0.1:9"}), store=Store()
     )

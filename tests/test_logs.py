@@ -9,12 +9,15 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
 
 from functions.common import logs
 from host.server import HostSettings, create_app
+from storage.client import Store
+from storage.settings import StorageSettings
 
 # Each kind of process: the module whose main() starts it and the component its lines name.
 PROCESSES = {
@@ -94,3 +97,22 @@ def test_the_gateway_sends_the_bound_upload_and_step() -> None:
         assert logs.from_headers({k.lower(): v for k, v in logs.headers().items()}) == {
             "upload_id": "u-3", "step": "faces@1"}
     assert logs.headers() == {}, "nothing stays bound after the step"
+
+
+def test_a_presigned_url_or_a_token_is_logged_without_its_secret(root_handlers: None) -> None:
+    stream = io.StringIO()
+    logs.configure_logging("worker", stream=stream)
+    store = Store(StorageSettings(endpoint="http://127.0.0.1:9", access_key="medialens-ab12", secret_key="s3cret"))
+    url = store.presigned_get("uploads", "a/photo.jpg")
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+    logger = logging.getLogger("tests.redaction")
+    logger.warning("fetching %s with Bearer %s", url, "intake-token-123")
+    try:
+        raise RuntimeError(f"Client error '403 Forbidden' for url '{url}' from redis://:pw-456@127.0.0.1:6390/0")
+    except RuntimeError:
+        logger.exception("step failed")
+    written = stream.getvalue()
+    assert len(lines(stream)) == 2
+    assert "photo.jpg" in written and "X-Amz-Signature=REDACTED" in written, "the URL stays readable"
+    for secret in (signature, "medialens-ab12", "intake-token-123", "pw-456"):
+        assert secret not in written

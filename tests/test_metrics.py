@@ -88,8 +88,7 @@ def test_a_second_delivery_of_the_same_event_counts_as_duplicate(running_stack: 
 
 
 def test_gpu_spend_is_exported_once_the_budget_books_it(running_stack: Stack) -> None:
-    s = running_stack.settings
-    connection = Redis(host=s.host, port=s.redis_port)
+    connection = running_stack.redis()
     budget = Budget(connection, GpuSettings())
     now = time.time()
     month = keys.gpu_spend(month_of(now))
@@ -99,7 +98,7 @@ def test_gpu_spend_is_exported_once_the_budget_books_it(running_stack: Stack) ->
     node = GpuNode(id=4242, offer_id=1, dph=36.0, token="t", created_at=now - 10)
     budget.accrue(node, now)
     try:
-        families = scrape(s.url(s.intake_port))
+        families = scrape(running_stack.settings.url(running_stack.settings.intake_port))
         assert abs(value(families, "medialens_gpu_spend", period="month") - (before + 0.10)) < 1e-6
         assert value(families, "medialens_gpu_spend", period="day") > 0
     finally:

@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 from flask.testing import FlaskClient
-from redis import Redis
 
 from embedded.stack import Stack
 from scheduler.uploads import State, StepState, Uploads
@@ -26,8 +25,7 @@ ROUTES = [
 
 @pytest.fixture
 def records(running_stack: Stack) -> Uploads:
-    s = running_stack.settings
-    return Uploads(Redis(host=s.host, port=s.redis_port))
+    return Uploads(running_stack.redis())
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from redis import Redis
 
 from embedded.stack import Stack
 from scheduler.uploads import Uploads
@@ -104,8 +103,7 @@ def base_url(running_stack: Stack) -> str:
 
 @pytest.fixture(scope="module")
 def records(running_stack: Stack) -> Uploads:
-    s = running_stack.settings
-    return Uploads(Redis(host=s.host, port=s.redis_port))
+    return Uploads(running_stack.redis())
 
 
 def shot(page: Any, name: str) -> None:

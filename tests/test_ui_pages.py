@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from flask.testing import FlaskClient
-from redis import Redis
 
 from embedded.stack import Stack
 from scheduler.keys import API_KEYS
@@ -85,8 +84,7 @@ def test_sign_out_ends_the_session(browser_client: tuple[FlaskClient, str]) -> N
 
 
 def test_a_revoked_key_signs_the_browser_out(client: FlaskClient, running_stack: Stack) -> None:
-    s = running_stack.settings
-    connection = Redis(host=s.host, port=s.redis_port)
+    connection = running_stack.redis()
     key = create_key(connection, "short-lived")
     sign_in(client, key)
     assert client.get("/uploads").status_code == 200

@@ -5,12 +5,16 @@ Every entry point (intake, worker, web app, functions host, GPU manager, the emb
 (configuration.copy), so no process logs another way. The upload and step of the work in hand are
 bound once (`bound`) and appear on every line logged meanwhile; they travel to the functions host
 as request headers, so its lines name the upload and step too.
+
+No line carries a credential: presigned URLs are valid for an hour and an error message or a
+traceback often quotes one, so every handler redacts signatures, tokens and passwords (`Redact`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -22,7 +26,37 @@ CONTEXT_FIELDS = ("upload_id", "step", "function", "gateway", "job_id")
 # The context that crosses to a function call, by the header that carries it.
 HEADERS = {"upload_id": "X-Medialens-Upload-Id", "step": "X-Medialens-Step"}
 
+REDACTED = "REDACTED"
+# What would let a reader of the log act as its writer, each with the part that stays readable.
+SECRETS = re.compile(
+    r"(?P<keep>"
+    r"X-Amz-(?:Signature|Credential|Security-Token)="  # a presigned URL's query
+    r"|\b(?:Bearer|Basic)\s+"  # an Authorization header's value
+    r"|\b[a-z][a-z0-9+.-]*://[^/\s:@]*:(?=[^/\s@]+@)"  # a password in a URL (redis://:password@host)
+    r")[^&\s\"'#<>@,;]+"
+    r"|\bml_[A-Za-z0-9_-]{20,}",  # an API key of ours
+    re.IGNORECASE,
+)
+
 _context: ContextVar[dict[str, Any] | None] = ContextVar("medialens_log_context", default=None)
+
+
+def redact(text: str) -> str:
+    """The text with every signature, token and password in it replaced by REDACTED."""
+
+    return SECRETS.sub(lambda match: (match.group("keep") or "") + REDACTED, text)
+
+
+class Redact(logging.Filter):
+    """Renders a record's message and traceback redacted, before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,14 +79,17 @@ class JsonFormatter(logging.Formatter):
                 value = bound.get(field)
             if value is not None:
                 entry[field] = value
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["error"] = record.exc_text
         return json.dumps(entry)
 
 
 def configure_logging(component: str, level: int = logging.INFO, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(component))
+    handler.addFilter(Redact())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
