@@ -42,7 +42,10 @@ def mini_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
         # weed mini binds these even with the admin UI off; move them with the rest so that
         # two stacks (a running one and the tests') can share a machine.
         f"-admin.port={base + 7}",
-        f"-s3.port.iceberg={base + 8}",
+        # Iceberg and Lance catalogs are not used: off, so they neither listen nor take fixed ports
+        # (Lance's 9101 is not moved by the base and clashed between two stacks on one machine).
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-metricsPort={base + 9}",
         f"-s3.metricsPort={base + 1}",
     ]

@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.job import Job
@@ -106,7 +107,7 @@ def main() -> None:
         try:
             worker.work(with_scheduler=True, logging_level="WARNING")
             return
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except (RedisError, OSError) as exc:
             restarts += 1
             logger.warning("Redis cannot be reached (%s); connecting again in %.0f s", exc, pause)
             time.sleep(pause)

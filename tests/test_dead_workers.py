@@ -32,11 +32,10 @@ QUEUE = "chaos"
 @pytest.fixture
 def chaos(running_stack: Stack, redis_db: Redis, tmp_path: Path) -> Iterator[tuple[dict[str, str], Context]]:
     """Worker settings on the test Redis (db 15), their own queue and bucket, the stack's gateway and store."""
-    s = running_stack.settings
     env = {
         **{name: value for name, value in running_stack.environment().items()
            if name.startswith(("MEDIALENS_S3_", "MEDIALENS_SCHEDULER_"))},
-        "MEDIALENS_SCHEDULER_REDIS_URL": f"redis://{s.host}:{s.redis_port}/15",
+        "MEDIALENS_SCHEDULER_REDIS_URL": running_stack.redis_url(15),
         "MEDIALENS_SCHEDULER_QUEUE": QUEUE,
         "MEDIALENS_SCHEDULER_HEARTBEAT_S": "1",
         "MEDIALENS_S3_UPLOADS_BUCKET": BUCKET,
@@ -137,7 +136,7 @@ def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], 
         server.send_signal(signal.SIGKILL)
         server.wait()
         time.sleep(3)
-        assert worker.poll() is None, "the worker outlived the outage"
+        assert worker.poll() is None, f"the worker died:\n{(tmp_path / 'worker.log').read_text()[-3000:]}"
         server = redis_on(port, tmp_path)
         # A job enqueued after Redis is back is done by the same process.
         from rq import Queue
