@@ -241,7 +241,7 @@ def run() -> dict[str, Any]:
         for name, spec in functions().items():
             work = Path(folder) / name
             work.mkdir()
-            image = FunctionImage(spec, work / "image")
+            image = FunctionImage(spec, work / "image", {"MEDIALENS_FN_ALLOWED_ORIGINS": base_url})
             for model in filter(None, (m.strip() for m in spec.labels.get(LABEL, "").split(","))):
                 if (CACHE / model).is_dir():
                     place(CACHE / model, image.context / "function", model)

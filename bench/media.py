@@ -53,12 +53,37 @@ class _Blobs(BaseHTTPRequestHandler):
         self.end_headers()
 
 
+ALLOWED_ORIGINS = "MEDIALENS_FN_ALLOWED_ORIGINS"
+
+
+@contextmanager
+def store_for_functions(endpoint: str) -> Iterator[None]:
+    """Functions called in this process may fetch from and write to ``endpoint`` (and nothing
+    else) inside the block, as a functions host started with MEDIALENS_FN_ALLOWED_ORIGINS may."""
+    from functions.common.settings import settings
+
+    before = os.environ.get(ALLOWED_ORIGINS)
+    os.environ[ALLOWED_ORIGINS] = endpoint
+    settings.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOWED_ORIGINS, None)
+        else:
+            os.environ[ALLOWED_ORIGINS] = before
+        settings.cache_clear()
+
+
 @contextmanager
 def blob_server() -> Iterator[str]:
+    """A loopback store for the bench: functions in this process may use it while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Blobs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        with store_for_functions(url):
+            yield url
     finally:
         server.shutdown()
         server.server_close()

@@ -48,7 +48,7 @@ def gateway_overhead(stack: Stack) -> dict[str, float]:
     store.put_bytes(store.settings.artefacts_bucket, key, small_jpeg(), "image/jpeg")
     body = json.dumps({"source": {"url": store.presigned_get(store.settings.artefacts_bucket, key)}}).encode()
     s = stack.settings
-    client = httpx.Client(base_url=s.url(s.gateway_port))
+    client = httpx.Client(base_url=s.url(s.gateway_port), headers={"Authorization": f"Bearer {stack.gateway_token}"})
     event = template.Event(body=body, headers={}, method="POST", query={}, path="/")
 
     def through_host() -> None:

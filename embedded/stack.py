@@ -86,6 +86,12 @@ class Stack:
         self.secrets = Secrets.load_or_create(self.state)
 
     # -- configuration shared by every service ---------------------------------------------
+    @property
+    def gateway_token(self) -> str:
+        """The bearer token of /function calls: the gateway password, one credential for the
+        gateway as a GPU node has (bearer on functions, basic-auth password on /system)."""
+        return self.secrets.gateway_password
+
     def environment(self) -> dict[str, str]:
         s, secrets = self.settings, self.secrets
         return {
@@ -95,12 +101,14 @@ class Stack:
             "MEDIALENS_SCHEDULER_REDIS_URL": self.redis_url(),
             "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": s.url(s.gateway_port)}),
             "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": secrets.gateway_password,
+            "MEDIALENS_SCHEDULER_GATEWAY_TOKEN": self.gateway_token,
             "MEDIALENS_SCHEDULER_INTAKE_TOKEN": secrets.intake_token,
             "MEDIALENS_SCHEDULER_INTAKE_HOST": s.host,
             "MEDIALENS_SCHEDULER_INTAKE_PORT": str(s.intake_port),
             "MEDIALENS_HOST_HOST": s.host,
             "MEDIALENS_HOST_PORT": str(s.gateway_port),
             "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": secrets.gateway_password,
+            "MEDIALENS_HOST_TOKEN": self.gateway_token,
             "MEDIALENS_HOST_FUNCTIONS": s.functions,
             "MEDIALENS_UI_HOST": s.host,
             "MEDIALENS_UI_PORT": str(s.ui_port),
@@ -111,6 +119,8 @@ class Stack:
             "MEDIALENS_EMBEDDED_SEAWEED_PORT_BASE": str(s.seaweed_port_base),
             "MEDIALENS_EMBEDDED_INTAKE_PORT": str(s.intake_port),
             "MEDIALENS_FN_MODEL_DIR": str((PROJECT / s.model_dir).resolve()),
+            # The functions fetch and write through the one store this stack runs, and nowhere else.
+            "MEDIALENS_FN_ALLOWED_ORIGINS": s.url(s.s3_port),
             "PYTHONPATH": str(PROJECT),
             "PYTHONUNBUFFERED": "1",
         }

@@ -205,6 +205,9 @@ deploy_functions() {
     gateway_login
     create_function_secrets
     export REGISTRY TAG OPENFAAS_URL="$GATEWAY_URL"
+    # faas-cli puts it into every function's environment (stack.yml): the functions fetch and
+    # write through MinIO's address on faasd's bridge (MEDIALENS_S3_FUNCTION_ENDPOINT) and nowhere else.
+    export MEDIALENS_FN_ALLOWED_ORIGINS="${MEDIALENS_FN_ALLOWED_ORIGINS:-http://10.62.0.1:9010}"
     if [[ "${BUILD:-0}" == 1 ]]; then
         # Builds, pushes and deploys: needs Docker (buildx) and a registry login on this machine.
         (cd "$PROJECT" && faas-cli up -f stack.yml)

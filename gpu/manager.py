@@ -239,6 +239,8 @@ class Manager:
             "MEDIALENS_HOST_TOKEN": token,
             "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": token,
             "MEDIALENS_HOST_FUNCTIONS": ",".join(s.node_functions),
+            # The node's functions fetch and write through the store's public address alone.
+            "MEDIALENS_FN_ALLOWED_ORIGINS": public_endpoint(StorageSettings()),
             **pair.environment(),
         })
         node = GpuNode(id=instance, offer_id=offer.id, dph=offer.dph, token=token, created_at=now,

@@ -1,9 +1,10 @@
 """The functions host: serves many functions behind the OpenFaaS gateway API.
 
-It is the gateway of the embedded default and, with a token, the GPU node: `POST
-/function/<name>`, `POST /async-function/<name>` (202 and an optional X-Callback-Url),
-`GET /system/functions` (basic auth) and `GET /healthz`, so the scheduler cannot tell it from
-faasd. Each handler is called exactly as the python3-http template calls it.
+It is the gateway of the embedded default and the GPU node: `POST /function/<name>`, `POST
+/async-function/<name>` (202 and an optional X-Callback-Url), `GET /system/functions` (basic auth)
+and `GET /healthz`, so the scheduler cannot tell it from faasd. Every call but /healthz is
+authenticated: a bearer token for functions, the basic-auth password for /system, and a host
+with no token does not start. Each handler is called exactly as the python3-http template calls it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
 from functions.common import logs
 from functions.common.device import device
+from functions.common.origins import Origin, allow_list, allowed
 
 from . import metrics
 
@@ -49,10 +51,18 @@ class HostSettings(BaseSettings):
     )
     label: str = Field("cpu", description="What this host is: cpu (the VPS) or gpu (a rented node).")
     basic_auth_user: str = Field("admin", description="User for /system/* (as faasd).")
-    basic_auth_password: str = Field("", description="Password for /system/*; empty disables it.")
-    token: str = Field("", description="When set, every /function call needs this bearer token.")
+    basic_auth_password: str = Field("", description="Password for /system/*; empty refuses every /system call.")
+    token: str = Field(
+        "", description="Bearer token every /function and /async-function call must send; required to start."
+    )
     threads: int = Field(8, description="Concurrent requests served.")
     async_workers: int = Field(2, description="Concurrent /async-function invocations.")
+    async_pending: int = Field(
+        64, description="Most /async-function calls accepted and not yet finished; beyond it a call gets 429."
+    )
+    callback_origins: str = Field(
+        "", description="Comma-separated origins (scheme://host:port) an X-Callback-Url may name; empty: none."
+    )
     tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
     tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
 
@@ -62,6 +72,9 @@ class HostSettings(BaseSettings):
         if not named and self.label == "gpu":
             return set(gpu_functions())
         return named
+
+    def callbacks(self) -> frozenset[Origin]:
+        return allow_list(self.callback_origins)
 
     @property
     def tls(self) -> bool:
@@ -132,7 +145,7 @@ class Served:
 
 def _authorised_basic(settings: HostSettings) -> bool:
     if not settings.basic_auth_password:
-        return True
+        return False
     header = request.headers.get("Authorization", "")
     if not header.startswith("Basic "):
         return False
@@ -147,7 +160,7 @@ def _authorised_basic(settings: HostSettings) -> bool:
 
 def _authorised_token(settings: HostSettings) -> bool:
     if not settings.token:
-        return True
+        return False
     return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {settings.token}")
 
 
@@ -164,6 +177,9 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
     served = {name: Served(spec) for name, spec in catalog.items() if not wanted or name in wanted}
     pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
+    # The pool's own queue has no bound: each accepted call holds a slot until it has run.
+    pending = threading.BoundedSemaphore(settings.async_pending)
+    callbacks = settings.callbacks()
     app = Flask(__name__)
     app.config["served"] = served
     metrics.install(app)
@@ -242,7 +258,13 @@ def create_app(settings: HostSettings | None = None) -> Flask:
             path=request.path,
         )
         callback = request.headers.get("X-Callback-Url")
-        pool.submit(_run_async, found, event, call_id, callback)
+        if callback and not allowed(callback, callbacks):
+            return Response("X-Callback-Url names no allowed callback origin (MEDIALENS_HOST_CALLBACK_ORIGINS)",
+                            status=422)
+        if not pending.acquire(blocking=False):
+            return Response("too many async calls pending; try again later", status=429,
+                            headers={"Retry-After": "1"})
+        pool.submit(_run_async, found, event, call_id, callback).add_done_callback(lambda _: pending.release())
         return Response("", status=202, headers={"X-Call-Id": call_id})
 
     return app
@@ -296,6 +318,9 @@ def main() -> None:
 
     settings = HostSettings()
     logs.configure_logging(f"functions-host-{settings.label}")
+    if not settings.token:
+        # Whoever reaches the port could otherwise make the functions fetch and write for them.
+        raise SystemExit("MEDIALENS_HOST_TOKEN is empty: set the bearer token callers must send (make up sets one)")
     app = create_app(settings)
     scheme = "https" if settings.tls else "http"
     logger.info("serving %s on %s://%s:%d", ", ".join(app.config["served"]), scheme, settings.host, settings.port)

@@ -59,7 +59,8 @@ class Context:
             raise KeyError(f"no gateway named {name!r}; configured: {sorted(s.gateways)}")
         # Functions behind a configured gateway run inside the VPS: they fetch through the internal address.
         return self.shared(f"gateway:{name}", lambda: Gateway(
-            name, s.gateways[name], auth=(s.gateway_user, s.gateway_password), audience=Audience.FUNCTIONS))
+            name, s.gateways[name], auth=(s.gateway_user, s.gateway_password), token=s.gateway_token,
+            audience=Audience.FUNCTIONS))
 
 
 _current: list[Context] = []

@@ -10,8 +10,7 @@ import httpx
 from redis import Redis
 from rq import Queue, Worker
 
-from .context import settings
-from .gateway import Gateway
+from .context import current, settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +73,8 @@ def function_status(gateway: str, described: dict[str, Any]) -> FunctionStatus:
 def gateways() -> list[GatewayStatus]:
     config = settings()
     found = []
-    for name, url in config.gateways.items():
-        gateway = Gateway(name, url, auth=(config.gateway_user, config.gateway_password))
+    for name in config.gateways:
+        gateway = current().gateway(name)
         try:
             described = gateway.functions()
         except (httpx.HTTPError, ValueError) as exc:

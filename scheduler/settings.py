@@ -20,6 +20,9 @@ class SchedulerSettings(BaseSettings):
     )
     gateway_user: str = Field("admin", description="Basic-auth user for the gateway's /system API.")
     gateway_password: str = Field("", description="Basic-auth password for the gateway's /system API.")
+    gateway_token: str = Field(
+        "", description="Bearer token sent with every call to the gateways (the functions host's MEDIALENS_HOST_TOKEN)."
+    )
     intake_token: str = Field("", description="Bearer token the bucket webhook must send.")
     intake_host: str = Field("127.0.0.1", description="Address the intake binds to.")
     intake_port: int = Field(8001, description="Port the intake listens on.")

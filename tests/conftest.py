@@ -16,6 +16,7 @@ import httpx
 import pytest
 from redis import Redis
 
+from bench.media import store_for_functions
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
 from host.server import template
@@ -68,8 +69,16 @@ def redis_db(redis_server: Stack) -> Iterator[Redis]:
     connection.flushdb()
 
 
+@pytest.fixture(scope="session")
+def function_store(store: Store) -> Iterator[str]:
+    """Functions called in this process use the test store, the one origin they are allowed, as
+    the stack's functions host does; the endpoint."""
+    with store_for_functions(store.settings.endpoint):
+        yield store.settings.endpoint
+
+
 @pytest.fixture
-def source_url(store: Store) -> Callable[..., str]:
+def source_url(store: Store, function_store: str) -> Callable[..., str]:
     """Puts bytes in the store and returns a presigned GET URL, as the scheduler hands functions."""
 
     def put(data: bytes, content_type: str = "application/octet-stream") -> str:
@@ -81,7 +90,7 @@ def source_url(store: Store) -> Callable[..., str]:
 
 
 @pytest.fixture
-def output_url(store: Store) -> Callable[[], tuple[str, Callable[[], bytes]]]:
+def output_url(store: Store, function_store: str) -> Callable[[], tuple[str, Callable[[], bytes]]]:
     """A presigned PUT URL for an artefact, and a reader for what was written there."""
 
     def make() -> tuple[str, Callable[[], bytes]]:

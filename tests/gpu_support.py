@@ -63,11 +63,15 @@ class Host:
         return int(reply.json()["invocationCount"])
 
 
-def start_host(label: str, token: str = "", password: str = "", cert: NodeCertificate | None = None) -> Host:
-    """A host on a free port; with `cert` it serves HTTPS, as a node started by the manager does."""
+def start_host(
+    label: str, token: str, password: str = "", store: str = "", cert: NodeCertificate | None = None
+) -> Host:
+    """A host on a free port whose functions use the store at `store` (none when empty); with
+    `cert` it serves HTTPS, as a node started by the manager does."""
     port = free_port()
     env = {**os.environ, "MEDIALENS_HOST_PORT": str(port), "MEDIALENS_HOST_LABEL": label,
            "MEDIALENS_HOST_TOKEN": token, "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": password,
+           "MEDIALENS_FN_ALLOWED_ORIGINS": store,
            "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT),
            **(cert.environment() if cert else {})}
     process = subprocess.Popen([sys.executable, "-m", "host"], cwd=PROJECT, env=env,
@@ -86,8 +90,8 @@ def start_host(label: str, token: str = "", password: str = "", cert: NodeCertif
 
 
 @pytest.fixture(scope="session")
-def cpu_host() -> Iterator[Host]:
-    host = start_host("cpu", password="cpu-secret")
+def cpu_host(store: Store) -> Iterator[Host]:
+    host = start_host("cpu", token="cpu-token", password="cpu-secret", store=store.settings.endpoint)
     yield host
     host.kill()
 
@@ -104,9 +108,9 @@ def gpu_cert() -> NodeCertificate:
 
 
 @pytest.fixture(scope="session")
-def gpu_host(gpu_token: str, gpu_cert: NodeCertificate) -> Iterator[Host]:
+def gpu_host(gpu_token: str, gpu_cert: NodeCertificate, store: Store) -> Iterator[Host]:
     """The GPU node of most tests; the test that kills a node starts its own."""
-    host = start_host("gpu", token=gpu_token, password=gpu_token, cert=gpu_cert)
+    host = start_host("gpu", token=gpu_token, password=gpu_token, store=store.settings.endpoint, cert=gpu_cert)
     yield host
     if host.process.poll() is None:
         host.kill()
@@ -176,6 +180,7 @@ def burst(
         "MEDIALENS_SCHEDULER_QUEUE": "gpu-tests",
         "MEDIALENS_SCHEDULER_GATEWAYS": f'{{"cpu": "{cpu_host.url}"}}',
         "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": cpu_host.password,
+        "MEDIALENS_SCHEDULER_GATEWAY_TOKEN": cpu_host.token,
         "MEDIALENS_SCHEDULER_RETRY_BACKOFF_S": "0.05",
     }
     for name, value in env.items():

@@ -154,12 +154,15 @@ def test_every_function_has_a_request() -> None:
 
 
 @pytest.fixture
-def image_of(tmp_path: Path, tiny_clip: Path) -> Iterator[Callable[[FunctionSpec], FunctionImage]]:
-    """Starts a function from its context; weights its label names are placed as `make models` does."""
+def image_of(
+    tmp_path: Path, tiny_clip: Path, function_store: str
+) -> Iterator[Callable[[FunctionSpec], FunctionImage]]:
+    """Starts a function from its context, allowed the test store as faas-cli's stack.yml
+    environment allows the deployed store; weights its label names are placed as `make models` does."""
     started: list[FunctionImage] = []
 
     def start(spec: FunctionSpec) -> FunctionImage:
-        image = FunctionImage(spec, tmp_path / spec.name)
+        image = FunctionImage(spec, tmp_path / spec.name, {"MEDIALENS_FN_ALLOWED_ORIGINS": function_store})
         for model in filter(None, spec.labels.get(LABEL, "").split(",")):
             if model.strip() == "clip":
                 place(tiny_clip, image.context / "function", "clip")

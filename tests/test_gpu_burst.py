@@ -12,6 +12,8 @@ from gpu.status import status
 from gpu.tls import encode
 from scheduler.routing import route
 from scheduler.uploads import State, StepState
+from storage.client import public_endpoint
+from storage.settings import StorageSettings
 from tests.gpu_support import Burst, Host, burst, cpu_host, gpu_cert, gpu_host, gpu_token  # noqa: F401
 
 
@@ -27,6 +29,8 @@ def test_a_heavy_backlog_starts_a_node_that_runs_heavy_steps_and_is_destroyed_wh
     # The cheapest offer that meets the filters: 502 (0.28 USD/h, 24 GB); 503 has too little memory.
     assert created["offer"] == 502
     assert created["env"]["MEDIALENS_HOST_TOKEN"] == gpu_token
+    # Its functions may use the store at the address its URLs are signed for, and nothing else.
+    assert created["env"]["MEDIALENS_FN_ALLOWED_ORIGINS"] == public_endpoint(StorageSettings())
     # The node gets its TLS pair (the key, to the node alone); the record keeps the certificate to pin.
     assert created["env"]["MEDIALENS_HOST_TLS_CERT"] == encode(burst.cert.cert_pem)
     assert created["env"]["MEDIALENS_HOST_TLS_KEY"] == encode(burst.cert.key_pem)

@@ -32,7 +32,8 @@ from ui.auth import create_key
 def test_a_node_that_dies_mid_batch_loses_no_step_and_runs_none_twice(
     burst: Burst, gpu_token: str  # noqa: F811
 ) -> None:
-    doomed = start_host("gpu", token=gpu_token, password=gpu_token, cert=burst.cert)
+    doomed = start_host("gpu", token=gpu_token, password=gpu_token, store=burst.store.settings.endpoint,
+                        cert=burst.cert)
     burst.vast.node_port = int(doomed.url.rsplit(":", 1)[1])
     uploads = [burst.upload() for _ in range(8)]
     burst.tick()

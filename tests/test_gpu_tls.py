@@ -58,7 +58,7 @@ def test_a_client_pinned_to_another_certificate_or_the_system_cas_is_refused(gpu
 
 def test_a_host_given_half_a_pair_refuses_to_start() -> None:
     with pytest.raises(RuntimeError, match="did not start"):
-        start_host("gpu", cert=NodeCertificate(node_certificate().cert_pem, ""))
+        start_host("gpu", token="t", cert=NodeCertificate(node_certificate().cert_pem, ""))
 
 
 def loopback_certificate() -> NodeCertificate:
@@ -83,7 +83,7 @@ def loopback_certificate() -> NodeCertificate:
 @pytest.fixture(scope="module")
 def https_server() -> Iterator[Host]:
     """An HTTPS server with a certificate for its address: the stand-in for s3.<domain>."""
-    host = start_host("s3", cert=loopback_certificate())
+    host = start_host("s3", token="t", cert=loopback_certificate())
     yield host
     host.kill()
 

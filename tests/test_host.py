@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 import types
@@ -14,13 +18,24 @@ from typing import Any
 import httpx
 import pytest
 
-from embedded.stack import Stack
-from host.server import template
+from embedded.settings import free_port
+from embedded.stack import PROJECT, Stack
+from host.server import HostSettings, create_app, template
 from tests.conftest import jpeg
+
+TOKEN = "host-test-token"
 
 
 @pytest.fixture
 def gateway(running_stack: Stack) -> httpx.Client:
+    """A caller of the stack's gateway with its token, as the scheduler calls it."""
+    s = running_stack.settings
+    return httpx.Client(base_url=s.url(s.gateway_port), timeout=60,
+                        headers={"Authorization": f"Bearer {running_stack.gateway_token}"})
+
+
+@pytest.fixture
+def anonymous(running_stack: Stack) -> httpx.Client:
     s = running_stack.settings
     return httpx.Client(base_url=s.url(s.gateway_port), timeout=60)
 
@@ -30,16 +45,33 @@ def auth(running_stack: Stack) -> tuple[str, str]:
     return ("admin", running_stack.secrets.gateway_password)
 
 
-def test_healthz_needs_no_auth(gateway: httpx.Client) -> None:
-    assert gateway.get("/healthz").status_code == 200
+def test_healthz_needs_no_auth(anonymous: httpx.Client) -> None:
+    assert anonymous.get("/healthz").status_code == 200
+
+
+def test_the_stack_gateway_refuses_function_calls_without_its_token(
+    anonymous: httpx.Client, source_url: Callable[..., str]
+) -> None:
+    body = {"source": {"url": source_url(jpeg())}}
+    for path in ("/function/probe", "/async-function/probe"):
+        assert anonymous.post(path, json=body).status_code == 401
+        assert anonymous.post(path, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_a_host_without_a_token_refuses_to_start() -> None:
+    env = {**os.environ, "MEDIALENS_HOST_TOKEN": "", "MEDIALENS_HOST_PORT": str(free_port()),
+           "MEDIALENS_HOST_FUNCTIONS": "probe", "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run([sys.executable, "-m", "host"], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "MEDIALENS_HOST_TOKEN is empty" in done.stderr
 
 
 def test_system_functions_needs_basic_auth_and_lists_every_function(
-    gateway: httpx.Client, auth: tuple[str, str]
+    anonymous: httpx.Client, auth: tuple[str, str]
 ) -> None:
-    assert gateway.get("/system/functions").status_code == 401
-    assert gateway.get("/system/functions", auth=("admin", "wrong")).status_code == 401
-    listing = gateway.get("/system/functions", auth=auth).json()
+    assert anonymous.get("/system/functions").status_code == 401
+    assert anonymous.get("/system/functions", auth=("admin", "wrong")).status_code == 401
+    listing = anonymous.get("/system/functions", auth=auth).json()
     names = {entry["name"] for entry in listing}
     assert names == {"probe", "thumbnail", "extract", "pose", "ocr", "nsfw", "faces", "clip", "transcribe"}
     for entry in listing:
@@ -78,15 +110,28 @@ def callbacks() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]
     server.shutdown()
 
 
+@pytest.fixture
+def host(callbacks: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]) -> Any:
+    """A host serving probe in this process, whose callbacks may go to the recording server."""
+    url, _ = callbacks
+    app = create_app(HostSettings(functions="probe", token=TOKEN, async_workers=1, async_pending=1,
+                                  callback_origins=url))
+    assert app.config["served"]["probe"].readiness.wait(60)
+    return app
+
+
+def call_async(host: Any, body: dict[str, Any], **headers: str) -> Any:
+    return host.test_client().post("/async-function/probe", json=body,
+                                   headers={"Authorization": f"Bearer {TOKEN}", **headers})
+
+
 def test_async_function_answers_202_and_calls_back_with_openfaas_headers(
-    gateway: httpx.Client, source_url: Callable[..., str],
+    host: Any, source_url: Callable[..., str],
     callbacks: tuple[str, queue.Queue[tuple[dict[str, str], bytes]]],
 ) -> None:
     url, received = callbacks
-    reply = gateway.post(
-        "/async-function/probe", json={"source": {"url": source_url(jpeg())}},
-        headers={"X-Callback-Url": url, "X-Call-Id": "call-42"},
-    )
+    reply = call_async(host, {"source": {"url": source_url(jpeg())}}, **{"X-Callback-Url": url,
+                                                                       "X-Call-Id": "call-42"})
     assert reply.status_code == 202
     assert reply.headers["X-Call-Id"] == "call-42"
     headers, body = received.get(timeout=60)
@@ -95,6 +140,43 @@ def test_async_function_answers_202_and_calls_back_with_openfaas_headers(
     assert headers["X-Function-Name"] == "probe"
     assert float(headers["X-Duration-Seconds"]) > 0
     assert json.loads(body)["media_type"] == "image"
+
+
+def test_a_callback_to_a_host_not_allowed_is_refused_and_never_sent(
+    host: Any, source_url: Callable[..., str]
+) -> None:
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        foreign.setblocking(False)
+        reply = call_async(host, {"source": {"url": source_url(jpeg())}},
+                           **{"X-Callback-Url": f"http://127.0.0.1:{foreign.getsockname()[1]}/done"})
+        assert reply.status_code == 422 and "callback" in reply.get_data(as_text=True)
+        time.sleep(0.5)
+        with pytest.raises(BlockingIOError):
+            foreign.accept()
+
+
+def test_a_full_async_queue_answers_429(host: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    running, release = threading.Event(), threading.Event()
+    probe = host.config["served"]["probe"]
+
+    def blocking(event: Any) -> Any:
+        running.set()
+        release.wait(30)
+        return {"statusCode": 200, "body": {}}
+
+    monkeypatch.setattr(probe, "handle", blocking)
+    assert call_async(host, {}).status_code == 202
+    assert running.wait(10)
+    full = call_async(host, {})
+    assert full.status_code == 429 and full.headers["Retry-After"] == "1"
+    release.set()
+    for _ in range(100):  # the slot frees once the running call has returned
+        if (reply := call_async(host, {})).status_code == 202:
+            break
+        time.sleep(0.05)
+    assert reply.status_code == 202
 
 
 def test_a_function_whose_model_is_loading_answers_not_ready() -> None:

@@ -76,13 +76,13 @@ def test_each_process_logs_json_lines_with_the_upload_and_step(
 def test_the_functions_host_logs_each_call_with_the_callers_upload_and_step(root_handlers: None) -> None:
     stream = io.StringIO()
     logs.configure_logging("functions-host-cpu", stream=stream)
-    app = create_app(HostSettings(functions="probe"))
+    app = create_app(HostSettings(functions="probe", token="t"))
     client: FlaskClient = app.test_client()
     with logs.bound(upload_id="u-2", step="probe"):
         sent = logs.headers()
     assert sent == {"X-Medialens-Upload-Id": "u-2", "X-Medialens-Step": "probe"}
     for _ in range(100):  # the probe handler loads in the background
-        reply = client.post("/function/probe", data=b"not json", headers=sent)
+        reply = client.post("/function/probe", data=b"not json", headers={**sent, "Authorization": "Bearer t"})
         if reply.status_code != 503:
             break
         time.sleep(0.05)

@@ -49,7 +49,8 @@ def test_the_same_picture_uploaded_twice_is_found_as_an_identical_near_duplicate
 def test_a_description_finds_pictures_by_clip_text_embedding(running_stack: Stack, api: httpx.Client) -> None:
     s = running_stack.settings
     description = "a photo of a rocket on its launch pad"
-    text = httpx.post(s.url(s.gateway_port) + "/function/clip", json={"options": {"text": description}}).json()
+    text = httpx.post(s.url(s.gateway_port) + "/function/clip", json={"options": {"text": description}},
+                      headers={"Authorization": f"Bearer {running_stack.gateway_token}"}).json()
     hits = api.get("/search", params={"q": description, "kind": "image", "limit": 5}).json()["hits"]
     assert hits, "the session's uploads hold pictures with CLIP embeddings"
     top = api.get(f"/uploads/{hits[0]['upload_id']}").json()

@@ -1,9 +1,11 @@
 """The request/response contract every medialens function follows.
 
 A request is JSON: ``{"source": {"url": ...}, "outputs": {name: put_url}, "options": {...}}``.
-Inputs travel by reference (presigned URLs), never as bytes through the gateway.
+Inputs travel by reference (presigned URLs), never as bytes through the gateway, and every URL
+must name one of the stores in MEDIALENS_FN_ALLOWED_ORIGINS (functions/common/transfer.py).
 Responses: 200 with the result; 422 when the input is bad (permanent, the reason is for a
-person); 501 when the engine's model is not installed; 503 while the model is loading.
+person; a URL outside the allow-list too); 501 when the engine's model is not installed; 502
+when the store cannot be reached or refuses; 503 while the model is loading.
 """
 
 from __future__ import annotations

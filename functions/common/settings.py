@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .origins import Origin, allow_list
 
 
 class FunctionSettings(BaseSettings):
@@ -23,6 +25,11 @@ class FunctionSettings(BaseSettings):
     max_input_bytes: int = Field(
         2 * 1024**3, description="Largest input object a function fetches, in bytes."
     )
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (scheme://host:port) of the S3 endpoints a function may fetch "
+        "inputs from and write artefacts to; empty allows none.",
+    )
     fetch_timeout_s: float = Field(30.0, description="Timeout for fetching an input URL.")
     threads: int = Field(1, description="Inference threads per process (torch, onnxruntime).")
     min_side_px: int = Field(8, description="Images with a side shorter than this are refused as too thin.")
@@ -33,6 +40,14 @@ class FunctionSettings(BaseSettings):
         1280, description="Images are resized to at most this long side before analysis."
     )
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_parse(cls, value: str) -> str:
+        allow_list(value)  # a typo fails where the settings are read, not as every input refused
+        return value
+
+    def origins(self) -> frozenset[Origin]:
+        return allow_list(self.allowed_origins)
 
     def weights(self, function_folder: Path) -> Path:
         """Where a function finds its weights: the configured directory, else its own weights/ folder

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from pathlib import Path
 from typing import IO, BinaryIO
 
 import httpx
 
+from .origins import Origin
 from .settings import settings
 
+logger = logging.getLogger(__name__)
+
 # One client for the process: making an httpx client loads a TLS context (about 25 ms), which
-# would otherwise be paid on every fetch and every artefact written.
-_client = httpx.Client()
+# would otherwise be paid on every fetch and every artefact written. Redirects are not followed:
+# only the URL checked against the allow-list is ever contacted.
+_client = httpx.Client(follow_redirects=False)
+
+# What a caller learns when an allowed store fails: the same words whatever the cause, so the
+# answers cannot tell a closed port from a silent one; the detail goes to the function's log.
+UNREACHABLE = "the store could not be reached"
 
 # A fetched input: a file on local disk in a function (inputs reach 2 GiB, memory limits are far
 # smaller), or bytes where a caller already holds them (tests, the bench).
@@ -30,14 +39,29 @@ class TransferError(Exception):
         self.status = status
 
 
+def allowed_origin(url: str, what: str) -> Origin:
+    """The origin of ``url`` when it is one of MEDIALENS_FN_ALLOWED_ORIGINS; refused before any
+    connection otherwise, with words that do not depend on what listens there."""
+    try:
+        origin = Origin.of(url)
+    except ValueError:
+        raise TransferError(f"the {what} URL is not an http(s) URL", 422) from None
+    if origin not in settings().origins():
+        raise TransferError(
+            f"the {what} URL is not on a store this function may use (MEDIALENS_FN_ALLOWED_ORIGINS)", 422
+        )
+    return origin
+
+
 def fetch(url: str, max_bytes: int, target: IO[bytes]) -> int:
     """Streams an input into ``target``, refusing anything larger than ``max_bytes``; the size."""
+    origin = allowed_origin(url, "input")
     size = 0
     try:
         with _client.stream("GET", url, timeout=settings().fetch_timeout_s) as reply:
             if reply.status_code == 404:
                 raise TransferError("the input object no longer exists", 422)
-            if reply.status_code >= 400:
+            if reply.status_code >= 300:  # a redirect too: its target was never checked
                 raise TransferError(f"fetching the input failed: HTTP {reply.status_code}", 502)
             declared = int(reply.headers.get("Content-Length") or 0)
             if declared > max_bytes:
@@ -48,18 +72,21 @@ def fetch(url: str, max_bytes: int, target: IO[bytes]) -> int:
                     raise TransferError(_too_large(size, max_bytes), 422)
                 target.write(chunk)
     except httpx.HTTPError as exc:
-        raise TransferError(f"fetching the input failed: {exc}", 502) from exc
+        logger.warning("fetching an input from %s failed: %s: %s", origin, type(exc).__name__, exc)
+        raise TransferError(f"fetching the input failed: {UNREACHABLE}", 502) from exc
     target.flush()
     return size
 
 
 def put(url: str, data: bytes, content_type: str) -> None:
+    origin = allowed_origin(url, "output")
     try:
         reply = _client.put(
             url, content=data, headers={"Content-Type": content_type}, timeout=settings().fetch_timeout_s
         )
     except httpx.HTTPError as exc:
-        raise TransferError(f"writing the artefact failed: {exc}", 502) from exc
+        logger.warning("writing an artefact to %s failed: %s: %s", origin, type(exc).__name__, exc)
+        raise TransferError(f"writing the artefact failed: {UNREACHABLE}", 502) from exc
     if reply.status_code >= 300:
         raise TransferError(f"writing the artefact failed: HTTP {reply.status_code}", 502)
 
