@@ -80,8 +80,9 @@ def call(
             if verdict == Verdict.NOT_DEPLOYED:
                 return Outcome("error", reply.body, f"function {function} is not deployed", gateway_name, attempt)
             last_reason = f"{function} failed: {reply.error}"
-            if verdict == Verdict.LOADING and time.monotonic() < not_ready_until:
-                # A model still loading is not a failure: wait without spending an attempt.
+            if verdict == Verdict.LOADING and time.monotonic() < max(not_ready_until, outage_until):
+                # A model still loading, or a store the function cannot reach, is no fault of the file:
+                # wait without spending an attempt.
                 attempt -= 1
                 time.sleep(1.0)
                 continue

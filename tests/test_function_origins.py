@@ -108,7 +108,7 @@ def test_an_allowed_store_that_fails_says_only_that_it_could_not_be_reached(
     with store_for_functions(f"{closed},{hangs_up}"):
         for origin in (closed, hangs_up):
             answers.append(call_function("probe", {"source": {"url": f"{origin}/uploads/a.jpg"}}))
-    assert answers[0] == answers[1] == (502, {"error": "fetching the input failed: the store could not be reached"})
+    assert answers[0] == answers[1] == (503, {"error": "fetching the input failed: the store could not be reached"})
 
 
 def test_a_redirect_from_the_store_is_not_followed(

@@ -5,7 +5,8 @@ Inputs travel by reference (presigned URLs), never as bytes through the gateway,
 must name one of the stores in MEDIALENS_FN_ALLOWED_ORIGINS (functions/common/transfer.py).
 Responses: 200 with the result; 422 when the input is bad (permanent, the reason is for a
 person; a URL outside the allow-list too); 501 when the engine's model is not installed; 502
-when the store cannot be reached or refuses; 503 while the model is loading.
+when the store refuses; 503 while the model is loading or the store cannot be reached (both are
+waited for by the scheduler, not held against the file).
 """
 
 from __future__ import annotations

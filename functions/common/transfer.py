@@ -23,6 +23,9 @@ _client = httpx.Client(follow_redirects=False)
 # What a caller learns when an allowed store fails: the same words whatever the cause, so the
 # answers cannot tell a closed port from a silent one; the detail goes to the function's log.
 UNREACHABLE = "the store could not be reached"
+# A store that cannot be reached is no fault of the file: 503 makes the scheduler wait for it (as for
+# a model still loading) instead of spending the step's attempts.
+STORE_DOWN = 503
 
 # A fetched input: a file on local disk in a function (inputs reach 2 GiB, memory limits are far
 # smaller), or bytes where a caller already holds them (tests, the bench).
@@ -73,7 +76,7 @@ def fetch(url: str, max_bytes: int, target: IO[bytes]) -> int:
                 target.write(chunk)
     except httpx.HTTPError as exc:
         logger.warning("fetching an input from %s failed: %s: %s", origin, type(exc).__name__, exc)
-        raise TransferError(f"fetching the input failed: {UNREACHABLE}", 502) from exc
+        raise TransferError(f"fetching the input failed: {UNREACHABLE}", STORE_DOWN) from exc
     target.flush()
     return size
 
@@ -86,7 +89,7 @@ def put(url: str, data: bytes, content_type: str) -> None:
         )
     except httpx.HTTPError as exc:
         logger.warning("writing an artefact to %s failed: %s: %s", origin, type(exc).__name__, exc)
-        raise TransferError(f"writing the artefact failed: {UNREACHABLE}", 502) from exc
+        raise TransferError(f"writing the artefact failed: {UNREACHABLE}", STORE_DOWN) from exc
     if reply.status_code >= 300:
         raise TransferError(f"writing the artefact failed: HTTP {reply.status_code}", 502)
 
