@@ -19,7 +19,7 @@ from rq.job import Job
 from functions import catalog
 from functions.common import logs
 from storage.client import Audience
-from storage.layout import artefact_key, result_key
+from storage.layout import artefact_key, artefact_prefix, result_key
 
 from . import calls, metrics, plans, routing
 from .analysis import FORMAT, timeline
@@ -163,6 +163,12 @@ def _run_step(upload: str, spec: StepSpec) -> str:
     else:
         outcome = calls.call(spec.function, request, routing.route, attempt)
     metrics.record_step(redis(), spec.function, time.time() - started, outcome.kind in ("rejected", "error"))
+    if not records.exists(upload):
+        # Deleted while the function ran: what it just wrote to the store goes too.
+        s = store()
+        s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(upload))
+        logger.info("upload was deleted while %s ran", spec.name, **_log(upload, spec.name))
+        return "deleted"
     if outcome.kind == "ok":
         records.put_result(upload, spec.name, outcome.result)
         written = set(outcome.result.get("outputs_written") or ())

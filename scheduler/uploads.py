@@ -124,6 +124,26 @@ class UploadNotFound(KeyError):
 
 
 ANY = "*"
+
+# KEYS: the upload's record, one of its hashes; ARGV: field, value, 1 to write only a new field.
+WRITE_IF_RECORDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] == '1' then return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+# KEYS: the record, its outstanding count; ARGV: how many steps were planned.
+COUNT_IF_RECORDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCRBY', KEYS[2], ARGV[1])
+"""
+# KEYS: the record, its set of settled steps, its outstanding count; ARGV: the step. The count left,
+# or nothing when the upload is gone or the step had settled before.
+SETTLE_IF_RECORDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
+return redis.call('DECR', KEYS[3])
+"""
 INDEX_VERSION = "1"
 
 
@@ -271,9 +291,17 @@ class Uploads:
         raw = self.redis.hget(self._key(upload, "steps"), name)
         return Step.from_dict(json.loads(raw)) if raw else Step(name=name)
 
+    def _write_if_recorded(self, upload: str, part: str, field: str, value: str, only_new: bool = False) -> bool:
+        """One field of a per-upload hash, written only while the upload's record exists (checked in
+        the same Redis script): a step still running when its upload is deleted leaves nothing."""
+        written = self.redis.eval(
+            WRITE_IF_RECORDED, 2, self._key(upload), self._key(upload, part), field, value, int(only_new)
+        )
+        return bool(written)
+
     def put_step(self, upload: str, step: Step) -> None:
-        self.redis.hset(self._key(upload, "steps"), step.name, json.dumps(step.to_dict()))
-        self.publish(upload, "step", step.to_dict())
+        if self._write_if_recorded(upload, "steps", step.name, json.dumps(step.to_dict())):
+            self.publish(upload, "step", step.to_dict())
 
     def plan_steps(self, upload: str, names: list[str]) -> int:
         """Records planned steps as pending and counts them as outstanding; returns how many were new.
@@ -283,23 +311,23 @@ class Uploads:
         """
         added = 0
         for name in names:
-            if self.redis.hsetnx(self._key(upload, "steps"), name, json.dumps(Step(name).to_dict())):
+            if self._write_if_recorded(upload, "steps", name, json.dumps(Step(name).to_dict()), only_new=True):
                 added += 1
                 self.publish(upload, "step", Step(name).to_dict())
         if added:
-            self.redis.incrby(self._key(upload, "outstanding"), added)
+            self.redis.eval(COUNT_IF_RECORDED, 2, self._key(upload), self._key(upload, "outstanding"), added)
         return added
 
     def settle(self, upload: str, step: Step) -> int | None:
         """Stores a step in a final state; returns the steps still outstanding, or None when this
         step had settled before (so the caller that sees 0 is the only one to finish the upload)."""
         self.put_step(upload, step)
-        if not self.redis.sadd(self._key(upload, "settled"), step.name):
-            return None
-        return int(self.redis.decr(self._key(upload, "outstanding")))
+        left = self.redis.eval(SETTLE_IF_RECORDED, 3, self._key(upload), self._key(upload, "settled"),
+                               self._key(upload, "outstanding"), step.name)
+        return None if left is None else int(left)
 
     def put_result(self, upload: str, step: str, result: dict[str, Any]) -> None:
-        self.redis.hset(self._key(upload, "results"), step, json.dumps(result))
+        self._write_if_recorded(upload, "results", step, json.dumps(result))
 
     def results(self, upload: str) -> dict[str, Any]:
         """The results of the steps so far, in the analysis document's shape (keyframes nested)."""

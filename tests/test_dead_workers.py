@@ -11,7 +11,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from redis import Redis
 
@@ -151,3 +153,30 @@ def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], 
         worker.wait(30)
         server.terminate()
         server.wait(10)
+
+
+def test_an_upload_deleted_while_it_runs_leaves_nothing_behind(
+    running_stack: Stack, s3_client: Any, api: httpx.Client
+) -> None:
+    key = f"tests/{uuid.uuid4().hex[:8]}/film.mkv"
+    film = make_video([Scene(0.0, "HARBOR", (30, 60, 160)), Scene(3.0, "MARKET", (200, 50, 40))], 6.0,
+                      [Speech(1.0, "fox")])
+    s3_client.put_object(Bucket="uploads", Key=key, Body=film, ContentType="video/x-matroska")
+    connection = running_stack.redis(0)
+    found: dict[str, Any] = {}
+
+    def running() -> bool:
+        listing = api.get("/uploads", params={"key": key}).json()["uploads"]
+        found.update(listing[0] if listing else {})
+        return any(step["state"] == "running" for step in found.get("steps", {}).values())
+
+    wait_until(running, 120, "a step of the upload runs")
+    upload = found["id"]
+    assert api.delete(f"/uploads/{upload}").status_code == 200
+    time.sleep(15)  # the steps that were running, and anything they would have queued, have ended
+    assert connection.keys(f"ml:upload:{upload}*") == []
+    assert not any(connection.zscore(listing, upload) for listing in connection.keys("ml:uploads*")
+                   if connection.type(listing) == b"zset")
+    store = running_stack.store()
+    assert list(store.keys(store.settings.artefacts_bucket, f"{upload}/")) == []
+    assert api.get(f"/uploads/{upload}").status_code == 404
