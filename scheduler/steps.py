@@ -119,7 +119,9 @@ def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any
         for name in spec.outputs
     }
     return {
-        "source": {"url": s.presigned_get(bucket, key, audience), "content_type": upload.content_type},
+        "source": {"url": s.presigned_get(bucket, key, audience), "content_type": upload.content_type,
+                   # The upload is this version of the object: a re-upload of the key is another upload.
+                   **({"etag": upload.etag} if spec.source == "upload" else {})},
         "outputs": outputs,
         "options": spec.options,
     }

@@ -105,3 +105,17 @@ def test_an_analyzer_refuses_a_one_pixel_strip_before_analysing_it(
     strip = png_of(np.zeros((1, 20_000, 3), dtype=np.uint8))
     status, body = call_function("ocr", {"source": {"url": source_url(strip)}})
     assert status == 422 and "20000 x 1 pixels: too thin to analyse" in body["error"]
+
+
+def test_a_function_reads_the_version_its_upload_is_not_a_later_one(
+    call_function: Call, store: Any, function_store: str
+) -> None:
+    key = f"test-inputs/reuploaded-{np.random.default_rng().integers(1 << 30)}.png"
+    bucket = store.settings.artefacts_bucket
+    first = store.put_bytes(bucket, key, png_of(samples.astronaut()), "image/png")
+    store.put_bytes(bucket, key, png_of(samples.camera()), "image/png")  # the same name, uploaded again
+    url = store.presigned_get(bucket, key)
+    status, body = call_function("probe", {"source": {"url": url, "etag": first}})
+    assert status == 422 and "replaced by a newer upload" in body["error"]
+    status, body = call_function("probe", {"source": {"url": url}})
+    assert status == 200 and body["image"]["mode"] == "L", "without a version, the newest (grey camera) is read"

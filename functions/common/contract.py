@@ -46,6 +46,8 @@ class Request:
     timings: dict[str, float] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     spooled: list[Path] = field(default_factory=list)
+    # The version of the object the upload is: a later upload of the same key is not read instead.
+    source_etag: str | None = None
 
     @classmethod
     def from_body(cls, body: bytes) -> Request:
@@ -62,7 +64,9 @@ class Request:
         options = data.get("options") or {}
         if not isinstance(outputs, dict) or not isinstance(options, dict):
             raise InputError("'outputs' and 'options' must be objects")
-        return cls(source_url=source.get("url"), outputs=outputs, options=options)
+        etag = source.get("etag")
+        return cls(source_url=source.get("url"), outputs=outputs, options=options,
+                   source_etag=str(etag) if etag else None)
 
     def fetch_source(self) -> transfer.Source:
         """The input, spooled to a local file that lives until the request ends."""
@@ -70,7 +74,7 @@ class Request:
             raise InputError("request names no source: send {'source': {'url': <presigned GET>}}")
         with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix="medialens-input-", delete=False) as spool:
             self.spooled.append(Path(spool.name))
-            transfer.fetch(self.source_url, settings().max_input_bytes, spool)
+            transfer.fetch(self.source_url, settings().max_input_bytes, spool, self.source_etag)
         return Path(spool.name)
 
     def close(self) -> None:

@@ -23,6 +23,8 @@ _client = httpx.Client(follow_redirects=False)
 # What a caller learns when an allowed store fails: the same words whatever the cause, so the
 # answers cannot tell a closed port from a silent one; the detail goes to the function's log.
 UNREACHABLE = "the store could not be reached"
+REPLACED = ("the file was replaced by a newer upload of the same name before it was analysed; "
+            "the newer one is analysed as an upload of its own")
 # A store that cannot be reached is no fault of the file: 503 makes the scheduler wait for it (as for
 # a model still loading) instead of spending the step's attempts.
 STORE_DOWN = 503
@@ -56,14 +58,19 @@ def allowed_origin(url: str, what: str) -> Origin:
     return origin
 
 
-def fetch(url: str, max_bytes: int, target: IO[bytes]) -> int:
-    """Streams an input into ``target``, refusing anything larger than ``max_bytes``; the size."""
+def fetch(url: str, max_bytes: int, target: IO[bytes], etag: str | None = None) -> int:
+    """Streams an input into ``target``, refusing anything larger than ``max_bytes``; the size.
+
+    With ``etag``, only that version of the object is read (``If-Match``)."""
     origin = allowed_origin(url, "input")
     size = 0
+    headers = {"If-Match": f'"{etag.strip(chr(34))}"'} if etag else {}
     try:
-        with _client.stream("GET", url, timeout=settings().fetch_timeout_s) as reply:
+        with _client.stream("GET", url, headers=headers, timeout=settings().fetch_timeout_s) as reply:
             if reply.status_code == 404:
                 raise TransferError("the input object no longer exists", 422)
+            if reply.status_code == 412:
+                raise TransferError(REPLACED, 422)
             if reply.status_code >= 300:  # a redirect too: its target was never checked
                 raise TransferError(f"fetching the input failed: HTTP {reply.status_code}", 502)
             declared = int(reply.headers.get("Content-Length") or 0)
