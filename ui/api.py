@@ -11,10 +11,12 @@ from scheduler.service import NotRetryable, UploadNotFound
 
 from . import sessions
 from .context import pipeline, store
+from .inputs import json_object, whole_number
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+LIST_MAX = 500
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -36,7 +38,7 @@ def require_key() -> tuple[Response, int] | None:
 @api.post("/uploads")
 def create_upload() -> tuple[Response, int]:
     """Hands out a presigned PUT URL; the bucket event starts the analysis once it is used."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     filename = str(body.get("filename") or "").strip()
     if not filename:
         return error(400, "send {'filename': ..., 'size': ...} to get an upload URL")
@@ -57,11 +59,8 @@ def create_upload() -> tuple[Response, int]:
 
 @api.get("/uploads")
 def list_uploads() -> tuple[Response, int]:
-    try:
-        limit = min(int(request.args.get("limit", 50)), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        return error(400, "limit and offset must be whole numbers")
+    limit = whole_number("limit", 50, 1, LIST_MAX)
+    offset = whole_number("offset", 0, 0, 2**31)
     try:
         listing = pipeline().query(
             state=request.args.get("state", ""), media_type=request.args.get("media_type", ""),

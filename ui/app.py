@@ -10,7 +10,7 @@ from scheduler import service
 from search.hook import SearchHook
 from storage.client import Store
 
-from . import metrics
+from . import inputs, metrics
 from .api import api
 from .events import events
 from .gpu import gpu
@@ -30,9 +30,11 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.extensions["medialens.ui"] = config
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
+    inputs.install(app)
     app.register_blueprint(api)
     app.register_blueprint(gpu)
     metrics.install(app)
