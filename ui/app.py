@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler import service
 from search.hook import SearchHook
@@ -16,6 +17,7 @@ from .events import events
 from .gpu import gpu
 from .pages import pages
 from .search import search, search_index
+from .sessions import RedisSessions
 from .settings import UiSettings
 
 
@@ -26,14 +28,14 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         SECRET_KEY=config.secret_key or secrets.token_hex(32),
         MAX_UPLOAD_BYTES=config.max_upload_bytes,
         JSON_SORT_KEYS=False,
-        # The session carries the API key: never to scripts, never on cross-site form posts.
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["medialens.ui"] = config
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
+    app.session_interface = RedisSessions(pipeline.redis, config)
+    if config.proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
     app.register_blueprint(api)
     app.register_blueprint(gpu)
