@@ -72,6 +72,23 @@ def test_every_page_opens_when_signed_in(browser_client: tuple[FlaskClient, str]
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
+@pytest.mark.parametrize("path", ["/login", "/upload", "/uploads", "/search", "/people", "/system", "/api/v1/uploads"])
+def test_every_answer_carries_a_strict_csp_and_security_headers(
+    browser_client: tuple[FlaskClient, str], path: str
+) -> None:
+    web, _ = browser_client
+    reply = web.get(path)
+    policy = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    page = reply.get_data(as_text=True)
+    # The one inline script element a page may hold is JSON data, which a browser never runs.
+    assert not re.search(r"<script(?![^>]*\b(src=|type=\"application/json\"))", page)
+    assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
+
+
 def test_the_home_page_is_the_uploads_list(browser_client: tuple[FlaskClient, str]) -> None:
     web, _ = browser_client
     assert web.get("/").location == "/uploads"

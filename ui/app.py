@@ -9,9 +9,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler import service
 from search.hook import SearchHook
-from storage.client import Store
+from storage.client import Store, public_endpoint
 
-from . import inputs, metrics
+from . import headers, inputs, metrics
 from .api import api
 from .events import events
 from .gpu import gpu
@@ -37,6 +37,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
+    headers.install(app, public_endpoint(pipeline.store.settings))
     app.register_blueprint(api)
     app.register_blueprint(gpu)
     metrics.install(app)
