@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from storage.events import UploadEvent, minio_notification
+from storage.events import EventError, UploadEvent, minio_notification
 
 from .seaweedfs import meta_tail_command
 from .settings import EmbeddedSettings
@@ -152,7 +152,12 @@ class FilerBridge:
         assert process.stdout is not None
         try:
             for record in parse_stream(process.stdout):
-                event = upload_event(record, self.bucket)
+                try:
+                    event = upload_event(record, self.bucket)
+                except EventError as exc:
+                    # The intake would refuse it too; stopping here would replay it forever.
+                    logger.warning("skipping filer event: %s", exc)
+                    event = None
                 if event is not None:
                     self.deliver(event)
                 if self.stopping.is_set():

@@ -96,3 +96,8 @@ def gpu_breaker(gateway: str) -> str:
 
 # The web app and API (ui/).
 API_KEYS = f"{PREFIX}:apikeys"
+
+
+def session(id_digest: str) -> str:
+    """A browser session, named by the digest of the id its cookie carries."""
+    return f"{PREFIX}:session:{id_digest}"

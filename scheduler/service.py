@@ -85,7 +85,7 @@ class Pipeline:
     def artefact_urls(self, upload: str) -> dict[str, str]:
         """Presigned GET URLs of every artefact an upload's steps wrote, by name."""
         bucket = self.store.settings.artefacts_bucket
-        return {name: self.store.presigned_get(bucket, key) for name, key in self.artefacts(upload).items()}
+        return {name: self.store.browser_url(bucket, key) for name, key in self.artefacts(upload).items()}
 
     def artefacts(self, upload: str) -> dict[str, str]:
         return artefacts(self.records.steps(upload))
@@ -100,7 +100,7 @@ class Pipeline:
             "results": results,
             "timeline": analysis.timeline(results),
             "artefacts": self.artefact_urls(upload),
-            "source": self.store.presigned_get(record.bucket, record.key),
+            "source": self.store.browser_url(record.bucket, record.key),
         }
 
     def health(self) -> dict[str, Any]:

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 IMAGES, FACES, TEXT = "images", "faces", "text"
 # Faces are compared by Euclidean distance (dlib's threshold is Euclidean); CLIP and text by cosine.
 SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
+# Documents read per request while scanning for a partial word.
+SCAN_PAGE = 1000
 
 
 class IndexBusy(RuntimeError):
@@ -263,15 +265,34 @@ class Index:
             for i, d, m, doc in zip(ids, distances, metadatas, documents, strict=True)
         ]
 
-    def containing(self, kind: str, pattern: str, limit: int) -> list[Hit]:
-        """Entries whose document matches a regular expression, in every model's collection (a full scan)."""
+    def containing(self, kind: str, text: str, limit: int, max_chunks: int) -> tuple[list[Hit], bool]:
+        """Entries whose document holds ``text`` (any case), from every model's collection, looking at
+        no more than ``max_chunks`` documents; True when that left none unread or ``limit`` were found.
+
+        A scan: Chroma's own ``$regex`` filter reads every document of a collection when nothing
+        matches, so the pages are read here, where their number can be bounded.
+        """
+        wanted = text.lower()
+        hits: list[Hit] = []
+        read = 0
         with self.reading() as client:
-            hits = []
             for collection in self._all(client, kind):
-                hits += _listed(collection.get(
-                    where_document={"$regex": pattern}, limit=limit, include=["metadatas", "documents"]
-                ))
-            return hits[:limit]
+                total = collection.count()
+                offset = 0
+                while offset < total:
+                    if read >= max_chunks:
+                        return hits, False
+                    page = _listed(collection.get(
+                        limit=min(SCAN_PAGE, max_chunks - read), offset=offset, include=["metadatas", "documents"]
+                    ))
+                    if not page:
+                        break
+                    read += len(page)
+                    offset += len(page)
+                    hits += [hit for hit in page if wanted in (hit.document or "").lower()]
+                    if len(hits) >= limit:
+                        return hits[:limit], True
+        return hits, True
 
     def by_ids(self, kind: str, ids: Sequence[str]) -> list[Hit]:
         """Entries with these ids, from every model's collection, in the order asked."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import text
@@ -11,27 +12,30 @@ from .settings import settings
 from .words import words_of
 
 EXACT, SEMANTIC = "exact", "semantic"
-# Characters with a meaning in Chroma's (Rust) regular expressions; everything else is literal.
-_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
 
 
-def literal(words: str) -> str:
-    """A case-insensitive pattern that matches ``words`` as written."""
-    return "(?i)" + "".join(f"\\{c}" if c in _REGEX_META else c for c in words)
+@dataclass(frozen=True)
+class TextHits:
+    """Text hits, best first; ``complete`` is False when a partial word was looked for in only the
+    first ``scan_max_chunks`` chunks, so more may hold it."""
+
+    hits: list[dict[str, Any]]
+    complete: bool = True
 
 
-def exact(index: Index, query: str, limit: int) -> list[Hit]:
+def exact(index: Index, query: str, limit: int) -> tuple[list[Hit], bool]:
     """Text chunks that hold ``query`` as written, in any case.
 
     The word index gives the chunks holding every word of the query as a whole word; the substring
     test on their text then keeps only those with the words in the query's order, so the result
     stays exact. A query word that is no whole word of any chunk (a partial word, "zanzi" of
-    "Zanzibar") cannot be found that way and falls back to scanning every chunk.
+    "Zanzibar") cannot be found that way and falls back to a scan of at most ``scan_max_chunks``
+    chunks; False comes back when that bound cut the scan short.
     """
     wanted = query.lower()
     words = words_of(query)
     if not index.words.knows(words):
-        return index.containing(TEXT, literal(query), limit)
+        return index.containing(TEXT, query, limit, index.config.scan_max_chunks)
     hits: list[Hit] = []
     # Most candidates of a whole-word query pass the test, so a batch a little over the limit is enough.
     for ids in index.words.candidates(words, batch=max(2 * limit, 64)):
@@ -39,8 +43,8 @@ def exact(index: Index, query: str, limit: int) -> list[Hit]:
             if wanted in (hit.document or "").lower():
                 hits.append(hit)
                 if len(hits) >= limit:
-                    return hits
-    return hits
+                    return hits, True
+    return hits, True
 
 
 def _place(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -79,19 +83,21 @@ def _snippet(document: str, where: int, width: int = 160) -> str:
 
 def words(
     index: Index, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
-) -> list[dict[str, Any]]:
+) -> TextHits:
     """Exact matches first (the words as written, any case), then passages close in meaning."""
     query = " ".join(query.split())
     hits: dict[str, dict[str, Any]] = {}
+    complete = True
     if EXACT in modes:
-        for hit in exact(index, query, limit):
+        found, complete = exact(index, query, limit)
+        for hit in found:
             hits[hit.id] = _text_hit(hit, EXACT, query)
     if SEMANTIC in modes and len(hits) < limit:
         vector = text.embedder().embed([query])[0]
         for hit in index.nearest(TEXT, text.MODEL_NAME, vector.tolist(), limit):
             if hit.id not in hits and hit.distance <= settings().semantic_max_distance:
                 hits[hit.id] = _text_hit(hit, SEMANTIC, query)
-    return list(hits.values())[:limit]
+    return TextHits(list(hits.values())[:limit], complete)
 
 
 def _image_hit(hit: Hit, sha256: str = "") -> dict[str, Any]:

@@ -35,6 +35,10 @@ class IndexSettings(BaseSettings):
     semantic_max_distance: float = Field(
         0.75, description="Text hits farther than this cosine distance are not shown."
     )
+    scan_max_chunks: int = Field(
+        20_000, description="Most text chunks one search reads when a query word is no whole word of any chunk "
+        "(a partial word); such a search says when it stopped there.",
+    )
     lock_timeout_s: int = Field(600, description="Longest hold of the index write lock (a crashed writer).")
 
     def chroma_path(self) -> Path:

@@ -6,14 +6,17 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from minio import Minio
+from minio.datatypes import PostPolicy
 from minio.error import S3Error
 
+from .media_types import download_headers
 from .settings import StorageSettings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,14 @@ class Audience(StrEnum):
 
     PUBLIC = "public"  # browsers, API clients and rented GPU nodes: the public HTTPS name
     FUNCTIONS = "functions"  # functions on the CPU gateway: an address inside the VPS
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """A browser form upload: POST ``fields`` and then the file (as field ``file``) to ``url``."""
+
+    url: str
+    fields: dict[str, str]
 
 
 def _minio(endpoint: str, settings: StorageSettings) -> Minio:
@@ -137,6 +148,26 @@ class Store:
     def presigned_get(self, bucket: str, key: str, audience: Audience = Audience.PUBLIC) -> str:
         expiry = timedelta(seconds=self.settings.url_expiry_s)
         return self.signers[audience].presigned_get_object(bucket, key, expires=expiry)
+
+    def browser_url(self, bucket: str, key: str) -> str:
+        """A presigned GET for browsers and API clients: shown inline only when its type is a safe
+        medium (storage/media_types.py), so no user object runs as a page on the store's origin."""
+        expiry = timedelta(seconds=self.settings.url_expiry_s)
+        return self.signers[Audience.PUBLIC].presigned_get_object(
+            bucket, key, expires=expiry, response_headers=download_headers(key)
+        )
+
+    def presigned_post(self, bucket: str, key: str, content_type: str, max_bytes: int) -> PresignedPost:
+        """An upload the store itself holds to this key, content type and at most ``max_bytes``
+        (a presigned PUT binds none of them)."""
+        policy = PostPolicy(bucket, datetime.now(UTC) + timedelta(seconds=self.settings.url_expiry_s))
+        policy.add_equals_condition("key", key)
+        policy.add_equals_condition("Content-Type", content_type)
+        policy.add_content_length_range_condition(0, max_bytes)
+        fields = self.signers[Audience.PUBLIC].presigned_post_policy(policy)
+        endpoint = public_endpoint(self.settings)
+        url = f"{endpoint if '://' in endpoint else 'http://' + endpoint}".rstrip("/") + f"/{bucket}"
+        return PresignedPost(url, {**fields, "key": key, "Content-Type": content_type})
 
     def presigned_put(self, bucket: str, key: str, audience: Audience = Audience.PUBLIC) -> str:
         expiry = timedelta(seconds=self.settings.url_expiry_s)

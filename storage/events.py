@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -10,6 +11,27 @@ from urllib.parse import quote_plus, unquote_plus
 
 class EventError(ValueError):
     """The payload is not a bucket notification."""
+
+
+# S3 allows keys up to 1024 bytes; a longer one cannot be a real object.
+MAX_KEY_BYTES = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name an upload, or None when it can.
+
+    Keys become parts of artefact and result keys and of URLs: a ``..`` segment or a control
+    character would make those ambiguous or unusable, so such an event is refused at the door
+    instead of leaving an upload that can never finish.
+    """
+    if len(key.encode()) > MAX_KEY_BYTES:
+        return f"the object key is longer than {MAX_KEY_BYTES} bytes"
+    if _CONTROL.search(key):
+        return "the object key holds a control character"
+    if ".." in key.split("/"):
+        return "the object key holds a '..' segment"
+    return None
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,9 @@ class UploadEvent:
     def __post_init__(self) -> None:
         if not self.bucket or not self.key:
             raise EventError("an upload event needs a bucket and a key")
+        problem = key_problem(self.key)
+        if problem:
+            raise EventError(f"{problem}: {self.key[:200]!r}")
         object.__setattr__(self, "etag", self.etag.strip('"'))
         if self.size < 0:
             raise EventError(f"negative object size {self.size}")
@@ -65,6 +90,8 @@ def parse_events(payload: Any) -> list[UploadEvent]:
                     user_metadata={str(k): str(v) for k, v in (obj.get("userMetadata") or {}).items()},
                 )
             )
+        except EventError:
+            raise
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise EventError(f"malformed record in notification: {exc!r}") from exc
     return events

@@ -147,7 +147,10 @@ def test_the_web_app_answers_over_https_with_security_headers(client: httpx.Clie
     assert reply.headers["Strict-Transport-Security"].startswith("max-age=")
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert reply.headers["X-Frame-Options"] == "DENY"
-    assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
+    policy = reply.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert reply.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert "nginx/" not in reply.headers.get("Server", "")
 
 
@@ -167,7 +170,7 @@ def test_the_api_needs_its_key_and_works_through_nginx(client: httpx.Client, api
     assert client.post("/api/v1/uploads", json={"filename": "a.jpg"}).status_code == 401
     reply = client.post("/api/v1/uploads", json={"filename": "a.jpg", "size": 10},
                         headers={"Authorization": f"Bearer {api_key}"})
-    assert reply.status_code == 201 and reply.json()["method"] == "PUT"
+    assert reply.status_code == 201 and reply.json()["method"] == "POST"
 
 
 def test_a_large_body_to_the_app_is_refused(client: httpx.Client) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
+import httpx
 import pytest
 
+from embedded.stack import Stack
 from storage.events import EventError, UploadEvent, minio_notification, parse_events
 
 
@@ -39,3 +43,31 @@ def test_other_event_kinds_are_ignored() -> None:
 def test_malformed_notifications_are_refused_with_a_reason(payload: object) -> None:
     with pytest.raises(EventError):
         parse_events(payload)
+
+
+BAD_KEYS = ["a/../b.jpg", "..", "../etc/passwd", "a\nb.jpg", "a\x00.jpg", "k" * 1025]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_an_event_with_an_unusable_key_is_refused_with_a_reason(key: str) -> None:
+    with pytest.raises(EventError, match="object key"):
+        parse_events({"Records": [aws_record(key)]})
+
+
+def test_keys_with_dots_that_are_no_segment_pass() -> None:
+    [event] = parse_events({"Records": [aws_record("a..b/..c/d...jpg")]})
+    assert event.key == "a..b/..c/d...jpg"
+
+
+def test_the_intake_refuses_a_dot_dot_key_and_starts_nothing(running_stack: Stack, api: httpx.Client) -> None:
+    s = running_stack.settings
+    key = f"tests/{uuid.uuid4().hex[:8]}/../escape.jpg"
+    record = aws_record(key, "s3:ObjectCreated:Put")
+    reply = httpx.post(
+        s.url(s.intake_port) + "/events", json={"Records": [record]},
+        headers={"Authorization": f"Bearer {running_stack.secrets.intake_token}"},
+    )
+    assert reply.status_code == 200, "acknowledged, so the store does not send it again forever"
+    assert reply.json()["accepted"] == []
+    assert "'..' segment" in reply.json()["error"]
+    assert api.get("/uploads", params={"key": key}).json()["total"] == 0

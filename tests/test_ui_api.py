@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from embedded.stack import Stack
 from scheduler.uploads import State, StepState, Uploads
+from storage.client import Store
 from tests.conftest import jpeg, wait_for_upload
 from tests.ui_support import browser_client, client, ui_app, upload_bytes  # noqa: F401
 
@@ -155,3 +156,32 @@ def test_events_accept_a_header_key(client: FlaskClient, api_key: str) -> None:
     reply = client.get("/events", headers={"Authorization": f"Bearer {api_key}"}, buffered=False)
     assert reply.status_code == 200
     reply.close()
+
+
+def test_an_upload_form_binds_size_and_type_and_the_store_holds_to_them(api: httpx.Client) -> None:
+    ticket = api.post("/uploads", json={"filename": "small.jpg", "size": 10, "content_type": "image/jpeg"}).json()
+    assert ticket["method"] == "POST" and ticket["max_bytes"] == 10
+
+    def send(data: bytes, content_type: str) -> int:
+        fields = {**ticket["fields"], "Content-Type": content_type}
+        return httpx.post(ticket["url"], data=fields, files={"file": ("small.jpg", data, content_type)}).status_code
+
+    assert send(b"x" * 3_000_000, "image/jpeg") == 400, "declared 10 bytes, sent 3 MB"
+    assert send(b"<script>alert(1)</script>", "text/html") == 403, "the type is bound too"
+    refused = api.post("/uploads", json={"filename": "page.html", "size": 10, "content_type": "text/html"})
+    assert refused.status_code == 415
+    assert api.post("/uploads", json={"filename": "page.svg", "size": 10}).status_code == 415
+
+
+def test_a_browser_never_gets_a_user_object_inline_unless_it_is_a_safe_medium(
+    store: Store, api: httpx.Client
+) -> None:
+    bucket = store.settings.artefacts_bucket
+    store.put_bytes(bucket, "tests/page.html", b"<script>alert(1)</script>", "text/html")
+    page = httpx.get(store.browser_url(bucket, "tests/page.html"))
+    assert page.headers["content-type"] == "application/octet-stream"
+    assert page.headers["content-disposition"] == "attachment"
+    found = upload_bytes(api, "shown.jpg", jpeg(), "image/jpeg")
+    source = httpx.get(found["source"])
+    assert source.headers["content-type"] == "image/jpeg"
+    assert source.headers["content-disposition"] == "inline"

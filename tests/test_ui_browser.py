@@ -18,6 +18,7 @@ from scheduler.uploads import Uploads
 from storage.client import Store
 from storage.layout import result_key
 from tests.conftest import DATA, wait_for_upload
+from tests.ui_support import post_upload
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
 
@@ -366,9 +367,7 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
     }
     keys = {}
     for name, data in sent.items():  # all at once: the pipeline analyses them side by side
-        ticket = api.post("/uploads", json={"filename": name, "size": len(data)}).json()
-        assert httpx.put(ticket["url"], content=data, headers={"Content-Type": "image/jpeg"}).status_code == 200
-        keys[name] = ticket["key"]
+        keys[name] = post_upload(api, name, data, "image/jpeg")
     done = {name: wait_for_upload(api, key) for name, key in keys.items()}
     assert {name: found["state"] for name, found in done.items()} == dict.fromkeys(sent, "done")
     ids = {name: found["id"] for name, found in done.items()}

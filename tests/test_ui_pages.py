@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from embedded.stack import Stack
@@ -69,6 +71,23 @@ def test_every_page_opens_when_signed_in(browser_client: tuple[FlaskClient, str]
     assert not re.search(r'(src|href)="(https?:)?//', page)
 
 
+@pytest.mark.parametrize("path", ["/login", "/upload", "/uploads", "/search", "/people", "/system", "/api/v1/uploads"])
+def test_every_answer_carries_a_strict_csp_and_security_headers(
+    browser_client: tuple[FlaskClient, str], path: str
+) -> None:
+    web, _ = browser_client
+    reply = web.get(path)
+    policy = reply.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    page = reply.get_data(as_text=True)
+    # The one inline script element a page may hold is JSON data, which a browser never runs.
+    assert not re.search(r"<script(?![^>]*\b(src=|type=\"application/json\"))", page)
+    assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
+
+
 def test_the_home_page_is_the_uploads_list(browser_client: tuple[FlaskClient, str]) -> None:
     web, _ = browser_client
     assert web.get("/").location == "/uploads"
@@ -81,6 +100,57 @@ def test_sign_out_ends_the_session(browser_client: tuple[FlaskClient, str]) -> N
     assert web.post("/logout", data={"csrf_token": token}).location == "/login"
     assert web.get("/uploads").status_code == 302
     assert web.get("/api/v1/uploads").status_code == 401
+
+
+def _session_cookie(web: FlaskClient) -> str:
+    cookie = web.get_cookie("session")
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def test_the_session_cookie_is_an_opaque_id_revoked_at_sign_out(
+    browser_client: tuple[FlaskClient, str], api_key: str, ui_app: Flask
+) -> None:
+    web, token = browser_client
+    copied = _session_cookie(web)
+    assert api_key not in copied and api_key not in base64.urlsafe_b64decode(copied + "==").decode("latin-1")
+    replay = ui_app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get("/uploads").status_code == 200, "the copy works while the session lives"
+    assert web.post("/logout", data={"csrf_token": token}).location == "/login"
+    assert replay.get("/uploads").status_code == 302, "sign-out revokes the session for every copy"
+    assert replay.get("/api/v1/uploads").status_code == 401
+
+
+def test_signing_in_gives_a_new_session_id(client: FlaskClient, api_key: str) -> None:
+    client.get("/login")
+    before = _session_cookie(client)
+    sign_in(client, api_key)
+    assert _session_cookie(client) != before, "an id planted before sign-in must not become a signed-in one"
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(ui_app: Flask, api_key: str) -> None:
+    web = ui_app.test_client()
+    page = web.get("/login", base_url="https://medialens.example")
+    cookie = page.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie).group(1))  # type: ignore[union-attr]
+    assert max_age <= 8 * 3600, "an unused session ends after the idle lifetime, not 31 days"
+    plain = ui_app.test_client().get("/login").headers["Set-Cookie"]
+    assert "Secure" not in plain
+
+
+def test_a_session_ends_at_its_absolute_lifetime_though_in_use(
+    browser_client: tuple[FlaskClient, str], ui_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web, _ = browser_client
+    sessions = ui_app.session_interface
+    monkeypatch.setattr(sessions, "config", sessions.config.model_copy(update={"session_max_s": 3}))  # type: ignore[attr-defined]
+    assert web.get("/uploads").status_code == 200
+    time.sleep(1.5)
+    assert web.get("/uploads").status_code == 200, "in use: renewed"
+    time.sleep(1.6)
+    assert web.get("/uploads").status_code == 302, "three seconds after sign-in it ends however busy"
 
 
 def test_a_revoked_key_signs_the_browser_out(client: FlaskClient, running_stack: Stack) -> None:

@@ -62,9 +62,14 @@ def browser_client(client: FlaskClient, api_key: str) -> tuple[FlaskClient, str]
     return client, sign_in(client, api_key)
 
 
+def post_upload(api: httpx.Client, name: str, data: bytes, content_type: str) -> str:
+    """Uploads through the API's presigned POST form, as the upload page and the CLI do; returns the key."""
+    ticket = api.post("/uploads", json={"filename": name, "size": len(data), "content_type": content_type}).json()
+    reply = httpx.post(ticket["url"], data=ticket["fields"], files={"file": (name, data, content_type)})
+    assert reply.status_code in (200, 204), reply.text
+    return str(ticket["key"])
+
+
 def upload_bytes(api: httpx.Client, name: str, data: bytes, content_type: str) -> dict[str, Any]:
-    """Uploads through the API's presigned PUT and waits until the analysis has settled."""
-    ticket = api.post("/uploads", json={"filename": name, "size": len(data)}).json()
-    reply = httpx.put(ticket["url"], content=data, headers={"Content-Type": content_type})
-    assert reply.status_code == 200, reply.text
-    return wait_for_upload(api, ticket["key"])
+    """Uploads through the API's presigned POST form and waits until the analysis has settled."""
+    return wait_for_upload(api, post_upload(api, name, data, content_type))

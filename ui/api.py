@@ -8,13 +8,16 @@ import uuid
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from scheduler.service import NotRetryable, UploadNotFound
+from storage.media_types import upload_type
 
 from . import sessions
 from .context import pipeline, store
+from .inputs import json_object, whole_number
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+LIST_MAX = 500
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -35,33 +38,38 @@ def require_key() -> tuple[Response, int] | None:
 
 @api.post("/uploads")
 def create_upload() -> tuple[Response, int]:
-    """Hands out a presigned PUT URL; the bucket event starts the analysis once it is used."""
-    body = request.get_json(silent=True) or {}
+    """Hands out a presigned POST form; the bucket event starts the analysis once it is used.
+
+    The store itself holds the upload to the key, content type and size named here, so what arrives
+    is what was asked for (a presigned PUT binds neither type nor length).
+    """
+    body = json_object()
     filename = str(body.get("filename") or "").strip()
     if not filename:
-        return error(400, "send {'filename': ..., 'size': ...} to get an upload URL")
+        return error(400, "send {'filename': ..., 'size': ..., 'content_type': ...} to get an upload form")
     size = body.get("size")
     limit = current_app.config["MAX_UPLOAD_BYTES"]
-    if size is not None and (not isinstance(size, int) or size > limit):
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= limit):
         return error(413, f"files up to {limit} bytes are accepted")
+    content_type = upload_type(str(body.get("content_type") or ""), filename)
+    if content_type is None:
+        return error(415, "only pictures, video and sound are analysed: send their 'content_type' "
+                          "(image/jpeg, video/mp4, audio/mpeg, ...)")
     name = SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._") or "upload"
     key = f"{uuid.uuid4().hex[:12]}/{name}"
     s = store()
+    bound = limit if size is None else size
+    form = s.presigned_post(s.settings.uploads_bucket, key, content_type, bound)
     return jsonify(
-        bucket=s.settings.uploads_bucket,
-        key=key,
-        method="PUT",
-        url=s.presigned_put(s.settings.uploads_bucket, key),
+        bucket=s.settings.uploads_bucket, key=key, method="POST", url=form.url, fields=form.fields,
+        content_type=content_type, max_bytes=bound,
     ), 201
 
 
 @api.get("/uploads")
 def list_uploads() -> tuple[Response, int]:
-    try:
-        limit = min(int(request.args.get("limit", 50)), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        return error(400, "limit and offset must be whole numbers")
+    limit = whole_number("limit", 50, 1, LIST_MAX)
+    offset = whole_number("offset", 0, 0, 2**31)
     try:
         listing = pipeline().query(
             state=request.args.get("state", ""), media_type=request.args.get("media_type", ""),

@@ -5,17 +5,19 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler import service
 from search.hook import SearchHook
-from storage.client import Store
+from storage.client import Store, public_endpoint
 
-from . import metrics
+from . import headers, inputs, metrics
 from .api import api
 from .events import events
 from .gpu import gpu
 from .pages import pages
 from .search import search, search_index
+from .sessions import RedisSessions
 from .settings import UiSettings
 
 
@@ -26,13 +28,16 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         SECRET_KEY=config.secret_key or secrets.token_hex(32),
         MAX_UPLOAD_BYTES=config.max_upload_bytes,
         JSON_SORT_KEYS=False,
-        # The session carries the API key: never to scripts, never on cross-site form posts.
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.extensions["medialens.ui"] = config
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
+    app.session_interface = RedisSessions(pipeline.redis, config)
+    if config.proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
+    inputs.install(app)
+    headers.install(app, public_endpoint(pipeline.store.settings))
     app.register_blueprint(api)
     app.register_blueprint(gpu)
     metrics.install(app)

@@ -19,13 +19,13 @@ class Principal:
     role: str
 
 
-def _digest(key: str) -> str:
+def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create_key(redis: Redis, name: str, role: str = "user") -> str:
     key = "ml_" + secrets.token_urlsafe(24)
-    redis.hset(keys.API_KEYS, _digest(key), json.dumps({"name": name, "role": role, "created": time.time()}))
+    redis.hset(keys.API_KEYS, digest(key), json.dumps({"name": name, "role": role, "created": time.time()}))
     return key
 
 
@@ -40,10 +40,13 @@ def ensure_admin_key(redis: Redis) -> str | None:
 
 
 def authenticate(redis: Redis, key: str | None) -> Principal | None:
-    if not key:
-        return None
     # Only digests are stored, so the lookup itself reveals nothing about valid keys.
-    raw = redis.hget(keys.API_KEYS, _digest(key))
+    return by_digest(redis, digest(key)) if key else None
+
+
+def by_digest(redis: Redis, key_digest: str) -> Principal | None:
+    """The principal of the key with this digest (what a session keeps instead of the key)."""
+    raw = redis.hget(keys.API_KEYS, key_digest)
     if raw is None:
         return None
     data = json.loads(raw)

@@ -1,4 +1,4 @@
-"""What a request works with, built once by `create_app` and handed down: the pipeline, the store, Redis."""
+"""What a request works with, built once by `create_app` and handed down: settings, the pipeline, the store, Redis."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from redis import Redis
 
 from scheduler.service import Pipeline
 from storage.client import Store
+
+from .settings import UiSettings
 
 
 def pipeline() -> Pipeline:
@@ -20,3 +22,8 @@ def store() -> Store:
 
 def redis() -> Redis:
     return pipeline().redis
+
+
+def ui_settings() -> UiSettings:
+    found: UiSettings = current_app.extensions["medialens.ui"]
+    return found

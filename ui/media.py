@@ -25,7 +25,7 @@ class Pictures:
 
     def _artefact_url(self, upload_id: str, name: str) -> str | None:
         key = self._artefact_keys(upload_id).get(name)
-        return self.store.presigned_get(self.store.settings.artefacts_bucket, key) if key else None
+        return self.store.browser_url(self.store.settings.artefacts_bucket, key) if key else None
 
     def thumbnail(self, upload_id: str) -> str | None:
         """The upload's small preview; None for media without one (audio) or before it is made."""
@@ -41,7 +41,7 @@ class Pictures:
                 record = self.pipeline.upload(upload_id)
             except UploadNotFound:
                 return None
-            return self.store.presigned_get(record.bucket, record.key)
+            return self.store.browser_url(record.bucket, record.key)
         try:
             return self._artefact_url(upload_id, Keyframe.from_picture(picture).artefact)
         except MalformedName:

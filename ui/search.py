@@ -13,7 +13,8 @@ from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 
 from .api import error, require_key
-from .context import pipeline, redis, store
+from .context import pipeline, redis, store, ui_settings
+from .inputs import json_object, whole_number
 from .media import Pictures
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
@@ -42,10 +43,7 @@ def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _limit() -> int:
-    try:
-        return max(1, min(int(request.args.get("limit", 20)), MAX_LIMIT))
-    except ValueError:
-        return 20
+    return whole_number("limit", 20, 1, MAX_LIMIT)
 
 
 def _admin() -> tuple[Response, int] | None:
@@ -60,26 +58,36 @@ def search_words() -> tuple[Response, int]:
     query = (request.args.get("q") or "").strip()
     if not query:
         return error(400, "send ?q=words to search for")
+    longest = ui_settings().search_max_query_chars
+    if len(query) > longest:
+        return error(400, f"the query is {len(query)} characters long: search for up to {longest}")
+    limit = _limit()
     kind = request.args.get("kind", "text")
     if kind == "image":
         try:
             vector, model = text_embedding(query)
         except ClipUnavailable as exc:
             return error(501, str(exc))
-        hits = queries.similar_images(search_index(), vector, model, _limit())
+        hits = queries.similar_images(search_index(), vector, model, limit)
         return jsonify(query=query, kind=kind, hits=_hits(hits)), 200
     if kind != "text":
         return error(400, "kind must be 'text' (words) or 'image' (pictures that fit a description)")
     mode = request.args.get("mode", "")
     modes = [mode] if mode in (queries.EXACT, queries.SEMANTIC) else [queries.EXACT, queries.SEMANTIC]
-    return jsonify(query=query, kind=kind, hits=_hits(queries.words(search_index(), query, _limit(), modes))), 200
+    idx = search_index()
+    found = queries.words(idx, query, limit, modes)
+    reply: dict[str, Any] = {"query": query, "kind": kind, "hits": _hits(found.hits)}
+    if not found.complete:
+        reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
+                         "text chunks only: type whole words to search everything")
+    return jsonify(reply), 200
 
 
 @search.post("/search/image")
 def search_image() -> tuple[Response, int]:
     """Similar images and near-duplicates of a picture (raw bytes or form file ``file``) or of an upload."""
     idx = search_index()
-    body = request.get_json(silent=True) if request.is_json else None
+    body = json_object() if request.is_json else None
     if body is not None:
         upload_id = str(body.get("upload_id") or "")
         if not upload_id:
@@ -135,7 +143,7 @@ def get_person(person: str) -> tuple[Response, int]:
 
 @search.patch("/people/<person>")
 def name_person(person: str) -> tuple[Response, int]:
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     name = body.get("name")
     if not isinstance(name, str) or len(name) > 200:
         return error(400, "send {'name': ...} (up to 200 characters; an empty name clears it)")
@@ -148,7 +156,7 @@ def name_person(person: str) -> tuple[Response, int]:
 @search.post("/people/merge")
 def merge_people() -> tuple[Response, int]:
     """``{"into": "p1", "people": ["p2", ...]}``, or ``{"people": ["p1", "p2"]}`` (into the first)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     others = body.get("people")
     if not isinstance(others, list) or not all(isinstance(p, str) for p in others):
         return error(400, "send {'into': person, 'people': [person, ...]}")
@@ -166,7 +174,7 @@ def merge_people() -> tuple[Response, int]:
 @search.post("/faces/<face>/split")
 def split_face(face: str) -> tuple[Response, int]:
     """Moves a face out of its person: alone, or into ``{"person": ...}``."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     into = body.get("person")
     if into is not None and not isinstance(into, str):
         return error(400, "'person' must be a person id")
@@ -211,7 +219,7 @@ def reprocess_uploads() -> tuple[Response, int]:
     refused = _admin()
     if refused:
         return refused
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body = json_object()
     function, version = request.args.get("function"), request.args.get("engine_version")
     if isinstance(body.get("upload_ids"), list):
         chosen = [str(u) for u in body["upload_ids"]]

@@ -1,41 +1,134 @@
-"""Browser sign-in: the API key kept in the signed session cookie, and a CSRF token beside it."""
+"""Browser sign-in: server-side sessions in Redis behind an opaque cookie id, and a CSRF token in each.
+
+The cookie holds only a random id; what a session knows (the digest of the API key it signed in with,
+its CSRF token, when it began) stays in Redis under the id's digest, so a copied cookie reveals no
+key, sign-out revokes the session for every copy, and a session ends after ``session_idle_s`` unused
+or ``session_max_s`` after sign-in, whichever comes first.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
+import math
 import secrets
+import time
+from typing import Any
 
-from flask import request, session
+from flask import Flask, Request, request, session
+from flask.sessions import SessionInterface, SessionMixin
+from redis import Redis
+from werkzeug.datastructures import CallbackDict
+from werkzeug.wrappers import Response
 
-from .auth import Principal, authenticate, key_from_headers
+from scheduler import keys
+
+from .auth import Principal, authenticate, by_digest, digest, key_from_headers
 from .context import redis
+from .settings import UiSettings
 
-KEY = "api_key"
+KEY_DIGEST = "key_digest"
 CSRF = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    """A session's data; ``sid`` is the id the cookie carries, empty until the session is first saved."""
+
+    def __init__(self, initial: dict[str, Any] | None = None, sid: str = "", started: float | None = None) -> None:
+        def changed(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial, changed)
+        self.sid = sid
+        self.started = time.time() if started is None else started
+        self.replaced_sid = ""
+        self.modified = False
+
+    def renew(self) -> None:
+        """A new id for the same browser (at sign-in), so an id known before it is worth nothing after."""
+        if self.sid:
+            self.replaced_sid = self.sid
+        self.sid = ""
+        self.started = time.time()
+        self.modified = True
+
+
+def _record_key(sid: str) -> str:
+    # Only the id's digest names the record: reading Redis gives no cookie to replay.
+    return keys.session(hashlib.sha256(sid.encode()).hexdigest())
+
+
+class RedisSessions(SessionInterface):
+    """Flask's session interface over Redis."""
+
+    def __init__(self, redis: Redis, config: UiSettings) -> None:
+        self.redis = redis
+        self.config = config
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        sid = request.cookies.get(self.get_cookie_name(app), "")
+        raw = self.redis.get(_record_key(sid)) if sid else None
+        if raw is None:
+            return ServerSession()
+        record = json.loads(raw)
+        if time.time() - float(record["started"]) > self.config.session_max_s:
+            self.redis.delete(_record_key(sid))
+            return ServerSession()
+        return ServerSession(record["data"], sid=sid, started=float(record["started"]))
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)
+        name, path = self.get_cookie_name(app), self.get_cookie_path(app)
+        domain = self.get_cookie_domain(app)
+        if session.replaced_sid:
+            self.redis.delete(_record_key(session.replaced_sid))
+        if not session:
+            if session.sid:
+                self.redis.delete(_record_key(session.sid))
+            if session.modified or session.sid:
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+        left = self.config.session_max_s - (time.time() - session.started)
+        lifetime = math.ceil(min(self.config.session_idle_s, left))
+        if lifetime <= 0:
+            return
+        if not session.sid:
+            session.sid = secrets.token_urlsafe(32)
+        record = {"started": session.started, "data": dict(session)}
+        # Each request renews the idle lifetime, never past the absolute one.
+        self.redis.set(_record_key(session.sid), json.dumps(record), ex=lifetime)
+        response.vary.add("Cookie")
+        response.set_cookie(
+            name, session.sid, max_age=lifetime, path=path, domain=domain, httponly=True, samesite="Lax",
+            secure=self.config.secure_cookies or request.is_secure,
+        )
+
+
 def sign_in(key: str) -> Principal | None:
-    """Checks the key and keeps it in the session; None (and nothing kept) when it is not valid."""
+    """Checks the key and starts a new session for it; None (and nothing kept) when it is not valid."""
     principal = authenticate(redis(), key.strip())
     if principal is None:
         return None
+    assert isinstance(session, ServerSession)
     session.clear()
-    session[KEY] = key.strip()
+    session.renew()
+    session[KEY_DIGEST] = digest(key.strip())
     session[CSRF] = secrets.token_urlsafe(24)
-    session.permanent = True
     return principal
 
 
 def sign_out() -> None:
+    """Ends the session: its record leaves Redis, so the cookie is worthless wherever it was copied."""
     session.clear()
 
 
 def signed_in() -> Principal | None:
     """The session's principal; checked against Redis every time, so a revoked key signs out."""
-    key = session.get(KEY)
-    return authenticate(redis(), key) if isinstance(key, str) else None
+    found = session.get(KEY_DIGEST)
+    return by_digest(redis(), found) if isinstance(found, str) else None
 
 
 def principal() -> tuple[Principal | None, bool]:

@@ -11,5 +11,17 @@ class UiSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8000, description="Port of the web app and its API.")
-    secret_key: str = Field("", description="Signs session cookies; set one in production.")
+    secret_key: str = Field("", description="Flask's signing key (sessions live in Redis; the cookie holds an id).")
+    session_idle_s: int = Field(8 * 3600, description="A browser session unused this long ends.")
+    session_max_s: int = Field(7 * 24 * 3600, description="A browser session ends this long after sign-in.")
+    secure_cookies: bool = Field(
+        False, description="Mark the session cookie Secure on every request (it always is on HTTPS requests)."
+    )
+    proxies: int = Field(
+        0, description="Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For and -Proto are "
+        "trusted, for the client's address (throttling) and HTTPS (Secure cookies).",
+    )
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest file the API hands an upload URL for.")
+    search_max_query_chars: int = Field(
+        500, description="Longest search query; a longer one is refused (each query is scanned and embedded)."
+    )

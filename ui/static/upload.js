@@ -1,4 +1,5 @@
-// Upload page: each dropped file gets a presigned PUT from the API and goes straight to the store.
+// Upload page: each dropped file gets a presigned POST form from the API and goes straight to the store,
+// which holds it to the key, type and size the form names.
 "use strict";
 
 (() => {
@@ -17,18 +18,20 @@
     return { item, bar, status };
   }
 
-  function put(url, file, view) {
+  function post(ticket, file, view) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+    form.append("file", file);  // the store reads every field before the file, so it goes last
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open("PUT", url);
-      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      xhr.open("POST", ticket.url);
       xhr.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) view.bar.value = Math.round((event.loaded / event.total) * 100);
         view.status.textContent = `${view.bar.value}%`;
       });
       xhr.addEventListener("load", () => (xhr.status < 300 ? resolve() : reject(new Error(`the store answered HTTP ${xhr.status}`))));
       xhr.addEventListener("error", () => reject(new Error("the store could not be reached (network or CORS)")));
-      xhr.send(file);
+      xhr.send(form);
     });
   }
 
@@ -40,10 +43,10 @@
       return;
     }
     try {
-      const ticket = await ML.api("/uploads", { method: "POST", body: { filename: file.name, size: file.size } });
+      const ticket = await ML.api("/uploads", { method: "POST", body: { filename: file.name, size: file.size, content_type: file.type } });
       if (!ticket.ok) throw new Error(ticket.data?.error || `HTTP ${ticket.status}`);
       view.status.textContent = "uploading";
-      await put(ticket.data.url, file, view);
+      await post(ticket.data, file, view);
       view.bar.value = 100;
       view.status.textContent = "uploaded: analysing";
       view.item.classList.add("uploaded");
