@@ -17,6 +17,7 @@ from search.index import Index
 from search.settings import IndexSettings
 from storage.client import Store
 from tests.search_data import SearchEnv
+from tests.ui_support import UNTHROTTLED
 from ui.settings import UiSettings
 
 
@@ -47,7 +48,8 @@ def api_client(
 
     monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
     with using():
-        app: Flask = create_app(UiSettings(secret_key=uuid.uuid4().hex), store=search_env.store)
+        app: Flask = create_app(UiSettings.model_validate({"secret_key": uuid.uuid4().hex, **UNTHROTTLED}),
+                                store=search_env.store)
         app.extensions["medialens.index"] = search_env.index
         app.config["TESTING"] = True
         key = create_key(search_env.records.redis, "search-tests", role="admin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -19,22 +20,33 @@ from ui.settings import UiSettings
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
-@pytest.fixture(scope="session")
-def ui_app(running_stack: Stack) -> Iterator[Flask]:
+# The tests make many refused requests on purpose from one address: throttling is tested on its own.
+UNTHROTTLED = {"sign_in_limit": "100000 per minute", "key_failure_limit": "100000 per minute",
+               "search_limit": "100000 per minute"}
+
+
+@contextmanager
+def app_on(stack: Stack, **settings: Any) -> Iterator[Flask]:
     """The app in this process, talking to the same Redis, store and gateway as the running stack."""
     from scheduler.context import using
     from ui.app import create_app
 
     wanted = ("MEDIALENS_SCHEDULER_", "MEDIALENS_S3_")
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in running_stack.environment().items():
+        for name, value in stack.environment().items():
             if name.startswith(wanted):
                 patch.setenv(name, value)
         with using():
-            config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex})
-            app = create_app(config, store=running_stack.store())
+            config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex, **settings})
+            app = create_app(config, store=stack.store())
             app.config["TESTING"] = True
             yield app
+
+
+@pytest.fixture(scope="session")
+def ui_app(running_stack: Stack) -> Iterator[Flask]:
+    with app_on(running_stack, **UNTHROTTLED) as app:
+        yield app
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from scheduler import service
 from search.hook import SearchHook
 from storage.client import Store, public_endpoint
 
-from . import headers, inputs, metrics
+from . import headers, inputs, limits, metrics
 from .api import api
 from .events import events
 from .gpu import gpu
@@ -44,6 +44,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.register_blueprint(pages)
     app.register_blueprint(events)
     app.register_blueprint(search)
+    limits.limiter(app, config, pipeline.context.settings.redis_url)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -22,6 +22,13 @@ class UiSettings(BaseSettings):
         "trusted, for the client's address (throttling) and HTTPS (Secure cookies).",
     )
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest file the API hands an upload URL for.")
+    sign_in_limit: str = Field(
+        "10 per minute", description="Failed sign-ins a client may make (then every sign-in is refused a while)."
+    )
+    key_failure_limit: str = Field(
+        "30 per minute", description="Requests with a wrong API key a client may make before it is refused."
+    )
+    search_limit: str = Field("60 per minute", description="Searches one client may run.")
     search_max_query_chars: int = Field(
         500, description="Longest search query; a longer one is refused (each query is scanned and embedded)."
     )
