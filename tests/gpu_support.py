@@ -153,9 +153,9 @@ class Burst:
         """An image upload whose probe has run (on the CPU): its heavy thumbnail step waits in the queue."""
         key = f"gpu-tests/{uuid.uuid4().hex}.jpg"
         data = jpeg()
-        self.store.put_bytes(self.store.settings.uploads_bucket, key, data, "image/jpeg")
+        etag = self.store.put_bytes(self.store.settings.uploads_bucket, key, data, "image/jpeg")
         record = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
-                        etag=uuid.uuid4().hex, size=len(data), content_type="image/jpeg")
+                        etag=etag, size=len(data), content_type="image/jpeg")
         records = Uploads(self.redis)
         records.create(record)
         records.plan_steps(record.id, [PROBE.name])

@@ -69,9 +69,11 @@ def test_the_finished_document_nests_keyframes_and_joins_them_into_the_timeline(
 
 def test_results_in_redis_are_read_nested(redis_db: Redis) -> None:
     records = Uploads(redis_db)
+    upload = Upload(id="u1", bucket="uploads", key="film.mp4", etag="e", size=1)
+    records.create(upload)  # results are kept only for an upload that exists
     for step, result in OLD_DOCUMENT["results"].items():
-        records.put_result("u1", step, result)
-    assert records.results("u1") == NESTED_RESULTS
+        records.put_result(upload.id, step, result)
+    assert records.results(upload.id) == NESTED_RESULTS
 
 
 def test_the_command_line_prints_each_result_under_its_step_name() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Response
 
 from embedded.settings import free_port
 from embedded.stack import PROJECT, Stack
@@ -164,9 +165,9 @@ def test_a_full_async_queue_answers_429(host: Any, monkeypatch: pytest.MonkeyPat
     def blocking(event: Any) -> Any:
         running.set()
         release.wait(30)
-        return {"statusCode": 200, "body": {}}
+        return Response("{}", status=200)
 
-    monkeypatch.setattr(probe, "handle", blocking)
+    monkeypatch.setattr(probe, "call", blocking)
     assert call_async(host, {}).status_code == 202
     assert running.wait(10)
     full = call_async(host, {})

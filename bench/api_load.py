@@ -1,0 +1,118 @@
+"""The web API under load: 50 clients for 60 s against 10,000 recorded uploads, on the real web app.
+
+Upload records are written straight into Redis (as intake would, indexes included) so the load is
+the API's, not the analysers'. Each client loops over a listing page, a filtered page, one upload's
+view and a word search, from loopback only, for a bounded time. Throttling is raised for the run:
+every client comes from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.stack import api_client, percentile
+from embedded.settings import EmbeddedSettings, on_free_ports
+from embedded.stack import Stack
+from scheduler.uploads import State, Upload, Uploads
+
+UPLOADS = 10_000
+CLIENTS = 50
+SECONDS = 60.0
+UNTHROTTLED = {f"MEDIALENS_UI_{name}_LIMIT": "1000000 per minute" for name in ("SIGN_IN", "KEY_FAILURE", "SEARCH")}
+
+
+def seed(stack: Stack, count: int) -> list[str]:
+    records = Uploads(stack.redis())
+    ids = []
+    for number in range(count):
+        upload = Upload(id=f"load{number:016d}", bucket="uploads", key=f"load/{number}.jpg", etag=f"e{number}",
+                        size=1000 + number, content_type="image/jpeg", media_type=random.choice(("image", "video")),
+                        state=random.choice((State.DONE, State.DONE, State.DONE, State.FAILED)))
+        records.create(upload)
+        ids.append(upload.id)
+    return ids
+
+
+def hammer(api: httpx.Client, ids: list[str], until: float, latencies: list[float], errors: list[str]) -> None:
+    calls = [
+        lambda: api.get("/uploads", params={"limit": 50}),
+        lambda: api.get("/uploads", params={"state": "failed", "media_type": "video", "offset": 100, "limit": 50}),
+        lambda: api.get(f"/uploads/{random.choice(ids)}"),
+        lambda: api.get("/search", params={"q": "harbour"}),
+    ]
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        try:
+            reply = random.choice(calls)()
+            if reply.status_code >= 400:
+                errors.append(f"HTTP {reply.status_code}")
+        except httpx.HTTPError as exc:
+            errors.append(type(exc).__name__)
+        latencies.append(time.perf_counter() - started)
+
+
+def run() -> dict[str, Any]:
+    saved = {name: os.environ.get(name) for name in UNTHROTTLED}
+    os.environ.update(UNTHROTTLED)
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            stack = Stack(on_free_ports(Path(state), Path(EmbeddedSettings().model_dir).resolve(), workers=1))
+            try:
+                stack.up(only=["redis", "seaweedfs", "ui"])
+                ids = seed(stack, UPLOADS)
+                base = api_client(stack)
+                latencies: list[float] = []
+                errors: list[str] = []
+                until = time.monotonic() + SECONDS
+                clients = [httpx.Client(base_url=base.base_url, headers=base.headers, timeout=30)
+                           for _ in range(CLIENTS)]
+                threads = [threading.Thread(target=hammer, args=(c, ids, until, latencies, errors)) for c in clients]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                rss = stack_rss_mb(stack, "ui")
+            finally:
+                stack.down()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {
+        "uploads": UPLOADS, "clients": CLIENTS, "seconds": SECONDS, "requests": len(latencies),
+        "requests_per_s": len(latencies) / SECONDS, "errors": len(errors), "error_kinds": sorted(set(errors)),
+        "p50_ms": percentile(latencies, 0.5) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
+        "ui_rss_mb": rss,
+    }
+
+
+def stack_rss_mb(stack: Stack, service: str) -> float:
+    pid = stack.pid(service)
+    if pid is None:
+        return 0.0
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def markdown(results: dict[str, Any]) -> str:
+    r = results
+    return "\n".join([
+        f"{r['clients']} clients for {r['seconds']:.0f} s against {r['uploads']:,} recorded uploads (listing, a "
+        "filtered page deep in the index, one upload's view, a word search), loopback only, the real web app "
+        "(waitress, 8 threads). Goal: 0 errors, p99 under 1 s.",
+        "",
+        "| requests | requests/s | errors | p50 (ms) | p99 (ms) | web app RSS after (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {r['requests']} | {r['requests_per_s']:.1f} | {r['errors']} {', '.join(r['error_kinds'])} | "
+        f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['ui_rss_mb']:.0f} |",
+    ])
