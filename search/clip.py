@@ -19,6 +19,10 @@ class ClipUnavailable(RuntimeError):
     """No CLIP model answers: not installed, still loading, or unable to embed text."""
 
 
+class ClipRejected(ValueError):
+    """CLIP cannot use what it was given (a file that is no picture it reads): the caller's to fix."""
+
+
 def _call(payload: Payload) -> dict[str, Any]:
     gateway = routing.route(FUNCTION)
     try:
@@ -29,6 +33,8 @@ def _call(payload: Payload) -> dict[str, Any]:
         raise ClipUnavailable(f"no CLIP model is installed: {reply.error}")
     if reply.verdict == Verdict.LOADING:
         raise ClipUnavailable("the CLIP model is still loading; try again in a minute")
+    if reply.verdict == Verdict.REJECTED:
+        raise ClipRejected(reply.error)
     if reply.verdict != Verdict.OK:
         raise ClipUnavailable(f"the clip function failed: {reply.error}")
     return reply.body

@@ -21,13 +21,16 @@ CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 # The tests make many refused requests on purpose from one address: throttling is tested on its own.
-UNTHROTTLED = {"sign_in_limit": "100000 per minute", "key_failure_limit": "100000 per minute",
+UNTHROTTLED: dict[str, Any] = {"sign_in_limit": "100000 per minute", "key_failure_limit": "100000 per minute",
                "search_limit": "100000 per minute"}
 
 
 @contextmanager
-def app_on(stack: Stack, **settings: Any) -> Iterator[Flask]:
-    """The app in this process, talking to the same Redis, store and gateway as the running stack."""
+def app_on(stack: Stack, redis_db: int = 0, **settings: Any) -> Iterator[Flask]:
+    """The app in this process, talking to the same Redis, store and gateway as the running stack.
+
+    With ``redis_db`` it keeps its state (uploads, people, keys, queues) in that Redis database instead,
+    out of reach of the running stack's and of every other test's."""
     from scheduler.context import using
     from ui.app import create_app
 
@@ -36,6 +39,8 @@ def app_on(stack: Stack, **settings: Any) -> Iterator[Flask]:
         for name, value in stack.environment().items():
             if name.startswith(wanted):
                 patch.setenv(name, value)
+        if redis_db:
+            patch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", stack.redis_url(redis_db))
         with using():
             config = UiSettings.model_validate({"secret_key": uuid.uuid4().hex, **settings})
             app = create_app(config, store=stack.store())

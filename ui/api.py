@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from scheduler.service import NotRetryable, UploadNotFound
 from storage.media_types import upload_type
 
 from . import sessions
 from .context import pipeline, store
-from .inputs import json_object, whole_number
+from .openapi import operation
+from .schemas import Deleted, Error, UploadForm, UploadList, UploadRequest, UploadsQuery, UploadSummary, UploadView
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-LIST_MAX = 500
 
 
 def error(status: int, message: str) -> tuple[Response, int]:
@@ -37,21 +37,22 @@ def require_key() -> tuple[Response, int] | None:
 
 
 @api.post("/uploads")
-def create_upload() -> tuple[Response, int]:
+@operation("A presigned POST form to upload one file with.", {201: UploadForm, 413: Error, 415: Error},
+           body=UploadRequest)
+def create_upload(body: UploadRequest) -> tuple[Response, int]:
     """Hands out a presigned POST form; the bucket event starts the analysis once it is used.
 
     The store itself holds the upload to the key, content type and size named here, so what arrives
     is what was asked for (a presigned PUT binds neither type nor length).
     """
-    body = json_object()
-    filename = str(body.get("filename") or "").strip()
+    filename = body.filename.strip()
     if not filename:
         return error(400, "send {'filename': ..., 'size': ..., 'content_type': ...} to get an upload form")
-    size = body.get("size")
+    size = body.size
     limit = current_app.config["MAX_UPLOAD_BYTES"]
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= limit):
+    if size is not None and size > limit:
         return error(413, f"files up to {limit} bytes are accepted")
-    content_type = upload_type(str(body.get("content_type") or ""), filename)
+    content_type = upload_type(body.content_type, filename)
     if content_type is None:
         return error(415, "only pictures, video and sound are analysed: send their 'content_type' "
                           "(image/jpeg, video/mp4, audio/mpeg, ...)")
@@ -67,13 +68,11 @@ def create_upload() -> tuple[Response, int]:
 
 
 @api.get("/uploads")
-def list_uploads() -> tuple[Response, int]:
-    limit = whole_number("limit", 50, 1, LIST_MAX)
-    offset = whole_number("offset", 0, 0, 2**31)
+@operation("Uploads, newest first, filtered and a page at a time.", {200: UploadList}, query=UploadsQuery)
+def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
     try:
         listing = pipeline().query(
-            state=request.args.get("state", ""), media_type=request.args.get("media_type", ""),
-            key=request.args.get("key", ""), offset=offset, limit=limit,
+            state=query.state, media_type=query.media_type, key=query.key, offset=query.offset, limit=query.limit,
         )
     except ValueError as exc:
         return error(400, str(exc))
@@ -81,6 +80,7 @@ def list_uploads() -> tuple[Response, int]:
 
 
 @api.get("/uploads/<upload_id>")
+@operation("One upload whole: steps, results, timeline and URLs.", {200: UploadView, 404: Error})
 def get_upload(upload_id: str) -> tuple[Response, int]:
     try:
         return jsonify(pipeline().view(upload_id)), 200
@@ -89,6 +89,7 @@ def get_upload(upload_id: str) -> tuple[Response, int]:
 
 
 @api.post("/uploads/<upload_id>/retry")
+@operation("Runs a failed upload again.", {202: UploadSummary, 404: Error, 409: Error})
 def retry_upload(upload_id: str) -> tuple[Response, int]:
     """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
     try:
@@ -100,6 +101,7 @@ def retry_upload(upload_id: str) -> tuple[Response, int]:
 
 
 @api.delete("/uploads/<upload_id>")
+@operation("Deletes an upload and all made from it.", {200: Deleted, 404: Error})
 def delete_upload(upload_id: str) -> tuple[Response, int]:
     """Deletes an upload and all made from it: objects, results, vectors and face assignments."""
     try:

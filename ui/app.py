@@ -15,6 +15,7 @@ from . import headers, inputs, limits, metrics
 from .api import api
 from .events import events
 from .gpu import gpu
+from .openapi import openapi
 from .pages import pages
 from .search import search, search_index
 from .sessions import RedisSessions
@@ -38,6 +39,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
     headers.install(app, public_endpoint(pipeline.store.settings))
+    app.register_blueprint(openapi)
     app.register_blueprint(api)
     app.register_blueprint(gpu)
     metrics.install(app)

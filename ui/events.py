@@ -11,6 +11,7 @@ from scheduler.keys import text
 
 from . import sessions
 from .context import pipeline
+from .openapi import operation
 
 events = Blueprint("events", __name__)
 
@@ -40,6 +41,8 @@ def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
 
 
 @events.get("/events")
+@operation("Every upload and step change, live, as server-sent events.",
+           {200: "text/event-stream", 401: "text/plain"}, keyed=False)
 def event_stream() -> Response:
     if sessions.principal()[0] is None:
         return Response("sign in, or send 'Authorization: Bearer <key>'\n", status=401, mimetype="text/plain")

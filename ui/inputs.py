@@ -1,7 +1,7 @@
-"""Request input the API reads: whole numbers from the query string and JSON objects from the body.
+"""Request input the API reads: JSON objects from the body, and the answer to input it cannot use.
 
 Anything else a caller sends is their mistake, so it is answered with a 400 that says what to send,
-never with a 500 from deeper down.
+never with a 500 from deeper down (`ui.openapi` validates each member against the operation's models).
 """
 
 from __future__ import annotations
@@ -9,22 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 
 class BadInput(ValueError):
     """What was wrong with the request, told to the caller as a 400."""
-
-
-def whole_number(name: str, default: int, low: int, high: int) -> int:
-    """The query parameter ``name`` as a whole number, held to ``low``..``high``; absent: ``default``."""
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(f"{name} must be a whole number (from {low} to {high})") from None
-    return max(low, min(value, high))
 
 
 def json_object() -> dict[str, Any]:
@@ -41,3 +30,12 @@ def install(app: Flask) -> None:
     @app.errorhandler(BadInput)
     def bad_input(exc: BadInput) -> tuple[Response, int]:
         return jsonify(error=str(exc)), 400
+
+    # An API client reads JSON, so a path or method the API does not have is told to it in JSON too.
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | HTTPException:
+        if not request.path.startswith("/api/"):
+            return exc
+        reply = jsonify(error=exc.description)
+        reply.status_code = exc.code or 500
+        return reply

@@ -8,20 +8,38 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from search import jobs, queries
-from search.clip import ClipUnavailable, image_embedding, text_embedding
+from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 
 from .api import error, require_key
 from .context import pipeline, redis, store, ui_settings
-from .inputs import json_object, whole_number
 from .media import Pictures
+from .openapi import operation
+from .schemas import (
+    Error,
+    ImageSearchReply,
+    ImageSearchRequest,
+    LimitQuery,
+    MergeRequest,
+    PeopleList,
+    Person,
+    PersonName,
+    PersonUploads,
+    PersonWithFaces,
+    RebuildJob,
+    Reprocessing,
+    ReprocessQuery,
+    ReprocessRequest,
+    SearchQuery,
+    SearchReply,
+    SplitRequest,
+)
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
 search.before_request(require_key)
 
 QUERY_PREFIX = "search-queries/"
-MAX_LIMIT = 100
 
 
 def search_index() -> Index:
@@ -42,10 +60,6 @@ def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return pictures().with_thumbnails(found)
 
 
-def _limit() -> int:
-    return whole_number("limit", 20, 1, MAX_LIMIT)
-
-
 def _admin() -> tuple[Response, int] | None:
     if getattr(g.principal, "role", "") != "admin":
         return error(403, "this needs an admin API key")
@@ -53,30 +67,30 @@ def _admin() -> tuple[Response, int] | None:
 
 
 @search.get("/search")
-def search_words() -> tuple[Response, int]:
+@operation("Words seen or heard, or pictures that fit a description.", {200: SearchReply, 501: Error},
+           query=SearchQuery)
+def search_words(query: SearchQuery) -> tuple[Response, int]:
     """Words in transcripts and on screen (``kind=text``), or pictures for a description (``kind=image``)."""
-    query = (request.args.get("q") or "").strip()
-    if not query:
+    words = query.q.strip()
+    if not words:
         return error(400, "send ?q=words to search for")
     longest = ui_settings().search_max_query_chars
-    if len(query) > longest:
-        return error(400, f"the query is {len(query)} characters long: search for up to {longest}")
-    limit = _limit()
-    kind = request.args.get("kind", "text")
+    if len(words) > longest:
+        return error(400, f"the query is {len(words)} characters long: search for up to {longest}")
+    limit, kind = query.limit, query.kind
     if kind == "image":
         try:
-            vector, model = text_embedding(query)
+            vector, model = text_embedding(words)
         except ClipUnavailable as exc:
             return error(501, str(exc))
+        except ClipRejected as exc:
+            return error(400, f"these words cannot be searched for as a picture: {exc}")
         hits = queries.similar_images(search_index(), vector, model, limit)
-        return jsonify(query=query, kind=kind, hits=_hits(hits)), 200
-    if kind != "text":
-        return error(400, "kind must be 'text' (words) or 'image' (pictures that fit a description)")
-    mode = request.args.get("mode", "")
-    modes = [mode] if mode in (queries.EXACT, queries.SEMANTIC) else [queries.EXACT, queries.SEMANTIC]
+        return jsonify(query=words, kind=kind, hits=_hits(hits)), 200
+    modes = [query.mode] if query.mode else [queries.EXACT, queries.SEMANTIC]
     idx = search_index()
-    found = queries.words(idx, query, limit, modes)
-    reply: dict[str, Any] = {"query": query, "kind": kind, "hits": _hits(found.hits)}
+    found = queries.words(idx, words, limit, modes)
+    reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
                          "text chunks only: type whole words to search everything")
@@ -84,19 +98,18 @@ def search_words() -> tuple[Response, int]:
 
 
 @search.post("/search/image")
-def search_image() -> tuple[Response, int]:
+@operation("Pictures like an image sent, or like an upload's.", {200: ImageSearchReply, 404: Error, 413: Error,
+           415: Error, 501: Error}, query=LimitQuery, body=ImageSearchRequest, image_body=True)
+def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> tuple[Response, int]:
     """Similar images and near-duplicates of a picture (raw bytes or form file ``file``) or of an upload."""
     idx = search_index()
-    body = json_object() if request.is_json else None
     if body is not None:
-        upload_id = str(body.get("upload_id") or "")
-        if not upload_id:
-            return error(400, "send {'upload_id': ...} or the image itself as the request body")
-        found = queries.image_of(idx, upload_id, body.get("frame"))
+        upload_id = body.upload_id
+        found = queries.image_of(idx, upload_id, body.frame)
         if found is None:
             return error(404, f"upload {upload_id} has no image embedding (is a CLIP model installed?)")
         vector, model, sha256 = found
-        hits = queries.similar_images(idx, vector, model, _limit(), leave_out=upload_id, sha256=sha256)
+        hits = queries.similar_images(idx, vector, model, query.limit, leave_out=upload_id, sha256=sha256)
         return jsonify(upload_id=upload_id, hits=_hits(hits)), 200
     file = request.files.get("file")
     data = file.read() if file else request.get_data()
@@ -112,18 +125,22 @@ def search_image() -> tuple[Response, int]:
         vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
     except ClipUnavailable as exc:
         return error(501, str(exc))
+    except ClipRejected as exc:
+        return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
         s.delete(s.settings.artefacts_bucket, key)
-    return jsonify(hits=_hits(queries.similar_images(idx, vector, model, _limit()))), 200
+    return jsonify(hits=_hits(queries.similar_images(idx, vector, model, query.limit))), 200
 
 
 @search.get("/people")
+@operation("Everyone the faces found were grouped into.", {200: PeopleList})
 def list_people() -> tuple[Response, int]:
     found = people().all()
     return jsonify(total=len(found), people=found), 200
 
 
 @search.get("/people/<person>")
+@operation("One person, with every face of theirs.", {200: PersonWithFaces, 404: Error})
 def get_person(person: str) -> tuple[Response, int]:
     """The person, with ``members``: every face of theirs and the picture it is in, for thumbnails."""
     found = people()
@@ -142,26 +159,21 @@ def get_person(person: str) -> tuple[Response, int]:
 
 
 @search.patch("/people/<person>")
-def name_person(person: str) -> tuple[Response, int]:
-    body = json_object()
-    name = body.get("name")
-    if not isinstance(name, str) or len(name) > 200:
-        return error(400, "send {'name': ...} (up to 200 characters; an empty name clears it)")
+@operation("Names a person.", {200: Person, 404: Error}, body=PersonName)
+def name_person(person: str, body: PersonName) -> tuple[Response, int]:
     try:
-        return jsonify(people().rename(person, name)), 200
+        return jsonify(people().rename(person, body.name)), 200
     except PersonNotFound:
         return error(404, f"no person {person}")
 
 
 @search.post("/people/merge")
-def merge_people() -> tuple[Response, int]:
+@operation("Makes several people one.", {200: Person, 404: Error, 409: Error}, body=MergeRequest)
+def merge_people(body: MergeRequest) -> tuple[Response, int]:
     """``{"into": "p1", "people": ["p2", ...]}``, or ``{"people": ["p1", "p2"]}`` (into the first)."""
-    body = json_object()
-    others = body.get("people")
-    if not isinstance(others, list) or not all(isinstance(p, str) for p in others):
-        return error(400, "send {'into': person, 'people': [person, ...]}")
-    into = body.get("into") or (others[0] if others else None)
-    if not isinstance(into, str) or not [p for p in others if p != into]:
+    others = body.people
+    into = body.into or others[0]
+    if not [p for p in others if p != into]:
         return error(400, "name at least two people to merge")
     try:
         return jsonify(people().merge(into, others)), 200
@@ -172,14 +184,11 @@ def merge_people() -> tuple[Response, int]:
 
 
 @search.post("/faces/<face>/split")
-def split_face(face: str) -> tuple[Response, int]:
+@operation("Moves a face out of its person.", {200: Person, 404: Error, 409: Error}, body=SplitRequest)
+def split_face(face: str, body: SplitRequest) -> tuple[Response, int]:
     """Moves a face out of its person: alone, or into ``{"person": ...}``."""
-    body = json_object()
-    into = body.get("person")
-    if into is not None and not isinstance(into, str):
-        return error(400, "'person' must be a person id")
     try:
-        return jsonify(people().split(face, into)), 200
+        return jsonify(people().split(face, body.person)), 200
     except FaceNotFound:
         return error(404, f"no face {face}")
     except PersonNotFound as exc:
@@ -189,6 +198,7 @@ def split_face(face: str) -> tuple[Response, int]:
 
 
 @search.get("/people/<person>/uploads")
+@operation("Every upload where a person appears.", {200: PersonUploads, 404: Error})
 def person_uploads(person: str) -> tuple[Response, int]:
     """Every upload where the person appears; video faces carry their time."""
     try:
@@ -204,6 +214,7 @@ def person_uploads(person: str) -> tuple[Response, int]:
 
 
 @search.post("/index/rebuild")
+@operation("Indexes every finished upload again (admin).", {202: RebuildJob})
 def rebuild_index() -> tuple[Response, int]:
     """Indexes every finished upload again (people, names and corrections stay)."""
     refused = _admin()
@@ -213,19 +224,19 @@ def rebuild_index() -> tuple[Response, int]:
 
 
 @search.post("/uploads/reprocess")
-def reprocess_uploads() -> tuple[Response, int]:
+@operation("Runs the pipeline again for some or all uploads (admin).", {202: Reprocessing},
+           query=ReprocessQuery, body=ReprocessRequest)
+def reprocess_uploads(query: ReprocessQuery, body: ReprocessRequest) -> tuple[Response, int]:
     """Runs the pipeline again for ``{"upload_ids": [...]}``, ``?all=1``, or uploads whose
     ``?function=`` result came from another ``&engine_version=``."""
     refused = _admin()
     if refused:
         return refused
-    body = json_object()
-    function, version = request.args.get("function"), request.args.get("engine_version")
-    if isinstance(body.get("upload_ids"), list):
-        chosen = [str(u) for u in body["upload_ids"]]
-    elif function and version is not None:
-        chosen = jobs.stale(pipeline().records, function, version)
-    elif request.args.get("all") in ("1", "true"):
+    if body.upload_ids is not None:
+        chosen = body.upload_ids
+    elif query.function and query.engine_version is not None:
+        chosen = jobs.stale(pipeline().records, query.function, query.engine_version)
+    elif query.all:
         chosen = pipeline().all_ids()
     else:
         return error(400, "send {'upload_ids': [...]}, ?all=1, or ?function=NAME&engine_version=VERSION")

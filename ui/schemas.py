@@ -1,0 +1,203 @@
+"""What the JSON API takes and gives: the models its inputs are validated with and its OpenAPI document is made of."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Bounds the views and the document share, so what is described is what is enforced.
+LIST_MAX = 500
+SEARCH_LIMIT_MAX = 100
+NAME_MAX = 200
+
+
+class Query(BaseModel):
+    """A query string: values arrive as text and are read as the field's type."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Body(BaseModel):
+    """A JSON body: read as sent (no text read as a number), with unknown members ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class Reply(BaseModel):
+    """A response: the members named are promised; records may carry more as the pipeline grows."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# Requests.
+
+class UploadsQuery(Query):
+    limit: int = Field(50, ge=1, le=LIST_MAX, description="How many uploads to list.")
+    offset: int = Field(0, ge=0, le=2**31, description="How many to skip, newest first.")
+    state: Literal["", "queued", "running", "done", "failed"] = Field("", description="Only uploads in this state.")
+    media_type: str = Field("", max_length=64, description="Only this media type (image, video, audio).")
+    key: str = Field("", max_length=1024, description="Only the newest upload of this object key.")
+
+
+class SearchQuery(Query):
+    q: str = Field(min_length=1, description="Words to search for (a length cap is set by the server).")
+    kind: Literal["text", "image"] = Field("text", description="Words seen or heard, or pictures for a description.")
+    mode: Literal["", "exact", "semantic"] = Field("", description="One kind of text match; both when empty.")
+    limit: int = Field(20, ge=1, le=SEARCH_LIMIT_MAX)
+
+
+class LimitQuery(Query):
+    limit: int = Field(20, ge=1, le=SEARCH_LIMIT_MAX)
+
+
+class ReprocessQuery(Query):
+    all: bool = Field(False, description="Every upload.")
+    function: str = Field("", max_length=200, description="Uploads whose result of this function ...")
+    engine_version: str | None = Field(None, max_length=200, description="... came from another engine version.")
+
+
+class UploadRequest(Body):
+    filename: str = Field(min_length=1, max_length=1024)
+    size: int | None = Field(None, ge=0, description="Bytes; the form holds the upload to it.")
+    content_type: str = Field("", max_length=255, description="image/jpeg, video/mp4, audio/mpeg, ...")
+
+
+class ImageSearchRequest(Body):
+    upload_id: str = Field(min_length=1, max_length=200, description="Pictures like this upload's.")
+    frame: str | None = Field(None, max_length=200, description="One keyframe of a video (kf3).")
+
+
+class PersonName(Body):
+    name: str = Field(max_length=NAME_MAX, description="An empty name clears it.")
+
+
+class MergeRequest(Body):
+    people: list[str] = Field(min_length=1, max_length=1000)
+    into: str | None = Field(None, description="The person the others go into; the first of people when absent.")
+
+
+class SplitRequest(Body):
+    person: str | None = Field(None, description="The person the face moves to; alone when absent.")
+
+
+class ReprocessRequest(Body):
+    upload_ids: list[str] | None = Field(None, max_length=10_000)
+
+
+# Responses.
+
+class Error(Reply):
+    """What was wrong, and what to do."""
+
+    error: str
+
+
+class ApiDocument(Reply):
+    """This API's OpenAPI document."""
+
+    openapi: str
+    paths: dict[str, Any]
+
+
+class UploadForm(Reply):
+    bucket: str
+    key: str
+    method: Literal["POST"]
+    url: str
+    fields: dict[str, str]
+    content_type: str
+    max_bytes: int
+
+
+class StepRecord(Reply):
+    name: str
+    state: Literal["pending", "running", "done", "failed", "skipped"]
+    reason: str
+    attempts: int
+    progress: float
+
+
+class UploadSummary(Reply):
+    id: str
+    bucket: str
+    key: str
+    state: Literal["queued", "running", "done", "failed"]
+    steps: dict[str, StepRecord]
+    progress: float
+
+
+class UploadView(UploadSummary):
+    results: dict[str, Any]
+    timeline: Any
+    artefacts: dict[str, Any]
+    source: str | None
+
+
+class UploadList(Reply):
+    total: int
+    uploads: list[UploadSummary]
+
+
+class Deleted(Reply):
+    deleted: str
+    objects: int
+
+
+class Hit(Reply):
+    upload_id: str
+    thumbnail: str | None
+
+
+class SearchReply(Reply):
+    query: str
+    kind: Literal["text", "image"]
+    hits: list[Hit]
+    note: str | None = None
+
+
+class ImageSearchReply(Reply):
+    hits: list[Hit]
+    upload_id: str | None = None
+
+
+class Person(Reply):
+    id: str
+    name: str | None
+    faces: int
+    uploads: int
+    cover: dict[str, Any] | None
+
+
+class PersonWithFaces(Person):
+    members: list[dict[str, Any]]
+
+
+class PeopleList(Reply):
+    total: int
+    people: list[Person]
+
+
+class PersonUploads(Reply):
+    person: str
+    uploads: list[Hit]
+
+
+class RebuildJob(Reply):
+    job: str
+
+
+class Reprocessing(Reply):
+    reprocessing: list[str]
+
+
+class GpuStatus(Reply):
+    enabled: bool
+    message: str
+    problem: bool
+    nodes: list[dict[str, Any]]
+    spend: dict[str, Any]
+    budget: dict[str, Any]
+    files_this_month: int
+    cost_per_file: float | None
+    max_nodes: int
