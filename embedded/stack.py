@@ -291,11 +291,12 @@ class Stack:
         tighten(self.state)
         wanted = [s for s in self.services() if only is None or s.name in only]
         missing = [s.name for s in wanted if self.pid(s.name) is None]
+        for service in wanted:
+            self.hold_file(service.name).unlink(missing_ok=True)
         if only is None or self.supervisor_pid():
             self._supervise(wanted, deadline)
             return missing
         for service in wanted:
-            self.hold_file(service.name).unlink(missing_ok=True)
             if self.pid(service.name) is None:
                 self.start_service(service)
             self.wait_ready(service, deadline, partial(self.runs, service.name))
@@ -304,8 +305,6 @@ class Stack:
     def _supervise(self, services: list[Service], deadline: float) -> None:
         """Has the supervisor start what is missing now (launching it if none runs) and waits for
         every service to answer."""
-        for service in services:
-            self.hold_file(service.name).unlink(missing_ok=True)
         if (pid := self.supervisor_pid()) is not None:
             # Restart anything dead now, not after its backoff.
             os.kill(pid, signal.SIGHUP)
