@@ -146,7 +146,7 @@ def make_up_seconds(model_dir: Path) -> dict[str, float]:
     timings = {}
     with tempfile.TemporaryDirectory() as state:
         settings = on_free_ports(Path(state), model_dir)
-        env = {**os.environ, **{f"MEDIALENS_EMBEDDED_{k.upper()}": str(v) for k, v in settings.model_dump().items()}}
+        env = {**os.environ, **settings.as_environment()}
         for attempt in ("first", "again"):
             started = time.perf_counter()
             subprocess.run([sys.executable, "-m", "embedded", "up"], env=env, cwd=PROJECT, check=True,

@@ -35,29 +35,34 @@ def main() -> int:
     args = parser.parse_args()
     stack = Stack()
     if args.command == "status":
-        running = stack.running()
-        for name, pid in running.items():
+        supervisor = stack.supervisor_pid()
+        print(f"{'supervisor':12} " + (f"pid {supervisor}" if supervisor else "not running: `make up` starts it"))
+        for name, pid in stack.running().items():
             print(f"{name:12} pid {pid}")
-        print("not running" if not running else "")
+        for name in stack.missing():
+            print(f"{name:12} not running")
         return 0
     if args.command == "down":
         stopped = stack.down()
         print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
         return 0
     running = stack.running()
-    if running:
+    if stack.supervisor_pid() and not stack.missing():
         print(f"medialens is already running ({', '.join(running)}); `make down` stops it.")
         print_access(stack, None)
         return 0
     began = time.monotonic()
     try:
-        stack.up()
+        started = stack.up()
     except StackError as exc:
         print(f"medialens could not start: {exc}", file=sys.stderr)
-        stack.down()
+        # A stack that ran before stays as it is: only one this command began is taken down.
+        if not running:
+            stack.down()
         return 1
     admin_key = ensure_admin_key(stack.redis())
-    print(f"started in {time.monotonic() - began:.1f} s")
+    restarted = f" (started {', '.join(started)}; the rest ran already)" if running and started else ""
+    print(f"started in {time.monotonic() - began:.1f} s{restarted}")
     print_access(stack, admin_key)
     return 0
 

@@ -26,6 +26,14 @@ class EmbeddedSettings(BaseSettings):
     workers: int = Field(4, description="RQ worker processes (each runs one step at a time).")
     functions: str = Field("", description="Comma-separated functions to serve (all when empty).")
     ready_timeout_s: float = Field(120.0, description="How long `up` waits for every service.")
+    restart_backoff_s: float = Field(0.5, description="The supervisor's first wait before restarting a dead service.")
+    restart_backoff_max_s: float = Field(30.0, description="The longest wait: the backoff doubles up to it.")
+    restart_reset_s: float = Field(
+        60.0, description="A service up this long is healthy again: its next restart waits the first wait."
+    )
+    drain_timeout_s: float = Field(
+        60.0, description="How long `down` lets each worker finish its job before killing it (RQ retries it)."
+    )
 
     @property
     def s3_port(self) -> int:
@@ -37,6 +45,10 @@ class EmbeddedSettings(BaseSettings):
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the variables that give them to another process."""
+        return {f"MEDIALENS_EMBEDDED_{name.upper()}": str(value) for name, value in self.model_dump().items()}
 
 
 def free_port_base(span: int = 20) -> int:

@@ -1,7 +1,9 @@
 """Starts, watches and stops every process of the embedded stack.
 
 Each service runs detached, with its pid file under <state>/run and its log under <state>/logs,
-so `up` can tell that a stack already runs and `down` stops exactly what `up` started.
+so `up` can tell what already runs and `down` stops exactly what `up` started. `up` hands the
+services to the supervisor (embedded/supervisor.py), which starts them and restarts any that dies;
+`up(only=...)` without a supervisor starts a few services directly, as the tests' fixtures do.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,10 +43,16 @@ class Service:
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = PROJECT
+    # An RQ worker: `down` lets it finish its job (warm shutdown) before anything else stops.
+    worker: bool = False
 
 
 class StackError(RuntimeError):
     pass
+
+
+SUPERVISOR = "supervisor"
+STOP_TIMEOUT_S = 10.0
 
 
 def port_open(host: str, port: int) -> bool:
@@ -63,7 +72,8 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 
 def alive(pid: int) -> bool:
-    """True while the process runs; reaps it first when it is our child, so a zombie is dead."""
+    """True while the process runs; a zombie is dead: reaped here when it is our child, and
+    recognised by its state when it is not (an orphan whose init does not reap, as in a container)."""
     try:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped == pid:
@@ -74,7 +84,33 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        # The state follows the command name in parentheses, which may itself hold spaces.
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def terminate(groups: list[tuple[int, Callable[[], bool]]], timeout: float) -> list[int]:
+    """SIGTERM to each process group, SIGKILL to whatever outlives the timeout; each group's
+    leader comes with the test of whether it still runs. Returns the leaders it had to kill."""
+    for pid, _ in groups:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    killed = []
+    for pid, running in groups:
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if running():
+            killed.append(pid)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 class Stack:
@@ -143,7 +179,7 @@ class Stack:
         )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
         workers = [
-            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True)
+            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True)
             for n in range(1, s.workers + 1)
         ]
         # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
@@ -180,15 +216,34 @@ class Stack:
         return True
 
     # -- processes ---------------------------------------------------------------------------
-    def _pid_file(self, name: str) -> Path:
+    def pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
 
+    def hold_file(self, name: str) -> Path:
+        """Its presence tells the supervisor that the service was stopped on purpose (`stop`)."""
+        return self.run_dir / f"{name}.hold"
+
     def pid(self, name: str) -> int | None:
+        return self._live_pid(self.pid_file(name))
+
+    def runs(self, name: str) -> bool:
+        return self.pid(name) is not None
+
+    @staticmethod
+    def _live_pid(path: Path) -> int | None:
         try:
-            pid = int(self._pid_file(name).read_text())
+            pid = int(path.read_text())
         except (FileNotFoundError, ValueError):
             return None
         return pid if alive(pid) else None
+
+    @property
+    def supervisor_pid_file(self) -> Path:
+        # Beside run/, not in it: `running` lists the services alone.
+        return self.state / f"{SUPERVISOR}.pid"
+
+    def supervisor_pid(self) -> int | None:
+        return self._live_pid(self.supervisor_pid_file)
 
     def running(self) -> dict[str, int]:
         found = {}
@@ -198,69 +253,111 @@ class Stack:
                 found[path.stem] = pid
         return found
 
-    def _spawn(self, service: Service) -> None:
+    def missing(self) -> list[str]:
+        """The services that do not run, in the order `up` starts them."""
+        return [service.name for service in self.services() if self.pid(service.name) is None]
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+              cwd: Path = PROJECT) -> subprocess.Popen[bytes]:
+        """Starts a detached process in its own process group, logging to logs/<name>.log."""
         private_dir(self.run_dir)
         private_dir(self.log_dir)
-        env = {**os.environ, **self.environment(), **service.env}
-        with os.fdopen(open_private_append(self.log_dir / f"{service.name}.log"), "ab") as log:
-            process = subprocess.Popen(
-                service.argv, cwd=service.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, umask=UMASK,
+        with os.fdopen(open_private_append(self.log_dir / f"{name}.log"), "ab") as log:
+            return subprocess.Popen(
+                argv, cwd=cwd, env={**os.environ, **self.environment(), **(env or {})}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, umask=UMASK,
             )
-        write_private(self._pid_file(service.name), str(process.pid))
 
-    def _wait(self, service: Service, deadline: float) -> None:
+    def start_service(self, service: Service) -> subprocess.Popen[bytes]:
+        process = self.spawn(service.name, service.argv, service.env, service.cwd)
+        write_private(self.pid_file(service.name), str(process.pid))
+        return process
+
+    def wait_ready(self, service: Service, deadline: float, running: Callable[[], bool]) -> None:
+        """Returns once the service answers; raises when `running` turns false or time runs out."""
+        log = self.log_dir / f"{service.name}.log"
         while time.monotonic() < deadline:
-            if self.pid(service.name) is None:
-                raise StackError(f"{service.name} exited; see {self.log_dir / (service.name + '.log')}")
+            if not running():
+                raise StackError(f"{service.name} exited; see {log}")
             if service.ready():
                 return
             time.sleep(0.1)
-        raise StackError(f"{service.name} was not ready in time; see {self.log_dir / (service.name + '.log')}")
+        raise StackError(f"{service.name} was not ready in time; see {log}")
 
     def up(self, only: list[str] | None = None) -> list[str]:
-        """Starts every service (or those named) not yet running; returns the names it started."""
+        """Starts every service (or those named) not yet running and returns their names; everything,
+        and anything while a supervisor runs, goes through the supervisor."""
         deadline = time.monotonic() + self.settings.ready_timeout_s
         tighten(self.state)
-        started = []
-        for service in self.services():
-            if only is not None and service.name not in only:
-                continue
+        wanted = [s for s in self.services() if only is None or s.name in only]
+        missing = [s.name for s in wanted if self.pid(s.name) is None]
+        for service in wanted:
+            self.hold_file(service.name).unlink(missing_ok=True)
+        if only is None or self.supervisor_pid():
+            self._supervise(wanted, deadline)
+            return missing
+        for service in wanted:
             if self.pid(service.name) is None:
-                self._spawn(service)
-                started.append(service.name)
-            self._wait(service, deadline)
-        return started
+                self.start_service(service)
+            self.wait_ready(service, deadline, partial(self.runs, service.name))
+        return missing
 
-    def down(self, timeout: float = 10.0) -> list[str]:
-        """Stops everything `up` started, the last started first."""
+    def _supervise(self, services: list[Service], deadline: float) -> None:
+        """Has the supervisor start what is missing now (launching it if none runs) and waits for
+        every service to answer."""
+        if (pid := self.supervisor_pid()) is not None:
+            # Restart anything dead now, not after its backoff.
+            os.kill(pid, signal.SIGHUP)
+        else:
+            launched = self.spawn(SUPERVISOR, [sys.executable, "-m", "embedded.supervisor"],
+                                  self.settings.as_environment() | {
+                                      "MEDIALENS_EMBEDDED_STATE_DIR": str(self.state),
+                                      "MEDIALENS_EMBEDDED_MODEL_DIR": str(PROJECT / self.settings.model_dir),
+                                  })
+            # A supervisor that finds another one running leaves at once: that one serves.
+            while self.supervisor_pid() is None:
+                if launched.poll() is not None and self.supervisor_pid() is None:
+                    raise StackError(f"the supervisor exited; see {self.log_dir / (SUPERVISOR + '.log')}")
+                if time.monotonic() > deadline:
+                    raise StackError("the supervisor did not start in time")
+                time.sleep(0.05)
+        for service in services:
+            self._wait_supervised(service, deadline)
+
+    def _wait_supervised(self, service: Service, deadline: float) -> None:
+        # A service may die and come back meanwhile: only a dead supervisor ends the wait early.
+        def ready() -> bool:
+            return self.runs(service.name) and service.ready()
+
+        self.wait_ready(Service(service.name, service.argv, ready), deadline,
+                        lambda: self.supervisor_pid() is not None)
+
+    def down(self, timeout: float = STOP_TIMEOUT_S) -> list[str]:
+        """Stops everything `up` started, the last started first; a supervisor drains the workers."""
         order = [s.name for s in reversed(self.services())]
-        names = sorted(self.running(), key=lambda n: order.index(n) if n in order else -1)
-        self._terminate(names, timeout)
+
+        def last_started_first(names: Iterable[str]) -> list[str]:
+            return sorted(names, key=lambda n: order.index(n) if n in order else -1)
+
+        names = last_started_first(self.running())
+        if (pid := self.supervisor_pid()) is not None:
+            terminate([(pid, partial(alive, pid))], self.settings.drain_timeout_s + timeout * (len(order) + 1))
+            self.supervisor_pid_file.unlink(missing_ok=True)
+        # Whatever no supervisor stopped: services of an older install, or started by `up(only=...)`.
+        self._terminate(last_started_first(self.running()), timeout)
         return names
 
-    def stop(self, name: str, timeout: float = 10.0) -> None:
+    def stop(self, name: str, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stops one service and keeps it stopped (the supervisor leaves it) until `start`."""
+        private_dir(self.run_dir)
+        write_private(self.hold_file(name), "")
         self._terminate([name], timeout)
 
     def _terminate(self, names: list[str], timeout: float) -> None:
-        """SIGTERM to each service's process group, SIGKILL to whatever outlives the timeout."""
         pids = {name: pid for name in names if (pid := self.pid(name))}
-        for pid in pids.values():
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + timeout
-        for pid in pids.values():
-            while alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+        terminate([(pid, partial(alive, pid)) for pid in pids.values()], timeout)
         for name in names:
-            self._pid_file(name).unlink(missing_ok=True)
+            self.pid_file(name).unlink(missing_ok=True)
 
     def start(self, name: str) -> None:
-        service = next(s for s in self.services() if s.name == name)
-        if self.pid(name) is None:
-            self._spawn(service)
-        self._wait(service, time.monotonic() + self.settings.ready_timeout_s)
+        self.up(only=[name])

@@ -16,12 +16,13 @@ from embedded.stack import PROJECT, Stack, alive
 
 
 def environment(settings: EmbeddedSettings) -> dict[str, str]:
-    values = {f"MEDIALENS_EMBEDDED_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
-    return {**os.environ, **values}
+    return {**os.environ, **settings.as_environment()}
 
 
 def test_a_second_up_says_it_runs_and_starts_nothing(running_stack: Stack) -> None:
     before = running_stack.running()
+    supervisor = running_stack.supervisor_pid()
+    assert supervisor is not None, "`up` runs the stack under its supervisor"
     finished = subprocess.run(
         [sys.executable, "-m", "embedded", "up"], env=environment(running_stack.settings), cwd=PROJECT,
         capture_output=True, text=True, timeout=60,
@@ -29,6 +30,7 @@ def test_a_second_up_says_it_runs_and_starts_nothing(running_stack: Stack) -> No
     assert finished.returncode == 0, finished.stderr
     assert "already running" in finished.stdout
     assert running_stack.running() == before
+    assert running_stack.supervisor_pid() == supervisor
 
 
 def test_down_stops_everything_up_started(tmp_path: Path) -> None:

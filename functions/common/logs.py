@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
-CONTEXT_FIELDS = ("upload_id", "step", "function", "gateway", "job_id")
+CONTEXT_FIELDS = ("upload_id", "step", "function", "gateway", "job_id", "service", "exit_code", "wait_s")
 # The context that crosses to a function call, by the header that carries it.
 HEADERS = {"upload_id": "X-Medialens-Upload-Id", "step": "X-Medialens-Step"}
 
