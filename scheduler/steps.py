@@ -142,6 +142,10 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         return "deleted"
     step = records.step(upload, spec.name)
     if step.state in FINAL_STEP_STATES:
+        # Run again after its worker died: if that was between settling the last step and queueing
+        # `finish`, nothing else would ever finish the upload.
+        if records.outstanding(upload) == 0 and record.state not in (State.DONE, State.FAILED):
+            enqueue_finish(queue(), upload)
         return step.state.value
     if record.state == State.QUEUED:
         records.set_state(upload, State.RUNNING)

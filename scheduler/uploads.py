@@ -326,6 +326,10 @@ class Uploads:
                                self._key(upload, "outstanding"), step.name)
         return None if left is None else int(left)
 
+    def outstanding(self, upload: str) -> int:
+        """Planned steps not yet settled."""
+        return int(self.redis.get(self._key(upload, "outstanding")) or 0)
+
     def put_result(self, upload: str, step: str, result: dict[str, Any]) -> None:
         self._write_if_recorded(upload, "results", step, json.dumps(result))
 
