@@ -11,10 +11,13 @@ import hmac
 import logging
 
 from flask import Flask, Response, jsonify, request
+from redis import Redis
 from rq import Queue
 from rq.job import Job
 
+from accounts.workspaces import Workspaces
 from storage.events import EventError, UploadEvent, parse_events
+from storage.layout import LEGACY_WORKSPACE, workspace_of
 from storage.settings import StorageSettings
 
 from . import metrics, steps
@@ -25,9 +28,22 @@ from .uploads import State, Upload, Uploads
 logger = logging.getLogger(__name__)
 
 
-def accept(event: UploadEvent, records: Uploads, q: Queue) -> tuple[str, bool]:
-    """Records the upload and starts it; returns its id and whether this delivery started it."""
-    upload = Upload.from_event(event)
+def attribute(event: UploadEvent, redis: Redis) -> str | None:
+    """The workspace an upload belongs to: the one its key lies under, which the store lets only that
+    workspace's credentials (and the platform's) write; keys outside every workspace were written
+    with the platform's own credentials and belong to the workspace an older installation became.
+    Nothing the uploader sends (metadata, headers) has a say."""
+    workspaces = Workspaces(redis)
+    found = workspace_of(event.key)
+    if found is not None and workspaces.exists(found):
+        return found
+    return LEGACY_WORKSPACE if workspaces.exists(LEGACY_WORKSPACE) else None
+
+
+def accept(event: UploadEvent, records: Uploads, q: Queue, workspace: str) -> tuple[str, bool]:
+    """Records the upload in its workspace and starts it; returns its id and whether this delivery
+    started it."""
+    upload = Upload.from_event(event, workspace)
     created = records.create(upload)
     if created:
         steps.start(upload.id, q, records)
@@ -67,10 +83,13 @@ def create_app(config: SchedulerSettings | None = None) -> Flask:
         records, q = Uploads(redis()), queue()
         accepted, started = [], []
         for event in parsed:
-            if event.bucket != uploads_bucket:
+            workspace = attribute(event, records.redis) if event.bucket == uploads_bucket else None
+            if workspace is None:
+                logger.warning("ignored %s/%s: in no workspace's part of the uploads bucket", event.bucket,
+                               event.key[:200])
                 metrics.EVENTS.labels("ignored").inc()
                 continue
-            upload, new = accept(event, records, q)
+            upload, new = accept(event, records, q, workspace)
             metrics.EVENTS.labels("accepted" if new else "duplicate").inc()
             accepted.append(upload)
             if new:

@@ -23,7 +23,10 @@ def texts(raw: Mapping[Any, Any]) -> dict[str, str]:
 PREFIX = "ml"
 
 # Uploads and their steps (scheduler/uploads.py composes its own keys under PREFIX).
-EVENTS_CHANNEL = f"{PREFIX}:events"
+def events_channel(workspace: str) -> str:
+    """Where one workspace's upload and step changes are published, for its live views only."""
+    return f"{PREFIX}:events:{workspace}"
+
 
 # Step metrics that workers add up for the intake's /metrics (scheduler/metrics.py).
 STEP_SECONDS = f"{PREFIX}:metrics:step_seconds"
@@ -95,9 +98,33 @@ def gpu_breaker(gateway: str) -> str:
 
 
 # The web app and API (ui/).
-API_KEYS = f"{PREFIX}:apikeys"
+API_KEYS = f"{PREFIX}:apikeys"  # key digest -> the key's record (accounts/apikeys.py)
 
 
 def session(id_digest: str) -> str:
     """A browser session, named by the digest of the id its cookie carries."""
     return f"{PREFIX}:session:{id_digest}"
+
+
+# Workspaces, people and keys (accounts/). Everything of a workspace lies under workspace(id).
+WORKSPACES = f"{PREFIX}:workspaces"
+USERS = f"{PREFIX}:users"
+ACCOUNTS_VERSION = f"{PREFIX}:accounts:version"
+
+
+def workspace(workspace_id: str) -> str:
+    """The prefix of every key that holds one workspace's data."""
+    return f"{PREFIX}:ws:{workspace_id}"
+
+
+def members(workspace_id: str) -> str:
+    return f"{workspace(workspace_id)}:members"
+
+
+def workspace_keys(workspace_id: str) -> str:
+    """Key id -> key digest, of one workspace's API keys (or the operator's, for "")."""
+    return f"{workspace(workspace_id)}:keys" if workspace_id else f"{PREFIX}:operator:keys"
+
+
+def user_workspaces(user: str) -> str:
+    return f"{PREFIX}:user:{user}:workspaces"

@@ -19,11 +19,12 @@ from storage.layout import artefact_prefix, result_key
 from . import analysis, health, hooks, steps
 from .analysis import KEYFRAMES, keyframe_results
 from .context import Context, use
+from .keys import events_channel
 from .names import IMAGE_PICTURE, Keyframe, MalformedName, StepName
-from .uploads import ANY, EVENTS_CHANNEL, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
+from .uploads import ANY, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 # What callers may use besides the Pipeline: states, events and the names of steps and pictures.
-__all__ = ["ANY", "EVENTS_CHANNEL", "IMAGE_PICTURE", "KEYFRAMES", "Keyframe", "MalformedName", "NotRetryable",
+__all__ = ["ANY", "IMAGE_PICTURE", "KEYFRAMES", "Keyframe", "MalformedName", "NotRetryable",
            "Pipeline", "State", "StepName", "StepState", "UploadNotFound", "connect", "keyframe_results"]
 
 SETTLED = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
@@ -66,20 +67,22 @@ class Pipeline:
         }
 
     def query(
-        self, state: str = "", media_type: str = "", key: str = "", offset: int = 0, limit: int = 50,
-        since: float | None = None, until: float | None = None,
+        self, workspace: str, state: str = "", media_type: str = "", key: str = "", offset: int = 0,
+        limit: int = 50, since: float | None = None, until: float | None = None,
     ) -> Listing:
-        """Uploads newest first, filtered by state, type and time (from the listing index), or by key."""
+        """A workspace's uploads newest first, filtered by state, type and time (from the listing
+        index), or by key."""
         if state and state not in {s.value for s in State}:
             raise ValueError(f"state must be one of {', '.join(s.value for s in State)}")
         if key:
             found = self.records.latest_for_key(self.store.settings.uploads_bucket, key)
             matches = [self.records.get(found)] if found and self.records.exists(found) else []
-            matches = [upload for upload in matches if (not state or upload.state.value == state)
+            matches = [upload for upload in matches if upload.workspace == workspace
+                       and (not state or upload.state.value == state)
                        and (not media_type or upload.media_type == media_type)]
             page = Page(len(matches), matches[offset : offset + limit])
         else:
-            page = self.records.page(state or ANY, media_type or ANY, offset, limit, since, until)
+            page = self.records.page(workspace, state or ANY, media_type or ANY, offset, limit, since, until)
         return Listing(page.total, [self.summary(upload) for upload in page.uploads])
 
     def artefact_urls(self, upload: str) -> dict[str, str]:
@@ -90,10 +93,10 @@ class Pipeline:
     def artefacts(self, upload: str) -> dict[str, str]:
         return artefacts(self.records.steps(upload))
 
-    def view(self, upload: str) -> dict[str, Any]:
+    def view(self, upload: str, workspace: str | None = None) -> dict[str, Any]:
         """One upload whole: record, steps, progress, results (nested as `scheduler.analysis` says), its
         timeline of what is seen and heard, artefact URLs and its source URL."""
-        record = self.records.get(upload)
+        record = self.upload(upload, workspace)
         results = self.records.results(upload)
         return {
             **self.summary(record),
@@ -108,27 +111,37 @@ class Pipeline:
         return {"gateways": health.gateways(), "queues": health.queues(self.redis),
                 "workers": health.workers(self.redis)}
 
-    def subscribe(self) -> PubSub:
-        """Every upload and step change as it happens (messages are JSON)."""
+    def subscribe(self, workspace: str) -> PubSub:
+        """Every upload and step change of one workspace as it happens (messages are JSON)."""
         listener = self.redis.pubsub(ignore_subscribe_messages=True)
-        listener.subscribe(EVENTS_CHANNEL)
+        listener.subscribe(events_channel(workspace))
         return listener
 
-    def results(self, upload: str) -> dict[str, Any]:
+    def results(self, upload: str, workspace: str | None = None) -> dict[str, Any]:
+        self.upload(upload, workspace)
         return self.records.results(upload)
 
-    def upload(self, upload: str) -> Upload:
-        return self.records.get(upload)
+    def upload(self, upload: str, workspace: str | None = None) -> Upload:
+        """The upload's record; not found when it belongs to another workspace than the one named
+        (None: any, for upkeep that spans workspaces)."""
+        record = self.records.get(upload)
+        if workspace is not None and record.workspace != workspace:
+            raise UploadNotFound(upload)
+        return record
 
-    def exists(self, upload: str) -> bool:
-        return self.records.exists(upload)
+    def exists(self, upload: str, workspace: str | None = None) -> bool:
+        try:
+            self.upload(upload, workspace)
+        except UploadNotFound:
+            return False
+        return True
 
     def start(self, upload: str) -> None:
         steps.start(upload, self.queue, self.records)
 
-    def retry(self, upload: str) -> dict[str, Any]:
+    def retry(self, upload: str, workspace: str | None = None) -> dict[str, Any]:
         """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
-        record = self.records.get(upload)
+        record = self.upload(upload, workspace)
         if record.state != State.FAILED:
             raise NotRetryable(f"only failed uploads can be retried; this one is {record.state.value}")
         self.records.reset(upload)
@@ -137,23 +150,24 @@ class Pipeline:
         self.start(upload)
         return queued
 
-    def reprocess(self, uploads: Iterable[str]) -> list[str]:
+    def reprocess(self, uploads: Iterable[str], workspace: str | None = None) -> list[str]:
         """Runs the pipeline of each upload again; what it made is replaced when it finishes."""
         started = []
         for upload in uploads:
-            if not self.records.exists(upload):
+            if not self.exists(upload, workspace):
                 continue
             self.records.reset(upload)
             self.start(upload)
             started.append(upload)
         return started
 
-    def all_ids(self) -> list[str]:
-        return [record.id for record in self.records.all()]
+    def all_ids(self, workspace: str | None = None) -> list[str]:
+        return self.records.ids(workspace)
 
-    def delete(self, upload: str) -> dict[str, int]:
+    def delete(self, upload: str, workspace: str | None = None) -> dict[str, int]:
         """Deletes an upload and all made from it: record, objects, results, and what hooks keep."""
-        record = self.records.get(upload)
+        record = self.upload(upload, workspace)
+        made = self.artefacts(upload)
         owns_key = self.records.latest_for_key(record.bucket, record.key) in (None, upload)
         self.records.delete(upload)
         removed: dict[str, int] = {"objects": 0}
@@ -161,7 +175,13 @@ class Pipeline:
             for name, count in hook.deleted(upload).items():
                 removed[name] = removed.get(name, 0) + count
         s = self.store
-        removed["objects"] += s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(upload))
+        prefix = artefact_prefix(record.workspace, upload)
+        removed["objects"] += s.delete_prefix(s.settings.artefacts_bucket, prefix)
+        # Artefacts made before workspaces lie outside the prefix: their recorded keys find them.
+        for key in made.values():
+            if not key.startswith(prefix) and s.exists(s.settings.artefacts_bucket, key):
+                s.delete(s.settings.artefacts_bucket, key)
+                removed["objects"] += 1
         # The object and its results belong to the newest upload of this key: an older one leaves them.
         if owns_key:
             for bucket, key in ((record.bucket, record.key), (s.settings.results_bucket, result_key(record.key))):

@@ -113,9 +113,10 @@ def payload(upload: Upload, spec: StepSpec, audience: Audience) -> dict[str, Any
     s = store()
     bucket, key = s.settings.uploads_bucket, upload.key
     if spec.source != "upload":
-        bucket, key = s.settings.artefacts_bucket, artefact_key(upload.id, spec.source)
+        bucket, key = s.settings.artefacts_bucket, artefact_key(upload.workspace, upload.id, spec.source)
     outputs = {
-        _stem(name): s.presigned_put(s.settings.artefacts_bucket, artefact_key(upload.id, name), audience)
+        _stem(name): s.presigned_put(s.settings.artefacts_bucket, artefact_key(upload.workspace, upload.id, name),
+                                     audience)
         for name in spec.outputs
     }
     return {
@@ -172,14 +173,15 @@ def _run_step(upload: str, spec: StepSpec) -> str:
     if not records.exists(upload):
         # Deleted while the function ran: what it just wrote to the store goes too.
         s = store()
-        s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(upload))
+        s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(record.workspace, upload))
         logger.info("upload was deleted while %s ran", spec.name, **_log(upload, spec.name))
         return "deleted"
     if outcome.kind == "ok":
         records.put_result(upload, spec.name, outcome.result)
         written = set(outcome.result.get("outputs_written") or ())
         step.artefacts = {
-            output: artefact_key(upload, output) for output in spec.outputs if _stem(output) in written
+            output: artefact_key(record.workspace, upload, output)
+            for output in spec.outputs if _stem(output) in written
         }
         if spec.name == PROBE.name:
             records.update(upload, media_type=str(outcome.result.get("media_type", "")))

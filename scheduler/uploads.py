@@ -20,9 +20,11 @@ from typing import Any
 from redis import Redis
 
 from storage.events import UploadEvent
+from storage.layout import LEGACY_WORKSPACE
 
+from . import keys
 from .analysis import nested
-from .keys import EVENTS_CHANNEL, PREFIX, text
+from .keys import PREFIX, events_channel, text
 
 PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
 
@@ -79,6 +81,7 @@ class Upload:
     key: str
     etag: str
     size: int
+    workspace: str = LEGACY_WORKSPACE
     content_type: str = ""
     state: State = State.QUEUED
     reason: str = ""
@@ -88,13 +91,15 @@ class Upload:
     metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: UploadEvent) -> Upload:
+    def from_event(cls, event: UploadEvent, workspace: str) -> Upload:
+        """The upload an event starts, in the workspace the caller attributed it to."""
         return cls(
             id=upload_id(event.bucket, event.key, event.etag),
             bucket=event.bucket,
             key=event.key,
             etag=event.etag,
             size=event.size,
+            workspace=workspace,
             content_type=event.content_type,
             metadata=dict(event.user_metadata),
         )
@@ -144,7 +149,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
 return redis.call('DECR', KEYS[3])
 """
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
+WORKSPACES_CACHED = 10_000
+ALL = f"{PREFIX}:uploads"  # every upload of every workspace, for upkeep (an upgrade, a rebuild)
 
 
 @dataclass(frozen=True)
@@ -160,23 +167,27 @@ class Uploads:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._workspaces: dict[str, str] = {}
 
     @staticmethod
     def _key(upload: str, part: str = "") -> str:
         return f"{PREFIX}:upload:{upload}" + (f":{part}" if part else "")
 
     @staticmethod
-    def _listing(state: str = ANY, media_type: str = ANY) -> str:
-        """A sorted set of upload ids by creation time: all, or those of one state and/or type.
+    def _listing(workspace: str, state: str = ANY, media_type: str = ANY) -> str:
+        """A sorted set of one workspace's upload ids by creation time: all, or those of one state
+        and/or type.
 
         Each upload is in the four sets its (state, type) pair names, so any filter is one set and
-        a page costs O(log n + page) however many uploads there are."""
+        a page costs O(log n + page) however many uploads there are, in this workspace or others."""
         if state == ANY and media_type == ANY:
-            return f"{PREFIX}:uploads"
-        return f"{PREFIX}:uploads:{state}:{media_type}"
+            return f"{keys.workspace(workspace)}:uploads"
+        return f"{keys.workspace(workspace)}:uploads:{state}:{media_type}"
 
-    def _listings(self, state: str, media_type: str) -> list[str]:
-        return [self._listing(s, t) for s in (state, ANY) for t in (media_type or "", ANY)]
+    def _listings(self, upload: Upload) -> list[str]:
+        """Every set an upload is in: its workspace's four, and the one of all uploads."""
+        state, media_type = upload.state.value, upload.media_type
+        return [ALL, *(self._listing(upload.workspace, s, t) for s in (state, ANY) for t in (media_type or "", ANY))]
 
     def create(self, upload: Upload) -> bool:
         """Stores a new upload; False (and nothing written) when it already exists."""
@@ -185,19 +196,20 @@ class Uploads:
             return False
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=upload.to_redis())
-            for listing in self._listings(upload.state.value, upload.media_type):
+            for listing in self._listings(upload):
                 pipe.zadd(listing, {upload.id: upload.created_at})
             pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
             pipe.execute()
-        self.publish(upload.id, "upload", upload.to_dict())
+        self.publish(upload.id, "upload", upload.to_dict(), upload.workspace)
         return True
 
     def page(
-        self, state: str = ANY, media_type: str = ANY, offset: int = 0, limit: int = 50,
+        self, workspace: str, state: str = ANY, media_type: str = ANY, offset: int = 0, limit: int = 50,
         since: float | None = None, until: float | None = None,
     ) -> Page:
-        """Uploads newest first, filtered by state, media type and creation time, read from the index."""
-        listing = self._listing(state or ANY, media_type or ANY)
+        """A workspace's uploads newest first, filtered by state, media type and creation time, read
+        from the index."""
+        listing = self._listing(workspace, state or ANY, media_type or ANY)
         low, high = ("-inf" if since is None else since), ("+inf" if until is None else until)
         total = int(self.redis.zcount(listing, low, high))
         raw = self.redis.zrevrangebyscore(listing, high, low, start=offset, num=limit)
@@ -214,10 +226,14 @@ class Uploads:
         marker = f"{PREFIX}:uploads:index-version"
         if text(self.redis.get(marker) or b"") == INDEX_VERSION:
             return 0
+        # The listing sets from before workspaces ("ml:uploads:<state>:<type>") are replaced.
+        stale = list(self.redis.scan_iter(f"{PREFIX}:uploads:*:*", count=1000))
+        if stale:
+            self.redis.delete(*stale)
         count = 0
         for upload in self.all():
             with self.redis.pipeline() as pipe:
-                for listing in self._listings(upload.state.value, upload.media_type):
+                for listing in self._listings(upload):
                     pipe.zadd(listing, {upload.id: upload.created_at})
                 pipe.execute()
             count += 1
@@ -237,19 +253,20 @@ class Uploads:
         found = self.redis.get(f"{PREFIX}:bykey:{bucket}/{key}")
         return text(found) if found else None
 
-    def ids(self, offset: int = 0, limit: int = 50) -> list[str]:
-        raw = self.redis.zrevrange(f"{PREFIX}:uploads", offset, offset + limit - 1)
-        return [text(item) for item in raw]
+    def ids(self, workspace: str | None = None) -> list[str]:
+        """Every upload id, newest first: of one workspace, or of all."""
+        listing = ALL if workspace is None else self._listing(workspace)
+        return [text(item) for item in self.redis.zrevrange(listing, 0, -1)]
 
-    def all(self) -> Iterator[Upload]:
-        for upload in self.redis.zrevrange(f"{PREFIX}:uploads", 0, -1):
+    def all(self, workspace: str | None = None) -> Iterator[Upload]:
+        for upload in self.ids(workspace):
             try:
-                yield self.get(text(upload))
+                yield self.get(upload)
             except UploadNotFound:
                 continue
 
-    def count(self) -> int:
-        return int(self.redis.zcard(f"{PREFIX}:uploads"))
+    def count(self, workspace: str | None = None) -> int:
+        return int(self.redis.zcard(ALL if workspace is None else self._listing(workspace)))
 
     def update(self, upload: str, **fields: Any) -> Upload:
         if isinstance(fields.get("state"), Enum):
@@ -266,8 +283,8 @@ class Uploads:
                 raise UploadNotFound(upload)
             before = Upload.from_redis(raw)
             current = Upload.from_redis({**before.to_redis(), **mapping})
-            old = set(self._listings(before.state.value, before.media_type))
-            new = set(self._listings(current.state.value, current.media_type))
+            old = set(self._listings(before))
+            new = set(self._listings(current))
             pipe.multi()
             pipe.hset(key, mapping=mapping)
             for listing in old - new:
@@ -277,7 +294,7 @@ class Uploads:
             changed[:] = [current]
 
         self.redis.transaction(write, key)
-        self.publish(upload, "upload", changed[0].to_dict())
+        self.publish(upload, "upload", changed[0].to_dict(), changed[0].workspace)
         return changed[0]
 
     def set_state(self, upload: str, state: State, reason: str = "") -> Upload:
@@ -348,13 +365,25 @@ class Uploads:
         with self.redis.pipeline() as pipe:
             for part in ("", *PARTS):
                 pipe.delete(self._key(upload, part))
-            for listing in self._listings(record.state.value, record.media_type):
+            for listing in self._listings(record):
                 pipe.zrem(listing, upload)
             pipe.execute()
         if self.latest_for_key(record.bucket, record.key) == upload:
             self.redis.delete(f"{PREFIX}:bykey:{record.bucket}/{record.key}")
-        self.publish(upload, "deleted", {"id": upload})
+        self.publish(upload, "deleted", {"id": upload}, record.workspace)
 
-    def publish(self, upload: str, kind: str, data: dict[str, Any]) -> None:
+    def workspace_of(self, upload: str) -> str:
+        """The workspace an upload belongs to (it never changes, so each is read once)."""
+        found = self._workspaces.get(upload)
+        if found is None:
+            raw = self.redis.hget(self._key(upload), "workspace")
+            found = json.loads(raw) if raw else LEGACY_WORKSPACE
+            if len(self._workspaces) >= WORKSPACES_CACHED:
+                self._workspaces.clear()
+            self._workspaces[upload] = found
+        return found
+
+    def publish(self, upload: str, kind: str, data: dict[str, Any], workspace: str | None = None) -> None:
+        """Tells the upload's workspace, and only it, of a change."""
         message = json.dumps({"upload_id": upload, "kind": kind, "data": data, "time": time.time()})
-        self.redis.publish(EVENTS_CHANNEL, message)
+        self.redis.publish(events_channel(workspace or self.workspace_of(upload)), message)

@@ -1,17 +1,52 @@
-"""Where things live in the buckets: the one place that builds object keys."""
+"""Where things live in the buckets: the one place that builds object keys.
+
+Every object of a workspace lives under ``<workspace>/`` in each bucket, so the store itself can
+hold a workspace's credentials to its own part (storage/credentials.py) and an object's key says
+whose it is.
+"""
 
 from __future__ import annotations
 
+import re
+
+WORKSPACE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
+
+
+def valid_workspace(workspace: str) -> bool:
+    return WORKSPACE_ID.fullmatch(workspace) is not None
+
+
+def workspace_prefix(workspace: str) -> str:
+    """The part of every bucket that belongs to one workspace."""
+    if not valid_workspace(workspace):
+        raise ValueError(f"not a workspace id: {workspace!r}")
+    return f"{workspace}/"
+
+
+def workspace_of(key: str) -> str | None:
+    """The workspace an object key lies under, or None when its first segment names none."""
+    first, slash, _ = key.partition("/")
+    return first if slash and valid_workspace(first) else None
+
+
+def upload_key(workspace: str, name: str) -> str:
+    """Where an upload's original goes: ``<workspace>/<name>``."""
+    return workspace_prefix(workspace) + name
+
 
 def result_key(upload_key: str) -> str:
-    """The analysis of ``uploads/<key>`` is stored as ``results/<key>.json``."""
+    """The analysis of ``uploads/<key>`` is stored as ``results/<key>.json`` (the key holds the workspace)."""
     return f"{upload_key}.json"
 
 
-def artefact_key(upload_id: str, name: str) -> str:
+def artefact_key(workspace: str, upload_id: str, name: str) -> str:
     """Artefacts of one upload share a prefix, so deleting an upload deletes them all."""
-    return f"{upload_id}/{name}"
+    return artefact_prefix(workspace, upload_id) + name
 
 
-def artefact_prefix(upload_id: str) -> str:
-    return f"{upload_id}/"
+def artefact_prefix(workspace: str, upload_id: str) -> str:
+    return f"{workspace_prefix(workspace)}{upload_id}/"
+
+
+# What an installation from before workspaces becomes: its objects keep their keys, outside any prefix.
+LEGACY_WORKSPACE = "default"
