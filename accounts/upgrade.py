@@ -26,10 +26,9 @@ ADMIN = "admin"
 
 @dataclass(frozen=True)
 class FirstStart:
-    """What a person must be told once: the admin's password and key (None when they exist already)."""
+    """What a person must be told once: the admin's password, when this start made one."""
 
     password: str | None = None
-    key: str | None = None
 
 
 def _legacy_keys(redis: Redis) -> int:
@@ -49,27 +48,31 @@ def _legacy_keys(redis: Redis) -> int:
     return converted
 
 
-def upgrade(redis: Redis) -> FirstStart:
-    """Brings accounts to this version once (later calls do nothing); safe to run from any entry point."""
+def admin_key(redis: Redis) -> str:
+    """A new key of the admin (owner of the first workspace, and operator), for the command line."""
+    return ApiKeys(redis).create(LEGACY_WORKSPACE, Role.OWNER, "admin", ADMIN, operator=True)[1]
+
+
+def upgrade(redis: Redis, admin_password: str = "") -> FirstStart:
+    """Brings accounts to this version once (later calls do nothing); safe to run from any entry point.
+
+    The first admin's password is ``admin_password`` when the installer chose one (the embedded stack
+    does, and prints it), else a random one this returns to be told once."""
     if keys.text(redis.get(keys.ACCOUNTS_VERSION) or b"") == VERSION:
         return FirstStart()
     with redis.lock(f"{keys.ACCOUNTS_VERSION}:lock", timeout=120, blocking_timeout=120):
         if keys.text(redis.get(keys.ACCOUNTS_VERSION) or b"") == VERSION:
             return FirstStart()
         workspaces, users = Workspaces(redis), Users(redis)
-        had_keys = bool(redis.hlen(keys.API_KEYS))
         if not workspaces.exists(LEGACY_WORKSPACE):
             workspaces.create("Default", workspace=LEGACY_WORKSPACE)
         converted = _legacy_keys(redis)
         started = FirstStart()
         if users.get(ADMIN) is None:
-            password = secrets.token_urlsafe(12)
+            password = admin_password or secrets.token_urlsafe(12)
             users.create(ADMIN, password, operator=True)
             workspaces.set_role(LEGACY_WORKSPACE, ADMIN, Role.OWNER)
-            key = None
-            if not had_keys:
-                _, key = ApiKeys(redis).create(LEGACY_WORKSPACE, Role.OWNER, "admin", ADMIN, operator=True)
-            started = FirstStart(password=password, key=key)
+            started = FirstStart(password=None if admin_password else password)
         redis.set(keys.ACCOUNTS_VERSION, VERSION)
         logger.info("accounts upgraded: %d key(s) from before workspaces now in %s", converted, LEGACY_WORKSPACE)
         return started

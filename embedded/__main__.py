@@ -6,27 +6,40 @@ import argparse
 import sys
 import time
 
-from ui.auth import ensure_admin_key
+from accounts.apikeys import ApiKeys
+from accounts.upgrade import admin_key, upgrade
 
 from .private import write_private
 from .stack import Stack, StackError
 
 
-def print_access(stack: Stack, admin_key: str | None) -> None:
+def ensure_key(stack: Stack) -> str | None:
+    """The admin's key for the medialens command, made when the saved one is missing or no longer
+    works; returns it when it is new."""
+    key_file = stack.state / "admin.key"
+    saved = key_file.read_text().strip() if key_file.exists() else ""
+    if saved and ApiKeys(stack.redis()).authenticate(saved) is not None:
+        return None
+    made = admin_key(stack.redis())
+    write_private(key_file, made + "\n")
+    return made
+
+
+def print_access(stack: Stack, new_key: str | None) -> None:
     s, secrets = stack.settings, stack.secrets
     print(f"""
 medialens is running.
   Web UI and API   {s.url(s.ui_port)}   (API under /api/v1)
+                   sign in as admin, password {secrets.admin_password}
   S3 endpoint      {s.url(s.s3_port)}   access key {secrets.s3_access_key}
                                         secret key {secrets.s3_secret_key}
   Upload bucket    uploads   (results in 'results', thumbnails in 'artefacts')
   Gateway          {s.url(s.gateway_port)}   (/system/* user admin, password {secrets.gateway_password})
   Logs             {stack.log_dir}
 Stop it with `make down`.""")
-    if admin_key:
-        key_file = stack.state / "admin.key"
-        write_private(key_file, admin_key + "\n")
-        print(f"\nYour admin API key (shown once; also saved to {key_file} for the medialens command):\n  {admin_key}")
+    if new_key:
+        print(f"\nYour admin API key (shown once; also saved to {stack.state / 'admin.key'} for the medialens "
+              f"command):\n  {new_key}")
 
 
 def main() -> int:
@@ -60,10 +73,11 @@ def main() -> int:
         if not running:
             stack.down()
         return 1
-    admin_key = ensure_admin_key(stack.redis())
+    upgrade(stack.redis(), stack.secrets.admin_password)
+    new_key = ensure_key(stack)
     restarted = f" (started {', '.join(started)}; the rest ran already)" if running and started else ""
     print(f"started in {time.monotonic() - began:.1f} s{restarted}")
-    print_access(stack, admin_key)
+    print_access(stack, new_key)
     return 0
 
 

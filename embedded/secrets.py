@@ -21,6 +21,8 @@ class Secrets:
     # SeaweedFS signs volume reads and writes, and filer reads and writes, with these.
     seaweed_volume_jwt_key: str
     seaweed_filer_jwt_key: str
+    # The first password of the web UI's user "admin" (it can be changed there).
+    admin_password: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -33,6 +35,7 @@ class Secrets:
             redis_password=secrets.token_urlsafe(24),
             seaweed_volume_jwt_key=secrets.token_urlsafe(32),
             seaweed_filer_jwt_key=secrets.token_urlsafe(32),
+            admin_password=secrets.token_urlsafe(12),
         )
 
     @classmethod

@@ -8,9 +8,10 @@ import uuid
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from scheduler.service import NotRetryable, UploadNotFound
+from storage.layout import upload_key
 from storage.media_types import upload_type
 
-from . import sessions
+from .access import Need, needs
 from .context import pipeline, store
 from .openapi import operation
 from .schemas import Deleted, Error, UploadForm, UploadList, UploadRequest, UploadsQuery, UploadSummary, UploadView
@@ -24,19 +25,8 @@ def error(status: int, message: str) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
-@api.before_request
-def require_key() -> tuple[Response, int] | None:
-    principal, by_header = sessions.principal()
-    if principal is None:
-        return error(401, "an API key is required: send 'Authorization: Bearer <key>'")
-    # A cookie is sent by the browser on its own, so requests that change state also need the token.
-    if not by_header and not sessions.csrf_ok():
-        return error(403, f"send the page's {sessions.CSRF_HEADER} header with requests that change state")
-    g.principal = principal
-    return None
-
-
 @api.post("/uploads")
+@needs(Need.EDITOR)
 @operation("A presigned POST form to upload one file with.", {201: UploadForm, 413: Error, 415: Error},
            body=UploadRequest)
 def create_upload(body: UploadRequest) -> tuple[Response, int]:
@@ -57,7 +47,7 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
         return error(415, "only pictures, video and sound are analysed: send their 'content_type' "
                           "(image/jpeg, video/mp4, audio/mpeg, ...)")
     name = SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._") or "upload"
-    key = f"{uuid.uuid4().hex[:12]}/{name}"
+    key = upload_key(g.workspace, f"{uuid.uuid4().hex[:12]}/{name}")
     s = store()
     bound = limit if size is None else size
     form = s.presigned_post(s.settings.uploads_bucket, key, content_type, bound)
@@ -68,11 +58,13 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
 
 
 @api.get("/uploads")
+@needs(Need.VIEWER)
 @operation("Uploads, newest first, filtered and a page at a time.", {200: UploadList}, query=UploadsQuery)
 def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
     try:
         listing = pipeline().query(
-            state=query.state, media_type=query.media_type, key=query.key, offset=query.offset, limit=query.limit,
+            g.workspace, state=query.state, media_type=query.media_type, key=query.key, offset=query.offset,
+            limit=query.limit,
         )
     except ValueError as exc:
         return error(400, str(exc))
@@ -80,20 +72,22 @@ def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
 
 
 @api.get("/uploads/<upload_id>")
+@needs(Need.VIEWER)
 @operation("One upload whole: steps, results, timeline and URLs.", {200: UploadView, 404: Error})
 def get_upload(upload_id: str) -> tuple[Response, int]:
     try:
-        return jsonify(pipeline().view(upload_id)), 200
+        return jsonify(pipeline().view(upload_id, g.workspace)), 200
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
 
 
 @api.post("/uploads/<upload_id>/retry")
+@needs(Need.EDITOR)
 @operation("Runs a failed upload again.", {202: UploadSummary, 404: Error, 409: Error})
 def retry_upload(upload_id: str) -> tuple[Response, int]:
     """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
     try:
-        return jsonify(pipeline().retry(upload_id)), 202
+        return jsonify(pipeline().retry(upload_id, g.workspace)), 202
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
     except NotRetryable as exc:
@@ -101,11 +95,12 @@ def retry_upload(upload_id: str) -> tuple[Response, int]:
 
 
 @api.delete("/uploads/<upload_id>")
+@needs(Need.EDITOR)
 @operation("Deletes an upload and all made from it.", {200: Deleted, 404: Error})
 def delete_upload(upload_id: str) -> tuple[Response, int]:
     """Deletes an upload and all made from it: objects, results, vectors and face assignments."""
     try:
-        removed = pipeline().delete(upload_id)
+        removed = pipeline().delete(upload_id, g.workspace)
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
     return jsonify(deleted=upload_id, **removed), 200

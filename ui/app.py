@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from accounts.upgrade import FirstStart, upgrade
 from scheduler import service
 from search.hook import SearchHook
 from storage.client import Store, public_endpoint
 
-from . import headers, inputs, limits, metrics
+from . import access, headers, inputs, limits, metrics
+from .access import Need, needs
 from .api import api
 from .events import events
 from .gpu import gpu
@@ -19,7 +22,16 @@ from .openapi import openapi
 from .pages import pages
 from .search import search, search_index
 from .sessions import RedisSessions
+from .workspaces import workspaces
 from .settings import UiSettings
+
+logger = logging.getLogger(__name__)
+
+
+def announce(first: FirstStart) -> None:
+    """Tells whoever runs the app, once, how to sign in the first time (`make up` tells it itself)."""
+    if first.password:
+        logger.warning("first start: sign in as 'admin' with the password %s and change it", first.password)
 
 
 def create_app(config: UiSettings | None = None, store: Store | None = None) -> Flask:
@@ -34,13 +46,16 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
+    announce(upgrade(pipeline.redis))
     app.session_interface = RedisSessions(pipeline.redis, config)
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
+    access.install(app)
     headers.install(app, public_endpoint(pipeline.store.settings))
     app.register_blueprint(openapi)
     app.register_blueprint(api)
+    app.register_blueprint(workspaces)
     app.register_blueprint(gpu)
     metrics.install(app)
     app.register_blueprint(pages)
@@ -49,6 +64,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     limits.limiter(app, config, pipeline.context.settings.redis_url)
 
     @app.get("/healthz")
+    @needs(Need.PUBLIC)
     def healthz() -> Response:
         return Response("OK", status=200)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response, g, stream_with_context
 
 from scheduler.keys import text
 
-from . import sessions
+from .access import Need, needs
 from .context import pipeline
 from .openapi import operation
 
@@ -22,8 +22,8 @@ STREAM_LIFETIME_S = 300.0
 RETRY_MS = 2000
 
 
-def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
-    listener = pipeline().subscribe()
+def stream(workspace: str, lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
+    listener = pipeline().subscribe(workspace)
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         ends = time.monotonic() + lifetime_s
@@ -41,13 +41,12 @@ def stream(lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
 
 
 @events.get("/events")
+@needs(Need.VIEWER)
 @operation("Every upload and step change, live, as server-sent events.",
            {200: "text/event-stream", 401: "text/plain"}, keyed=False)
 def event_stream() -> Response:
-    if sessions.principal()[0] is None:
-        return Response("sign in, or send 'Authorization: Bearer <key>'\n", status=401, mimetype="text/plain")
     return Response(
-        stream_with_context(stream()),
+        stream_with_context(stream(g.workspace)),
         mimetype="text/event-stream",
         # No proxy may buffer the stream, or the page would see changes late.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

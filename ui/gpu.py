@@ -8,16 +8,16 @@ from gpu import clock
 from gpu.settings import settings
 from gpu.status import status
 
-from .api import require_key
+from .access import Need, needs
 from .context import redis
 from .openapi import operation
 from .schemas import GpuStatus
 
 gpu = Blueprint("gpu", __name__, url_prefix="/api/v1/gpu")
-gpu.before_request(require_key)
 
 
 @gpu.get("")
+@needs(Need.OPERATOR)
 @operation("GPU burst nodes, spend, budget left and cost per file.", {200: GpuStatus})
 def gpu_status() -> tuple[Response, int]:
     return jsonify(status(redis(), settings(), clock.now())), 200

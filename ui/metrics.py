@@ -14,6 +14,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .access import Need, needs
+
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 REQUESTS = Counter(
@@ -46,5 +48,6 @@ def install(app: Flask) -> None:
         return response
 
     @app.get("/metrics")
+    @needs(Need.OPERATOR)
     def metrics() -> Response:
         return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from .access import Need, needs
 from .inputs import BadInput, json_object
 from .schemas import ApiDocument, Body, Error, Query
 
@@ -192,6 +193,7 @@ def document(app: Flask) -> dict[str, Any]:
 
 
 @openapi.get("/openapi.json")
+@needs(Need.PUBLIC)
 @operation("This document.", {200: ApiDocument}, keyed=False)
 def openapi_document() -> tuple[Response, int]:
     return jsonify(document(current_app)), 200

@@ -5,28 +5,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
 from search.people import face_id
 
-from . import results, sessions
+from . import audit, results, sessions
+from .access import Need, needs
 from .context import pipeline
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
-OPEN_ENDPOINTS = {"pages.login"}
 LIST_LIMIT = 200
 MEDIA_TYPES = ("image", "video", "audio")
-
-
-@pages.before_request
-def require_sign_in() -> BaseResponse | None:
-    if request.endpoint in OPEN_ENDPOINTS or sessions.signed_in() is not None:
-        return None
-    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
 
 
 @pages.app_context_processor
@@ -43,31 +36,48 @@ def local_target(target: str | None) -> str:
 
 
 @pages.route("/login", methods=["GET", "POST"])
+@needs(Need.PUBLIC)
 def login() -> BaseResponse | tuple[str, int]:
     target = local_target(request.values.get("next"))
     if request.method == "GET":
         return render_template("login.html", next=target, error=""), 200
     if not sessions.csrf_ok():
         return render_template("login.html", next=target, error="The form expired: please try again."), 400
-    if sessions.sign_in(request.form.get("api_key", "")) is None:
-        message = "That API key is not valid: use the key `make up` printed, or one an admin made for you."
+    user = request.form.get("user", "")
+    found = sessions.sign_in(user, request.form.get("password", ""))
+    if found is None:
+        audit.signed_in(user, ok=False)
+        message = "That user name and password do not match: `make up` printed the admin's on first start."
         return render_template("login.html", next=target, error=message), 401
+    audit.signed_in(found.user, ok=True, workspace=found.workspace)
     return redirect(target)
 
 
 @pages.post("/logout")
+@needs(Need.PUBLIC)
 def logout() -> BaseResponse:
     if sessions.csrf_ok():
         sessions.sign_out()
     return redirect(url_for("pages.login"))
 
 
+@pages.post("/workspace")
+@needs(Need.SIGNED_IN)
+def switch_workspace() -> BaseResponse | tuple[str, int]:
+    """Works in another of the person's workspaces (a form in the page header)."""
+    if not sessions.switch_workspace(request.form.get("workspace", "")):
+        return "you are no member of that workspace\n", 403
+    return redirect(local_target(request.form.get("next")))
+
+
 @pages.get("/")
+@needs(Need.PUBLIC)
 def home() -> BaseResponse:
     return redirect(url_for("pages.uploads"))
 
 
 @pages.get("/upload")
+@needs(Need.EDITOR)
 def upload() -> str:
     return render_template("upload.html", active="upload",
                            max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
@@ -76,13 +86,14 @@ def upload() -> str:
 def listing(state: str, media_type: str) -> list[dict[str, Any]]:
     """The newest uploads; those the filters leave out are marked hidden, so the page can show them live."""
     found = []
-    for upload in pipeline().query(limit=LIST_LIMIT).uploads:
+    for upload in pipeline().query(g.workspace, limit=LIST_LIMIT).uploads:
         hidden = (bool(state) and upload["state"] != state) or (bool(media_type) and upload["media_type"] != media_type)
         found.append({**upload, "hidden": hidden})
     return found
 
 
 @pages.get("/uploads")
+@needs(Need.VIEWER)
 def uploads() -> str:
     state = request.args.get("state", "")
     media_type = request.args.get("media_type", "")
@@ -105,7 +116,7 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
     try:
-        view = pipeline().view(upload_id)
+        view = pipeline().view(upload_id, g.workspace)
     except UploadNotFound:
         return None
     found = view["results"]
@@ -126,6 +137,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
 
 
 @pages.get("/uploads/<upload_id>")
+@needs(Need.VIEWER)
 def result(upload_id: str) -> tuple[str, int]:
     view = result_view(upload_id)
     if view is None:
@@ -134,15 +146,18 @@ def result(upload_id: str) -> tuple[str, int]:
 
 
 @pages.get("/search")
+@needs(Need.VIEWER)
 def search() -> str:
     return render_template("search.html", active="search", query=request.args.get("q", ""))
 
 
 @pages.get("/people")
+@needs(Need.VIEWER)
 def people() -> str:
     return render_template("people.html", active="people")
 
 
 @pages.get("/system")
+@needs(Need.OPERATOR)
 def system_page() -> str:
     return render_template("system.html", active="system", **pipeline().health())

@@ -201,3 +201,83 @@ class GpuStatus(Reply):
     files_this_month: int
     cost_per_file: float | None
     max_nodes: int
+
+
+# Workspaces, members and keys.
+
+RoleName = Literal["viewer", "editor", "owner"]
+
+
+class RoleRequest(Body):
+    role: RoleName = Field(description="The member's role in this workspace.")
+
+
+class KeyRequest(Body):
+    name: str = Field(min_length=1, max_length=80, description="What the key is for.")
+    role: RoleName = Field("viewer", description="What the key may do in this workspace.")
+    expires_in_days: float | None = Field(None, gt=0, le=3650, description="Stops working after this many days.")
+
+
+class WorkspaceRequest(Body):
+    name: str = Field(min_length=1, max_length=80)
+    owner: str = Field(min_length=1, max_length=64, description="An existing user, made its owner.")
+
+
+class UserRequest(Body):
+    name: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=10, max_length=1024)
+    operator: bool = Field(False, description="May run the installation: workspaces, accounts, system page.")
+
+
+class PasswordRequest(Body):
+    current: str = Field(min_length=1, max_length=1024)
+    new: str = Field(min_length=10, max_length=1024)
+
+
+class Me(Reply):
+    actor: str
+    workspace: str
+    role: str | None
+    operator: bool
+
+
+class WorkspaceInfo(Reply):
+    id: str
+    name: str
+    created_at: float
+
+
+class WorkspaceList(Reply):
+    workspaces: list[WorkspaceInfo]
+
+
+class Members(Reply):
+    members: dict[str, RoleName]
+
+
+class KeyRecord(Reply):
+    id: str
+    name: str
+    workspace: str
+    role: str
+    created_by: str
+    created_at: float
+    expires_at: float | None
+
+
+class KeyList(Reply):
+    keys: list[KeyRecord]
+
+
+class NewKey(KeyRecord):
+    secret: str = Field(description="The key itself: shown this once, never again.")
+
+
+class UserInfo(Reply):
+    name: str
+    operator: bool
+    created_at: float
+
+
+class UserList(Reply):
+    users: list[UserInfo]

@@ -1,9 +1,10 @@
 """Browser sign-in: server-side sessions in Redis behind an opaque cookie id, and a CSRF token in each.
 
-The cookie holds only a random id; what a session knows (the digest of the API key it signed in with,
-its CSRF token, when it began) stays in Redis under the id's digest, so a copied cookie reveals no
-key, sign-out revokes the session for every copy, and a session ends after ``session_idle_s`` unused
-or ``session_max_s`` after sign-in, whichever comes first.
+The cookie holds only a random id; what a session knows (who signed in, the workspace they work in,
+its CSRF token, when it began) stays in Redis under the id's digest, so a copied cookie reveals
+nothing, sign-out revokes the session for every copy, and a session ends after ``session_idle_s``
+unused or ``session_max_s`` after sign-in, whichever comes first. Who the person is and what they may
+do is read again on every request, so removing them from a workspace takes effect at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Request, request, session
@@ -22,13 +24,16 @@ from redis import Redis
 from werkzeug.datastructures import CallbackDict
 from werkzeug.wrappers import Response
 
+from accounts.roles import Role
+from accounts.users import Users
+from accounts.workspaces import Workspaces
 from scheduler import keys
 
-from .auth import Principal, authenticate, by_digest, digest, key_from_headers
 from .context import redis
 from .settings import UiSettings
 
-KEY_DIGEST = "key_digest"
+USER = "user"
+WORKSPACE = "workspace"
 CSRF = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -107,17 +112,30 @@ class RedisSessions(SessionInterface):
         )
 
 
-def sign_in(key: str) -> Principal | None:
-    """Checks the key and starts a new session for it; None (and nothing kept) when it is not valid."""
-    principal = authenticate(redis(), key.strip())
-    if principal is None:
+@dataclass(frozen=True)
+class SignedIn:
+    """A person signed in, the workspace they work in ("" for none) and their role there."""
+
+    user: str
+    workspace: str
+    role: Role | None
+    operator: bool
+    workspaces: dict[str, Role]
+
+
+def sign_in(user: str, password: str) -> SignedIn | None:
+    """Checks the password and starts a new session in the person's first workspace; None (and
+    nothing kept) when the name or password is wrong."""
+    found = Users(redis()).verify(user.strip(), password)
+    if found is None:
         return None
     assert isinstance(session, ServerSession)
     session.clear()
     session.renew()
-    session[KEY_DIGEST] = digest(key.strip())
+    session[USER] = found.name
+    session[WORKSPACE] = next(iter(sorted(Workspaces(redis()).of_user(found.name))), "")
     session[CSRF] = secrets.token_urlsafe(24)
-    return principal
+    return signed_in()
 
 
 def sign_out() -> None:
@@ -125,18 +143,35 @@ def sign_out() -> None:
     session.clear()
 
 
-def signed_in() -> Principal | None:
-    """The session's principal; checked against Redis every time, so a revoked key signs out."""
-    found = session.get(KEY_DIGEST)
-    return by_digest(redis(), found) if isinstance(found, str) else None
+def signed_in() -> SignedIn | None:
+    """The session's person, read again from Redis every time: one removed is signed out at once."""
+    name = session.get(USER)
+    if not isinstance(name, str):
+        return None
+    found = Users(redis()).get(name)
+    if found is None:
+        return None
+    memberships = Workspaces(redis()).of_user(name)
+    workspace = str(session.get(WORKSPACE) or "")
+    role = memberships.get(workspace)
+    return SignedIn(name, workspace if role else "", role, found.operator, memberships)
 
 
-def principal() -> tuple[Principal | None, bool]:
-    """Who makes this request, by an API key header or else by the session; True when by header."""
-    header_key = key_from_headers(request.headers.get("Authorization", ""), request.headers.get("X-API-Key"))
-    if header_key:
-        return authenticate(redis(), header_key), True
-    return signed_in(), False
+def switch_workspace(workspace: str) -> bool:
+    """Works in another of the person's workspaces from now on; False when they are no member."""
+    current = signed_in()
+    if current is None or workspace not in current.workspaces:
+        return False
+    session[WORKSPACE] = workspace
+    return True
+
+
+def key_from_headers(authorization: str, api_key_header: str | None) -> str | None:
+    if api_key_header:
+        return api_key_header
+    if authorization.startswith("Bearer "):
+        return authorization[len("Bearer ") :]
+    return None
 
 
 def csrf_token() -> str:

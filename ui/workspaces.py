@@ -1,0 +1,171 @@
+"""The API of workspaces: who is signed in, members and their roles, keys, and (for operators) the
+workspaces and accounts of the installation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from flask import Blueprint, Response, g, jsonify
+
+from accounts.apikeys import ApiKeys
+from accounts.audit import Action
+from accounts.roles import Role
+from accounts.users import UserError, Users
+from accounts.workspaces import Workspaces
+
+from . import audit
+from .access import Need, current, needs
+from .api import error
+from .context import redis
+from .openapi import operation
+from .schemas import (
+    Error, KeyList, KeyRecord, KeyRequest, Me, Members, NewKey, PasswordRequest, RoleRequest, UserInfo,
+    UserList, UserRequest, WorkspaceInfo, WorkspaceList, WorkspaceRequest,
+)
+
+workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1")
+
+DAY_S = 86400
+
+
+@workspaces.get("/me")
+@needs(Need.SIGNED_IN)
+@operation("Who this key or session is, and where.", {200: Me})
+def me() -> tuple[Response, int]:
+    p = current()
+    return jsonify(actor=p.actor, workspace=p.workspace, role=p.role.value if p.role else None,
+                   operator=p.operator), 200
+
+
+@workspaces.put("/me/password")
+@needs(Need.SIGNED_IN)
+@operation("Changes the signed-in person's password.", {200: Me, 400: Error, 403: Error}, body=PasswordRequest)
+def change_password(body: PasswordRequest) -> tuple[Response, int]:
+    p = current()
+    if p.by_key or Users(redis()).verify(p.actor, body.current) is None:
+        return error(403, "sign in and give your current password to change it")
+    try:
+        Users(redis()).set_password(p.actor, body.new)
+    except UserError as exc:
+        return error(400, str(exc))
+    return me()
+
+
+@workspaces.get("/workspace")
+@needs(Need.VIEWER)
+@operation("The workspace this key or session works in.", {200: WorkspaceInfo})
+def workspace() -> tuple[Response, int]:
+    return jsonify(Workspaces(redis()).get(g.workspace).to_dict()), 200
+
+
+@workspaces.get("/workspace/members")
+@needs(Need.OWNER)
+@operation("The workspace's members and their roles.", {200: Members})
+def members() -> tuple[Response, int]:
+    return jsonify(members={user: role.value for user, role in Workspaces(redis()).members(g.workspace).items()}), 200
+
+
+def _last_owner(user: str) -> bool:
+    found = Workspaces(redis()).members(g.workspace)
+    return found.get(user) == Role.OWNER and sum(role == Role.OWNER for role in found.values()) == 1
+
+
+@workspaces.put("/workspace/members/<user>")
+@needs(Need.OWNER)
+@operation("Adds a person to the workspace, or changes their role.", {200: Members, 404: Error, 409: Error},
+           body=RoleRequest)
+def set_member(user: str, body: RoleRequest) -> tuple[Response, int]:
+    if Users(redis()).get(user) is None:
+        return error(404, f"no user {user}: an operator makes accounts")
+    role = Role(body.role)
+    if role != Role.OWNER and _last_owner(user):
+        return error(409, "a workspace keeps at least one owner: make another owner first")
+    before = Workspaces(redis()).role_of(g.workspace, user)
+    Workspaces(redis()).set_role(g.workspace, user, role)
+    audit.record(Action.MEMBER_ADDED if before is None else Action.ROLE_CHANGED, user, role=role.value)
+    return members()
+
+
+@workspaces.delete("/workspace/members/<user>")
+@needs(Need.OWNER)
+@operation("Removes a person from the workspace; their sessions lose it at once.",
+           {200: Members, 404: Error, 409: Error})
+def remove_member(user: str) -> tuple[Response, int]:
+    if _last_owner(user):
+        return error(409, "a workspace keeps at least one owner: make another owner first")
+    if not Workspaces(redis()).remove_member(g.workspace, user):
+        return error(404, f"{user} is no member of this workspace")
+    audit.record(Action.MEMBER_REMOVED, user)
+    return members()
+
+
+@workspaces.get("/workspace/keys")
+@needs(Need.OWNER)
+@operation("The workspace's API keys (never their secrets).", {200: KeyList})
+def list_keys() -> tuple[Response, int]:
+    return jsonify(keys=[k.to_dict() for k in ApiKeys(redis()).list(g.workspace)]), 200
+
+
+@workspaces.post("/workspace/keys")
+@needs(Need.OWNER)
+@operation("Makes an API key; its secret is in this answer only.", {201: NewKey}, body=KeyRequest)
+def create_key(body: KeyRequest) -> tuple[Response, int]:
+    expires = time.time() + body.expires_in_days * DAY_S if body.expires_in_days else None
+    found, secret = ApiKeys(redis()).create(g.workspace, Role(body.role), body.name, current().actor, expires)
+    audit.record(Action.KEY_CREATED, found.id, role=found.role, name=found.name)
+    return jsonify(**found.to_dict(), secret=secret), 201
+
+
+@workspaces.delete("/workspace/keys/<key_id>")
+@needs(Need.OWNER)
+@operation("Revokes an API key: it stops working at once.", {200: KeyRecord, 404: Error})
+def revoke_key(key_id: str) -> tuple[Response, int]:
+    found = next((k for k in ApiKeys(redis()).list(g.workspace) if k.id == key_id), None)
+    if found is None or not ApiKeys(redis()).revoke(g.workspace, key_id):
+        return error(404, f"this workspace has no key {key_id}")
+    audit.record(Action.KEY_REVOKED, key_id, name=found.name)
+    return jsonify(found.to_dict()), 200
+
+
+@workspaces.get("/workspaces")
+@needs(Need.OPERATOR)
+@operation("Every workspace of the installation (operators).", {200: WorkspaceList})
+def list_workspaces() -> tuple[Response, int]:
+    return jsonify(workspaces=[w.to_dict() for w in Workspaces(redis()).all()]), 200
+
+
+@workspaces.post("/workspaces")
+@needs(Need.OPERATOR)
+@operation("Makes a workspace with an owner (operators).", {201: WorkspaceInfo, 404: Error, 400: Error},
+           body=WorkspaceRequest)
+def create_workspace(body: WorkspaceRequest) -> tuple[Response, int]:
+    if Users(redis()).get(body.owner) is None:
+        return error(404, f"no user {body.owner}: make the account first")
+    try:
+        made = Workspaces(redis()).create(body.name, owner=body.owner)
+    except ValueError as exc:
+        return error(400, str(exc))
+    audit.record(Action.WORKSPACE_CREATED, made.id, workspace="", owner=body.owner)
+    return jsonify(made.to_dict()), 201
+
+
+@workspaces.get("/users")
+@needs(Need.OPERATOR)
+@operation("Every account (operators).", {200: UserList})
+def list_users() -> tuple[Response, int]:
+    return jsonify(users=[asdict(u) for u in Users(redis()).all()]), 200
+
+
+@workspaces.post("/users")
+@needs(Need.OPERATOR)
+@operation("Makes an account (operators); an owner then adds it to a workspace.", {201: UserInfo, 400: Error},
+           body=UserRequest)
+def create_user(body: UserRequest) -> tuple[Response, int]:
+    try:
+        made = Users(redis()).create(body.name, body.password, operator=body.operator)
+    except UserError as exc:
+        return error(400, str(exc))
+    audit.record(Action.USER_CREATED, made.name, workspace="", operator=int(made.operator))
+    return jsonify(asdict(made)), 201
+
