@@ -6,6 +6,7 @@ there. Nothing here touches Redis, so any layer may import it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,3 +102,39 @@ API_KEYS = f"{PREFIX}:apikeys"
 def session(id_digest: str) -> str:
     """A browser session, named by the digest of the id its cookie carries."""
     return f"{PREFIX}:session:{id_digest}"
+
+
+# Workspaces (accounts/). Every key of a workspace starts with workspace(id) + ":", so a SCAN for that
+# prefix finds all of them (erasure); the id is checked here because a "*" or ":" in it would widen
+# that SCAN to other workspaces.
+WORKSPACE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
+SYSTEM_AUDIT = f"{PREFIX}:audit:system"
+
+
+def workspace(workspace_id: str) -> str:
+    """The prefix of every key of one workspace."""
+    if not WORKSPACE_ID.fullmatch(workspace_id):
+        raise ValueError(
+            f"{workspace_id!r} is not a workspace id: 2 to 32 lowercase letters, digits or '-', "
+            "starting with a letter or digit"
+        )
+    return f"{PREFIX}:ws:{workspace_id}"
+
+
+def audit_log(workspace_id: str) -> str:
+    """The audit stream of a workspace; "" names the operator's system log, which is no workspace."""
+    return SYSTEM_AUDIT if workspace_id == "" else f"{workspace(workspace_id)}:audit"
+
+
+def usage_stored(workspace_id: str) -> str:
+    """Files and bytes a workspace stores now."""
+    return f"{workspace(workspace_id)}:usage:stored"
+
+
+def usage_day(workspace_id: str, day: str) -> str:
+    """What a workspace started, processed and spent on one UTC day (YYYY-MM-DD)."""
+    return f"{workspace(workspace_id)}:usage:day:{day}"
+
+
+def quota(workspace_id: str) -> str:
+    return f"{workspace(workspace_id)}:quota"
