@@ -33,6 +33,7 @@ COPY storage/ storage/
 COPY scheduler/ scheduler/
 COPY search/ search/
 COPY gpu/ gpu/
+COPY accounts/ accounts/
 COPY ui/ ui/
 
 USER app

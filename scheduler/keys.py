@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from storage.layout import valid_workspace
+
 
 def text(value: Any) -> str:
     """Redis answers bytes; the platform speaks str."""
@@ -106,14 +108,22 @@ def session(id_digest: str) -> str:
     return f"{PREFIX}:session:{id_digest}"
 
 
-# Workspaces, people and keys (accounts/). Everything of a workspace lies under workspace(id).
+# Workspaces, people, keys, audit and usage (accounts/). Every key of a workspace starts with
+# workspace(id) + ":", so a SCAN for that prefix finds all of them (erasure); the id is checked here
+# because a "*" or ":" in it would widen that SCAN to other workspaces.
 WORKSPACES = f"{PREFIX}:workspaces"
 USERS = f"{PREFIX}:users"
 ACCOUNTS_VERSION = f"{PREFIX}:accounts:version"
+SYSTEM_AUDIT = f"{PREFIX}:audit:system"
 
 
 def workspace(workspace_id: str) -> str:
-    """The prefix of every key that holds one workspace's data."""
+    """The prefix of every key of one workspace."""
+    if not valid_workspace(workspace_id):
+        raise ValueError(
+            f"{workspace_id!r} is not a workspace id: 2 to 32 lowercase letters, digits or '-', "
+            "starting with a letter or digit"
+        )
     return f"{PREFIX}:ws:{workspace_id}"
 
 
@@ -128,3 +138,22 @@ def workspace_keys(workspace_id: str) -> str:
 
 def user_workspaces(user: str) -> str:
     return f"{PREFIX}:user:{user}:workspaces"
+
+
+def audit_log(workspace_id: str) -> str:
+    """The audit stream of a workspace; "" names the operator's system log, which is no workspace."""
+    return SYSTEM_AUDIT if workspace_id == "" else f"{workspace(workspace_id)}:audit"
+
+
+def usage_stored(workspace_id: str) -> str:
+    """Files and bytes a workspace stores now."""
+    return f"{workspace(workspace_id)}:usage:stored"
+
+
+def usage_day(workspace_id: str, day: str) -> str:
+    """What a workspace started, processed and spent on one UTC day (YYYY-MM-DD)."""
+    return f"{workspace(workspace_id)}:usage:day:{day}"
+
+
+def quota(workspace_id: str) -> str:
+    return f"{workspace(workspace_id)}:quota"

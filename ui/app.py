@@ -8,6 +8,7 @@ import secrets
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from accounts.settings import AccountsSettings
 from accounts.upgrade import FirstStart, upgrade
 from scheduler import service
 from search.hook import SearchHook
@@ -22,8 +23,8 @@ from .openapi import openapi
 from .pages import pages
 from .search import search, search_index
 from .sessions import RedisSessions
-from .workspaces import workspaces
 from .settings import UiSettings
+from .workspaces import workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
-    announce(upgrade(pipeline.redis))
+    announce(upgrade(pipeline.redis, AccountsSettings().admin_password))
     app.session_interface = RedisSessions(pipeline.redis, config)
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]

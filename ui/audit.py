@@ -12,7 +12,7 @@ from .context import redis
 
 
 def log() -> Audit:
-    return Audit(redis(), AccountsSettings().audit_retention_days * 86400)
+    return Audit(redis(), AccountsSettings().audit_retention_s)
 
 
 def record(action: Action, target: str = "", workspace: str | None = None, **detail: str | int | float) -> None:

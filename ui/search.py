@@ -12,7 +12,7 @@ from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_emb
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 
-from .api import error, require_key
+from .api import error
 from .context import pipeline, redis, store, ui_settings
 from .media import Pictures
 from .openapi import operation
@@ -37,7 +37,6 @@ from .schemas import (
 )
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
-search.before_request(require_key)
 
 QUERY_PREFIX = "search-queries/"
 

@@ -20,8 +20,21 @@ from .api import error
 from .context import redis
 from .openapi import operation
 from .schemas import (
-    Error, KeyList, KeyRecord, KeyRequest, Me, Members, NewKey, PasswordRequest, RoleRequest, UserInfo,
-    UserList, UserRequest, WorkspaceInfo, WorkspaceList, WorkspaceRequest,
+    Error,
+    KeyList,
+    KeyRecord,
+    KeyRequest,
+    Me,
+    Members,
+    NewKey,
+    PasswordRequest,
+    RoleRequest,
+    UserInfo,
+    UserList,
+    UserRequest,
+    WorkspaceInfo,
+    WorkspaceList,
+    WorkspaceRequest,
 )
 
 workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1")
