@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
 from host.server import template
 from storage.client import Store
+from storage.layout import LEGACY_WORKSPACE
 from tests.models import build_tiny_clip
 
 TEST_INPUTS = "test-inputs"
@@ -128,11 +130,43 @@ def s3_client(store: Store) -> Any:
     )
 
 
-@pytest.fixture(scope="session")
-def api_key(running_stack: Stack) -> str:
-    from ui.auth import create_key
+@dataclass(frozen=True)
+class Account:
+    """A person of the first workspace: its owner and an operator, with a password and an API key."""
 
-    return create_key(running_stack.redis(), "tests", role="admin")
+    user: str
+    password: str
+    key: str
+    workspace: str = LEGACY_WORKSPACE
+
+
+def make_account(redis: Redis, workspace: str = LEGACY_WORKSPACE, role: str = "owner", operator: bool = False,
+                 user: str = "") -> Account:
+    """A new user who is a member of ``workspace`` with ``role``, and a key of theirs."""
+    from accounts.apikeys import ApiKeys
+    from accounts.roles import Role
+    from accounts.upgrade import upgrade
+    from accounts.users import Users
+    from accounts.workspaces import Workspaces
+
+    upgrade(redis)
+    name, password = user or f"t-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+    Users(redis).create(name, password, operator=operator)
+    if not Workspaces(redis).exists(workspace):
+        Workspaces(redis).create(workspace, workspace=workspace)
+    Workspaces(redis).set_role(workspace, name, Role(role))
+    _, key = ApiKeys(redis).create(workspace, Role(role), name, name, operator=operator)
+    return Account(name, password, key, workspace)
+
+
+@pytest.fixture(scope="session")
+def account(running_stack: Stack) -> Account:
+    return make_account(running_stack.redis(), operator=True)
+
+
+@pytest.fixture(scope="session")
+def api_key(account: Account) -> str:
+    return account.key
 
 
 @pytest.fixture(scope="session")

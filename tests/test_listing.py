@@ -10,12 +10,16 @@ from redis import Redis
 
 from scheduler.uploads import ANY, State, Upload, Uploads
 from storage.events import UploadEvent
+from storage.layout import LEGACY_WORKSPACE
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def make(number: int, media_type: str = "image") -> Upload:
-    upload = Upload.from_event(UploadEvent("uploads", f"k{number}.jpg", f"e{number}", 10, "image/jpeg"))
+WS = "acme"
+
+
+def make(number: int, media_type: str = "image", workspace: str = WS) -> Upload:
+    upload = Upload.from_event(UploadEvent("uploads", f"k{number}.jpg", f"e{number}", 10, "image/jpeg"), workspace)
     upload.created_at = 1_000_000.0 + number
     upload.media_type = media_type
     return upload
@@ -37,20 +41,30 @@ def test_filters_and_pages_come_from_the_index(redis_db: Redis) -> None:
         records.create(make(number, "video" if number % 3 == 0 else "image"))
     for number in range(0, 30, 5):
         records.set_state(make(number).id, State.FAILED, "damaged")
-    failed = records.page(State.FAILED.value)
+    failed = records.page(WS, State.FAILED.value)
     assert failed.total == 6
     assert [u.key for u in failed.uploads] == [f"k{n}.jpg" for n in (25, 20, 15, 10, 5, 0)], "newest first"
-    failed_videos = records.page(State.FAILED.value, "video")
+    failed_videos = records.page(WS, State.FAILED.value, "video")
     assert [u.key for u in failed_videos.uploads] == ["k15.jpg", "k0.jpg"]
-    second_page = records.page(offset=10, limit=10)
+    second_page = records.page(WS, offset=10, limit=10)
     assert second_page.total == 30 and [u.key for u in second_page.uploads][:2] == ["k19.jpg", "k18.jpg"]
-    window = records.page(since=1_000_010.0, until=1_000_012.0)
+    window = records.page(WS, since=1_000_010.0, until=1_000_012.0)
     assert [u.key for u in window.uploads] == ["k12.jpg", "k11.jpg", "k10.jpg"]
     # A state change moves the upload between listings; a deleted one leaves all of them.
     records.set_state(make(25).id, State.QUEUED)
-    assert records.page(State.FAILED.value).total == 5 and records.page(State.QUEUED.value).total == 25
+    assert records.page(WS, State.FAILED.value).total == 5 and records.page(WS, State.QUEUED.value).total == 25
     records.delete(make(0).id)
-    assert records.page(State.FAILED.value, "video").total == 1 and records.page(ANY).total == 29
+    assert records.page(WS, State.FAILED.value, "video").total == 1 and records.page(WS, ANY).total == 29
+
+
+def test_a_workspace_lists_only_its_own_uploads(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    for number in range(6):
+        records.create(make(number, workspace="acme" if number % 2 else "other"))
+    assert [u.key for u in records.page("acme").uploads] == ["k5.jpg", "k3.jpg", "k1.jpg"]
+    assert [u.key for u in records.page("other", State.QUEUED.value, "image").uploads] == ["k4.jpg", "k2.jpg", "k0.jpg"]
+    assert records.count("acme") == 3 and records.count() == 6
+    assert records.page("nobody").total == 0
 
 
 def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -> None:
@@ -62,11 +76,11 @@ def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -
             for number in range(count):
                 upload = make(number, "audio" if number % 2 else "image")
                 pipe.hset(f"ml:upload:{upload.id}", mapping=upload.to_redis())
-                for listing in records._listings(upload.state.value, upload.media_type):
+                for listing in records._listings(upload):
                     pipe.zadd(listing, {upload.id: upload.created_at})
             pipe.execute()
         Counting.commands = 0
-        page = records.page(State.QUEUED.value, "audio", offset=20, limit=10)
+        page = records.page(WS, State.QUEUED.value, "audio", offset=20, limit=10)
         assert len(page.uploads) == 10 and page.total == count // 2
         costs.append(Counting.commands)
     assert costs[0] == costs[1] == 12, "two index reads and one read per upload shown, at 100 and at 2,000"
@@ -75,12 +89,16 @@ def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -
 def test_uploads_recorded_before_the_index_existed_are_listed_after_an_upgrade(redis_db: Redis) -> None:
     records = Uploads(redis_db)
     old = [make(number, "audio") for number in range(5)]
-    for upload in old:  # what the previous version wrote: the record and the one list of all uploads
-        redis_db.hset(f"ml:upload:{upload.id}", mapping=upload.to_redis())
+    for upload in old:  # what the first version wrote: a record without a workspace, one list of all uploads
+        record = {k: v for k, v in upload.to_redis().items() if k != "workspace"}
+        redis_db.hset(f"ml:upload:{upload.id}", mapping=record)
         redis_db.zadd("ml:uploads", {upload.id: upload.created_at})
-    assert records.page(State.QUEUED.value, "audio").total == 0
+    redis_db.zadd("ml:uploads:queued:audio", {old[0].id: 1.0})  # a listing set of the version before workspaces
+    assert records.page(LEGACY_WORKSPACE, State.QUEUED.value, "audio").total == 0
     assert records.ensure_index() == 5
-    assert [u.key for u in records.page(State.QUEUED.value, "audio").uploads] == [f"k{n}.jpg" for n in range(4, -1, -1)]
+    found = records.page(LEGACY_WORKSPACE, State.QUEUED.value, "audio").uploads
+    assert [u.key for u in found] == [f"k{n}.jpg" for n in range(4, -1, -1)], "they belong to the first workspace"
+    assert not redis_db.exists("ml:uploads:queued:audio"), "the old listing sets are gone"
     assert records.ensure_index() == 0, "done once"
 
 

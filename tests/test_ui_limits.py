@@ -8,6 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from embedded.stack import Stack
+from tests.conftest import Account
 from tests.ui_support import app_on, csrf_of
 
 
@@ -20,15 +21,16 @@ def throttled(running_stack: Stack) -> Iterator[FlaskClient]:
         yield app.test_client()
 
 
-def test_failed_sign_ins_are_throttled(throttled: FlaskClient, api_key: str) -> None:
+def test_failed_sign_ins_are_throttled(throttled: FlaskClient, account: Account) -> None:
     token = csrf_of(throttled.get("/login").get_data(as_text=True))
 
-    def attempt(key: str) -> int:
-        return throttled.post("/login", data={"api_key": key, "csrf_token": token}).status_code
+    def attempt(password: str) -> int:
+        form = {"user": account.user, "password": password, "csrf_token": token}
+        return throttled.post("/login", data=form).status_code
 
-    assert [attempt("ml_wrong") for _ in range(3)] == [401, 401, 401]
-    assert attempt("ml_wrong") == 429
-    assert attempt(api_key) == 429, "over the limit, even the right key waits for the window to pass"
+    assert [attempt("wrong-password") for _ in range(3)] == [401, 401, 401]
+    assert attempt("wrong-password") == 429
+    assert attempt(account.password) == 429, "over the limit, even the right password waits for the window to pass"
     assert throttled.get("/login").status_code == 200, "the page itself still opens"
 
 

@@ -14,11 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from accounts.users import Users
+from accounts.workspaces import Workspaces
 from embedded.stack import Stack
-from scheduler.keys import API_KEYS
-from tests.conftest import DATA, jpeg
+from tests.conftest import DATA, Account, jpeg, make_account
 from tests.ui_support import browser_client, client, csrf_of, sign_in, ui_app, upload_bytes  # noqa: F401
-from ui.auth import create_key
 
 PAGES = ["/", "/upload", "/uploads", "/uploads/nope", "/search", "/people", "/system"]
 VIEW = re.compile(r'<script id="view" type="application/json">(.*?)</script>', re.S)
@@ -33,34 +33,36 @@ def test_every_page_sends_a_stranger_to_sign_in(client: FlaskClient, path: str) 
 
 def test_sign_in_page_explains_itself(client: FlaskClient) -> None:
     page = client.get("/login").get_data(as_text=True)
-    assert 'name="api_key"' in page and 'name="viewport"' in page
+    assert 'name="user"' in page and 'name="password"' in page and 'name="viewport"' in page
 
 
-def test_a_wrong_key_is_refused_with_a_reason(client: FlaskClient) -> None:
+def test_a_wrong_password_is_refused_with_a_reason(client: FlaskClient, account: Account) -> None:
     token = csrf_of(client.get("/login").get_data(as_text=True))
-    reply = client.post("/login", data={"api_key": "ml_nonsense", "csrf_token": token})
-    assert reply.status_code == 401
-    assert "not valid" in reply.get_data(as_text=True)
-    assert client.get("/uploads").status_code == 302
+    for user, password in ((account.user, "not-the-password"), ("nobody-at-all", account.password)):
+        reply = client.post("/login", data={"user": user, "password": password, "csrf_token": token})
+        assert reply.status_code == 401
+        assert "do not match" in reply.get_data(as_text=True)
+        assert client.get("/uploads").status_code == 302
 
 
-def test_sign_in_without_the_form_token_is_refused(client: FlaskClient, api_key: str) -> None:
-    reply = client.post("/login", data={"api_key": api_key})
+def test_sign_in_without_the_form_token_is_refused(client: FlaskClient, account: Account) -> None:
+    reply = client.post("/login", data={"user": account.user, "password": account.password})
     assert reply.status_code == 400
     assert client.get("/uploads").status_code == 302
 
 
-def test_sign_in_returns_to_the_page_asked_for_and_never_off_site(client: FlaskClient, api_key: str) -> None:
+def test_sign_in_returns_to_the_page_asked_for_and_never_off_site(client: FlaskClient, account: Account) -> None:
+    form = {"user": account.user, "password": account.password}
     token = csrf_of(client.get("/login").get_data(as_text=True))
-    reply = client.post("/login", data={"api_key": api_key, "csrf_token": token, "next": "/system"})
+    reply = client.post("/login", data={**form, "csrf_token": token, "next": "/system"})
     assert reply.status_code == 302 and reply.location == "/system"
     for target in ("https://elsewhere.example/", "//elsewhere.example/x", "javascript:alert(1)"):
         token = csrf_of(client.get("/upload").get_data(as_text=True))
-        reply = client.post("/login", data={"api_key": api_key, "csrf_token": token, "next": target})
+        reply = client.post("/login", data={**form, "csrf_token": token, "next": target})
         assert reply.location == "/uploads", target
 
 
-@pytest.mark.parametrize("path", ["/upload", "/uploads", "/search", "/people", "/system"])
+@pytest.mark.parametrize("path", ["/upload", "/uploads", "/search", "/people", "/system", "/workspace"])
 def test_every_page_opens_when_signed_in(browser_client: tuple[FlaskClient, str], path: str) -> None:
     web, _ = browser_client
     reply = web.get(path)
@@ -153,15 +155,15 @@ def test_a_session_ends_at_its_absolute_lifetime_though_in_use(
     assert web.get("/uploads").status_code == 302, "three seconds after sign-in it ends however busy"
 
 
-def test_a_revoked_key_signs_the_browser_out(client: FlaskClient, running_stack: Stack) -> None:
+def test_a_person_removed_from_the_workspace_loses_it_at_once(client: FlaskClient, running_stack: Stack) -> None:
     connection = running_stack.redis()
-    key = create_key(connection, "short-lived")
-    sign_in(client, key)
+    someone = make_account(connection, role="viewer")
+    sign_in(client, someone)
     assert client.get("/uploads").status_code == 200
-    for digest, raw in connection.hgetall(API_KEYS).items():
-        if json.loads(raw)["name"] == "short-lived":
-            connection.hdel(API_KEYS, digest)
-    assert client.get("/uploads").status_code == 302
+    Workspaces(connection).remove_member(someone.workspace, someone.user)
+    assert client.get("/uploads").status_code == 403, "signed in, but no longer in the workspace"
+    Users(connection).delete(someone.user)
+    assert client.get("/uploads").status_code == 302, "an account deleted is signed out"
 
 
 def test_uploads_list_shows_each_upload_with_its_steps_and_filters(

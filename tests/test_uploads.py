@@ -9,7 +9,7 @@ from storage.events import UploadEvent
 
 
 def make(key: str = "a.jpg", etag: str = "e1") -> Upload:
-    return Upload.from_event(UploadEvent("uploads", key, etag, 10, "image/jpeg"))
+    return Upload.from_event(UploadEvent("uploads", key, etag, 10, "image/jpeg"), "acme")
 
 
 def test_same_object_version_is_created_once(redis_db: Redis) -> None:
@@ -24,7 +24,7 @@ def test_same_object_version_is_created_once(redis_db: Redis) -> None:
 def test_state_and_steps_are_recorded_and_published(redis_db: Redis) -> None:
     records = Uploads(redis_db)
     listener = redis_db.pubsub()
-    listener.subscribe("ml:events")
+    listener.subscribe("ml:events:acme")
     upload = make()
     records.create(upload)
     records.plan_steps(upload.id, ["probe", "thumbnail"])

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from embedded.stack import Stack
-from tests.conftest import wait_for_upload
+from tests.conftest import Account, wait_for_upload
 from ui.settings import UiSettings
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -65,18 +65,19 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: FlaskClient, key: str) -> str:
+def sign_in(client: FlaskClient, account: Account) -> str:
     """Signs in through the form, as a person would; returns the session's CSRF token."""
     token = csrf_of(client.get("/login").get_data(as_text=True))
-    reply = client.post("/login", data={"api_key": key, "csrf_token": token, "next": "/uploads"})
+    reply = client.post("/login", data={"user": account.user, "password": account.password, "csrf_token": token,
+                                        "next": "/uploads"})
     assert reply.status_code == 302, reply.get_data(as_text=True)
     return csrf_of(client.get("/upload").get_data(as_text=True))
 
 
 @pytest.fixture
-def browser_client(client: FlaskClient, api_key: str) -> tuple[FlaskClient, str]:
+def browser_client(client: FlaskClient, account: Account) -> tuple[FlaskClient, str]:
     """A test client signed in with the session cookie, and its CSRF token."""
-    return client, sign_in(client, api_key)
+    return client, sign_in(client, account)
 
 
 def post_upload(api: httpx.Client, name: str, data: bytes, content_type: str) -> str:

@@ -161,3 +161,10 @@ def people() -> str:
 @needs(Need.OPERATOR)
 def system_page() -> str:
     return render_template("system.html", active="system", **pipeline().health())
+
+
+@pages.get("/workspace")
+@needs(Need.SIGNED_IN)
+def workspace_page() -> str:
+    """The workspace: who works in it with which role, its keys, audit log and usage (owners)."""
+    return render_template("workspace.html", active="workspace")
