@@ -71,7 +71,7 @@ def switch_workspace() -> BaseResponse | tuple[str, int]:
 
 
 @pages.get("/")
-@needs(Need.PUBLIC)
+@needs(Need.SIGNED_IN)
 def home() -> BaseResponse:
     return redirect(url_for("pages.uploads"))
 
