@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def result_key(upload_key: str) -> str:
     """The analysis of ``uploads/<key>`` is stored as ``results/<key>.json``."""
@@ -15,3 +17,16 @@ def artefact_key(upload_id: str, name: str) -> str:
 
 def artefact_prefix(upload_id: str) -> str:
     return f"{upload_id}/"
+
+
+WORKSPACE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
+
+
+def workspace_prefix(workspace: str) -> str:
+    """Every object of a workspace, in every bucket, lives under ``<workspace>/``."""
+    if not WORKSPACE_ID.fullmatch(workspace):
+        raise ValueError(
+            f"workspace id {workspace!r} is not valid: use 2-32 lowercase letters, digits or '-', "
+            "starting with a letter or digit"
+        )
+    return f"{workspace}/"
