@@ -37,7 +37,7 @@ def mini_command(settings: EmbeddedSettings, data_dir: Path) -> list[str]:
         "-webdav=false",
         f"-s3.port={settings.s3_port}",
         f"-filer.port={settings.filer_port}",
-        f"-master.port={base + 5}",
+        f"-master.port={settings.master_port}",
         f"-volume.port={base + 6}",
         # weed mini binds these even with the admin UI off; move them with the rest so that
         # two stacks (a running one and the tests') can share a machine.

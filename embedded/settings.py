@@ -43,6 +43,10 @@ class EmbeddedSettings(BaseSettings):
     def filer_port(self) -> int:
         return self.seaweed_port_base + 4
 
+    @property
+    def master_port(self) -> int:
+        return self.seaweed_port_base + 5
+
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
 

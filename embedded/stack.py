@@ -134,6 +134,9 @@ class Stack:
             "MEDIALENS_S3_ENDPOINT": s.url(s.s3_port),
             "MEDIALENS_S3_ACCESS_KEY": secrets.s3_access_key,
             "MEDIALENS_S3_SECRET_KEY": secrets.s3_secret_key,
+            # Workspace credentials are identities of this SeaweedFS (storage/credentials.py).
+            "MEDIALENS_S3_SEAWEED_MASTER": f"{s.host}:{s.master_port}",
+            "MEDIALENS_S3_SEAWEED_CONFIG_DIR": str(self.seaweed_dir),
             "MEDIALENS_SCHEDULER_REDIS_URL": self.redis_url(),
             "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": s.url(s.gateway_port)}),
             "MEDIALENS_SCHEDULER_GATEWAY_PASSWORD": secrets.gateway_password,
@@ -161,6 +164,11 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
 
+    @property
+    def seaweed_dir(self) -> Path:
+        """SeaweedFS's data and its security.toml; it runs there."""
+        return self.state / "seaweedfs"
+
     def redis_url(self, db: int = 0) -> str:
         """How every client reaches the stack's Redis, password included."""
         s = self.settings
@@ -173,7 +181,7 @@ class Stack:
         s = self.settings
         python = sys.executable
         redis_dir = private_dir(self.state / "redis")
-        seaweed_dir = private_dir(self.state / "seaweedfs")
+        seaweed_dir = private_dir(self.seaweed_dir)
         seaweedfs.write_security(
             seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key
         )
@@ -204,6 +212,8 @@ class Stack:
             endpoint=env["MEDIALENS_S3_ENDPOINT"],
             access_key=self.secrets.s3_access_key,
             secret_key=self.secrets.s3_secret_key,
+            seaweed_master=env["MEDIALENS_S3_SEAWEED_MASTER"],
+            seaweed_config_dir=self.seaweed_dir,
         ))
 
     def _store_ready(self) -> bool:

@@ -43,13 +43,19 @@ class PresignedPost:
     fields: dict[str, str]
 
 
-def _minio(endpoint: str, settings: StorageSettings) -> Minio:
+def endpoint_address(endpoint: str) -> tuple[str, bool]:
+    """The host:port of an endpoint URL (a bare host:port is plain HTTP), and whether it is HTTPS."""
     parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    return parts.netloc, parts.scheme == "https"
+
+
+def minio_client(endpoint: str, settings: StorageSettings) -> Minio:
+    address, secure = endpoint_address(endpoint)
     return Minio(
-        parts.netloc,
+        address,
         access_key=settings.access_key,
         secret_key=settings.secret_key,
-        secure=parts.scheme == "https",
+        secure=secure,
         region=settings.region,
     )
 
@@ -67,13 +73,13 @@ class Store:
 
     def __init__(self, settings: StorageSettings | None = None) -> None:
         self.settings = settings or StorageSettings()
-        self.client = _minio(self.settings.endpoint, self.settings)
+        self.client = minio_client(self.settings.endpoint, self.settings)
         s = self.settings
         # Signing needs no network call when the region is known, so one more client per audience
         # signs for the address that audience reaches.
         self.signers = {
-            Audience.PUBLIC: _minio(public_endpoint(s), s),
-            Audience.FUNCTIONS: _minio(function_endpoint(s), s),
+            Audience.PUBLIC: minio_client(public_endpoint(s), s),
+            Audience.FUNCTIONS: minio_client(function_endpoint(s), s),
         }
 
     @property

@@ -17,9 +17,13 @@ def valid_workspace(workspace: str) -> bool:
 
 
 def workspace_prefix(workspace: str) -> str:
-    """The part of every bucket that belongs to one workspace."""
+    """The part of every bucket that belongs to one workspace (the id is checked: it goes into
+    store policies and commands)."""
     if not valid_workspace(workspace):
-        raise ValueError(f"not a workspace id: {workspace!r}")
+        raise ValueError(
+            f"workspace id {workspace!r} is not valid: use 2-32 lowercase letters, digits or '-', "
+            "starting with a letter or digit"
+        )
     return f"{workspace}/"
 
 

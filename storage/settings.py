@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,3 +29,11 @@ class StorageSettings(BaseSettings):
     results_bucket: str = Field("results", description="Analysis JSON, one object per upload key.")
     artefacts_bucket: str = Field("artefacts", description="Thumbnails, keyframes, audio tracks.")
     url_expiry_s: int = Field(3600, description="Lifetime of presigned URLs, in seconds.")
+    seaweed_master: str = Field(
+        "",
+        description="host:port of the embedded SeaweedFS master, set by the embedded stack; empty means "
+        "the store is MinIO and workspace credentials go through its admin API.",
+    )
+    seaweed_config_dir: Path = Field(
+        Path("."), description="Directory of the embedded SeaweedFS's security.toml (signs its admin calls)."
+    )
