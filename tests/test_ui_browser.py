@@ -17,7 +17,7 @@ from embedded.stack import Stack
 from scheduler.uploads import Uploads
 from storage.client import Store
 from storage.layout import result_key
-from tests.conftest import DATA, wait_for_upload
+from tests.conftest import DATA, Account, wait_for_upload
 from tests.ui_support import post_upload
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
@@ -127,7 +127,7 @@ def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
 
 
 def test_a_person_signs_in_uploads_watches_and_explores(
-    browser: Any, base_url: str, api_key: str, api: httpx.Client, records: Uploads, s3_client: Any,
+    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads, s3_client: Any,
     store: Store, tmp_path: Path,
 ) -> None:
     expect = playwright.expect
@@ -138,11 +138,13 @@ def test_a_person_signs_in_uploads_watches_and_explores(
     # Sign in: every page sends a stranger to the sign-in form first.
     page.goto(base_url + "/uploads")
     expect(page).to_have_url(base_url + "/login?next=/uploads")
-    page.fill("#api_key", "ml_not_a_key")
+    page.fill("#user", account.user)
+    page.fill("#password", "not-the-password")
     page.click("button[type=submit]")
-    expect(page.locator(".error")).to_contain_text("not valid")
+    expect(page.locator(".error")).to_contain_text("do not match")
     shot(page, "01-sign-in-refused")
-    page.fill("#api_key", api_key)
+    page.fill("#user", account.user)
+    page.fill("#password", account.password)
     page.click("button[type=submit]")
     expect(page).to_have_url(base_url + "/uploads")
 
@@ -355,7 +357,7 @@ def ids_of(api: httpx.Client, person: str) -> set[str]:
 
 
 def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
-    browser: Any, base_url: str, api_key: str, api: httpx.Client, tmp_path: Path
+    browser: Any, base_url: str, account: Account, api: httpx.Client, tmp_path: Path
 ) -> None:
     expect = playwright.expect
     faces = DATA / "faces"
@@ -388,7 +390,8 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(base_url + "/login?next=/search")
-    page.fill("#api_key", api_key)
+    page.fill("#user", account.user)
+    page.fill("#password", account.password)
     page.click("button[type=submit]")
     expect(page).to_have_url(base_url + "/search")
 

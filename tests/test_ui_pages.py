@@ -111,11 +111,12 @@ def _session_cookie(web: FlaskClient) -> str:
 
 
 def test_the_session_cookie_is_an_opaque_id_revoked_at_sign_out(
-    browser_client: tuple[FlaskClient, str], api_key: str, ui_app: Flask
+    browser_client: tuple[FlaskClient, str], account: Account, ui_app: Flask
 ) -> None:
     web, token = browser_client
     copied = _session_cookie(web)
-    assert api_key not in copied and api_key not in base64.urlsafe_b64decode(copied + "==").decode("latin-1")
+    decoded = base64.urlsafe_b64decode(copied + "==").decode("latin-1")
+    assert account.user not in copied and account.user not in decoded and account.password not in decoded
     replay = ui_app.test_client()
     replay.set_cookie("session", copied)
     assert replay.get("/uploads").status_code == 200, "the copy works while the session lives"
@@ -124,14 +125,14 @@ def test_the_session_cookie_is_an_opaque_id_revoked_at_sign_out(
     assert replay.get("/api/v1/uploads").status_code == 401
 
 
-def test_signing_in_gives_a_new_session_id(client: FlaskClient, api_key: str) -> None:
+def test_signing_in_gives_a_new_session_id(client: FlaskClient, account: Account) -> None:
     client.get("/login")
     before = _session_cookie(client)
-    sign_in(client, api_key)
+    sign_in(client, account)
     assert _session_cookie(client) != before, "an id planted before sign-in must not become a signed-in one"
 
 
-def test_the_session_cookie_is_httponly_lax_and_secure_over_https(ui_app: Flask, api_key: str) -> None:
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(ui_app: Flask) -> None:
     web = ui_app.test_client()
     page = web.get("/login", base_url="https://medialens.example")
     cookie = page.headers["Set-Cookie"]
