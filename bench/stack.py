@@ -94,10 +94,11 @@ def wait_all(api: httpx.Client, keys: list[str], timeout: float, poll_s: float =
 
 
 def api_client(stack: Stack) -> httpx.Client:
-    from ui.auth import create_key
+    from accounts.upgrade import admin_key, upgrade
 
     s = stack.settings
-    key = create_key(stack.redis(), "bench", role="admin")
+    upgrade(stack.redis())
+    key = admin_key(stack.redis())
     return httpx.Client(base_url=s.url(s.ui_port) + "/api/v1", headers={"Authorization": f"Bearer {key}"})
 
 

@@ -14,6 +14,7 @@ from gpu.settings import OFF_MESSAGE
 from gpu.status import status
 from scheduler.routing import route
 from scheduler.uploads import State, StepState
+from tests.conftest import make_account
 from tests.gpu_support import (  # noqa: F401
     Burst,
     burst,
@@ -26,7 +27,6 @@ from tests.gpu_support import (  # noqa: F401
 )
 from ui import cli
 from ui.app import create_app
-from ui.auth import create_key
 
 
 def test_a_node_that_dies_mid_batch_loses_no_step_and_runs_none_twice(
@@ -107,7 +107,7 @@ def test_without_a_key_everything_runs_on_the_cpu_and_the_api_and_cli_say_so(
     burst.configure(vast_api_key="")
     run_on_cpu(burst, count=1)
     app = create_app(store=burst.store)
-    key = create_key(burst.redis, "gpu-tests", role="admin")
+    key = make_account(burst.redis, operator=True).key
     shown = app.test_client().get("/api/v1/gpu", headers={"Authorization": f"Bearer {key}"}).get_json()
     assert shown["enabled"] is False and shown["message"] == OFF_MESSAGE
     assert app.test_client().get("/api/v1/gpu").status_code == 401

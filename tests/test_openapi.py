@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from embedded.stack import Stack
+from tests.conftest import make_account
 from tests.ui_support import UNTHROTTLED, app_on
-from ui.auth import create_key
 
 # The run's own Redis database: the state-changing operations it calls (delete, retry, reprocess, merge)
 # can reach no upload or person of the running stack's, nor of any other test's.
@@ -40,7 +40,7 @@ def contract_app(running_stack: Stack) -> Iterator[Flask]:
 
 @pytest.fixture(scope="module")
 def contract_key(running_stack: Stack, contract_app: Flask) -> str:
-    return create_key(running_stack.redis(CONTRACT_DB), "contract", role="admin")
+    return make_account(running_stack.redis(CONTRACT_DB), operator=True).key
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def sign_in(client: FlaskClient, account: Account) -> str:
     reply = client.post("/login", data={"user": account.user, "password": account.password, "csrf_token": token,
                                         "next": "/uploads"})
     assert reply.status_code == 302, reply.get_data(as_text=True)
-    return csrf_of(client.get("/upload").get_data(as_text=True))
+    return csrf_of(client.get("/workspace").get_data(as_text=True))
 
 
 @pytest.fixture

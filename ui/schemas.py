@@ -215,7 +215,7 @@ class RoleRequest(Body):
 class KeyRequest(Body):
     name: str = Field(min_length=1, max_length=80, description="What the key is for.")
     role: RoleName = Field("viewer", description="What the key may do in this workspace.")
-    expires_in_days: float | None = Field(None, gt=0, le=3650, description="Stops working after this many days.")
+    expires_in_days: float | None = Field(None, ge=0.001, le=3650, description="Stops working after this many days.")
 
 
 class WorkspaceRequest(Body):
