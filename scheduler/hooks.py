@@ -16,3 +16,7 @@ class PipelineHook(Protocol):
 
     def deleted(self, upload: str) -> dict[str, int]:
         """The upload is being deleted: remove what this subsystem keeps of it; counts of what went."""
+
+    def erase(self, workspace: str) -> dict[str, int]:
+        """The workspace is being erased (its uploads are deleted already): remove all this subsystem
+        still keeps of it; counts of what went."""

@@ -15,12 +15,13 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
+from accounts.usage import Usage
 from accounts.workspaces import Workspaces
 from storage.events import EventError, UploadEvent, parse_events
 from storage.layout import LEGACY_WORKSPACE, workspace_of
 from storage.settings import StorageSettings
 
-from . import metrics, steps
+from . import accounting, metrics, steps
 from .context import Context, queue, redis, settings, use
 from .settings import SchedulerSettings
 from .uploads import State, Upload, Uploads
@@ -43,9 +44,16 @@ def attribute(event: UploadEvent, redis: Redis) -> str | None:
 def accept(event: UploadEvent, records: Uploads, q: Queue, workspace: str) -> tuple[str, bool]:
     """Records the upload in its workspace and starts it; returns its id and whether this delivery
     started it."""
-    upload = Upload.from_event(event, workspace)
+    upload = Upload.from_event(event, workspace, records.uploader(workspace, event.key))
+    # Asked before the upload counts: the quota refuses what goes past it, not what reaches it.
+    refused = Usage(records.redis).refusal(workspace, upload.size)
     created = records.create(upload)
     if created:
+        accounting.arrived(records.redis, upload)
+        if refused:
+            records.set_state(upload.id, State.FAILED, f"refused: {refused}")
+            logger.info("refused %s/%s: %s", event.bucket, event.key, refused, extra={"upload_id": upload.id})
+            return upload.id, True
         steps.start(upload.id, q, records)
         logger.info("accepted %s/%s", event.bucket, event.key, extra={"upload_id": upload.id})
         return upload.id, True

@@ -16,7 +16,7 @@ from redis.client import PubSub
 from storage.client import Store
 from storage.layout import artefact_prefix, result_key
 
-from . import analysis, health, hooks, steps
+from . import accounting, analysis, health, hooks, steps
 from .analysis import KEYFRAMES, keyframe_results
 from .context import Context, use
 from .keys import events_channel
@@ -27,6 +27,7 @@ from .uploads import ANY, Page, State, Step, StepState, Upload, UploadNotFound, 
 __all__ = ["ANY", "IMAGE_PICTURE", "KEYFRAMES", "Keyframe", "MalformedName", "NotRetryable",
            "Pipeline", "State", "StepName", "StepState", "UploadNotFound", "connect", "keyframe_results"]
 
+EXPECTED_GRACE_S = 3600  # an upload form is used within its expiry; its event may come a little later
 SETTLED = {StepState.DONE, StepState.FAILED, StepState.SKIPPED}
 
 
@@ -136,6 +137,10 @@ class Pipeline:
             return False
         return True
 
+    def expect_upload(self, workspace: str, key: str, uploader: str) -> None:
+        """Notes who is about to upload ``key`` (handed a form now), for the upload's record."""
+        self.records.expect(workspace, key, uploader, self.store.settings.url_expiry_s + EXPECTED_GRACE_S)
+
     def start(self, upload: str) -> None:
         steps.start(upload, self.queue, self.records)
 
@@ -170,6 +175,7 @@ class Pipeline:
         made = self.artefacts(upload)
         owns_key = self.records.latest_for_key(record.bucket, record.key) in (None, upload)
         self.records.delete(upload)
+        accounting.left(self.redis, record)
         removed: dict[str, int] = {"objects": 0}
         for hook in self.context.hooks:
             for name, count in hook.deleted(upload).items():

@@ -21,7 +21,7 @@ from functions.common import logs
 from storage.client import Audience
 from storage.layout import artefact_key, artefact_prefix, result_key
 
-from . import calls, metrics, plans, routing
+from . import accounting, calls, metrics, plans, routing
 from .analysis import FORMAT, timeline
 from .context import current, queue, redis, settings, store
 from .gateway import Gateway
@@ -272,6 +272,7 @@ def finish(upload: str) -> str:
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason)
+    accounting.finished(records.redis, record, steps)
     for hook in current().hooks:
         hook.finished(upload)
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))

@@ -82,6 +82,7 @@ class Upload:
     etag: str
     size: int
     workspace: str = LEGACY_WORKSPACE
+    uploaded_by: str = ""  # who asked for the upload form; "" for an upload straight to S3
     content_type: str = ""
     state: State = State.QUEUED
     reason: str = ""
@@ -91,7 +92,7 @@ class Upload:
     metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: UploadEvent, workspace: str) -> Upload:
+    def from_event(cls, event: UploadEvent, workspace: str, uploaded_by: str = "") -> Upload:
         """The upload an event starts, in the workspace the caller attributed it to."""
         return cls(
             id=upload_id(event.bucket, event.key, event.etag),
@@ -100,6 +101,7 @@ class Upload:
             etag=event.etag,
             size=event.size,
             workspace=workspace,
+            uploaded_by=uploaded_by,
             content_type=event.content_type,
             metadata=dict(event.user_metadata),
         )
@@ -239,6 +241,19 @@ class Uploads:
             count += 1
         self.redis.set(marker, INDEX_VERSION)
         return count
+
+    def expect(self, workspace: str, key: str, uploader: str, ttl_s: int) -> None:
+        """Notes who was handed the form to upload ``key``, for the upload that arrives with it."""
+        self.redis.set(self._expected(workspace, key), uploader, ex=max(ttl_s, 1))
+
+    def uploader(self, workspace: str, key: str) -> str:
+        """Who was handed the form for this key ("" when nobody was: a straight S3 upload)."""
+        found = self.redis.getdel(self._expected(workspace, key))
+        return text(found) if found else ""
+
+    @staticmethod
+    def _expected(workspace: str, key: str) -> str:
+        return f"{keys.workspace(workspace)}:expected:{key}"
 
     def get(self, upload: str) -> Upload:
         raw = self.redis.hgetall(self._key(upload))

@@ -136,6 +136,18 @@ class Store:
             raise
         return True
 
+    def size(self, bucket: str, key: str) -> int:
+        return int(self.client.stat_object(bucket, key).size or 0)
+
+    def stream(self, bucket: str, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """An object's bytes a chunk at a time, so no caller holds a large object whole."""
+        response = self.client.get_object(bucket, key)
+        try:
+            yield from response.stream(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+
     def keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
         for item in self.client.list_objects(bucket, prefix=prefix, recursive=True):
             if item.object_name is not None:

@@ -7,12 +7,15 @@ import uuid
 
 from flask import Blueprint, Response, current_app, g, jsonify
 
+from accounts.audit import Action
+from accounts.usage import Usage
 from scheduler.service import NotRetryable, UploadNotFound
 from storage.layout import upload_key
 from storage.media_types import upload_type
 
-from .access import Need, needs
-from .context import pipeline, store
+from . import audit
+from .access import Need, current, needs
+from .context import pipeline, redis, store
 from .openapi import operation
 from .schemas import Deleted, Error, UploadForm, UploadList, UploadRequest, UploadsQuery, UploadSummary, UploadView
 
@@ -27,7 +30,7 @@ def error(status: int, message: str) -> tuple[Response, int]:
 
 @api.post("/uploads")
 @needs(Need.EDITOR)
-@operation("A presigned POST form to upload one file with.", {201: UploadForm, 413: Error, 415: Error},
+@operation("A presigned POST form to upload one file with.", {201: UploadForm, 403: Error, 413: Error, 415: Error},
            body=UploadRequest)
 def create_upload(body: UploadRequest) -> tuple[Response, int]:
     """Hands out a presigned POST form; the bucket event starts the analysis once it is used.
@@ -42,6 +45,9 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if size is not None and size > limit:
         return error(413, f"files up to {limit} bytes are accepted")
+    refused = Usage(redis()).refusal(g.workspace, size or 0)
+    if refused:
+        return error(403, refused)
     content_type = upload_type(body.content_type, filename)
     if content_type is None:
         return error(415, "only pictures, video and sound are analysed: send their 'content_type' "
@@ -51,6 +57,8 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
     s = store()
     bound = limit if size is None else size
     form = s.presigned_post(s.settings.uploads_bucket, key, content_type, bound)
+    pipeline().expect_upload(g.workspace, key, current().actor)
+    audit.record(Action.UPLOAD, key, {"content_type": content_type})
     return jsonify(
         bucket=s.settings.uploads_bucket, key=key, method="POST", url=form.url, fields=form.fields,
         content_type=content_type, max_bytes=bound,
@@ -87,7 +95,9 @@ def get_upload(upload_id: str) -> tuple[Response, int]:
 def retry_upload(upload_id: str) -> tuple[Response, int]:
     """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
     try:
-        return jsonify(pipeline().retry(upload_id, g.workspace)), 202
+        queued = pipeline().retry(upload_id, g.workspace)
+        audit.record(Action.RETRY, upload_id)
+        return jsonify(queued), 202
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
     except NotRetryable as exc:
@@ -103,4 +113,5 @@ def delete_upload(upload_id: str) -> tuple[Response, int]:
         removed = pipeline().delete(upload_id, g.workspace)
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
+    audit.record(Action.DELETE, upload_id, removed)
     return jsonify(deleted=upload_id, **removed), 200

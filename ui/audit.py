@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import g, request
 
 from accounts.audit import Action, Audit
@@ -15,10 +17,11 @@ def log() -> Audit:
     return Audit(redis(), AccountsSettings().audit_retention_s)
 
 
-def record(action: Action, target: str = "", workspace: str | None = None, **detail: str | int | float) -> None:
+def record(action: Action, target: str = "", detail: Mapping[str, str | int | float] | None = None,
+           workspace: str | None = None) -> None:
     """An entry in the workspace of this request (or the one named) by the caller."""
     log().record(g.workspace if workspace is None else workspace, g.principal.actor, action, target,
-                 request.remote_addr or "", **detail)
+                 request.remote_addr or "", **(detail or {}))
 
 
 def signed_in(user: str, ok: bool, workspace: str = "") -> None:

@@ -281,3 +281,49 @@ class UserInfo(Reply):
 
 class UserList(Reply):
     users: list[UserInfo]
+
+
+class AuditQuery(Query):
+    actor: str = Field("", max_length=80, description="Only what this user (or key:<id>) did.")
+    action: str = Field("", max_length=40, description="Only this kind of action (sign-in, upload, delete, ...).")
+    since: float | None = Field(None, ge=0, description="Only entries at or after this time (epoch seconds).")
+    until: float | None = Field(None, ge=0, description="Only entries at or before this time (epoch seconds).")
+    before: str = Field("", max_length=40, pattern=r"^(\d+-\d+)?$", description="Entries older than this entry id.")
+    limit: int = Field(100, ge=1, le=LIST_MAX)
+
+
+class AuditEntry(Reply):
+    id: str
+    time: float
+    actor: str
+    action: str
+    target: str
+    source: str
+    detail: dict[str, Any]
+
+
+class AuditList(Reply):
+    entries: list[AuditEntry]
+
+
+class UsageQuery(Query):
+    days: int = Field(30, ge=1, le=400, description="How many days back, today included.")
+
+
+class UsageReport(Reply):
+    workspace: str
+    stored: dict[str, int]
+    quota: dict[str, int | None]
+    days: list[dict[str, Any]]
+
+
+class QuotaRequest(Body):
+    storage_bytes: int | None = Field(None, ge=0, le=2**62, description="Bytes stored at most; none: no limit.")
+    files_per_day: int | None = Field(None, ge=0, le=2**31, description="Uploads a day at most; none: no limit.")
+
+
+class S3Access(Reply):
+    endpoint: str
+    access_key: str
+    secret_key: str = Field(description="Shown this once, never again.")
+    buckets: dict[str, str] = Field(description="Each bucket and the prefix this workspace may use in it.")

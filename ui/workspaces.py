@@ -3,6 +3,7 @@ workspaces and accounts of the installation."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 
@@ -11,15 +12,21 @@ from flask import Blueprint, Response, g, jsonify
 from accounts.apikeys import ApiKeys
 from accounts.audit import Action
 from accounts.roles import Role
+from accounts.usage import Quota, Usage
 from accounts.users import UserError, Users
 from accounts.workspaces import Workspaces
+from storage.client import public_endpoint
+from storage.credentials import CredentialsError, workspace_credentials
+from storage.layout import workspace_prefix
 
 from . import audit
 from .access import Need, current, needs
 from .api import error
-from .context import redis
+from .context import redis, store
 from .openapi import operation
 from .schemas import (
+    AuditList,
+    AuditQuery,
     Error,
     KeyList,
     KeyRecord,
@@ -28,7 +35,11 @@ from .schemas import (
     Members,
     NewKey,
     PasswordRequest,
+    QuotaRequest,
     RoleRequest,
+    S3Access,
+    UsageQuery,
+    UsageReport,
     UserInfo,
     UserList,
     UserRequest,
@@ -37,6 +48,7 @@ from .schemas import (
     WorkspaceRequest,
 )
 
+logger = logging.getLogger(__name__)
 workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1")
 
 DAY_S = 86400
@@ -96,7 +108,7 @@ def set_member(user: str, body: RoleRequest) -> tuple[Response, int]:
         return error(409, "a workspace keeps at least one owner: make another owner first")
     before = Workspaces(redis()).role_of(g.workspace, user)
     Workspaces(redis()).set_role(g.workspace, user, role)
-    audit.record(Action.MEMBER_ADDED if before is None else Action.ROLE_CHANGED, user, role=role.value)
+    audit.record(Action.MEMBER_ADDED if before is None else Action.ROLE_CHANGED, user, {"role": role.value})
     return members()
 
 
@@ -126,7 +138,7 @@ def list_keys() -> tuple[Response, int]:
 def create_key(body: KeyRequest) -> tuple[Response, int]:
     expires = time.time() + body.expires_in_days * DAY_S if body.expires_in_days else None
     found, secret = ApiKeys(redis()).create(g.workspace, Role(body.role), body.name, current().actor, expires)
-    audit.record(Action.KEY_CREATED, found.id, role=found.role, name=found.name)
+    audit.record(Action.KEY_CREATED, found.id, {"role": found.role, "name": found.name})
     return jsonify(**found.to_dict(), secret=secret), 201
 
 
@@ -137,7 +149,7 @@ def revoke_key(key_id: str) -> tuple[Response, int]:
     found = next((k for k in ApiKeys(redis()).list(g.workspace) if k.id == key_id), None)
     if found is None or not ApiKeys(redis()).revoke(g.workspace, key_id):
         return error(404, f"this workspace has no key {key_id}")
-    audit.record(Action.KEY_REVOKED, key_id, name=found.name)
+    audit.record(Action.KEY_REVOKED, key_id, {"name": found.name})
     return jsonify(found.to_dict()), 200
 
 
@@ -159,7 +171,7 @@ def create_workspace(body: WorkspaceRequest) -> tuple[Response, int]:
         made = Workspaces(redis()).create(body.name, owner=body.owner)
     except ValueError as exc:
         return error(400, str(exc))
-    audit.record(Action.WORKSPACE_CREATED, made.id, workspace="", owner=body.owner)
+    audit.record(Action.WORKSPACE_CREATED, made.id, {"owner": body.owner}, workspace="")
     return jsonify(made.to_dict()), 201
 
 
@@ -179,6 +191,69 @@ def create_user(body: UserRequest) -> tuple[Response, int]:
         made = Users(redis()).create(body.name, body.password, operator=body.operator)
     except UserError as exc:
         return error(400, str(exc))
-    audit.record(Action.USER_CREATED, made.name, workspace="", operator=int(made.operator))
+    audit.record(Action.USER_CREATED, made.name, {"operator": int(made.operator)}, workspace="")
     return jsonify(asdict(made)), 201
 
+
+
+@workspaces.get("/workspace/audit")
+@needs(Need.OWNER)
+@operation("The workspace's audit log, newest first: who did what, when and from where.", {200: AuditList},
+           query=AuditQuery)
+def audit_log(query: AuditQuery) -> tuple[Response, int]:
+    found = audit.log().entries(g.workspace, actor=query.actor or None, action=query.action or None,
+                                since=query.since, until=query.until, before=query.before or None, limit=query.limit)
+    return jsonify(entries=[entry.to_dict() for entry in found]), 200
+
+
+@workspaces.get("/workspace/usage")
+@needs(Need.VIEWER)
+@operation("What the workspace stores, processed and spent per day, and its quotas.", {200: UsageReport},
+           query=UsageQuery)
+def usage(query: UsageQuery) -> tuple[Response, int]:
+    return jsonify(Usage(redis()).report(g.workspace, days=query.days)), 200
+
+
+@workspaces.put("/workspaces/<workspace_id>/quota")
+@needs(Need.OPERATOR)
+@operation("Sets a workspace's quotas (operators); none lifts a limit.", {200: UsageReport, 404: Error},
+           body=QuotaRequest)
+def set_quota(workspace_id: str, body: QuotaRequest) -> tuple[Response, int]:
+    if not Workspaces(redis()).exists(workspace_id):
+        return error(404, f"no workspace {workspace_id}")
+    Usage(redis()).set_quota(workspace_id, Quota(body.storage_bytes, body.files_per_day))
+    limits = {k: v for k, v in body.model_dump().items() if v is not None}
+    audit.record(Action.QUOTA_CHANGED, workspace_id, limits, workspace=workspace_id)
+    return jsonify(Usage(redis()).report(workspace_id, days=1)), 200
+
+
+@workspaces.post("/workspace/s3-credentials")
+@needs(Need.OWNER)
+@operation("New S3 credentials of this workspace (the earlier ones stop working); the store itself holds them "
+           "to the workspace's part of each bucket.", {201: S3Access, 503: Error})
+def issue_s3_credentials() -> tuple[Response, int]:
+    s = store()
+    try:
+        made = workspace_credentials(s.settings).issue(g.workspace)
+    except CredentialsError as exc:
+        logger.error("could not issue S3 credentials for %s: %s", g.workspace, exc)
+        return error(503, "the store could not make credentials now: try again, or ask an operator to look")
+    audit.record(Action.S3_CREDENTIALS, made.access_key)
+    prefix = workspace_prefix(g.workspace)
+    buckets = {s.settings.uploads_bucket: prefix, s.settings.results_bucket: prefix,
+               s.settings.artefacts_bucket: prefix}
+    return jsonify(endpoint=public_endpoint(s.settings), access_key=made.access_key, secret_key=made.secret_key,
+                   buckets=buckets), 201
+
+
+@workspaces.delete("/workspace/s3-credentials")
+@needs(Need.OWNER)
+@operation("Revokes this workspace's S3 credentials.", {200: Me, 503: Error})
+def revoke_s3_credentials() -> tuple[Response, int]:
+    try:
+        workspace_credentials(store().settings).revoke(g.workspace)
+    except CredentialsError as exc:
+        logger.error("could not revoke S3 credentials of %s: %s", g.workspace, exc)
+        return error(503, "the store could not revoke the credentials now: try again")
+    audit.record(Action.S3_CREDENTIALS, "revoked")
+    return me()
