@@ -1,4 +1,8 @@
-"""`medialens analyze FILE...`: upload files, follow each pipeline live, print the results."""
+"""`medialens analyze FILE...`: upload files, follow each pipeline live, print the results.
+
+Also `medialens keys list|create|revoke` for the workspace's API keys, `medialens export` for the
+whole workspace as a tar archive, and `medialens gpu status`.
+"""
 
 from __future__ import annotations
 
@@ -106,13 +110,47 @@ def analyze(api: Api, paths: list[Path], timeout: float, console: Console) -> li
     return tracked
 
 
-def gpu_status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def connect(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Api:
     key = args.api_key or default_key()
     if not key:
         parser.error("no API key: pass --api-key or set MEDIALENS_API_KEY (make up prints one)")
-    api = Api(args.api, key)
+    return Api(args.api, key)
+
+
+def gpu_status(api: Api, args: argparse.Namespace) -> int:
     data = api._json(api.client.get("/gpu"))
     print(json.dumps(data, indent=2) if args.json else describe_gpu(data))
+    return 0
+
+
+def manage_keys(api: Api, args: argparse.Namespace) -> int:
+    """Lists, makes or revokes the workspace's API keys (its owners may)."""
+    if args.action == "create":
+        body = {"name": args.name, "role": args.role,
+                **({"expires_in_days": args.expires_days} if args.expires_days else {})}
+        made = api._json(api.client.post("/workspace/keys", json=body))
+        print(f"key {made['id']} ({made['role']}) made; its secret, shown this once:\n{made['secret']}")
+        return 0
+    if args.action == "revoke":
+        gone = api._json(api.client.delete(f"/workspace/keys/{args.name}"))
+        print(f"key {gone['id']} ({gone['name']}) revoked")
+        return 0
+    for key in api._json(api.client.get("/workspace/keys"))["keys"]:
+        expires = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key["expires_at"])) if key["expires_at"] else "never"
+        print(f"{key['id']}  {key['role']:7} {key['name']}  by {key['created_by']}  expires {expires}")
+    return 0
+
+
+def export(api: Api, args: argparse.Namespace) -> int:
+    """Saves the whole workspace (originals, results, people) as a tar archive, streamed to disk."""
+    with api.client.stream("GET", "/workspace/export", timeout=None) as reply:
+        if reply.status_code >= 400:
+            reply.read()
+            api._json(reply)
+        with args.output.open("wb") as handle:
+            for chunk in reply.iter_bytes():
+                handle.write(chunk)
+    print(f"saved {args.output} ({args.output.stat().st_size} bytes)")
     return 0
 
 
@@ -137,29 +175,42 @@ def describe_gpu(data: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="medialens", description=__doc__)
+    reach = argparse.ArgumentParser(add_help=False)
+    reach.add_argument("--api", default=os.environ.get("MEDIALENS_API_URL", "http://127.0.0.1:8000"))
+    reach.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("analyze", help="upload files and print their analysis")
+    run = commands.add_parser("analyze", parents=[reach], help="upload files and print their analysis")
     run.add_argument("files", nargs="+", type=Path)
-    run.add_argument("--api", default=os.environ.get("MEDIALENS_API_URL", "http://127.0.0.1:8000"))
-    run.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
     run.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all results")
     run.add_argument("--json", action="store_true", help="print the full results as JSON")
-    gpu = commands.add_parser("gpu", help="GPU burst: `medialens gpu status` shows nodes, spend and budget")
+    gpu = commands.add_parser("gpu", parents=[reach],
+                              help="GPU burst: `medialens gpu status` shows nodes, spend and budget")
     gpu.add_argument("action", choices=["status"])
-    gpu.add_argument("--api", default=os.environ.get("MEDIALENS_API_URL", "http://127.0.0.1:8000"))
-    gpu.add_argument("--api-key", default=None, help="defaults to $MEDIALENS_API_KEY or .state/admin.key")
     gpu.add_argument("--json", action="store_true", help="print the status as JSON")
+    manage = commands.add_parser("keys", parents=[reach], help="the workspace's API keys: list, create NAME, "
+                                 "revoke ID")
+    manage.add_argument("action", choices=["list", "create", "revoke"])
+    manage.add_argument("name", nargs="?", default="", help="the new key's name, or the id of the key to revoke")
+    manage.add_argument("--role", choices=["viewer", "editor", "owner"], default="viewer")
+    manage.add_argument("--expires-days", type=float, default=None, help="the key stops working after this")
+    saving = commands.add_parser("export", parents=[reach], help="the whole workspace as one tar archive")
+    saving.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.command == "keys" and args.action != "list" and not args.name:
+        parser.error(f"`medialens keys {args.action}` needs a {'name' if args.action == 'create' else 'key id'}")
+    if args.command == "analyze":
+        missing = [str(p) for p in args.files if not p.is_file()]
+        if missing:
+            parser.error(f"no such file: {', '.join(missing)}")
+    api = connect(args, parser)
     if args.command == "gpu":
-        return gpu_status(args, parser)
-    missing = [str(p) for p in args.files if not p.is_file()]
-    if missing:
-        parser.error(f"no such file: {', '.join(missing)}")
-    key = args.api_key or default_key()
-    if not key:
-        parser.error("no API key: pass --api-key or set MEDIALENS_API_KEY (make up prints one)")
+        return gpu_status(api, args)
+    if args.command == "keys":
+        return manage_keys(api, args)
+    if args.command == "export":
+        return export(api, args)
     console = Console(stderr=True)
-    tracked = analyze(Api(args.api, key), args.files, args.timeout, console)
+    tracked = analyze(api, args.files, args.timeout, console)
     report = {str(t.path): {"id": t.upload_id, "state": t.state, "reason": t.detail.get("reason", ""),
                             "results": t.detail.get("results", {})} for t in tracked}
     if args.json:

@@ -327,3 +327,19 @@ class S3Access(Reply):
     access_key: str
     secret_key: str = Field(description="Shown this once, never again.")
     buckets: dict[str, str] = Field(description="Each bucket and the prefix this workspace may use in it.")
+
+
+class EraseRequest(Body):
+    confirm: str = Field(min_length=1, max_length=40, description="The workspace's id, typed again.")
+
+
+class Erased(Reply):
+    erased: str
+    removed: dict[str, int]
+
+
+class PersonalData(Reply):
+    account: dict[str, Any]
+    workspaces: dict[str, str]
+    keys: list[dict[str, Any]]
+    audit: dict[str, list[dict[str, Any]]]

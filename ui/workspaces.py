@@ -7,10 +7,12 @@ import logging
 import time
 from dataclasses import asdict
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 
 from accounts.apikeys import ApiKeys
 from accounts.audit import Action
+from accounts.erasure import erase_uploads, erase_workspace
+from accounts.export import personal, workspace_archive
 from accounts.roles import Role
 from accounts.usage import Quota, Usage
 from accounts.users import UserError, Users
@@ -22,11 +24,13 @@ from storage.layout import workspace_prefix
 from . import audit
 from .access import Need, current, needs
 from .api import error
-from .context import redis, store
+from .context import pipeline, redis, store
 from .openapi import operation
 from .schemas import (
     AuditList,
     AuditQuery,
+    Erased,
+    EraseRequest,
     Error,
     KeyList,
     KeyRecord,
@@ -35,6 +39,7 @@ from .schemas import (
     Members,
     NewKey,
     PasswordRequest,
+    PersonalData,
     QuotaRequest,
     RoleRequest,
     S3Access,
@@ -47,6 +52,7 @@ from .schemas import (
     WorkspaceList,
     WorkspaceRequest,
 )
+from .search import workspace_people
 
 logger = logging.getLogger(__name__)
 workspaces = Blueprint("workspaces", __name__, url_prefix="/api/v1")
@@ -257,3 +263,61 @@ def revoke_s3_credentials() -> tuple[Response, int]:
         return error(503, "the store could not revoke the credentials now: try again")
     audit.record(Action.S3_CREDENTIALS, "revoked")
     return me()
+
+
+@workspaces.get("/workspace/export")
+@needs(Need.OWNER)
+@operation("The whole workspace as one tar archive, streamed: workspace.json, uploads.json, people.json, "
+           "originals/ and results/.", {200: "application/x-tar"})
+def export_workspace() -> Response:
+    audit.record(Action.EXPORT, g.workspace)
+    chunks = workspace_archive(pipeline(), g.workspace, workspace_people(g.workspace))
+    name = f"medialens-{g.workspace}-{time.strftime('%Y%m%d')}.tar"
+    return Response(stream_with_context(chunks), mimetype="application/x-tar",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@workspaces.get("/me/export")
+@needs(Need.SIGNED_IN)
+@operation("What the platform keeps about the signed-in person (account, memberships, keys, actions).",
+           {200: PersonalData, 400: Error})
+def export_me() -> tuple[Response, int]:
+    p = current()
+    if p.by_key:
+        return error(400, "sign in as the person whose data you want: a key is no person")
+    for workspace in Workspaces(redis()).of_user(p.actor):
+        audit.record(Action.EXPORT, p.actor, {"personal": 1}, workspace=workspace)
+    return jsonify(personal(redis(), audit.log(), p.actor)), 200
+
+
+def _erase(workspace: str) -> tuple[Response, int]:
+    removed = erase_workspace(pipeline(), audit.log(), workspace, current().actor, request.remote_addr or "")
+    return jsonify(erased=workspace, removed=removed), 200
+
+
+@workspaces.delete("/workspace")
+@needs(Need.OWNER)
+@operation("Erases this workspace and everything in it, from every store; cannot be undone.",
+           {200: Erased, 400: Error}, body=EraseRequest)
+def erase_this_workspace(body: EraseRequest) -> tuple[Response, int]:
+    if body.confirm != g.workspace:
+        return error(400, f"send {{'confirm': '{g.workspace}'}} to erase this workspace")
+    return _erase(g.workspace)
+
+
+@workspaces.delete("/workspaces/<workspace_id>")
+@needs(Need.OPERATOR)
+@operation("Erases a workspace and everything in it (operators).", {200: Erased, 404: Error})
+def erase_any_workspace(workspace_id: str) -> tuple[Response, int]:
+    if not Workspaces(redis()).exists(workspace_id):
+        return error(404, f"no workspace {workspace_id}")
+    return _erase(workspace_id)
+
+
+@workspaces.delete("/workspace/members/<user>/uploads")
+@needs(Need.OWNER)
+@operation("Deletes every upload one person made in this workspace, and all made from them.", {200: Erased})
+def erase_uploads_of(user: str) -> tuple[Response, int]:
+    removed = erase_uploads(pipeline(), g.workspace, uploaded_by=user)
+    audit.record(Action.ERASURE, f"uploads of {user}", removed)
+    return jsonify(erased=f"uploads of {user}", removed=removed), 200
