@@ -1,0 +1,102 @@
+// Workspace page: usage for everyone; members, keys, S3 access, audit log, export and erasure for owners.
+"use strict";
+
+(() => {
+  const action = document.getElementById("workspace-action");
+  const $ = (id) => document.getElementById(id);
+  if (!action) return;
+
+  function said(text, failed) {
+    action.textContent = text;
+    action.className = failed ? "error" : "muted";
+    action.hidden = false;
+  }
+
+  async function call(path, options, done) {
+    const reply = await ML.api(path, options);
+    if (!reply.ok) { said((reply.data && reply.data.error) || `the server answered ${reply.status}`, true); return null; }
+    if (done) said(done, false);
+    return reply.data;
+  }
+
+  const when = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").slice(0, 16) : "never");
+
+  async function usage() {
+    const data = await call("/workspace/usage?days=30");
+    if (!data) return;
+    const days = data.days || [];
+    const sum = (name) => days.reduce((n, d) => n + (Number(d[name]) || 0), 0);
+    const quota = data.quota || {};
+    $("usage").textContent = `${data.stored.files} files, ${ML.bytes(data.stored.bytes)} stored` +
+      (quota.storage_bytes != null ? ` (quota ${ML.bytes(quota.storage_bytes)})` : "") +
+      `; last 30 days: ${sum("files_processed")} processed, ${sum("cpu_s").toFixed(0)} CPU seconds, ` +
+      `${sum("gpu_usd").toFixed(2)} USD of GPU` +
+      (quota.files_per_day != null ? `; at most ${quota.files_per_day} uploads a day` : "");
+  }
+
+  async function members() {
+    const data = await call("/workspace/members");
+    if (!data) return;
+    $("members").replaceChildren(...Object.entries(data.members).map(([user, role]) => ML.el("tr", {},
+      ML.el("td", { text: user }), ML.el("td", { text: role }),
+      ML.el("td", {}, ML.el("button", { type: "button", class: "link", text: "Remove", onclick: async () => {
+        if (await call(`/workspace/members/${encodeURIComponent(user)}`, { method: "DELETE" }, `${user} removed`)) members();
+      } })))));
+  }
+
+  async function keys() {
+    const data = await call("/workspace/keys");
+    if (!data) return;
+    $("keys").replaceChildren(...data.keys.map((key) => ML.el("tr", {},
+      ML.el("td", {}, ML.el("code", { text: key.id })), ML.el("td", { text: key.name }), ML.el("td", { text: key.role }),
+      ML.el("td", { text: key.created_by }), ML.el("td", { text: when(key.expires_at) }),
+      ML.el("td", {}, ML.el("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
+        if (await call(`/workspace/keys/${key.id}`, { method: "DELETE" }, `key ${key.id} revoked`)) keys();
+      } })))));
+  }
+
+  async function audit() {
+    const data = await call("/workspace/audit?limit=50");
+    if (!data) return;
+    $("audit").replaceChildren(...data.entries.map((e) => ML.el("tr", {},
+      ML.el("td", { text: when(e.time) }), ML.el("td", { text: e.actor }), ML.el("td", { text: e.action }),
+      ML.el("td", { text: e.target }), ML.el("td", { text: e.source }))));
+  }
+
+  usage();
+  if (!$("members")) return;
+  members(); keys(); audit();
+
+  $("member-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const user = $("member-user").value.trim();
+    if (await call(`/workspace/members/${encodeURIComponent(user)}`, { method: "PUT", body: { role: $("member-role").value } },
+      `${user} is ${$("member-role").value}`)) members();
+  });
+
+  $("key-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const days = Number($("key-days").value);
+    const made = await call("/workspace/keys", { method: "POST", body: Object.assign(
+      { name: $("key-name").value.trim(), role: $("key-role").value }, days ? { expires_in_days: days } : {}) });
+    if (!made) return;
+    $("new-key").replaceChildren("Copy this key now, it is not shown again: ", ML.el("code", { text: made.secret }));
+    $("new-key").hidden = false;
+    keys();
+  });
+
+  $("s3-issue").addEventListener("click", async () => {
+    const made = await call("/workspace/s3-credentials", { method: "POST" });
+    if (!made) return;
+    $("s3").replaceChildren(`endpoint ${made.endpoint}, access key `, ML.el("code", { text: made.access_key }),
+      ", secret key (shown once) ", ML.el("code", { text: made.secret_key }),
+      `; put objects under ${Object.values(made.buckets)[0]} in ${Object.keys(made.buckets).join(", ")}`);
+    $("s3").hidden = false;
+  });
+
+  $("erase-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const done = await call("/workspace", { method: "DELETE", body: { confirm: $("erase-confirm").value.trim() } });
+    if (done) window.location.assign("/workspace");
+  });
+})();
