@@ -172,7 +172,7 @@ class Pipeline:
         self.records.delete(upload)
         removed: dict[str, int] = {"objects": 0}
         for hook in self.context.hooks:
-            for name, count in hook.deleted(upload).items():
+            for name, count in hook.deleted(upload, record.workspace).items():
                 removed[name] = removed.get(name, 0) + count
         s = self.store
         prefix = artefact_prefix(record.workspace, upload)

@@ -24,5 +24,5 @@ class SearchHook(PipelineHook):
         # Its own job, so a slow embedding never holds the upload's state back; the id makes it once.
         self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, "index"), description=f"index {upload}")
 
-    def deleted(self, upload: str) -> dict[str, int]:
-        return jobs.forget_upload(upload, self.records, self.index())
+    def deleted(self, upload: str, workspace: str) -> dict[str, int]:
+        return jobs.forget_upload(upload, workspace, self.records, self.index())

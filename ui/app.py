@@ -8,7 +8,9 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler import service
+from search import upgrade
 from search.hook import SearchHook
+from search.index import index
 from storage.client import Store, public_endpoint
 
 from . import headers, inputs, limits, metrics
@@ -34,6 +36,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.extensions["medialens.pipeline"] = pipeline = service.connect(store)
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
+    upgrade.to_workspaces(index())
     app.session_interface = RedisSessions(pipeline.redis, config)
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]

@@ -1,4 +1,8 @@
-"""The search and people API under /api/v1: words, images, people, and index upkeep."""
+"""The search and people API under /api/v1: words, images, people, and index upkeep.
+
+Every route answers from the request's workspace (``g.workspace``) alone: what another workspace
+holds is not found, exactly as what does not exist.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from search import jobs, queries
 from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
+from storage.layout import workspace_prefix
 
 from .api import error, require_key
 from .context import pipeline, redis, store, ui_settings
@@ -47,8 +52,14 @@ def search_index() -> Index:
     return found or index()
 
 
+def workspace() -> str:
+    """The request's workspace, which the app sets before any route runs."""
+    found: str = g.workspace
+    return found
+
+
 def people() -> People:
-    return People(redis(), search_index())
+    return People(redis(), search_index(), workspace())
 
 
 def pictures() -> Pictures:
@@ -85,11 +96,11 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
             return error(501, str(exc))
         except ClipRejected as exc:
             return error(400, f"these words cannot be searched for as a picture: {exc}")
-        hits = queries.similar_images(search_index(), vector, model, limit)
+        hits = queries.similar_images(search_index(), workspace(), vector, model, limit)
         return jsonify(query=words, kind=kind, hits=_hits(hits)), 200
     modes = [query.mode] if query.mode else [queries.EXACT, queries.SEMANTIC]
     idx = search_index()
-    found = queries.words(idx, words, limit, modes)
+    found = queries.words(idx, workspace(), words, limit, modes)
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
@@ -105,11 +116,12 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
     idx = search_index()
     if body is not None:
         upload_id = body.upload_id
-        found = queries.image_of(idx, upload_id, body.frame)
+        found = queries.image_of(idx, workspace(), upload_id, body.frame)
         if found is None:
             return error(404, f"upload {upload_id} has no image embedding (is a CLIP model installed?)")
         vector, model, sha256 = found
-        hits = queries.similar_images(idx, vector, model, query.limit, leave_out=upload_id, sha256=sha256)
+        hits = queries.similar_images(idx, workspace(), vector, model, query.limit, leave_out=upload_id,
+                                      sha256=sha256)
         return jsonify(upload_id=upload_id, hits=_hits(hits)), 200
     file = request.files.get("file")
     data = file.read() if file else request.get_data()
@@ -119,7 +131,7 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
     if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
         return error(413, "the image is too large")
     s = store()
-    key = f"{QUERY_PREFIX}{uuid.uuid4().hex}"
+    key = f"{workspace_prefix(workspace())}{QUERY_PREFIX}{uuid.uuid4().hex}"
     s.put_bytes(s.settings.artefacts_bucket, key, data, content_type)
     try:
         vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
@@ -129,7 +141,7 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
         return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
         s.delete(s.settings.artefacts_bucket, key)
-    return jsonify(hits=_hits(queries.similar_images(idx, vector, model, query.limit))), 200
+    return jsonify(hits=_hits(queries.similar_images(idx, workspace(), vector, model, query.limit))), 200
 
 
 @search.get("/people")
@@ -201,30 +213,31 @@ def split_face(face: str, body: SplitRequest) -> tuple[Response, int]:
 @operation("Every upload where a person appears.", {200: PersonUploads, 404: Error})
 def person_uploads(person: str) -> tuple[Response, int]:
     """Every upload where the person appears; video faces carry their time."""
+    known = people()
     try:
-        found = people().uploads_of(person)
-        resolved = people().resolve(person)
+        found = known.uploads_of(person)
+        resolved = known.resolve(person)
     except PersonNotFound:
         return error(404, f"no person {person}")
     for entry in found:
-        if pipeline().exists(entry["upload_id"]):
-            upload = pipeline().upload(entry["upload_id"])
+        if pipeline().exists(entry["upload_id"], workspace()):
+            upload = pipeline().upload(entry["upload_id"], workspace())
             entry.update(key=upload.key, media_type=upload.media_type)
     return jsonify(person=resolved, uploads=_hits(found)), 200
 
 
 @search.post("/index/rebuild")
-@operation("Indexes every finished upload again (admin).", {202: RebuildJob})
+@operation("Indexes every finished upload of the workspace again (admin).", {202: RebuildJob})
 def rebuild_index() -> tuple[Response, int]:
-    """Indexes every finished upload again (people, names and corrections stay)."""
+    """Indexes every finished upload of the workspace again (people, names and corrections stay)."""
     refused = _admin()
     if refused:
         return refused
-    return jsonify(job=jobs.enqueue_rebuild()), 202
+    return jsonify(job=jobs.enqueue_rebuild(workspace())), 202
 
 
 @search.post("/uploads/reprocess")
-@operation("Runs the pipeline again for some or all uploads (admin).", {202: Reprocessing},
+@operation("Runs the pipeline again for some or all uploads of the workspace (admin).", {202: Reprocessing},
            query=ReprocessQuery, body=ReprocessRequest)
 def reprocess_uploads(query: ReprocessQuery, body: ReprocessRequest) -> tuple[Response, int]:
     """Runs the pipeline again for ``{"upload_ids": [...]}``, ``?all=1``, or uploads whose
@@ -235,9 +248,9 @@ def reprocess_uploads(query: ReprocessQuery, body: ReprocessRequest) -> tuple[Re
     if body.upload_ids is not None:
         chosen = body.upload_ids
     elif query.function and query.engine_version is not None:
-        chosen = jobs.stale(pipeline().records, query.function, query.engine_version)
+        chosen = jobs.stale(pipeline().records, workspace(), query.function, query.engine_version)
     elif query.all:
-        chosen = pipeline().all_ids()
+        chosen = pipeline().all_ids(workspace())
     else:
         return error(400, "send {'upload_ids': [...]}, ?all=1, or ?function=NAME&engine_version=VERSION")
-    return jsonify(reprocessing=pipeline().reprocess(chosen)), 202
+    return jsonify(reprocessing=pipeline().reprocess(chosen, workspace())), 202
