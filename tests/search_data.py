@@ -43,6 +43,14 @@ class SearchEnv:
         """An upload whose pipeline finished with ``results``: record, objects, results JSON, index.
 
         ``stored_format=None`` stores the document as versions before format 2 did, without one."""
+        upload = self.stored(name, media_type, results, stored_format)
+        jobs.index_stored(upload, self.records, self.store, self.index)
+        return upload
+
+    def stored(
+        self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT
+    ) -> str:
+        """An upload whose pipeline finished with ``results``, not indexed yet: record, objects, results JSON."""
         key = upload_key(self.workspace, f"{uuid.uuid4().hex[:12]}/{name}")
         upload = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
                         etag=uuid.uuid4().hex, size=3, workspace=self.workspace, media_type=media_type,
@@ -57,7 +65,6 @@ class SearchEnv:
         if stored_format is not None:
             document["format"] = stored_format
         self.store.put_json(self.store.settings.results_bucket, result_key(key), document)
-        jobs.index_stored(upload.id, self.records, self.store, self.index)
         return upload.id
 
     def person_of(self, upload: str, picture: str = "image", number: int = 0) -> str:

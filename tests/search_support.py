@@ -46,13 +46,13 @@ WORKSPACE_HEADER = "X-Test-Workspace"
 @pytest.fixture
 def api_app(search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """The app in this process on the test Redis (db 15), the test store and the test index."""
-    from scheduler.context import current, using
+    from scheduler.context import using
     from ui.app import create_app
 
     monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
+    # What the app opens at its start (the upgrade) is the test's index, not one under the working directory.
+    monkeypatch.setenv("MEDIALENS_INDEX_PATH", str(search_env.index.config.path))
     with using():
-        # The app's start (the upgrade) and its jobs use the test's index, not one of their own.
-        current().shared("search.index", lambda: search_env.index)
         app: Flask = create_app(UiSettings.model_validate({"secret_key": uuid.uuid4().hex, **UNTHROTTLED}),
                                 store=search_env.store)
         app.extensions["medialens.index"] = search_env.index
