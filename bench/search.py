@@ -23,6 +23,7 @@ import psutil
 from search import queries, text
 from search.index import FACES, IMAGES, TEXT, Entry, Index
 from search.settings import IndexSettings
+from storage.layout import LEGACY_WORKSPACE
 
 SIZES = (10_000, 100_000)
 QUERIES = 100
@@ -35,6 +36,7 @@ GOAL_P95_MS = 50.0
 # Shown for what a partial word costs (it falls back to scanning every chunk), but not a search kind of
 # the goal: a word typed in full goes through the word index.
 FALLBACK = "words, exact, part of a word (scan fallback)"
+WORKSPACE = LEGACY_WORKSPACE  # every vector of the bench lies in one workspace
 
 
 def _units(rng: np.random.Generator, count: int, dimensions: int) -> np.ndarray:
@@ -66,7 +68,7 @@ def _grow(index: Index, rng: np.random.Generator, kind: str, have: int, want: in
     started = time.perf_counter()
     for begin in range(have, want, BATCH):
         # A bulk batch stands as one upload, so replace() deletes nothing and only adds.
-        index.replace(f"bulk-{kind}-{begin}", _entries(rng, kind, begin, min(BATCH, want - begin)))
+        index.replace(WORKSPACE, f"bulk-{kind}-{begin}", _entries(rng, kind, begin, min(BATCH, want - begin)))
     return (want - have) / (time.perf_counter() - started)
 
 
@@ -86,7 +88,7 @@ def _stored_phrases(index: Index, rng: np.random.Generator, size: int) -> list[s
     """Two neighbouring words of stored chunks, so that an exact phrase query has something to find."""
     ids = [f"{TEXT}-{n}" for n in rng.choice(size, size=QUERIES + 1, replace=False)]
     phrases = []
-    for hit in index.by_ids(TEXT, ids):
+    for hit in index.by_ids(WORKSPACE, TEXT, ids):
         words = (hit.document or "").split()
         at = int(rng.integers(0, len(words) - 1))
         phrases.append(" ".join(words[at : at + 2]))
@@ -98,14 +100,14 @@ def _searches(index: Index, rng: np.random.Generator, size: int) -> dict[str, Ca
     phrases = [_sentence(rng, 6) for _ in range(QUERIES + 1)]
     stored = _stored_phrases(index, rng, size)
     return {
-        "words, exact": lambda n: queries.words(index, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
-        "words, exact phrase (2 words)": lambda n: queries.words(index, stored[n], 20, [queries.EXACT]),
+        "words, exact": lambda n: queries.words(index, WORKSPACE, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
+        "words, exact phrase (2 words)": lambda n: queries.words(index, WORKSPACE, stored[n], 20, [queries.EXACT]),
         # "1042" of "w1042": no whole word anywhere, so it takes the scan.
-        FALLBACK: lambda n: queries.words(index, f"{1000 + n}", 20, [queries.EXACT]),
+        FALLBACK: lambda n: queries.words(index, WORKSPACE, f"{1000 + n}", 20, [queries.EXACT]),
         "words, semantic (incl. query embedding)": lambda n: queries.words(
-            index, phrases[n], 20, [queries.SEMANTIC]),
-        "image to similar images": lambda n: queries.similar_images(index, images[n], CLIP_MODEL, 20),
-        "face to nearest faces": lambda n: index.nearest(FACES, FACE_MODEL, faces[n], 20),
+            index, WORKSPACE, phrases[n], 20, [queries.SEMANTIC]),
+        "image to similar images": lambda n: queries.similar_images(index, WORKSPACE, images[n], CLIP_MODEL, 20),
+        "face to nearest faces": lambda n: index.nearest(WORKSPACE, FACES, FACE_MODEL, faces[n], 20),
     }
 
 
@@ -129,7 +131,7 @@ def _memory_probe(socket: str, path: str, out: Any) -> None:
     used = {}
     for kind, dimensions in DIMENSIONS.items():
         before = process.memory_info().rss
-        index.nearest(kind, MODELS[kind], np.ones(dimensions) / dimensions**0.5, 1)
+        index.nearest(WORKSPACE, kind, MODELS[kind], np.ones(dimensions) / dimensions**0.5, 1)
         used[kind] = process.memory_info().rss - before
     used["all, with the client"] = process.memory_info().rss - opened
     out.put(used)
@@ -169,7 +171,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
                 result["latency"][size] = {name: _latency(call, QUERIES) for name, call in searches.items()}
             started, uploads = time.perf_counter(), 30
             for number in range(uploads):
-                index.replace(f"upload-{number}", _upload_entries(rng, number))
+                index.replace(WORKSPACE, f"upload-{number}", _upload_entries(rng, number))
             result["indexing"][f"uploads/s at {have} (1 image, 2 faces, 6 text chunks each)"] = round(
                 uploads / (time.perf_counter() - started), 1)
             scale = 100_000 / have

@@ -14,8 +14,9 @@ class PipelineHook(Protocol):
     def finished(self, upload: str) -> None:
         """The upload's result document is stored and its state is final."""
 
-    def deleted(self, upload: str) -> dict[str, int]:
-        """The upload is being deleted: remove what this subsystem keeps of it; counts of what went."""
+    def deleted(self, upload: str, workspace: str) -> dict[str, int]:
+        """The upload of this workspace is being deleted (its record is already gone): remove what this
+        subsystem keeps of it; counts of what went."""
 
     def erase(self, workspace: str) -> dict[str, int]:
         """The workspace is being erased (its uploads are deleted already): remove all this subsystem

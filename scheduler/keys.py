@@ -34,39 +34,58 @@ def events_channel(workspace: str) -> str:
 STEP_SECONDS = f"{PREFIX}:metrics:step_seconds"
 STEP_FAILURES = f"{PREFIX}:metrics:step_failures"
 
-# Search (search/index.py, search/words.py, search/people.py).
+# Search (search/index.py, search/words.py, search/people.py). The index's lock and version are the
+# process-wide Chroma client's; every vector, word, face and person lies under workspace(id), each
+# key named "<workspace(id)>:<part>..." where it was "ml:<part>..." before workspaces (search/upgrade.py).
 INDEX_VERSION = f"{PREFIX}:index:version"
 INDEX_LOCK = f"{PREFIX}:index:lock"
-PEOPLE = f"{PREFIX}:people"
-PEOPLE_ALIASES = f"{PREFIX}:people:aliases"
-PEOPLE_COUNTER = f"{PREFIX}:people:next"
-PEOPLE_LOCK = f"{PREFIX}:people:lock"
+SEARCH_LAYOUT = f"{PREFIX}:search:layout"  # the version of the layout below, once upgraded
+PEOPLE_PARTS = ("people", "person:", "face:", "faces:upload:")  # the parts that hold people and faces
+WORDS_PART = "words:"
 
 
-def words(index: str) -> str:
-    """The prefix of one word index's keys (each word and each upload under it)."""
-    return f"{PREFIX}:words:{index}"
+def words(workspace_id: str, index: str) -> str:
+    """The prefix of one workspace's word index keys (each word and each upload under it)."""
+    return f"{workspace(workspace_id)}:{WORDS_PART}{index}"
 
 
-def person(person_id: str) -> str:
-    return f"{PREFIX}:person:{person_id}"
+def people(workspace_id: str) -> str:
+    """One workspace's person ids by creation time."""
+    return f"{workspace(workspace_id)}:people"
 
 
-def person_faces(person_id: str) -> str:
-    return f"{PREFIX}:person:{person_id}:faces"
+def people_aliases(workspace_id: str) -> str:
+    """Merged person id -> the person it went into."""
+    return f"{people(workspace_id)}:aliases"
 
 
-def face(face_id: str) -> str:
-    return f"{PREFIX}:face:{face_id}"
+def people_counter(workspace_id: str) -> str:
+    return f"{people(workspace_id)}:next"
 
 
-def face_cannot(face_id: str) -> str:
+def people_lock(workspace_id: str) -> str:
+    return f"{people(workspace_id)}:lock"
+
+
+def person(workspace_id: str, person_id: str) -> str:
+    return f"{workspace(workspace_id)}:person:{person_id}"
+
+
+def person_faces(workspace_id: str, person_id: str) -> str:
+    return f"{person(workspace_id, person_id)}:faces"
+
+
+def face(workspace_id: str, face_id: str) -> str:
+    return f"{workspace(workspace_id)}:face:{face_id}"
+
+
+def face_cannot(workspace_id: str, face_id: str) -> str:
     """The persons a user said this face is not."""
-    return f"{PREFIX}:face:{face_id}:cannot"
+    return f"{face(workspace_id, face_id)}:cannot"
 
 
-def upload_faces(upload: str) -> str:
-    return f"{PREFIX}:faces:upload:{upload}"
+def upload_faces(workspace_id: str, upload: str) -> str:
+    return f"{workspace(workspace_id)}:faces:upload:{upload}"
 
 
 # GPU burst (gpu/).

@@ -178,7 +178,7 @@ class Pipeline:
         accounting.left(self.redis, record)
         removed: dict[str, int] = {"objects": 0}
         for hook in self.context.hooks:
-            for name, count in hook.deleted(upload).items():
+            for name, count in hook.deleted(upload, record.workspace).items():
                 removed[name] = removed.get(name, 0) + count
         s = self.store
         prefix = artefact_prefix(record.workspace, upload)

@@ -12,6 +12,7 @@ from scheduler.uploads import Uploads
 
 from . import jobs
 from .index import Index
+from .people import People
 
 
 class SearchHook(PipelineHook):
@@ -24,5 +25,11 @@ class SearchHook(PipelineHook):
         # Its own job, so a slow embedding never holds the upload's state back; the id makes it once.
         self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, "index"), description=f"index {upload}")
 
-    def deleted(self, upload: str) -> dict[str, int]:
-        return jobs.forget_upload(upload, self.records, self.index())
+    def deleted(self, upload: str, workspace: str) -> dict[str, int]:
+        return jobs.forget_upload(upload, workspace, self.records, self.index())
+
+    def erase(self, workspace: str) -> dict[str, int]:
+        """The workspace's collections, word index, people and faces go."""
+        found = self.index()
+        people = People(self.records.redis, found, workspace).erase()
+        return {"collections": found.drop_workspace(workspace), "people": people}

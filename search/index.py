@@ -1,4 +1,8 @@
-"""The vector index in Chroma: one collection per kind and embedding model, kept fresh across processes.
+"""The vector index in Chroma: one collection per workspace, kind and embedding model, kept fresh across
+processes.
+
+A workspace's vectors live in collections of its own, so no query of one workspace can reach
+another's, and a search reads only its own workspace's data however much the others hold.
 
 Embedded Chroma (a PersistentClient) keeps its HNSW graphs in process memory and never notices
 what another process wrote, and two processes writing at once would overwrite each other's
@@ -92,13 +96,20 @@ class Hit:
     embedding: list[float] | None = field(default=None, repr=False)
 
 
-def collection_name(prefix: str, kind: str, model: str) -> str:
+def workspace_collections(prefix: str, workspace: str) -> str:
+    """What the name of each of a workspace's collections starts with. "_" is in no workspace id or
+    kind, so one workspace's names never start like another's."""
+    return f"{prefix}_{workspace}_"
+
+
+def collection_name(prefix: str, workspace: str, kind: str, model: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-._") or "default"
-    return f"{prefix}-{kind}-{slug}"[:500]
+    return f"{workspace_collections(prefix, workspace)}{kind}_{slug}"[:500]
 
 
 class Index:
-    """Reads and writes the collections; one instance per process is enough."""
+    """Reads and writes the collections of every workspace, each call those of the one it names; one
+    instance per process is enough."""
 
     def __init__(self, redis: Redis, config: IndexSettings | None = None) -> None:
         self.redis = redis
@@ -106,8 +117,11 @@ class Index:
         self._client: ClientAPI | None = None
         self._seen: Any = None
         self._mutex = threading.RLock()
-        # Kept beside the collections and written under the same lock, so the two never disagree.
-        self.words = WordIndex(redis, self.config.collection_prefix)
+
+    def words(self, workspace: str) -> WordIndex:
+        """The workspace's word index: kept beside its collections and written under the same lock, so
+        the two never disagree."""
+        return WordIndex(self.redis, workspace, self.config.collection_prefix)
 
     # -- the client ---------------------------------------------------------------------------
     def _open(self) -> ClientAPI:
@@ -157,44 +171,49 @@ class Index:
             lock.release()
 
     # -- collections ----------------------------------------------------------------------------
-    def _collection(self, client: ClientAPI, kind: str, model: str, create: bool) -> Collection | None:
-        name = collection_name(self.config.collection_prefix, kind, model)
+    def _collection(
+        self, client: ClientAPI, workspace: str, kind: str, model: str, create: bool
+    ) -> Collection | None:
+        name = collection_name(self.config.collection_prefix, workspace, kind, model)
         if create:
             return client.get_or_create_collection(
                 name,
                 embedding_function=OwnEmbeddings(),  # type: ignore[arg-type]
                 configuration={"hnsw": {"space": SPACES[kind]}},  # type: ignore[arg-type,typeddict-item]
-                metadata={"kind": kind, "model": model},
+                metadata={"kind": kind, "model": model, "workspace": workspace},
             )
         try:
             return client.get_collection(name, embedding_function=OwnEmbeddings())  # type: ignore[arg-type]
         except (NotFoundError, ValueError):
             return None
 
-    def _all(self, client: ClientAPI, kind: str | None = None) -> list[Collection]:
+    def _all(self, client: ClientAPI, workspace: str, kind: str | None = None) -> list[Collection]:
+        """The workspace's collections (of one kind, or all)."""
+        start = workspace_collections(self.config.collection_prefix, workspace)
         found = []
         for listed in client.list_collections():
             meta = listed.metadata or {}
-            if not listed.name.startswith(f"{self.config.collection_prefix}-") or "kind" not in meta:
+            if not listed.name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
                 continue
             if kind is None or meta["kind"] == kind:
                 found.append(client.get_collection(listed.name, embedding_function=OwnEmbeddings()))  # type: ignore[arg-type]
         return found
 
-    def models(self, kind: str) -> list[str]:
+    def models(self, workspace: str, kind: str) -> list[str]:
         with self.reading() as client:
-            return [str((c.metadata or {}).get("model")) for c in self._all(client, kind)]
+            return [str((c.metadata or {}).get("model")) for c in self._all(client, workspace, kind)]
 
     # -- writes ---------------------------------------------------------------------------------
     def replace(
-        self, upload_id: str, entries: Sequence[Entry], still_wanted: Callable[[], bool] = lambda: True
+        self, workspace: str, upload_id: str, entries: Sequence[Entry],
+        still_wanted: Callable[[], bool] = lambda: True,
     ) -> int:
-        """Makes the upload's vectors exactly ``entries`` (so indexing twice changes nothing).
+        """Makes the upload's vectors in its workspace exactly ``entries`` (so indexing twice changes nothing).
 
         ``still_wanted`` is asked under the lock, so an upload deleted meanwhile gets no vectors.
         """
         with self.writing() as client:
-            self._remove(client, upload_id)
+            self._remove(client, workspace, upload_id)
             if not still_wanted():
                 return 0
             groups: dict[tuple[str, str], list[Entry]] = {}
@@ -202,7 +221,7 @@ class Index:
                 groups.setdefault((entry.kind, entry.model), []).append(entry)
             batch = max(1, client.get_max_batch_size())
             for (kind, model), group in groups.items():
-                target = self._collection(client, kind, model, create=True)
+                target = self._collection(client, workspace, kind, model, create=True)
                 assert target is not None
                 for begin in range(0, len(group), batch):
                     part = group[begin : begin + batch]
@@ -212,30 +231,35 @@ class Index:
                         metadatas=[{**entry.metadata, "upload_id": upload_id} for entry in part],
                         documents=[entry.document or "" for entry in part] if kind == TEXT else None,
                     )
-            self.words.add(upload_id, {entry.id: entry.document or "" for entry in entries if entry.kind == TEXT})
+            chunks = {entry.id: entry.document or "" for entry in entries if entry.kind == TEXT}
+            self.words(workspace).add(upload_id, chunks)
         return len(entries)
 
-    def remove(self, upload_id: str) -> None:
+    def remove(self, workspace: str, upload_id: str) -> None:
         with self.writing() as client:
-            self._remove(client, upload_id)
+            self._remove(client, workspace, upload_id)
 
-    def _remove(self, client: ClientAPI, upload_id: str) -> None:
-        for collection in self._all(client):
+    def _remove(self, client: ClientAPI, workspace: str, upload_id: str) -> None:
+        for collection in self._all(client, workspace):
             collection.delete(where={"upload_id": upload_id})
-        self.words.remove(upload_id)
+        self.words(workspace).remove(upload_id)
 
-    def drop_all(self) -> None:
+    def drop_workspace(self, workspace: str) -> int:
+        """Deletes every collection and the word index of a workspace (a rebuild, or its erasure);
+        how many collections went."""
         with self.writing() as client:
-            for collection in self._all(client):
+            found = self._all(client, workspace)
+            for collection in found:
                 client.delete_collection(collection.name)
-            self.words.clear()
+            self.words(workspace).clear()
+        return len(found)
 
     # -- reads ----------------------------------------------------------------------------------
-    def count(self, upload_id: str | None = None) -> int:
-        """Vectors of one upload (or all), across every collection."""
+    def count(self, workspace: str, upload_id: str | None = None) -> int:
+        """Vectors of one upload (or all) of a workspace, across its collections."""
         with self.reading() as client:
             total = 0
-            for collection in self._all(client):
+            for collection in self._all(client, workspace):
                 if upload_id is None:
                     total += collection.count()
                 else:
@@ -243,11 +267,11 @@ class Index:
             return total
 
     def nearest(
-        self, kind: str, model: str, embedding: Sequence[float], limit: int,
+        self, workspace: str, kind: str, model: str, embedding: Sequence[float], limit: int,
         where: dict[str, Any] | None = None,
     ) -> list[Hit]:
         with self.reading() as client:
-            collection = self._collection(client, kind, model, create=False)
+            collection = self._collection(client, workspace, kind, model, create=False)
             if collection is None or limit <= 0:
                 return []
             reply: Any = collection.query(
@@ -265,8 +289,10 @@ class Index:
             for i, d, m, doc in zip(ids, distances, metadatas, documents, strict=True)
         ]
 
-    def containing(self, kind: str, text: str, limit: int, max_chunks: int) -> tuple[list[Hit], bool]:
-        """Entries whose document holds ``text`` (any case), from every model's collection, looking at
+    def containing(
+        self, workspace: str, kind: str, text: str, limit: int, max_chunks: int
+    ) -> tuple[list[Hit], bool]:
+        """A workspace's entries whose document holds ``text`` (any case), from every model's collection, looking at
         no more than ``max_chunks`` documents; True when that left none unread or ``limit`` were found.
 
         A scan: Chroma's own ``$regex`` filter reads every document of a collection when nothing
@@ -276,7 +302,7 @@ class Index:
         hits: list[Hit] = []
         read = 0
         with self.reading() as client:
-            for collection in self._all(client, kind):
+            for collection in self._all(client, workspace, kind):
                 total = collection.count()
                 offset = 0
                 while offset < total:
@@ -294,20 +320,20 @@ class Index:
                         return hits[:limit], True
         return hits, True
 
-    def by_ids(self, kind: str, ids: Sequence[str]) -> list[Hit]:
-        """Entries with these ids, from every model's collection, in the order asked."""
+    def by_ids(self, workspace: str, kind: str, ids: Sequence[str]) -> list[Hit]:
+        """A workspace's entries with these ids, from every model's collection, in the order asked."""
         ids = list(dict.fromkeys(ids))  # Chroma refuses a get that names an id twice
         with self.reading() as client:
             found: dict[str, Hit] = {}
-            for collection in self._all(client, kind):
+            for collection in self._all(client, workspace, kind):
                 for hit in _listed(collection.get(ids=ids, include=["metadatas", "documents"])):
                     found.setdefault(hit.id, hit)
         return [found[i] for i in ids if i in found]
 
-    def get(self, kind: str, model: str, where: dict[str, Any]) -> list[Hit]:
-        """Entries matching metadata, with their embeddings."""
+    def get(self, workspace: str, kind: str, model: str, where: dict[str, Any]) -> list[Hit]:
+        """A workspace's entries matching metadata, with their embeddings."""
         with self.reading() as client:
-            collection = self._collection(client, kind, model, create=False)
+            collection = self._collection(client, workspace, kind, model, create=False)
             if collection is None:
                 return []
             return _listed(collection.get(where=where, include=["metadatas", "embeddings", "documents"]))

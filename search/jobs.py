@@ -1,4 +1,7 @@
-"""The RQ jobs of search: index a finished upload, rebuild the index; forget a deleted upload."""
+"""The RQ jobs of search: index a finished upload, rebuild a workspace's index; forget a deleted upload.
+
+An upload's vectors, words and faces go to the workspace its record names, and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -97,13 +100,14 @@ def _number(value: Any) -> float | None:
 
 
 def index_document(upload: str, document: Mapping[str, Any], records: Uploads, idx: Index) -> dict[str, int]:
-    """Replaces the upload's vectors and places its faces; a deleted upload is left alone."""
+    """Replaces the upload's vectors and places its faces, in its workspace; a deleted upload is left alone."""
+    workspace = records.workspace_of(upload)
     contents = contents_of(document)
     contents.upload_id = upload
     entries, faces = entries_for(contents)
     still_wanted = lambda: records.exists(upload)  # noqa: E731
-    written = idx.replace(upload, entries, still_wanted)
-    people = People(records.redis, idx)
+    written = idx.replace(workspace, upload, entries, still_wanted)
+    people = People(records.redis, idx, workspace)
     people.retain(upload, {face.id for face in faces})
     placed = people.place(faces, still_wanted)
     logger.info("indexed %d vectors, %d faces", written, len(placed), **_log(upload))
@@ -140,37 +144,40 @@ def index_upload(upload: str) -> str:
     return index_stored(upload, Uploads(redis()), store(), index())
 
 
-def rebuild_all(records: Uploads, store: Store, idx: Index, drop: bool = True) -> dict[str, int]:
-    """Indexes every finished upload again; people, names and corrections stay."""
+def rebuild_all(records: Uploads, store: Store, idx: Index, workspace: str, drop: bool = True) -> dict[str, int]:
+    """Indexes every finished upload of a workspace again; people, names and corrections stay."""
     if drop:
-        idx.drop_all()
+        idx.drop_workspace(workspace)
     done = 0
-    for record in records.all():
+    for record in records.all(workspace):
         if record.state in (State.DONE, State.FAILED):
             done += index_stored(record.id, records, store, idx) not in ("deleted", "no analysis")
     return {"uploads": done}
 
 
-def rebuild(drop: bool = True) -> dict[str, int]:
+def rebuild(workspace: str, drop: bool = True) -> dict[str, int]:
     """RQ job behind POST /api/v1/index/rebuild."""
-    return rebuild_all(Uploads(redis()), store(), index(), drop)
+    return rebuild_all(Uploads(redis()), store(), index(), workspace, drop)
 
 
-def enqueue_rebuild(q: Queue | None = None) -> str:
-    job = (q or queue()).enqueue(rebuild, job_timeout=REBUILD_TIMEOUT_S, description="rebuild the index")
+def enqueue_rebuild(workspace: str, q: Queue | None = None) -> str:
+    job = (q or queue()).enqueue(rebuild, workspace, job_timeout=REBUILD_TIMEOUT_S,
+                                 description=f"rebuild the index of workspace {workspace}")
     return str(job.id)
 
 
-def forget_upload(upload: str, records: Uploads, idx: Index) -> dict[str, int]:
-    """Removes the upload's vectors and faces (the pipeline removes its record and objects)."""
-    idx.remove(upload)
-    return {"faces": People(records.redis, idx).forget_upload(upload)}
+def forget_upload(upload: str, workspace: str, records: Uploads, idx: Index) -> dict[str, int]:
+    """Removes the upload's vectors and faces from its workspace (the pipeline removes its record and
+    objects, so the workspace comes from the caller, which read the record before)."""
+    idx.remove(workspace, upload)
+    return {"faces": People(records.redis, idx, workspace).forget_upload(upload)}
 
 
-def stale(records: Uploads, function: str, engine_version: str) -> list[str]:
-    """Uploads whose ``function`` result came from another engine version than ``engine_version``."""
+def stale(records: Uploads, workspace: str, function: str, engine_version: str) -> list[str]:
+    """A workspace's uploads whose ``function`` result came from another engine version than
+    ``engine_version``."""
     found = []
-    for record in records.all():
+    for record in records.all(workspace):
         versions = [
             str(((result or {}).get("engine") or {}).get("version", ""))
             for result in function_results(records.results(record.id), function)

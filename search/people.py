@@ -1,4 +1,5 @@
-"""People: faces grouped into persons as uploads arrive, with the user's corrections, all kept in Redis.
+"""People: faces grouped into persons as uploads arrive, with the user's corrections, all kept in Redis,
+each workspace's apart from every other's.
 
 A new face joins the person of its nearest known face when that face is nearer than the
 embedding model's same-person distance, else it starts a new person. The user's decisions bind
@@ -72,19 +73,23 @@ def face_id(upload: str, picture: str, number: int) -> str:
 
 
 class People:
-    def __init__(self, redis: Redis, index: Index, config: IndexSettings | None = None) -> None:
+    """The people of one workspace: its faces are matched against its own faces only, and a person or
+    face id of another workspace is not found here, as if it did not exist."""
+
+    def __init__(self, redis: Redis, index: Index, workspace: str, config: IndexSettings | None = None) -> None:
         self.redis = redis
         self.index = index
+        self.workspace = workspace
         self.config = config or settings()
 
     def _lock(self) -> Any:
-        return self.redis.lock(keys.PEOPLE_LOCK, timeout=60, blocking_timeout=60)
+        return self.redis.lock(keys.people_lock(self.workspace), timeout=60, blocking_timeout=60)
 
     # -- reading --------------------------------------------------------------------------------
     def resolve(self, person: str) -> str:
         """The id a person has now: merges map old ids onto the person they went into."""
         for _ in range(32):
-            target = self.redis.hget(keys.PEOPLE_ALIASES, person)
+            target = self.redis.hget(keys.people_aliases(self.workspace), person)
             if target is None:
                 return person
             person = keys.text(target)
@@ -94,16 +99,16 @@ class People:
         """The person (id and name) each face belongs to now; faces not placed are left out."""
         found = {}
         for face in faces:
-            person = self.redis.hget(keys.face(face), "person")
+            person = self.redis.hget(keys.face(self.workspace, face), "person")
             if person is None:
                 continue
             current = self.resolve(keys.text(person))
-            name = self.redis.hget(keys.person(current), "name")
+            name = self.redis.hget(keys.person(self.workspace, current), "name")
             found[face] = {"id": current, "name": keys.text(name) if name else None}
         return found
 
     def exists(self, person: str) -> bool:
-        return bool(self.redis.exists(keys.person(person)))
+        return bool(self.redis.exists(keys.person(self.workspace, person)))
 
     def _require(self, person: str) -> str:
         resolved = self.resolve(person)
@@ -112,18 +117,18 @@ class People:
         return resolved
 
     def face(self, face: str) -> dict[str, Any]:
-        raw = keys.texts(self.redis.hgetall(keys.face(face)))
+        raw = keys.texts(self.redis.hgetall(keys.face(self.workspace, face)))
         if not raw:
             raise FaceNotFound(face)
         return {**raw, "time": json.loads(raw.get("time", "null")), "box": json.loads(raw.get("box", "null"))}
 
     def members(self, person: str) -> list[str]:
-        return sorted(keys.text(m) for m in self.redis.smembers(keys.person_faces(person)))
+        return sorted(keys.text(m) for m in self.redis.smembers(keys.person_faces(self.workspace, person)))
 
     def summary(self, person: str) -> dict[str, Any]:
         person = self._require(person)
-        record = keys.texts(self.redis.hgetall(keys.person(person)))
-        faces = [self.face(face) for face in self.members(person) if self.redis.exists(keys.face(face))]
+        record = keys.texts(self.redis.hgetall(keys.person(self.workspace, person)))
+        faces = [self.face(face) for face in self.members(person) if self.redis.exists(keys.face(self.workspace, face))]
         return {
             "id": person,
             "name": record.get("name") or None,
@@ -134,7 +139,7 @@ class People:
         }
 
     def all(self) -> list[dict[str, Any]]:
-        return [self.summary(keys.text(p)) for p in self.redis.zrange(keys.PEOPLE, 0, -1)]
+        return [self.summary(keys.text(p)) for p in self.redis.zrange(keys.people(self.workspace), 0, -1)]
 
     def uploads_of(self, person: str) -> list[dict[str, Any]]:
         """Every upload where the person appears, with the time of each appearance in video."""
@@ -154,13 +159,13 @@ class People:
         return sorted(found.values(), key=lambda e: e["upload_id"])
 
     def faces_of_upload(self, upload: str) -> list[str]:
-        return sorted(keys.text(m) for m in self.redis.smembers(keys.upload_faces(upload)))
+        return sorted(keys.text(m) for m in self.redis.smembers(keys.upload_faces(self.workspace, upload)))
 
     def _pictures(self, person: str, leaving_out: str = "") -> set[str]:
         pictures = set()
         for face in self.members(person):
             if face != leaving_out:
-                raw = self.redis.hget(keys.face(face), "picture")
+                raw = self.redis.hget(keys.face(self.workspace, face), "picture")
                 if raw is not None:
                     pictures.add(keys.text(raw))
         return pictures
@@ -183,7 +188,7 @@ class People:
         placed: dict[str, str] = {}
         waiting = []
         for face in faces:
-            known = self.redis.hget(keys.face(face.id), "person")
+            known = self.redis.hget(keys.face(self.workspace, face.id), "person")
             person = self.resolve(keys.text(known)) if known else None
             if person and self.exists(person) and person not in placed.values():
                 self._assign(face, person)
@@ -211,15 +216,15 @@ class People:
         if threshold is None:
             return []
         hits = self.index.nearest(
-            FACES, face.model, face.embedding, self.config.face_neighbours,
+            self.workspace, FACES, face.model, face.embedding, self.config.face_neighbours,
             where={"picture": {"$ne": face.picture}},
         )
-        refused = {self.resolve(keys.text(p)) for p in self.redis.smembers(keys.face_cannot(face.id))}
+        refused = {self.resolve(keys.text(p)) for p in self.redis.smembers(keys.face_cannot(self.workspace, face.id))}
         best: dict[str, float] = {}
         for hit in hits:
             if hit.distance >= threshold:
                 continue
-            raw = self.redis.hget(keys.face(hit.id), "person")
+            raw = self.redis.hget(keys.face(self.workspace, hit.id), "person")
             if raw is None:
                 continue
             person = self.resolve(keys.text(raw))
@@ -229,56 +234,56 @@ class People:
         return [FaceMatch(face.id, person, distance) for person, distance in best.items()]
 
     def _new_person(self, model: str) -> str:
-        person = f"p{self.redis.incr(keys.PEOPLE_COUNTER)}"
+        person = f"p{self.redis.incr(keys.people_counter(self.workspace))}"
         created = time.time()
         with self.redis.pipeline() as pipe:
-            pipe.hset(keys.person(person), mapping={"id": person, "name": "", "model": model,
+            pipe.hset(keys.person(self.workspace, person), mapping={"id": person, "name": "", "model": model,
                                                     "created_at": str(created)})
-            pipe.zadd(keys.PEOPLE, {person: created})
+            pipe.zadd(keys.people(self.workspace), {person: created})
             pipe.execute()
         return person
 
     def _assign(self, face: Face, person: str) -> None:
-        previous = self.redis.hget(keys.face(face.id), "person")
+        previous = self.redis.hget(keys.face(self.workspace, face.id), "person")
         with self.redis.pipeline() as pipe:
             if previous is not None and keys.text(previous) != person:
-                pipe.srem(keys.person_faces(keys.text(previous)), face.id)
-            pipe.hset(keys.face(face.id), mapping=face.to_redis(person))
-            pipe.sadd(keys.person_faces(person), face.id)
-            pipe.sadd(keys.upload_faces(face.upload_id), face.id)
+                pipe.srem(keys.person_faces(self.workspace, keys.text(previous)), face.id)
+            pipe.hset(keys.face(self.workspace, face.id), mapping=face.to_redis(person))
+            pipe.sadd(keys.person_faces(self.workspace, person), face.id)
+            pipe.sadd(keys.upload_faces(self.workspace, face.upload_id), face.id)
             pipe.execute()
         if previous is not None:
             self._drop_if_empty(keys.text(previous))
 
     def _move(self, face: str, person: str) -> None:
-        previous = self.redis.hget(keys.face(face), "person")
+        previous = self.redis.hget(keys.face(self.workspace, face), "person")
         with self.redis.pipeline() as pipe:
             if previous is not None:
-                pipe.srem(keys.person_faces(keys.text(previous)), face)
-            pipe.hset(keys.face(face), "person", person)
-            pipe.sadd(keys.person_faces(person), face)
+                pipe.srem(keys.person_faces(self.workspace, keys.text(previous)), face)
+            pipe.hset(keys.face(self.workspace, face), "person", person)
+            pipe.sadd(keys.person_faces(self.workspace, person), face)
             pipe.execute()
         if previous is not None:
             self._drop_if_empty(keys.text(previous))
 
     def _drop_if_empty(self, person: str) -> None:
-        if self.redis.scard(keys.person_faces(person)) == 0:
+        if self.redis.scard(keys.person_faces(self.workspace, person)) == 0:
             self._delete_person(person)
 
     def _delete_person(self, person: str) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.delete(keys.person(person), keys.person_faces(person))
-            pipe.zrem(keys.PEOPLE, person)
-            pipe.hdel(keys.PEOPLE_ALIASES, person)
+            pipe.delete(keys.person(self.workspace, person), keys.person_faces(self.workspace, person))
+            pipe.zrem(keys.people(self.workspace), person)
+            pipe.hdel(keys.people_aliases(self.workspace), person)
             pipe.execute()
-        for alias, target in self.redis.hgetall(keys.PEOPLE_ALIASES).items():
+        for alias, target in self.redis.hgetall(keys.people_aliases(self.workspace)).items():
             if keys.text(target) == person:
-                self.redis.hdel(keys.PEOPLE_ALIASES, alias)
+                self.redis.hdel(keys.people_aliases(self.workspace), alias)
 
     # -- the user's decisions -------------------------------------------------------------------
     def rename(self, person: str, name: str) -> dict[str, Any]:
         person = self._require(person)
-        self.redis.hset(keys.person(person), "name", name.strip())
+        self.redis.hset(keys.person(self.workspace, person), "name", name.strip())
         return self.summary(person)
 
     def merge(self, into: str, others: Sequence[str]) -> dict[str, Any]:
@@ -286,10 +291,10 @@ class People:
         with self._lock():
             target = self._require(into)
             sources = [p for p in dict.fromkeys(self._require(o) for o in others) if p != target]
-            model = self.redis.hget(keys.person(target), "model")
+            model = self.redis.hget(keys.person(self.workspace, target), "model")
             pictures = self._pictures(target)
             for source in sources:
-                if self.redis.hget(keys.person(source), "model") != model:
+                if self.redis.hget(keys.person(self.workspace, source), "model") != model:
                     raise PersonConflict(f"{source} and {target} come from different face models")
                 shared = pictures & self._pictures(source)
                 if shared:
@@ -298,20 +303,20 @@ class People:
                         "picture are never the same person; move the wrong face out first"
                     )
                 pictures |= self._pictures(source)
-            name = self.redis.hget(keys.person(target), "name") or b""
+            name = self.redis.hget(keys.person(self.workspace, target), "name") or b""
             for source in sources:
                 if not name:
-                    name = self.redis.hget(keys.person(source), "name") or b""
+                    name = self.redis.hget(keys.person(self.workspace, source), "name") or b""
                 for face in self.members(source):
                     self._move(face, target)
                 self._delete_person(source)
                 with self.redis.pipeline() as pipe:
-                    pipe.hset(keys.PEOPLE_ALIASES, source, target)
-                    for alias, pointed in self.redis.hgetall(keys.PEOPLE_ALIASES).items():
+                    pipe.hset(keys.people_aliases(self.workspace), source, target)
+                    for alias, pointed in self.redis.hgetall(keys.people_aliases(self.workspace)).items():
                         if keys.text(pointed) == source:
-                            pipe.hset(keys.PEOPLE_ALIASES, alias, target)
+                            pipe.hset(keys.people_aliases(self.workspace), alias, target)
                     pipe.execute()
-            self.redis.hset(keys.person(target), "name", name)
+            self.redis.hset(keys.person(self.workspace, target), "name", name)
             return self.summary(target)
 
     def split(self, face_id: str, into: str | None = None) -> dict[str, Any]:
@@ -323,13 +328,13 @@ class People:
                 target = self._require(into)
                 if target == current:
                     raise PersonConflict(f"face {face_id} already belongs to {target}")
-                if self.redis.hget(keys.person(target), "model") != face["model"].encode():
+                if self.redis.hget(keys.person(self.workspace, target), "model") != face["model"].encode():
                     raise PersonConflict(f"{target} holds faces of another face model than {face_id}")
                 if face["picture"] in self._pictures(target):
                     raise PersonConflict(f"{target} already has a face in picture {face['picture']}")
             else:
                 target = self._new_person(face["model"])
-            self.redis.sadd(keys.face_cannot(face_id), current)
+            self.redis.sadd(keys.face_cannot(self.workspace, face_id), current)
             self._move(face_id, target)
             return {"face": self.face(face_id), "person": self.summary(target), "left": current}
 
@@ -340,7 +345,7 @@ class People:
             faces = self.faces_of_upload(upload)
             for face in faces:
                 self._forget_face(upload, face)
-            self.redis.delete(keys.upload_faces(upload))
+            self.redis.delete(keys.upload_faces(self.workspace, upload))
             return len(faces)
 
     def retain(self, upload: str, keep: set[str]) -> None:
@@ -349,10 +354,26 @@ class People:
             for face in set(self.faces_of_upload(upload)) - keep:
                 self._forget_face(upload, face)
 
+    def erase(self) -> int:
+        """Removes every person, face, alias and correction of the workspace (its erasure); how many
+        keys went."""
+        parts = tuple(f"{keys.workspace(self.workspace)}:{part}" for part in keys.PEOPLE_PARTS)
+        removed = 0
+        with self._lock():
+            batch: list[str] = []
+            for key in self.redis.scan_iter(match=f"{keys.workspace(self.workspace)}:*", count=1000):
+                name = keys.text(key)
+                # The lock is released (and so deleted) when the erasure ends.
+                if name.startswith(parts) and name != keys.people_lock(self.workspace):
+                    batch.append(name)
+            for begin in range(0, len(batch), 1000):
+                removed += int(self.redis.unlink(*batch[begin : begin + 1000]))
+        return removed
+
     def _forget_face(self, upload: str, face: str) -> None:
-        person = self.redis.hget(keys.face(face), "person")
-        self.redis.delete(keys.face(face), keys.face_cannot(face))
-        self.redis.srem(keys.upload_faces(upload), face)
+        person = self.redis.hget(keys.face(self.workspace, face), "person")
+        self.redis.delete(keys.face(self.workspace, face), keys.face_cannot(self.workspace, face))
+        self.redis.srem(keys.upload_faces(self.workspace, upload), face)
         if person is not None:
-            self.redis.srem(keys.person_faces(keys.text(person)), face)
+            self.redis.srem(keys.person_faces(self.workspace, keys.text(person)), face)
             self._drop_if_empty(keys.text(person))

@@ -1,4 +1,4 @@
-"""Search queries over the index: words, images like an image, images for a description."""
+"""Search queries over one workspace's index: words, images like an image, images for a description."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class TextHits:
     complete: bool = True
 
 
-def exact(index: Index, query: str, limit: int) -> tuple[list[Hit], bool]:
+def exact(index: Index, workspace: str, query: str, limit: int) -> tuple[list[Hit], bool]:
     """Text chunks that hold ``query`` as written, in any case.
 
     The word index gives the chunks holding every word of the query as a whole word; the substring
@@ -34,12 +34,13 @@ def exact(index: Index, query: str, limit: int) -> tuple[list[Hit], bool]:
     """
     wanted = query.lower()
     words = words_of(query)
-    if not index.words.knows(words):
-        return index.containing(TEXT, query, limit, index.config.scan_max_chunks)
+    known = index.words(workspace)
+    if not known.knows(words):
+        return index.containing(workspace, TEXT, query, limit, index.config.scan_max_chunks)
     hits: list[Hit] = []
     # Most candidates of a whole-word query pass the test, so a batch a little over the limit is enough.
-    for ids in index.words.candidates(words, batch=max(2 * limit, 64)):
-        for hit in index.by_ids(TEXT, ids):
+    for ids in known.candidates(words, batch=max(2 * limit, 64)):
+        for hit in index.by_ids(workspace, TEXT, ids):
             if wanted in (hit.document or "").lower():
                 hits.append(hit)
                 if len(hits) >= limit:
@@ -82,19 +83,19 @@ def _snippet(document: str, where: int, width: int = 160) -> str:
 
 
 def words(
-    index: Index, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
+    index: Index, workspace: str, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
 ) -> TextHits:
     """Exact matches first (the words as written, any case), then passages close in meaning."""
     query = " ".join(query.split())
     hits: dict[str, dict[str, Any]] = {}
     complete = True
     if EXACT in modes:
-        found, complete = exact(index, query, limit)
+        found, complete = exact(index, workspace, query, limit)
         for hit in found:
             hits[hit.id] = _text_hit(hit, EXACT, query)
     if SEMANTIC in modes and len(hits) < limit:
         vector = text.embedder().embed([query])[0]
-        for hit in index.nearest(TEXT, text.MODEL_NAME, vector.tolist(), limit):
+        for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector.tolist(), limit):
             if hit.id not in hits and hit.distance <= settings().semantic_max_distance:
                 hits[hit.id] = _text_hit(hit, SEMANTIC, query)
     return TextHits(list(hits.values())[:limit], complete)
@@ -112,21 +113,23 @@ def _image_hit(hit: Hit, sha256: str = "") -> dict[str, Any]:
 
 
 def similar_images(
-    index: Index, embedding: Sequence[float], model: str, limit: int = 20,
+    index: Index, workspace: str, embedding: Sequence[float], model: str, limit: int = 20,
     leave_out: str = "", sha256: str = "",
 ) -> list[dict[str, Any]]:
     """Images and keyframes nearest to ``embedding``; ``leave_out`` drops the query's own upload."""
     where = {"upload_id": {"$ne": leave_out}} if leave_out else None
-    return [_image_hit(hit, sha256) for hit in index.nearest(IMAGES, model, embedding, limit, where)]
+    return [_image_hit(hit, sha256) for hit in index.nearest(workspace, IMAGES, model, embedding, limit, where)]
 
 
-def image_of(index: Index, upload_id: str, frame: str | None = None) -> tuple[list[float], str, str] | None:
-    """The stored CLIP embedding of an upload (its image, or a keyframe): vector, model, sha256."""
-    for model in index.models(IMAGES):
+def image_of(
+    index: Index, workspace: str, upload_id: str, frame: str | None = None
+) -> tuple[list[float], str, str] | None:
+    """The stored CLIP embedding of a workspace's upload (its image, or a keyframe): vector, model, sha256."""
+    for model in index.models(workspace, IMAGES):
         where: dict[str, Any] = {"upload_id": upload_id}
         if frame:
             where = {"$and": [where, {"frame": frame}]}
-        for hit in index.get(IMAGES, model, where):
+        for hit in index.get(workspace, IMAGES, model, where):
             if hit.embedding is not None:
                 return hit.embedding, model, str(hit.metadata.get("sha256") or "")
     return None

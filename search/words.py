@@ -1,4 +1,5 @@
-"""The word index in Redis: each lower-cased word of a text chunk to the chunks that hold it, for exact search."""
+"""The word index in Redis: each lower-cased word of a workspace's text chunks to the chunks that hold it,
+for exact search."""
 
 from __future__ import annotations
 
@@ -21,14 +22,16 @@ def words_of(text: str) -> list[str]:
 
 
 class WordIndex:
-    """Word → chunk ids (one Redis set per word), and per upload its chunks' words, to remove them again.
+    """Word → chunk ids (one Redis set per word), and per upload its chunks' words, to remove them again;
+    of one workspace, whose keys it all lies under.
 
     In Redis rather than in process memory so that every worker and web process sees the same index.
     """
 
-    def __init__(self, redis: Redis, name: str) -> None:
+    def __init__(self, redis: Redis, workspace: str, name: str) -> None:
         self.redis = redis
-        self.prefix = keys.words(name)
+        self.workspace = workspace
+        self.prefix = keys.words(workspace, name)
 
     def _word_key(self, word: str) -> str:
         return f"{self.prefix}:word:{word}"

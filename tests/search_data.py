@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from search import jobs
 from search.index import Index
 from search.people import People
 from storage.client import Store
-from storage.layout import artefact_key, result_key
+from storage.layout import LEGACY_WORKSPACE, artefact_key, result_key, upload_key
 from tests.conftest import DATA
 
 FACES = DATA / "faces"
@@ -24,32 +24,47 @@ FACE_MODEL = "dlib-resnet-128"
 
 @dataclass
 class SearchEnv:
+    """Uploads of one workspace on a test Redis, store and index."""
+
     records: Uploads
     store: Store
     index: Index
+    workspace: str = LEGACY_WORKSPACE
+
+    def within(self, workspace: str) -> SearchEnv:
+        """The same Redis, store and index, for uploads of another workspace."""
+        return replace(self, workspace=workspace)
 
     @property
     def people(self) -> People:
-        return People(self.records.redis, self.index)
+        return People(self.records.redis, self.index, self.workspace)
 
     def add(self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT) -> str:
         """An upload whose pipeline finished with ``results``: record, objects, results JSON, index.
 
         ``stored_format=None`` stores the document as versions before format 2 did, without one."""
-        key = f"{uuid.uuid4().hex[:12]}/{name}"
+        upload = self.stored(name, media_type, results, stored_format)
+        jobs.index_stored(upload, self.records, self.store, self.index)
+        return upload
+
+    def stored(
+        self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT
+    ) -> str:
+        """An upload whose pipeline finished with ``results``, not indexed yet: record, objects, results JSON."""
+        key = upload_key(self.workspace, f"{uuid.uuid4().hex[:12]}/{name}")
         upload = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
-                        etag=uuid.uuid4().hex, size=3, media_type=media_type, state=State.DONE)
+                        etag=uuid.uuid4().hex, size=3, workspace=self.workspace, media_type=media_type,
+                        state=State.DONE)
         self.records.create(upload)
         self.store.put_bytes(upload.bucket, key, b"raw")
         artefacts = self.store.settings.artefacts_bucket
-        self.store.put_bytes(artefacts, artefact_key(upload.id, "thumbnail.jpg"), b"t")
+        self.store.put_bytes(artefacts, artefact_key(self.workspace, upload.id, "thumbnail.jpg"), b"t")
         document: dict[str, Any] = {
             "upload": upload.to_dict(), "media_type": media_type, "results": results, "steps": {},
         }
         if stored_format is not None:
             document["format"] = stored_format
         self.store.put_json(self.store.settings.results_bucket, result_key(key), document)
-        jobs.index_stored(upload.id, self.records, self.store, self.index)
         return upload.id
 
     def person_of(self, upload: str, picture: str = "image", number: int = 0) -> str:

@@ -1,13 +1,14 @@
-"""Fixtures for search and people tests: a clean index on the test Redis and store, and the API on them."""
+"""Fixtures for search and people tests: a clean index on the test Redis and store, and the API on them,
+for the legacy workspace or any other."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, g, request
 from flask.testing import FlaskClient
 from redis import Redis
 
@@ -16,6 +17,7 @@ from scheduler.uploads import Uploads
 from search.index import Index
 from search.settings import IndexSettings
 from storage.client import Store
+from storage.layout import LEGACY_WORKSPACE
 from tests.search_data import SearchEnv
 from tests.ui_support import UNTHROTTLED
 from ui.settings import UiSettings
@@ -37,22 +39,49 @@ def search_env(redis_db: Redis, search_store: Store, tmp_path: Path) -> Iterator
     yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
 
 
+# Stands in for what the app's sign-in decides: the workspace a request acts in (flask.g.workspace).
+WORKSPACE_HEADER = "X-Test-Workspace"
+
+
 @pytest.fixture
-def api_client(
-    search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FlaskClient]:
-    """The API in this process on the test Redis (db 15), the test store and the test index, with a key."""
+def api_app(search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app in this process on the test Redis (db 15), the test store and the test index."""
     from scheduler.context import using
     from ui.app import create_app
-    from ui.auth import create_key
 
     monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
+    # What the app opens at its start (the upgrade) is the test's index, not one under the working directory.
+    monkeypatch.setenv("MEDIALENS_INDEX_PATH", str(search_env.index.config.path))
     with using():
         app: Flask = create_app(UiSettings.model_validate({"secret_key": uuid.uuid4().hex, **UNTHROTTLED}),
                                 store=search_env.store)
         app.extensions["medialens.index"] = search_env.index
         app.config["TESTING"] = True
-        key = create_key(search_env.records.redis, "search-tests", role="admin")
-        client = app.test_client()
+
+        @app.before_request
+        def workspace() -> None:
+            g.workspace = request.headers.get(WORKSPACE_HEADER, LEGACY_WORKSPACE)
+
+        yield app
+
+
+@pytest.fixture
+def client_of(api_app: Flask, search_env: SearchEnv) -> Callable[[str], FlaskClient]:
+    """A client with an admin key that acts in the workspace named."""
+    from ui.auth import create_key
+
+    key = create_key(search_env.records.redis, "search-tests", role="admin")
+
+    def make(workspace: str) -> FlaskClient:
+        client = api_app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-        yield client
+        client.environ_base["HTTP_" + WORKSPACE_HEADER.upper().replace("-", "_")] = workspace
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(client_of: Callable[[str], FlaskClient], search_env: SearchEnv) -> FlaskClient:
+    """The API acting in the search environment's workspace."""
+    return client_of(search_env.workspace)

@@ -52,7 +52,7 @@ def test_names_merges_and_splits_persist_through_a_rebuild(
     again = search_env.add("obama3-copy.jpg", "image", {"faces": faces_result("obama3.jpg")})
     assert search_env.person_of(again) == alone
 
-    jobs.rebuild_all(search_env.records, search_env.store, search_env.index)
+    jobs.rebuild_all(search_env.records, search_env.store, search_env.index, search_env.workspace)
     assert search_env.person_of(uploads["obama3"]) == alone
     listed = {p["id"]: p for p in api_client.get("/api/v1/people").get_json()["people"]}
     assert listed[obama]["name"] == "Barack Obama" and listed[obama]["faces"] == 2
@@ -60,7 +60,7 @@ def test_names_merges_and_splits_persist_through_a_rebuild(
     reply = api_client.post("/api/v1/people/merge", json={"into": obama, "people": [alone]})
     assert reply.status_code == 200, reply.get_json()
     assert reply.get_json()["faces"] == 4
-    jobs.rebuild_all(search_env.records, search_env.store, search_env.index)
+    jobs.rebuild_all(search_env.records, search_env.store, search_env.index, search_env.workspace)
     for name in ("obama", "obama2", "obama3"):
         assert search_env.person_of(uploads[name]) == obama
     assert search_env.person_of(uploads["biden"]) == biden

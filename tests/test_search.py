@@ -101,7 +101,7 @@ def test_reindexing_an_upload_replaces_its_words(search_env: SearchEnv, api_clie
     jobs.index_stored(sign, search_env.records, s, search_env.index)
     assert _hits(api_client, "winter", "exact") == []
     assert [hit["upload_id"] for hit in _hits(api_client, "summer", "exact")] == [sign]
-    words = search_env.index.words
+    words = search_env.index.words(search_env.workspace)
     assert not words.holders("winter") and not words.holders("closed")
     assert words.holders("summer") == set(words.chunks_of(sign))
 
@@ -153,15 +153,15 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     sign = library["sign"]
     record = search_env.records.get(sign)
     person = search_env.person_of(sign)
-    assert search_env.index.count(sign) == 2  # its face and its text
-    words = search_env.index.words
+    assert search_env.index.count(search_env.workspace, sign) == 2  # its face and its text
+    words = search_env.index.words(search_env.workspace)
     chunks = set(words.chunks_of(sign))
     assert chunks and words.holders("zanzibar") == chunks
     reply = api_client.delete(f"/api/v1/uploads/{sign}")
     assert reply.status_code == 200, reply.get_json()
     s = search_env.store
-    assert search_env.index.count(sign) == 0
-    assert not list(s.keys(s.settings.artefacts_bucket, artefact_prefix(sign)))
+    assert search_env.index.count(search_env.workspace, sign) == 0
+    assert not list(s.keys(s.settings.artefacts_bucket, artefact_prefix(search_env.workspace, sign)))
     assert not s.exists(record.bucket, record.key)
     assert not s.exists(s.settings.results_bucket, result_key(record.key))
     assert not search_env.records.exists(sign)
@@ -173,7 +173,7 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     assert words.holders("harbour") == set(words.chunks_of(library["other"]))
     assert _hits(api_client, "zanzibar", "exact") == []
     assert api_client.delete(f"/api/v1/uploads/{sign}").status_code == 404
-    assert search_env.index.count(library["talk"]) > 0  # the others stay
+    assert search_env.index.count(search_env.workspace, library["talk"]) > 0  # the others stay
 
 
 def test_a_video_stored_before_keyframes_nested_is_indexed_alike(

@@ -8,12 +8,12 @@ import httpx
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
+from ui.auth import create_key
 
 from scheduler.uploads import Step, StepState
 from storage.layout import artefact_key
 from tests.search_data import SearchEnv, faces_result
 from tests.ui_support import sign_in
-from ui.auth import create_key
 
 pytest_plugins = ["tests.search_support"]
 
@@ -38,10 +38,10 @@ def _clip(vector: np.ndarray) -> dict[str, Any]:
 def with_artefacts(env: SearchEnv, upload_id: str, step: str, *names: str) -> dict[str, bytes]:
     """Stores artefacts and records them on the step that made them, as the pipeline does."""
     made = {name: f"{upload_id} {name}".encode() for name in names}
+    keys = {name: artefact_key(env.workspace, upload_id, name) for name in names}
     for name, data in made.items():
-        env.store.put_bytes(env.store.settings.artefacts_bucket, artefact_key(upload_id, name), data)
-    env.records.put_step(upload_id, Step(step, StepState.DONE,
-                                         artefacts={name: artefact_key(upload_id, name) for name in names}))
+        env.store.put_bytes(env.store.settings.artefacts_bucket, keys[name], data)
+    env.records.put_step(upload_id, Step(step, StepState.DONE, artefacts=keys))
     return made
 
 

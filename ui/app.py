@@ -11,7 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from accounts.settings import AccountsSettings
 from accounts.upgrade import FirstStart, upgrade
 from scheduler import service
+from search import upgrade as search_upgrade
 from search.hook import SearchHook
+from search.index import index
 from storage.client import Store, public_endpoint
 
 from . import access, headers, inputs, limits, metrics
@@ -48,6 +50,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     pipeline.join(SearchHook(pipeline.records, pipeline.queue, search_index))
     pipeline.records.ensure_index()
     announce(upgrade(pipeline.redis, AccountsSettings().admin_password))
+    search_upgrade.to_workspaces(index())
     app.session_interface = RedisSessions(pipeline.redis, config)
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]

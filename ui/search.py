@@ -1,4 +1,8 @@
-"""The search and people API under /api/v1: words, images, people, and index upkeep."""
+"""The search and people API under /api/v1: words, images, people, and index upkeep.
+
+Every route answers from the request's workspace (``g.workspace``) alone: what another workspace
+holds is not found, exactly as what does not exist.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from accounts.audit import Action
 from search import jobs, queries
 from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
+from storage.layout import workspace_prefix
 
+from . import audit
+from .access import Need, needs
 from .api import error
 from .context import pipeline, redis, store, ui_settings
 from .media import Pictures
@@ -46,8 +54,14 @@ def search_index() -> Index:
     return found or index()
 
 
+def workspace() -> str:
+    """The request's workspace, which the app sets before any route runs."""
+    found: str = g.workspace
+    return found
+
+
 def people() -> People:
-    return People(redis(), search_index())
+    return People(redis(), search_index(), workspace())
 
 
 def pictures() -> Pictures:
@@ -59,13 +73,13 @@ def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return pictures().with_thumbnails(found)
 
 
-def _admin() -> tuple[Response, int] | None:
-    if getattr(g.principal, "role", "") != "admin":
-        return error(403, "this needs an admin API key")
-    return None
+def workspace_people(workspace_id: str) -> list[dict[str, Any]]:
+    """Every person of a workspace with their faces (for its export)."""
+    return People(redis(), search_index(), workspace_id).all()
 
 
 @search.get("/search")
+@needs(Need.VIEWER)
 @operation("Words seen or heard, or pictures that fit a description.", {200: SearchReply, 501: Error},
            query=SearchQuery)
 def search_words(query: SearchQuery) -> tuple[Response, int]:
@@ -84,11 +98,11 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
             return error(501, str(exc))
         except ClipRejected as exc:
             return error(400, f"these words cannot be searched for as a picture: {exc}")
-        hits = queries.similar_images(search_index(), vector, model, limit)
+        hits = queries.similar_images(search_index(), workspace(), vector, model, limit)
         return jsonify(query=words, kind=kind, hits=_hits(hits)), 200
     modes = [query.mode] if query.mode else [queries.EXACT, queries.SEMANTIC]
     idx = search_index()
-    found = queries.words(idx, words, limit, modes)
+    found = queries.words(idx, workspace(), words, limit, modes)
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
@@ -97,6 +111,7 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
 
 
 @search.post("/search/image")
+@needs(Need.VIEWER)
 @operation("Pictures like an image sent, or like an upload's.", {200: ImageSearchReply, 404: Error, 413: Error,
            415: Error, 501: Error}, query=LimitQuery, body=ImageSearchRequest, image_body=True)
 def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> tuple[Response, int]:
@@ -104,11 +119,12 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
     idx = search_index()
     if body is not None:
         upload_id = body.upload_id
-        found = queries.image_of(idx, upload_id, body.frame)
+        found = queries.image_of(idx, workspace(), upload_id, body.frame)
         if found is None:
             return error(404, f"upload {upload_id} has no image embedding (is a CLIP model installed?)")
         vector, model, sha256 = found
-        hits = queries.similar_images(idx, vector, model, query.limit, leave_out=upload_id, sha256=sha256)
+        hits = queries.similar_images(idx, workspace(), vector, model, query.limit, leave_out=upload_id,
+                                      sha256=sha256)
         return jsonify(upload_id=upload_id, hits=_hits(hits)), 200
     file = request.files.get("file")
     data = file.read() if file else request.get_data()
@@ -118,7 +134,7 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
     if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
         return error(413, "the image is too large")
     s = store()
-    key = f"{QUERY_PREFIX}{uuid.uuid4().hex}"
+    key = f"{workspace_prefix(workspace())}{QUERY_PREFIX}{uuid.uuid4().hex}"
     s.put_bytes(s.settings.artefacts_bucket, key, data, content_type)
     try:
         vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
@@ -128,10 +144,11 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
         return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
         s.delete(s.settings.artefacts_bucket, key)
-    return jsonify(hits=_hits(queries.similar_images(idx, vector, model, query.limit))), 200
+    return jsonify(hits=_hits(queries.similar_images(idx, workspace(), vector, model, query.limit))), 200
 
 
 @search.get("/people")
+@needs(Need.VIEWER)
 @operation("Everyone the faces found were grouped into.", {200: PeopleList})
 def list_people() -> tuple[Response, int]:
     found = people().all()
@@ -139,6 +156,7 @@ def list_people() -> tuple[Response, int]:
 
 
 @search.get("/people/<person>")
+@needs(Need.VIEWER)
 @operation("One person, with every face of theirs.", {200: PersonWithFaces, 404: Error})
 def get_person(person: str) -> tuple[Response, int]:
     """The person, with ``members``: every face of theirs and the picture it is in, for thumbnails."""
@@ -158,15 +176,19 @@ def get_person(person: str) -> tuple[Response, int]:
 
 
 @search.patch("/people/<person>")
+@needs(Need.EDITOR)
 @operation("Names a person.", {200: Person, 404: Error}, body=PersonName)
 def name_person(person: str, body: PersonName) -> tuple[Response, int]:
     try:
-        return jsonify(people().rename(person, body.name)), 200
+        renamed = people().rename(person, body.name)
     except PersonNotFound:
         return error(404, f"no person {person}")
+    audit.record(Action.PERSON_RENAMED, person, {"name": body.name[:80]})
+    return jsonify(renamed), 200
 
 
 @search.post("/people/merge")
+@needs(Need.EDITOR)
 @operation("Makes several people one.", {200: Person, 404: Error, 409: Error}, body=MergeRequest)
 def merge_people(body: MergeRequest) -> tuple[Response, int]:
     """``{"into": "p1", "people": ["p2", ...]}``, or ``{"people": ["p1", "p2"]}`` (into the first)."""
@@ -175,68 +197,71 @@ def merge_people(body: MergeRequest) -> tuple[Response, int]:
     if not [p for p in others if p != into]:
         return error(400, "name at least two people to merge")
     try:
-        return jsonify(people().merge(into, others)), 200
+        merged = people().merge(into, others)
     except PersonNotFound as exc:
         return error(404, f"no person {exc.args[0]}")
     except PersonConflict as exc:
         return error(409, str(exc))
+    audit.record(Action.PERSON_MERGED, into, {"people": ",".join(others)[:200]})
+    return jsonify(merged), 200
 
 
 @search.post("/faces/<face>/split")
+@needs(Need.EDITOR)
 @operation("Moves a face out of its person.", {200: Person, 404: Error, 409: Error}, body=SplitRequest)
 def split_face(face: str, body: SplitRequest) -> tuple[Response, int]:
     """Moves a face out of its person: alone, or into ``{"person": ...}``."""
     try:
-        return jsonify(people().split(face, body.person)), 200
+        moved = people().split(face, body.person)
     except FaceNotFound:
         return error(404, f"no face {face}")
     except PersonNotFound as exc:
         return error(404, f"no person {exc.args[0]}")
     except PersonConflict as exc:
         return error(409, str(exc))
+    audit.record(Action.FACE_SPLIT, face, {"into": body.person or ""})
+    return jsonify(moved), 200
 
 
 @search.get("/people/<person>/uploads")
+@needs(Need.VIEWER)
 @operation("Every upload where a person appears.", {200: PersonUploads, 404: Error})
 def person_uploads(person: str) -> tuple[Response, int]:
     """Every upload where the person appears; video faces carry their time."""
+    known = people()
     try:
-        found = people().uploads_of(person)
-        resolved = people().resolve(person)
+        found = known.uploads_of(person)
+        resolved = known.resolve(person)
     except PersonNotFound:
         return error(404, f"no person {person}")
     for entry in found:
-        if pipeline().exists(entry["upload_id"]):
-            upload = pipeline().upload(entry["upload_id"])
+        if pipeline().exists(entry["upload_id"], workspace()):
+            upload = pipeline().upload(entry["upload_id"], workspace())
             entry.update(key=upload.key, media_type=upload.media_type)
     return jsonify(person=resolved, uploads=_hits(found)), 200
 
 
 @search.post("/index/rebuild")
-@operation("Indexes every finished upload again (admin).", {202: RebuildJob})
+@needs(Need.OWNER)
+@operation("Indexes every finished upload of the workspace again (owners).", {202: RebuildJob})
 def rebuild_index() -> tuple[Response, int]:
-    """Indexes every finished upload again (people, names and corrections stay)."""
-    refused = _admin()
-    if refused:
-        return refused
-    return jsonify(job=jobs.enqueue_rebuild()), 202
+    """Indexes every finished upload of the workspace again (people, names and corrections stay)."""
+    return jsonify(job=jobs.enqueue_rebuild(workspace())), 202
 
 
 @search.post("/uploads/reprocess")
-@operation("Runs the pipeline again for some or all uploads (admin).", {202: Reprocessing},
+@needs(Need.OWNER)
+@operation("Runs the pipeline again for some or all uploads of the workspace (owners).", {202: Reprocessing},
            query=ReprocessQuery, body=ReprocessRequest)
 def reprocess_uploads(query: ReprocessQuery, body: ReprocessRequest) -> tuple[Response, int]:
     """Runs the pipeline again for ``{"upload_ids": [...]}``, ``?all=1``, or uploads whose
     ``?function=`` result came from another ``&engine_version=``."""
-    refused = _admin()
-    if refused:
-        return refused
     if body.upload_ids is not None:
         chosen = body.upload_ids
     elif query.function and query.engine_version is not None:
-        chosen = jobs.stale(pipeline().records, query.function, query.engine_version)
+        chosen = jobs.stale(pipeline().records, workspace(), query.function, query.engine_version)
     elif query.all:
-        chosen = pipeline().all_ids()
+        chosen = pipeline().all_ids(workspace())
     else:
         return error(400, "send {'upload_ids': [...]}, ?all=1, or ?function=NAME&engine_version=VERSION")
-    return jsonify(reprocessing=pipeline().reprocess(chosen)), 202
+    return jsonify(reprocessing=pipeline().reprocess(chosen, workspace())), 202
