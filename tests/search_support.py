@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask, g, request
+from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 
@@ -17,7 +17,7 @@ from scheduler.uploads import Uploads
 from search.index import Index
 from search.settings import IndexSettings
 from storage.client import Store
-from storage.layout import LEGACY_WORKSPACE
+from tests.conftest import make_account
 from tests.search_data import SearchEnv
 from tests.ui_support import UNTHROTTLED
 from ui.settings import UiSettings
@@ -39,10 +39,6 @@ def search_env(redis_db: Redis, search_store: Store, tmp_path: Path) -> Iterator
     yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
 
 
-# Stands in for what the app's sign-in decides: the workspace a request acts in (flask.g.workspace).
-WORKSPACE_HEADER = "X-Test-Workspace"
-
-
 @pytest.fixture
 def api_app(search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """The app in this process on the test Redis (db 15), the test store and the test index."""
@@ -57,25 +53,19 @@ def api_app(search_env: SearchEnv, redis_server: Stack, monkeypatch: pytest.Monk
                                 store=search_env.store)
         app.extensions["medialens.index"] = search_env.index
         app.config["TESTING"] = True
-
-        @app.before_request
-        def workspace() -> None:
-            g.workspace = request.headers.get(WORKSPACE_HEADER, LEGACY_WORKSPACE)
-
         yield app
 
 
 @pytest.fixture
 def client_of(api_app: Flask, search_env: SearchEnv) -> Callable[[str], FlaskClient]:
-    """A client with an admin key that acts in the workspace named."""
-    from ui.auth import create_key
-
-    key = create_key(search_env.records.redis, "search-tests", role="admin")
+    """A client with an owner's key of the workspace named (the key decides where it acts)."""
+    made: dict[str, str] = {}
 
     def make(workspace: str) -> FlaskClient:
+        if workspace not in made:
+            made[workspace] = make_account(search_env.records.redis, workspace, "owner").key
         client = api_app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-        client.environ_base["HTTP_" + WORKSPACE_HEADER.upper().replace("-", "_")] = workspace
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {made[workspace]}"
         return client
 
     return make

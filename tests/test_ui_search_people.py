@@ -8,10 +8,10 @@ import httpx
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
-from ui.auth import create_key
 
 from scheduler.uploads import Step, StepState
 from storage.layout import artefact_key
+from tests.conftest import make_account
 from tests.search_data import SearchEnv, faces_result
 from tests.ui_support import sign_in
 
@@ -71,7 +71,7 @@ def test_search_and_people_refuse_a_request_without_a_key(stranger: FlaskClient,
 def test_a_signed_in_page_needs_the_csrf_token_to_change_people(
     stranger: FlaskClient, search_env: SearchEnv, method: str, path: str
 ) -> None:
-    token = sign_in(stranger, create_key(search_env.records.redis, "browser", role="admin"))
+    token = sign_in(stranger, make_account(search_env.records.redis, search_env.workspace, "owner"))
     refused = stranger.open(path, method=method, json={"people": ["p1", "p2"]})
     assert refused.status_code == 403
     assert "X-CSRF-Token" in refused.get_json()["error"]
