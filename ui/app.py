@@ -55,7 +55,6 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
-    access.install(app)
     headers.install(app, public_endpoint(pipeline.store.settings))
     app.register_blueprint(openapi)
     app.register_blueprint(api)
@@ -66,6 +65,8 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.register_blueprint(events)
     app.register_blueprint(search)
     limits.limiter(app, config, pipeline.context.settings.redis_url)
+    # After the limiter: a client over its limit of wrong keys is refused before its key is looked at.
+    access.install(app)
 
     @app.get("/healthz")
     @needs(Need.PUBLIC)

@@ -16,7 +16,7 @@ from .settings import UiSettings
 
 UNAUTHORISED = 401
 # Blueprints whose every route takes an API key (or a signed-in session).
-KEYED_BLUEPRINTS = {"api", "search", "gpu", "events"}
+KEYED_BLUEPRINTS = {"api", "search", "gpu", "events", "workspaces"}
 
 
 def refused_credentials(response: Response) -> bool:
