@@ -172,10 +172,12 @@ class Pipeline:
     def delete(self, upload: str, workspace: str | None = None) -> dict[str, int]:
         """Deletes an upload and all made from it: record, objects, results, and what hooks keep."""
         record = self.upload(upload, workspace)
-        made = self.artefacts(upload)
+        ran = self.records.steps(upload)
+        made = artefacts(ran)
         owns_key = self.records.latest_for_key(record.bucket, record.key) in (None, upload)
         self.records.delete(upload)
         accounting.left(self.redis, record)
+        steps.forget_jobs(upload, ran, self.redis)
         removed: dict[str, int] = {"objects": 0}
         for hook in self.context.hooks:
             for name, count in hook.deleted(upload, record.workspace).items():

@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
+from redis import Redis
 from rq import Callback, Queue, Retry
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from functions import catalog
 from functions.common import logs
@@ -31,6 +34,7 @@ from .uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, UploadNo
 logger = logging.getLogger(__name__)
 
 FINISH = "finish"
+INDEX = "index"  # the job that indexes a finished upload for search (search/hook.py)
 
 
 def uploads() -> Uploads:
@@ -44,6 +48,21 @@ def _log(upload: str, step: str) -> dict[str, Any]:
 def job_id(upload: str, step: str) -> str:
     """RQ job ids allow letters, digits, '_' and '-' only; one id per step makes enqueueing idempotent."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{upload}_{step}")
+
+
+def forget_jobs(upload: str, step_names: Iterable[str], connection: Redis) -> int:
+    """Removes the finished or waiting jobs of a deleted upload (they name it and keep its results'
+    outline for a day); a job running now ends on its own, finding the upload gone."""
+    found = 0
+    for name in {*step_names, FINISH, INDEX}:
+        try:
+            job = Job.fetch(job_id(upload, name), connection=connection)
+        except NoSuchJobError:
+            continue
+        if job.get_status(refresh=False) != JobStatus.STARTED:
+            job.delete()
+            found += 1
+    return found
 
 
 def retry() -> Retry:

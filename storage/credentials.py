@@ -23,8 +23,6 @@ from minio import MinioAdmin
 from minio.credentials import StaticProvider
 from minio.error import S3Error
 
-from embedded.seaweedfs import weed_binary
-
 from .client import endpoint_address, minio_client
 from .layout import workspace_prefix
 from .settings import StorageSettings
@@ -179,7 +177,12 @@ class SeaweedCredentials:
         if not settings.seaweed_master:
             raise ValueError("SeaweedCredentials needs MEDIALENS_S3_SEAWEED_MASTER (the embedded store's master)")
         self.settings = settings
-        self.weed = weed or weed_binary()
+        if weed is None:
+            # Only the embedded store has a `weed` to run; the app image (MinIO) ships no embedded/.
+            from embedded.seaweedfs import weed_binary
+
+            weed = weed_binary()
+        self.weed = weed
 
     def issue(self, workspace: str) -> S3Credentials:
         actions = ",".join(seaweed_actions(workspace, self.settings))
