@@ -19,8 +19,8 @@ from scheduler import metrics as scheduler_metrics
 from tests.conftest import jpeg, wait_for_upload
 
 
-def scrape(url: str) -> dict[str, Any]:
-    reply = httpx.get(url + "/metrics", timeout=10)
+def scrape(url: str, key: str = "") -> dict[str, Any]:
+    reply = httpx.get(url + "/metrics", timeout=10, headers={"Authorization": f"Bearer {key}"} if key else {})
     assert reply.status_code == 200
     assert reply.headers["Content-Type"].startswith("text/plain")
     return {family.name: family for family in text_string_to_metric_families(reply.text)}
@@ -38,7 +38,7 @@ def value(families: dict[str, Any], sample: str, default: float | None = None, *
 
 
 def test_after_an_upload_every_component_reports_it(
-    running_stack: Stack, s3_client: Any, api: httpx.Client
+    running_stack: Stack, s3_client: Any, api: httpx.Client, api_key: str
 ) -> None:
     s = running_stack.settings
     intake, host, ui = s.url(s.intake_port), s.url(s.gateway_port), s.url(s.ui_port)
@@ -61,7 +61,8 @@ def test_after_an_upload_every_component_reports_it(
     assert value(functions, "medialens_function_requests_total", function="probe", status="200") >= 1
     assert value(functions, "medialens_function_duration_seconds_count", function="thumbnail") >= 1
 
-    web = scrape(ui)
+    assert httpx.get(ui + "/metrics").status_code == 401, "the web app's metrics are an operator's"
+    web = scrape(ui, api_key)
     assert value(web, "medialens_ui_requests_total", method="GET", route="/api/v1/uploads/<upload_id>",
                  status="200") >= 1
 

@@ -98,7 +98,8 @@ def current() -> Principal:
 
 
 def _api() -> bool:
-    return request.path.startswith("/api/") or request.path == "/events"
+    """Programs' routes, which answer 401 rather than send a stranger to the sign-in page."""
+    return request.path.startswith("/api/") or request.path in ("/events", "/metrics")
 
 
 def refuse(status: int, message: str) -> Response:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from accounts.audit import Action
+
 # Bounds the views and the document share, so what is described is what is enforced.
 LIST_MAX = 500
 SEARCH_LIMIT_MAX = 100
@@ -285,7 +287,7 @@ class UserList(Reply):
 
 class AuditQuery(Query):
     actor: str = Field("", max_length=80, description="Only what this user (or key:<id>) did.")
-    action: str = Field("", max_length=40, description="Only this kind of action (sign-in, upload, delete, ...).")
+    action: Action | None = Field(None, description="Only this kind of action.")
     since: float | None = Field(None, ge=0, description="Only entries at or after this time (epoch seconds).")
     until: float | None = Field(None, ge=0, description="Only entries at or before this time (epoch seconds).")
     before: str = Field("", max_length=40, pattern=r"^(\d+-\d+)?$", description="Entries older than this entry id.")

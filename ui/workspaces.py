@@ -207,7 +207,7 @@ def create_user(body: UserRequest) -> tuple[Response, int]:
 @operation("The workspace's audit log, newest first: who did what, when and from where.", {200: AuditList},
            query=AuditQuery)
 def audit_log(query: AuditQuery) -> tuple[Response, int]:
-    found = audit.log().entries(g.workspace, actor=query.actor or None, action=query.action or None,
+    found = audit.log().entries(g.workspace, actor=query.actor or None, action=query.action,
                                 since=query.since, until=query.until, before=query.before or None, limit=query.limit)
     return jsonify(entries=[entry.to_dict() for entry in found]), 200
 
