@@ -18,6 +18,7 @@ from redis import Redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.results import Result
 
 from functions import catalog
 from functions.common import logs
@@ -60,6 +61,7 @@ def forget_jobs(upload: str, step_names: Iterable[str], connection: Redis) -> in
         except NoSuchJobError:
             continue
         if job.get_status(refresh=False) != JobStatus.STARTED:
+            Result.delete_all(job)
             job.delete()
             found += 1
     return found

@@ -58,7 +58,7 @@ def test_medialens_analyze_uploads_follows_and_prints(running_stack: Stack, api_
     )
     assert finished.returncode == 1, "one of the two files failed, so the command says so"
     lines = finished.stdout.splitlines()
-    assert f"{picture}: done" in lines
+    assert f"{picture}: done" in lines, finished.stderr[-2000:]
     assert any(line.startswith(f"{notes}: failed - probe: the file is not a media file") for line in lines)
     assert any(line.strip().startswith("ocr:") for line in lines)
     assert "coffee.png" in finished.stderr, "the progress bars name each file"

@@ -83,8 +83,8 @@ def test_after_erasing_a_workspace_no_store_holds_anything_of_it(running_stack: 
     marks = [doomed, "Someone Erased", *(u["id"] for u in uploads)]
     assert traces(running_stack, redis, marks), "the scan finds a live workspace (it can fail)"
 
-    assert api.delete("/workspace", json={"confirm": "not-it"}).status_code == 400, "a typo erases nothing"
-    reply = api.delete("/workspace", json={"confirm": doomed})
+    assert api.request("DELETE", "/workspace", json={"confirm": "not-it"}).status_code == 400, "a typo erases nothing"
+    reply = api.request("DELETE", "/workspace", json={"confirm": doomed})
     assert reply.status_code == 200, reply.text
     removed = reply.json()["removed"]
     assert removed["uploads"] == 2 and removed["objects"] >= 4 and removed["keys"] >= 2

@@ -34,7 +34,7 @@ def app_on(stack: Stack, redis_db: int = 0, **settings: Any) -> Iterator[Flask]:
     from scheduler.context import using
     from ui.app import create_app
 
-    wanted = ("MEDIALENS_SCHEDULER_", "MEDIALENS_S3_")
+    wanted = ("MEDIALENS_SCHEDULER_", "MEDIALENS_S3_", "MEDIALENS_INDEX_")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in stack.environment().items():
             if name.startswith(wanted):

@@ -46,6 +46,7 @@ class Principal:
     role: Role | None
     operator: bool
     by_key: bool
+    person: str = ""  # who answers for what it does: the user, or whoever made the key
 
     def may(self, need: Need) -> bool:
         if need in (Need.PUBLIC, Need.SIGNED_IN):
@@ -77,7 +78,7 @@ def by_key(secret: str) -> Principal | None:
     if found is None:
         return None
     return Principal(f"key:{found.id}", found.workspace, Role(found.role) if found.role else None, found.operator,
-                     by_key=True)
+                     by_key=True, person=found.created_by)
 
 
 def caller() -> Principal | None:
@@ -88,7 +89,7 @@ def caller() -> Principal | None:
     signed = sessions.signed_in()
     if signed is None:
         return None
-    return Principal(signed.user, signed.workspace, signed.role, signed.operator, by_key=False)
+    return Principal(signed.user, signed.workspace, signed.role, signed.operator, by_key=False, person=signed.user)
 
 
 def current() -> Principal:

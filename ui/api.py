@@ -57,7 +57,7 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
     s = store()
     bound = limit if size is None else size
     form = s.presigned_post(s.settings.uploads_bucket, key, content_type, bound)
-    pipeline().expect_upload(g.workspace, key, current().actor)
+    pipeline().expect_upload(g.workspace, key, current().person)
     audit.record(Action.UPLOAD, key, {"content_type": content_type})
     return jsonify(
         bucket=s.settings.uploads_bucket, key=key, method="POST", url=form.url, fields=form.fields,
