@@ -171,7 +171,7 @@ def merge_compose(
     prometheus = services["prometheus"]
     kept = [volume for volume in prometheus.get("volumes") or []
             if not (isinstance(volume, dict) and volume.get("target") == PROMETHEUS_SECRETS["target"])]
-    prometheus["volumes"] = kept + [dict(PROMETHEUS_SECRETS)]
+    prometheus["volumes"] = [*kept, dict(PROMETHEUS_SECRETS)]
     return faasd
 
 
@@ -185,7 +185,8 @@ def app_policy(buckets: Sequence[str]) -> dict[str, Any]:
             {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
              "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
             # Multipart uploads need s3:PutObject; the client aborts a failed one.
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            {"Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
              "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
             {"Effect": "Allow", "Action": list(APP_ADMIN_ACTIONS)},
         ],

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from functions.catalog import PROJECT
 from accounts.settings import AccountsSettings
+from functions.catalog import PROJECT
 from gpu.settings import GpuSettings
 from scheduler.settings import SchedulerSettings
 from search.settings import IndexSettings
