@@ -1,4 +1,5 @@
-"""The Python half of deploy.sh: renders templates, derives gateway timeouts, merges faasd's files."""
+"""The Python half of deploy.sh: renders templates, derives gateway timeouts, merges faasd's files,
+writes MinIO's policies and Prometheus's token for MinIO's metrics."""
 
 # It runs on the VPS with the system python3 and python3-yaml, before any virtualenv exists, so it
 # uses the standard library and PyYAML only. The tests import the same functions.
@@ -6,10 +7,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,20 @@ UPSTREAM_MARGIN_S = 5
 GATEWAY_MARGIN_S = 5
 
 GATEWAY_PORT = "127.0.0.1:8080:8080"
+
+# What the app's MinIO account may do beyond its buckets' objects: the admin calls of
+# storage/credentials.py's MinioCredentials (MinioAdmin's policy_add, user_add, attach_policy,
+# user_remove, user_list), which make and remove each workspace's user and policy. Nothing else of
+# the admin API: no server, configuration, notification, KMS or service-account actions.
+APP_ADMIN_ACTIONS = (
+    "admin:CreatePolicy", "admin:CreateUser", "admin:AttachUserOrGroupPolicy", "admin:DeleteUser", "admin:ListUsers",
+)
+# faasd's Prometheus (user nobody) reads MinIO's metrics token from a folder of its own, mounted here;
+# prometheus.medialens.yml names the file inside it.
+PROMETHEUS_SECRETS = {"type": "bind", "source": "/var/lib/faasd/medialens/prometheus",
+                      "target": "/etc/prometheus/medialens"}
+# A JSON Web Token: three base64url parts.
+JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
 class DeployError(ValueError):
@@ -150,7 +166,51 @@ def merge_compose(
             services[name]["environment"] = {**(env or {}), **variables}
     # faasd publishes its gateway on every interface; nginx's allow-listed /gateway/ is the way in.
     services["gateway"]["ports"] = [GATEWAY_PORT]
+    if "prometheus" not in services:
+        raise DeployError("faasd's docker-compose.yaml has no prometheus service: is this faasd?")
+    prometheus = services["prometheus"]
+    kept = [volume for volume in prometheus.get("volumes") or []
+            if not (isinstance(volume, dict) and volume.get("target") == PROMETHEUS_SECRETS["target"])]
+    prometheus["volumes"] = [*kept, dict(PROMETHEUS_SECRETS)]
     return faasd
+
+
+def app_policy(buckets: Sequence[str]) -> dict[str, Any]:
+    """The MinIO policy of the app's account (intake, workers, web app, GPU manager): read, write and
+    list objects in the platform's buckets, and make and remove workspace users and policies. No
+    bucket administration: deploy.sh makes the buckets and their notification with root."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
+            # Multipart uploads need s3:PutObject; the client aborts a failed one.
+            {"Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+             "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
+            {"Effect": "Allow", "Action": list(APP_ADMIN_ACTIONS)},
+        ],
+    }
+
+
+def metrics_policy() -> dict[str, Any]:
+    """The MinIO policy of the account whose token Prometheus scrapes with: metrics, nothing else."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["admin:Prometheus"]}]}
+
+
+def prometheus_token(generated: str) -> str:
+    """The bearer token in what `mc admin prometheus generate ALIAS` printed (YAML, or JSON with --json)."""
+    try:
+        data = yaml.safe_load(generated)
+    except yaml.YAMLError:
+        data = None
+    jobs = data.get("scrape_configs", [data]) if isinstance(data, dict) else []
+    for job in jobs:
+        token = (job.get("bearer_token") or job.get("bearerToken")) if isinstance(job, dict) else None
+        if isinstance(token, str) and JWT.match(token):
+            return token
+    # What mc printed holds the token when it is only malformed: never repeat it.
+    raise DeployError("mc admin prometheus generate printed no bearer token: is MINIO_PROMETHEUS_AUTH_TYPE jwt?")
 
 
 def merge_prometheus(config: dict[str, Any], ours: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,6 +228,18 @@ def _write_yaml(path: Path, data: Any, mode: int) -> None:
         handle.write("# Edited by medialens gateway-config/deploy.sh; faasd reads it at start.\n")
         yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False)
     os.chmod(temporary, mode)
+    os.replace(temporary, path)
+
+
+def write_secret(path: Path, value: str, owner: int | None = None) -> None:
+    """Replaces the file at once, readable by its owner alone from the first byte."""
+    temporary = path.with_name(path.name + ".medialens-new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    os.chmod(temporary, 0o400)
+    if owner is not None:
+        os.chown(temporary, owner, owner)
     os.replace(temporary, path)
 
 
@@ -194,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("prometheus", help="merge scrape jobs into faasd's prometheus.yml")
     command.add_argument("faasd", type=Path)
     command.add_argument("ours", type=Path)
+    command = commands.add_parser("policy", help="print the MinIO policy of the app's or the metrics account")
+    command.add_argument("account", choices=["app", "metrics"])
+    command.add_argument("buckets", nargs="*", help="the platform's buckets (app)")
+    command = commands.add_parser(
+        "prometheus-token", help="write the token in `mc admin prometheus generate`'s output (stdin) to OUTPUT")
+    command.add_argument("output", type=Path)
+    command.add_argument("--owner", type=int, default=None, help="uid (and gid) the file belongs to")
     args = parser.parse_args(argv)
     try:
         if args.command == "render":
@@ -219,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
             _write_yaml(args.faasd, merged, 0o600)
         elif args.command == "prometheus":
             _write_yaml(args.faasd, merge_prometheus(load_yaml(args.faasd), load_yaml(args.ours)), 0o644)
+        elif args.command == "policy":
+            if args.account == "app" and not args.buckets:
+                raise DeployError("the app's policy needs the buckets")
+            print(json.dumps(app_policy(args.buckets) if args.account == "app" else metrics_policy(), indent=2))
+        elif args.command == "prometheus-token":
+            write_secret(args.output, prometheus_token(sys.stdin.read()), args.owner)
     except (DeployError, OSError, yaml.YAMLError) as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return 1

@@ -2,9 +2,10 @@
 # medialens on a VPS with faasd: `sudo DOMAIN=media.example.com make deploy` (see README.md).
 #
 # Checks prerequisites, makes the secrets, adds the services to faasd's compose file, fits the
-# gateway's timeouts to stack.yml, configures nginx and MinIO's bucket notifications, and deploys
-# the functions. Every step checks before it changes anything, so running it again is safe: it
-# keeps existing secrets and data and only replaces what it wrote before.
+# gateway's timeouts to stack.yml, sets MinIO up (buckets, the app's and Prometheus's accounts,
+# bucket notifications), configures nginx, and deploys the functions. Every step checks before it
+# changes anything, so running it again is safe: it keeps existing secrets and data and only
+# replaces what it wrote before. It prints no secret: each stays in its file under $SECRETS_DIR.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +20,12 @@ NGINX_SITE="/etc/nginx/sites-available/medialens.conf"
 ACME_ROOT="/var/www/medialens-acme"
 SELF_SIGNED_DIR="/etc/medialens/tls"
 REDIS_UID="999"    # the redis user of the official redis image
+APP_UID="10001"    # the app image's user (Dockerfile), which also runs the index server
+PROMETHEUS_UID="65534"    # faasd's Prometheus runs as nobody
+# MinIO accounts and their policies (gateway-config/deploy.py prints the documents). Root makes them
+# and is used for nothing else.
+APP_S3_USER="medialens-app"
+METRICS_S3_USER="medialens-metrics"
 # MinIO's target id (MINIO_NOTIFY_WEBHOOK_*_medialens in docker-compose.medialens.yaml).
 WEBHOOK_ARN="arn:minio:sqs::medialens:webhook"
 
@@ -70,13 +77,22 @@ secret() {
 create_secrets() {
     log "secrets in $SECRETS_DIR"
     install -d -m 700 "$SECRETS_DIR" "$SECRETS_DIR/functions"
-    S3_ACCESS_KEY="medialens$(secret s3-access-key 6)"
-    S3_SECRET_KEY="$(secret s3-secret-key)"
+    # MinIO's root user: MinIO's and configure_store's alone (the file names predate the app's account).
+    S3_ROOT_USER="medialens$(secret s3-access-key 6)"
+    S3_ROOT_PASSWORD="$(secret s3-secret-key)"
+    # The accounts configure_store makes: the app's (every app service) and Prometheus's.
+    APP_S3_ACCESS_KEY="$APP_S3_USER"
+    APP_S3_SECRET_KEY="$(secret s3-app-secret-key)"
+    METRICS_S3_SECRET_KEY="$(secret s3-metrics-secret-key)"
     INTAKE_TOKEN="$(secret intake-token)"
     SESSION_KEY="$(secret session-key 32)"
     REDIS_PASSWORD="$(secret redis-password)"
+    INDEX_TOKEN="$(secret index-token)"
+    # The web app's first admin password: set at its first start, so it never reaches a log.
+    ADMIN_PASSWORD="$(secret admin-password 12)"
     GATEWAY_PASSWORD="$(cat "$FAASD_DIR/secrets/basic-auth-password")"
-    export S3_ACCESS_KEY S3_SECRET_KEY INTAKE_TOKEN SESSION_KEY REDIS_PASSWORD GATEWAY_PASSWORD
+    export S3_ROOT_USER S3_ROOT_PASSWORD APP_S3_ACCESS_KEY APP_S3_SECRET_KEY INTAKE_TOKEN SESSION_KEY
+    export REDIS_PASSWORD INDEX_TOKEN ADMIN_PASSWORD GATEWAY_PASSWORD
     export DOMAIN S3_DOMAIN MEDIALENS_IMAGE
 }
 
@@ -125,8 +141,12 @@ create_function_secrets() {
 add_services() {
     log "adding the medialens services to $FAASD_DIR/docker-compose.yaml"
     install -d -m 755 "$DATA_DIR"
-    install -d -m 700 "$DATA_DIR/minio" "$DATA_DIR/minio-events" "$DATA_DIR/chroma"
+    install -d -m 700 "$DATA_DIR/minio" "$DATA_DIR/minio-events"
     install -d -m 700 -o "$REDIS_UID" -g "$REDIS_UID" "$DATA_DIR/redis"
+    install -d -m 700 -o "$PROMETHEUS_UID" -g "$PROMETHEUS_UID" "$DATA_DIR/prometheus"
+    # The index server runs as the app's user; Chroma's own image, used before, wrote as root.
+    install -d -m 700 -o "$APP_UID" -g "$APP_UID" "$DATA_DIR/chroma"
+    chown -R "$APP_UID:$APP_UID" "$DATA_DIR/chroma"
     # The first run keeps faasd's original file, to compare with or to go back to.
     [[ -e "$FAASD_DIR/docker-compose.yaml.before-medialens" ]] ||
         cp -p "$FAASD_DIR/docker-compose.yaml" "$FAASD_DIR/docker-compose.yaml.before-medialens"
@@ -143,6 +163,9 @@ add_services() {
     log "restarting faasd (pulls images on first start: minutes)"
     systemctl restart faasd-provider faasd
     wait_for "MinIO" "http://127.0.0.1:9000/minio/health/live"
+}
+
+wait_for_services() {
     wait_for "the gateway" "$GATEWAY_URL/healthz"
     wait_for "the intake" "http://127.0.0.1:8001/healthz"
     wait_for "the web app" "http://127.0.0.1:8000/healthz"
@@ -157,10 +180,12 @@ wait_for() {
     done
 }
 
-configure_notifications() {
-    log "buckets and MinIO's webhook to the intake"
-    # mc reads an alias from MC_HOST_<alias>: nothing is written to ~/.mc.
-    export MC_HOST_medialens="http://$S3_ACCESS_KEY:$S3_SECRET_KEY@127.0.0.1:9000"
+# The one step that uses MinIO's root: buckets, their webhook, and the accounts everything else uses.
+configure_store() {
+    log "MinIO: buckets, the webhook to the intake, the app's account and Prometheus's"
+    # mc reads an alias from MC_HOST_<alias>: nothing is written to ~/.mc, and the alias is gone
+    # when this step ends.
+    export MC_HOST_medialens="http://$S3_ROOT_USER:$S3_ROOT_PASSWORD@127.0.0.1:9000"
     local bucket
     for bucket in $BUCKETS; do
         mc mb --ignore-existing "medialens/$bucket" >/dev/null
@@ -168,6 +193,35 @@ configure_notifications() {
     if ! mc event list "medialens/$UPLOADS_BUCKET" "$WEBHOOK_ARN" 2>/dev/null | grep -q "$WEBHOOK_ARN"; then
         mc event add "medialens/$UPLOADS_BUCKET" "$WEBHOOK_ARN" --event put
     fi
+    # shellcheck disable=SC2086  # one argument per bucket
+    account "$APP_S3_USER" "$APP_S3_SECRET_KEY" app $BUCKETS
+    account "$METRICS_S3_USER" "$METRICS_S3_SECRET_KEY" metrics
+    unset MC_HOST_medialens
+    # The token is signed with the metrics account's key, offline; Prometheus reads it at each scrape.
+    MC_HOST_mlmetrics="http://$METRICS_S3_USER:$METRICS_S3_SECRET_KEY@127.0.0.1:9000" \
+        mc admin prometheus generate mlmetrics --json |
+        helper prometheus-token "$DATA_DIR/prometheus/minio-token" --owner "$PROMETHEUS_UID"
+}
+
+# A MinIO user holding the policy of its name (deploy.py policy KIND): both made, or brought up to
+# date. The secret goes to mc on stdin, never in argv, where any local user could read it.
+account() {
+    local user="$1" secret_key="$2" kind="$3"
+    shift 3
+    local document
+    document="$(mktemp)"
+    helper policy "$kind" "$@" >"$document"
+    mc admin policy create medialens "$user" "$document" >/dev/null
+    rm -f "$document"
+    printf '%s\n' "$secret_key" | mc admin user add medialens "$user" >/dev/null
+    if ! mc admin user info medialens "$user" --json | holds_policy "$user"; then
+        mc admin policy attach medialens "$user" --user "$user" >/dev/null
+    fi
+}
+
+# Whether `mc admin user info --json` (on stdin) lists the policy: MinIO refuses to attach twice.
+holds_policy() {
+    grep -Eq "\"policyName\": *\"([^\"]*,)?$1(,[^\"]*)?\""
 }
 
 configure_nginx() {
@@ -217,14 +271,9 @@ deploy_functions() {
     fi
 }
 
-first_admin_key() {
-    # The web app's own code makes the key (it exists once: later runs print nothing).
-    local key
-    key="$(ctr -n openfaas task exec --exec-id "medialens-admin-$$" ui python -c \
-        'from scheduler.connection import redis; from ui.auth import ensure_admin_key; print(ensure_admin_key(redis()) or "")')"
-    if [[ -n "$key" ]]; then
-        log "the first admin API key (shown once, keep it): $key"
-    fi
+first_admin() {
+    # Where the password is, never the password: deploy logs end up in terminals, CI and tickets.
+    log "sign in as 'admin' with the first password in $SECRETS_DIR/admin-password (root only), then change it"
 }
 
 main() {
@@ -232,11 +281,15 @@ main() {
     create_secrets
     configure_gpu_burst
     add_services
-    configure_notifications
+    configure_store
+    wait_for_services
     configure_nginx
     deploy_functions
-    first_admin_key
+    first_admin
     log "done: https://$DOMAIN (S3: https://$S3_DOMAIN)"
 }
 
-main "$@"
+# Sourced (the tests), it defines the steps and runs none.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

