@@ -269,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("policy", help="print the MinIO policy of the app's or the metrics account")
     command.add_argument("account", choices=["app", "metrics"])
     command.add_argument("buckets", nargs="*", help="the platform's buckets (app)")
+    command = commands.add_parser("secret-file", help="write what stdin holds to OUTPUT, readable by its owner alone")
+    command.add_argument("output", type=Path)
+    command.add_argument("--owner", type=int, default=None, help="uid (and gid) the file belongs to")
     command = commands.add_parser(
         "prometheus-token", help="write the token in `mc admin prometheus generate`'s output (stdin) to OUTPUT")
     command.add_argument("output", type=Path)
@@ -302,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.account == "app" and not args.buckets:
                 raise DeployError("the app's policy needs the buckets")
             print(json.dumps(app_policy(args.buckets) if args.account == "app" else metrics_policy(), indent=2))
+        elif args.command == "secret-file":
+            write_secret(args.output, sys.stdin.read().strip(), args.owner)
         elif args.command == "prometheus-token":
             write_secret(args.output, prometheus_token(sys.stdin.read()), args.owner)
     except (DeployError, OSError, yaml.YAMLError) as exc:

@@ -88,11 +88,12 @@ create_secrets() {
     SESSION_KEY="$(secret session-key 32)"
     REDIS_PASSWORD="$(secret redis-password)"
     INDEX_TOKEN="$(secret index-token)"
+    UI_METRICS_TOKEN="$(secret ui-metrics-token)"
     # The web app's first admin password: set at its first start, so it never reaches a log.
     ADMIN_PASSWORD="$(secret admin-password 12)"
     GATEWAY_PASSWORD="$(cat "$FAASD_DIR/secrets/basic-auth-password")"
     export S3_ROOT_USER S3_ROOT_PASSWORD APP_S3_ACCESS_KEY APP_S3_SECRET_KEY INTAKE_TOKEN SESSION_KEY
-    export REDIS_PASSWORD INDEX_TOKEN ADMIN_PASSWORD GATEWAY_PASSWORD
+    export REDIS_PASSWORD INDEX_TOKEN UI_METRICS_TOKEN ADMIN_PASSWORD GATEWAY_PASSWORD
     export DOMAIN S3_DOMAIN MEDIALENS_IMAGE
 }
 
@@ -156,6 +157,8 @@ add_services() {
     helper render "$HERE/docker-compose.medialens.yaml" "$rendered" --mode 600
     helper compose "$FAASD_DIR/docker-compose.yaml" "$rendered" "$STACK" "${COMPOSE_FLAGS[@]}"
     helper prometheus "$FAASD_DIR/prometheus.yml" "$HERE/prometheus.medialens.yml"
+    # The web app's metrics token, where faasd's Prometheus reads it (never in its config).
+    helper secret-file "$DATA_DIR/prometheus/ui-token" --owner "$PROMETHEUS_UID" <<<"$UI_METRICS_TOKEN"
     # faasd-provider (a systemd unit) proxies function calls: its timeout must fit them too.
     install -d /etc/systemd/system/faasd-provider.service.d
     helper provider "$STACK" /etc/systemd/system/faasd-provider.service.d/medialens-timeouts.conf

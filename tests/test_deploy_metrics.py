@@ -158,3 +158,30 @@ def test_objects_still_pass_through_nginx(s3_site: httpx.Client) -> None:
     Recorder.seen.clear()
     assert s3_site.get("/uploads/minio/v2/metrics/cluster.jpg").status_code == 200
     assert Recorder.seen == ["/uploads/minio/v2/metrics/cluster.jpg"]
+
+
+def test_prometheus_scrapes_the_web_app_with_its_metrics_token_alone() -> None:
+    ours = yaml.safe_load((GATEWAY_CONFIG / "prometheus.medialens.yml").read_text())
+    job = next(job for job in ours["scrape_configs"] if job["job_name"] == "medialens-ui")
+    token_file = Path(job["authorization"]["credentials_file"])
+    assert job["authorization"]["type"] == "Bearer" and "credentials" not in job["authorization"]
+    ui = env(yaml.safe_load(deploy.render(TEMPLATE, VALUES))["services"]["ui"])
+    assert ui["MEDIALENS_UI_METRICS_TOKEN"] == VALUES["UI_METRICS_TOKEN"]
+    script = (GATEWAY_CONFIG / "deploy.sh").read_text()
+    assert f'helper secret-file "$DATA_DIR/prometheus/{token_file.name}" --owner "$PROMETHEUS_UID" <<<' in script
+    assert "UI_METRICS_TOKEN" in script.split("export REDIS_PASSWORD", 1)[1].splitlines()[0]
+
+
+def test_the_metrics_token_reads_metrics_and_nothing_else(running_stack: Any) -> None:
+    from tests.conftest import make_account
+    from tests.ui_support import UNTHROTTLED, app_on
+
+    key = make_account(running_stack.redis(), operator=True).key
+    with app_on(running_stack, metrics_token="prometheus-only", **UNTHROTTLED) as app:
+        client = app.test_client()
+        token = {"Authorization": "Bearer prometheus-only"}
+        assert client.get("/metrics", headers=token).status_code == 200
+        assert client.get("/metrics", headers={"Authorization": "Bearer not-it"}).status_code == 401
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200, "operators too"
+        for path in ("/api/v1/uploads", "/api/v1/workspaces", "/api/v1/gpu"):
+            assert client.get(path, headers=token).status_code == 401, f"the token is no key for {path}"

@@ -56,7 +56,7 @@ class Caller:
             return False
         if need == Need.SIGNED_IN:
             return True
-        if need == Need.OPERATOR:
+        if need in (Need.OPERATOR, Need.METRICS):
             return self.operator
         return self.role is not None and self.role.allows(Role(need.value))
 
@@ -189,7 +189,7 @@ TABLE: list[Route] = [
           prepare=lambda w, c: {"user": f"n-{uuid.uuid4().hex[:10]}"},
           body={"name": "{user}", "password": "a long enough password"}),
     Route("gpu.gpu_status", "GET", "/api/v1/gpu", Need.OPERATOR, 200),
-    Route("metrics", "GET", "/metrics", Need.OPERATOR, 200),
+    Route("metrics", "GET", "/metrics", Need.METRICS, 200),
     # Live events (their content is tested below).
     Route("events.event_stream", "GET", "/events", Need.VIEWER, 200),
     # Pages.

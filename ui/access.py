@@ -7,6 +7,7 @@ nothing is refused to everyone, so a new route cannot be left open by forgetting
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from accounts.apikeys import ApiKeys
 from accounts.roles import Role
 
 from . import sessions
-from .context import redis
+from .context import redis, ui_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Need(StrEnum):
     EDITOR = Role.EDITOR.value
     OWNER = Role.OWNER.value
     OPERATOR = "operator"  # runs the installation: workspaces, people's accounts, the system page
+    METRICS = "metrics"  # an operator, or whoever holds the metrics token (Prometheus)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Principal:
     def may(self, need: Need) -> bool:
         if need in (Need.PUBLIC, Need.SIGNED_IN):
             return True
-        if need == Need.OPERATOR:
+        if need in (Need.OPERATOR, Need.METRICS):
             return self.operator
         return self.role is not None and self.role.allows(Role(need.value))
 
@@ -92,6 +94,13 @@ def caller() -> Principal | None:
     return Principal(signed.user, signed.workspace, signed.role, signed.operator, by_key=False, person=signed.user)
 
 
+def holds_metrics_token() -> bool:
+    """The request bears the metrics token: it may read /metrics, and is no caller anywhere else."""
+    token = ui_settings().metrics_token
+    sent = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
 def current() -> Principal:
     """The caller of a request that `check` let through (never a public one)."""
     found: Principal = g.principal
@@ -117,7 +126,7 @@ def check() -> BaseResponse | None:
     if need is None:
         logger.error("refused %s: the view declares no access", request.endpoint)
         return refuse(403, "this route declares no access and is closed")
-    if need == Need.PUBLIC:
+    if need == Need.PUBLIC or (need == Need.METRICS and holds_metrics_token()):
         return None
     principal = caller()
     if principal is None:

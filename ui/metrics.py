@@ -48,6 +48,6 @@ def install(app: Flask) -> None:
         return response
 
     @app.get("/metrics")
-    @needs(Need.OPERATOR)
+    @needs(Need.METRICS)
     def metrics() -> Response:
         return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,9 @@ class UiSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8000, description="Port of the web app and its API.")
     secret_key: str = Field("", description="Flask's signing key (sessions live in Redis; the cookie holds an id).")
+    metrics_token: str = Field(
+        "", description="A bearer token that reads /metrics and nothing else (Prometheus); empty: operators only."
+    )
     session_idle_s: int = Field(8 * 3600, description="A browser session unused this long ends.")
     session_max_s: int = Field(7 * 24 * 3600, description="A browser session ends this long after sign-in.")
     secure_cookies: bool = Field(
