@@ -106,9 +106,9 @@ def test_seaweedfs_grpc_takes_only_clients_with_its_certificate(stack: Stack, st
     stranger = certificate("seaweedfs-client", 1, issuer=certificate("stranger", 1, authority=True),
                            usages=[ExtendedKeyUsageOID.CLIENT_AUTH], addresses=[s.host])
     forged = grpc.ssl_channel_credentials(ca, stranger.key_pem.encode(), stranger.cert_pem.encode())
-    # weed serves gRPC on its HTTP port + 10000: master, volume, filer, the S3 gateway.
+    # weed serves gRPC on its HTTP port + 10000: master, volume, filer, the S3 gateway, admin (UI off).
     for name, port in [("master", s.master_port), ("volume", s.seaweed_port_base + 6), ("filer", s.filer_port),
-                       ("s3", s.s3_port)]:
+                       ("s3", s.s3_port), ("admin", s.seaweed_port_base + 7)]:
         address = f"{s.host}:{port + 10000}"
         assert grpc_ready(address, own), f"{name} gRPC does not answer SeaweedFS's own client"
         assert not grpc_ready(address, None), f"{name} gRPC answers a plain client"
