@@ -26,7 +26,7 @@ from chromadb.api.client import SharedSystemClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench.search import BATCH, CLIP_MODEL, DIMENSIONS, MODELS, grow, stored_phrases, summary, timings, units
+from bench.search import BATCH, CLIP_MODEL, DIMENSIONS, MODELS, entries, grow, stored_phrases, summary, timings, units
 from scheduler.uploads import ANY, State, Upload, Uploads, upload_id
 from search import queries
 from search.index import IMAGES, TEXT, Index
@@ -36,6 +36,7 @@ GOAL_RATIO = 1.2
 PAGE = 50  # uploads per listing page, as the UI asks
 HITS = 20  # hits per search, as bench/search.py asks
 TURN = 10  # queries of one layout before the other takes its turn
+PHOTOS = 20  # uploads of one image each in the measured workspace, for "like this upload"
 # (state, media type) of each listing measured; "*" is any.
 FILTERS = {
     "all": (ANY, ANY), "done images": (State.DONE.value, "image"), "failed videos": (State.FAILED.value, "video"),
@@ -51,7 +52,7 @@ class IsolationSettings(BaseSettings):
 
     uploads: int = Field(100_000, description="Upload records of each layout, for the listings.")
     images: int = Field(100_000, description="Image vectors (CLIP size) of each layout.")
-    chunks: int = Field(50_000, description="Text chunks (12 words, text model size) of each layout.")
+    chunks: int = Field(30_000, description="Text chunks (12 words, text model size) of each layout.")
     workspaces: int = Field(100, description="Workspaces of the many-workspace layout, sharing the counts above.")
     queries: int = Field(200, description="Queries timed per row and layout.")
     scale: float = Field(1.0, description="Multiplies uploads, images and chunks: 0.02 for a smoke run.")
@@ -108,6 +109,23 @@ def _write_vectors(index: Index, rng: np.random.Generator, workspaces: list[str]
     return total / (time.perf_counter() - started)
 
 
+def _photos(index: Index, rng: np.random.Generator, workspace: str, first: int) -> list[str]:
+    """Uploads of one image each, indexed as a photo is, numbered on from ``first``."""
+    made = [f"photo-{number}" for number in range(PHOTOS)]
+    for number, upload in enumerate(made):
+        index.replace(workspace, upload, entries(rng, IMAGES, first + number, 1))
+    return made
+
+
+def _like_upload(index: Index, workspace: str, upload: str) -> list[dict[str, Any]]:
+    """Images like an upload's, as ``POST /search/image`` with an upload id finds them."""
+    found = queries.image_of(index, workspace, upload)
+    if found is None:
+        return []
+    vector, model, sha256 = found
+    return queries.similar_images(index, workspace, vector, model, HITS, leave_out=upload, sha256=sha256)
+
+
 @dataclass(frozen=True)
 class Row:
     """One query timed: a call that returns how many results came, the fewest right, and the offset
@@ -133,7 +151,9 @@ def _listings(uploads: Uploads, workspace: str) -> dict[str, Row]:
     return rows
 
 
-def _searches(index: Index, rng: np.random.Generator, workspace: str, chunks: int, count: int) -> dict[str, Row]:
+def _searches(
+    index: Index, rng: np.random.Generator, workspace: str, chunks: int, photos: list[str], count: int
+) -> dict[str, Row]:
     """Each search kind, for what the workspace holds: each finds at least one hit."""
     words = stored_phrases(index, rng, chunks, count + 1, 1, workspace)
     phrases = stored_phrases(index, rng, chunks, count + 1, 2, workspace)
@@ -145,6 +165,8 @@ def _searches(index: Index, rng: np.random.Generator, workspace: str, chunks: in
             queries.words(index, workspace, phrases[n], HITS, [queries.EXACT]).hits), 1),
         "image to similar images": Row(lambda n: len(
             queries.similar_images(index, workspace, images[n], CLIP_MODEL, HITS)), 1),
+        "image like one of the workspace's uploads (its vector read first)": Row(
+            lambda n: len(_like_upload(index, workspace, photos[n % len(photos)])), 1),
         "text to nearest chunks (semantic, without embedding the query)": Row(lambda n: len(
             index.nearest(workspace, TEXT, MODELS[TEXT], texts[n], HITS)), 1),
     }
@@ -180,8 +202,9 @@ def _build(stack: ExitStack, layout: Layout, config: IsolationSettings) -> tuple
     writes["text chunks/s (with their words)"] = round(_write_vectors(index, rng, names, TEXT, sizes[TEXT]))
     built = round(time.perf_counter() - started, 1)
     workspace = layout.measured()
+    photos = _photos(index, rng, workspace, sizes[IMAGES] // layout.workspaces)
     rows = {**_listings(uploads, workspace),
-            **_searches(index, rng, workspace, sizes[TEXT] // layout.workspaces, config.queries)}
+            **_searches(index, rng, workspace, sizes[TEXT] // layout.workspaces, photos, config.queries)}
     _checked(rows)
     return {
         "title": layout.title, "workspaces": layout.workspaces,
@@ -242,7 +265,8 @@ def markdown(result: dict[str, Any]) -> str:
     over = [f"{name} ({ratio} times)" for name, ratio in result["p95_ratio"].items() if ratio > result["goal_ratio"]]
     lines += ["", f"Both layouts hold {result['uploads']:,} uploads, {result['images']:,} image vectors and "
               f"{result['chunks']:,} text chunks of 12 words (b: {per['uploads']:,}, {per[IMAGES]:,} and "
-              f"{per[TEXT]:,} in each workspace); {result['queries']} queries per row, the layouts taking turns, "
+              f"{per[TEXT]:,} in each workspace), and the measured workspace {PHOTOS} more uploads of one image "
+              f"each; {result['queries']} queries per row, the layouts taking turns, "
               f"pages of {PAGE}, {HITS} hits. Uploads are written one by one through `Uploads.create`, vectors in "
               f"batches of up to {BATCH:,} per `Index.replace`. Goal: p95 in a workspace of the many at most "
               f"{result['goal_ratio']} times the single workspace's for every row: "
