@@ -118,6 +118,11 @@ class Index:
         self.config = config or settings()
         self._client: ClientAPI | None = None
         self._seen: Any = None
+        self._version: Any = None
+        # Every collection's name and metadata, as of index version `_version` (None: read again).
+        self._listing: list[tuple[str, dict[str, Any]]] | None = None
+        self._listed_at: Any = None
+        self._writing = False
         self._mutex = threading.RLock()
 
     def words(self, workspace: str) -> WordIndex:
@@ -148,7 +153,7 @@ class Index:
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
     def _fresh_client(self) -> ClientAPI:
-        version = self.redis.get(keys.INDEX_VERSION)
+        version = self._version = self.redis.get(keys.INDEX_VERSION)
         if self._client is None or (not self.config.server_url and version != self._seen):
             if self._client is not None:
                 SharedSystemClient.clear_system_cache()
@@ -172,10 +177,12 @@ class Index:
         try:
             with self._mutex:
                 client = self._fresh_client()
+                self._writing, self._listing = True, None
                 try:
                     yield client
                 finally:
                     self._seen = str(self.redis.incr(keys.INDEX_VERSION)).encode()
+                    self._writing, self._listing = False, None
         finally:
             lock.release()
 
@@ -200,13 +207,23 @@ class Index:
         """The workspace's collections (of one kind, or all)."""
         start = workspace_collections(self.config.collection_prefix, workspace)
         found = []
-        for listed in client.list_collections():
-            meta = listed.metadata or {}
-            if not listed.name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
+        for name, meta in self._every_collection(client):
+            if not name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
                 continue
             if kind is None or meta["kind"] == kind:
-                found.append(client.get_collection(listed.name, embedding_function=OwnEmbeddings()))  # type: ignore[arg-type]
+                found.append(client.get_collection(name, embedding_function=OwnEmbeddings()))  # type: ignore[arg-type]
         return found
+
+    def _every_collection(self, client: ClientAPI) -> list[tuple[str, dict[str, Any]]]:
+        """Every collection's name and metadata, listed once per index version: only a write, under the
+        lock, changes them, and it bumps the version. Listing them all on each query cost a search in
+        one of many workspaces more than the search itself."""
+        if self._writing or self._listing is None or self._listed_at != self._version:
+            listing = [(listed.name, dict(listed.metadata or {})) for listed in client.list_collections()]
+            if self._writing:
+                return listing  # a write may add or drop collections as it goes: never kept
+            self._listing, self._listed_at = listing, self._version
+        return self._listing
 
     def models(self, workspace: str, kind: str) -> list[str]:
         with self.reading() as client:
