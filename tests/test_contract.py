@@ -83,8 +83,8 @@ def test_a_handler_that_raises_answers_json_without_its_internals() -> None:
     def handle(event: Any, context: Any) -> dict[str, Any]:
         raise RuntimeError("secret internal detail at 10.0.0.5")
 
-    app = template.create_app(SimpleNamespace(handle=handle))
-    reply = app.test_client().post("/", data=b"{}")
+    app = template.create_app(SimpleNamespace(handle=handle), "the-token")  # type: ignore[arg-type]
+    reply = app.test_client().post("/", data=b"{}", headers={"Authorization": "Bearer the-token"})
     assert reply.status_code == 500 and reply.is_json
     assert reply.get_json() == {"error": "the function failed unexpectedly"}
 
