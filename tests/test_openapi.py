@@ -93,7 +93,8 @@ def broken_contract(operation: APIOperation, mode: GenerationMode, key: str) -> 
     try:
         run()
     except Exception as exc:  # every kind of failure is reported, with the operation it came from
-        return f"{operation.label}: {exc}"
+        found = exc.exceptions if isinstance(exc, BaseExceptionGroup) else [exc]
+        return f"{operation.label}: " + "\n".join(str(each)[:1500] for each in found)
     return None
 
 

@@ -12,40 +12,43 @@ import httpx
 from redis import Redis
 
 from embedded.stack import Stack
-from scheduler.keys import SYSTEM_AUDIT
+from scheduler.keys import SYSTEM_AUDIT, text, texts
 from search.index import Index
 from search.settings import IndexSettings
 from tests.conftest import DATA, make_account, wait_for_upload
 from tests.ui_support import post_upload
 
 
-def _values(redis: Redis, key: bytes) -> list[bytes]:
-    """Every value a key holds, whatever its type, to look for a workspace's traces in."""
-    kind = redis.type(key).decode()
+def _values(redis: Any, key: bytes) -> list[str]:
+    """Every value a key holds, whatever its type, as text to look for a workspace's traces in."""
+    kind = text(redis.type(key))
+    found: list[Any] = []
     if kind == "string":
-        return [redis.get(key) or b""]
-    if kind == "hash":
-        return [part for pair in redis.hgetall(key).items() for part in pair]
-    if kind in ("set", "zset", "list"):
-        members = {"set": redis.smembers, "zset": lambda k: redis.zrange(k, 0, -1),
-                   "list": lambda k: redis.lrange(k, 0, -1)}[kind](key)
-        return list(members)
-    if kind == "stream":
-        return [json.dumps({k.decode(): v.decode() for k, v in fields.items()}).encode()
-                for _, fields in redis.xrange(key)]
-    return []
+        found = [redis.get(key) or b""]
+    elif kind == "hash":
+        found = [part for pair in redis.hgetall(key).items() for part in pair]
+    elif kind == "set":
+        found = list(redis.smembers(key))
+    elif kind == "zset":
+        found = redis.zrange(key, 0, -1)
+    elif kind == "list":
+        found = redis.lrange(key, 0, -1)
+    elif kind == "stream":
+        found = [json.dumps(texts(fields)) for _, fields in redis.xrange(key)]
+    return [text(value) for value in found]
 
 
 def traces(stack: Stack, redis: Redis, marks: list[str]) -> list[str]:
     """Where any of ``marks`` still lies: Redis key names and values, object keys, Chroma collections."""
     found = []
     for key in redis.scan_iter("*", count=5000):
-        if key.decode() == SYSTEM_AUDIT:
+        name = text(key)
+        if name == SYSTEM_AUDIT:
             continue
-        for value in [key, *_values(redis, key)]:
-            hit = [m for m in marks if m.encode() in value]
+        for value in [name, *_values(redis, key)]:
+            hit = [m for m in marks if m in value]
             if hit:
-                found.append(f"redis {key.decode()}: {hit}")
+                found.append(f"redis {name}: {hit}")
                 break
     store = stack.store()
     for bucket in store.buckets:
@@ -93,8 +96,9 @@ def test_after_erasing_a_workspace_no_store_holds_anything_of_it(running_stack: 
     assert api.get("/uploads").status_code == 401, "its keys went with it"
     assert other_api.get(f"/uploads/{survivor['id']}").json()["state"] == "done"
     assert [p["faces"] for p in other_api.get("/people").json()["people"]] == [1], "the other keeps its person"
-    erasure = [json.loads(fields[b"detail"]) | {"target": fields[b"target"].decode()}
-               for _, fields in redis.xrange(SYSTEM_AUDIT) if fields[b"action"] == b"erasure"]
+    entries: Any = redis.xrange(SYSTEM_AUDIT)
+    erasure = [json.loads(fields["detail"]) | {"target": fields["target"]}
+               for fields in (texts(raw) for _, raw in entries) if fields["action"] == "erasure"]
     assert any(entry["target"] == f"workspace {doomed}" and entry["uploads"] == 2 for entry in erasure), \
         "the system log keeps that it happened and how much went"
 

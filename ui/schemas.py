@@ -288,8 +288,10 @@ class UserList(Reply):
 class AuditQuery(Query):
     actor: str = Field("", max_length=80, description="Only what this user (or key:<id>) did.")
     action: Action | None = Field(None, description="Only this kind of action.")
-    since: float | None = Field(None, ge=0, description="Only entries at or after this time (epoch seconds).")
-    until: float | None = Field(None, ge=0, description="Only entries at or before this time (epoch seconds).")
+    since: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
+                                description="Only entries at or after this time (epoch seconds).")
+    until: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
+                                description="Only entries at or before this time (epoch seconds).")
     before: str = Field("", max_length=40, pattern=r"^(\d+-\d+)?$", description="Entries older than this entry id.")
     limit: int = Field(100, ge=1, le=LIST_MAX)
 
