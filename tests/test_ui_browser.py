@@ -490,6 +490,7 @@ def test_an_owner_runs_the_workspace_from_its_page(browser: Any, base_url: str, 
     redis = running_stack.redis()
     owner = make_account(redis, f"wp-{time.time_ns() % 10**8}", "owner")
     newcomer = make_account(redis, f"wq-{time.time_ns() % 10**8}", "viewer")
+    browser.clear_cookies()  # a browser nobody signed in with before
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

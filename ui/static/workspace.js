@@ -40,7 +40,7 @@
     $("members").replaceChildren(...Object.entries(data.members).map(([user, role]) => ML.el("tr", {},
       ML.el("td", { text: user }), ML.el("td", { text: role }),
       ML.el("td", {}, ML.el("button", { type: "button", class: "link", text: "Remove", onclick: async () => {
-        if (await call(`/workspace/members/${encodeURIComponent(user)}`, { method: "DELETE" }, `${user} removed`)) members();
+        if (await call(`/workspace/members/${encodeURIComponent(user)}`, { method: "DELETE" }, `${user} removed`)) changed(members);
       } })))));
   }
 
@@ -51,7 +51,7 @@
       ML.el("td", {}, ML.el("code", { text: key.id })), ML.el("td", { text: key.name }), ML.el("td", { text: key.role }),
       ML.el("td", { text: key.created_by }), ML.el("td", { text: when(key.expires_at) }),
       ML.el("td", {}, ML.el("button", { type: "button", class: "link", text: "Revoke", onclick: async () => {
-        if (await call(`/workspace/keys/${key.id}`, { method: "DELETE" }, `key ${key.id} revoked`)) keys();
+        if (await call(`/workspace/keys/${key.id}`, { method: "DELETE" }, `key ${key.id} revoked`)) changed(keys);
       } })))));
   }
 
@@ -63,6 +63,9 @@
       ML.el("td", { text: e.target }), ML.el("td", { text: e.source }))));
   }
 
+  // What an action changed, and the audit log that now records it.
+  function changed(list) { list(); audit(); }
+
   usage();
   if (!$("members")) return;
   members(); keys(); audit();
@@ -71,7 +74,7 @@
     event.preventDefault();
     const user = $("member-user").value.trim();
     if (await call(`/workspace/members/${encodeURIComponent(user)}`, { method: "PUT", body: { role: $("member-role").value } },
-      `${user} is ${$("member-role").value}`)) members();
+      `${user} is ${$("member-role").value}`)) changed(members);
   });
 
   $("key-form").addEventListener("submit", async (event) => {
@@ -82,7 +85,7 @@
     if (!made) return;
     $("new-key").replaceChildren("Copy this key now, it is not shown again: ", ML.el("code", { text: made.secret }));
     $("new-key").hidden = false;
-    keys();
+    changed(keys);
   });
 
   $("s3-issue").addEventListener("click", async () => {
@@ -92,6 +95,7 @@
       ", secret key (shown once) ", ML.el("code", { text: made.secret_key }),
       `; put objects under ${Object.values(made.buckets)[0]} in ${Object.keys(made.buckets).join(", ")}`);
     $("s3").hidden = false;
+    audit();
   });
 
   $("erase-form").addEventListener("submit", async (event) => {
