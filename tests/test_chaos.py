@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 from rq import Queue, Worker
-from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from skimage import data as samples
 
 from bench.sample_media import Scene, Speech, make_video, speech_bytes
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack, alive
 from scheduler.settings import SchedulerSettings
+from scheduler.steps import job_id
 from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
 from storage.layout import LEGACY_WORKSPACE, result_key, upload_key
 
@@ -130,6 +133,7 @@ class Batch:
         settings = SchedulerSettings(redis_url=self.stack.redis_url())
         queue = Queue(settings.queue, connection=self.stack.redis())
         lines = [f"queued jobs: {queue.count}, started: {StartedJobRegistry(queue=queue).get_job_ids()}, "
+                 f"scheduled: {ScheduledJobRegistry(queue=queue).get_job_ids()}, "
                  f"failed: {FailedJobRegistry(queue=queue).get_job_ids()}"]
         for key, found in self.records().items():
             if not found:
@@ -138,12 +142,22 @@ class Batch:
                 if upload.state == State.DONE and len(found) == 1:
                     continue
                 steps = uploads.steps(upload.id)
-                pending = {name: f"{step.state.value} (attempts {step.attempts}) {step.reason}"
+                pending = {name: f"{step.state.value} (attempts {step.attempts}) {step.reason}; "
+                                 f"job: {job_state(queue, upload.id, name)}"
                            for name, step in steps.items() if step.state != StepState.DONE}
                 lines.append(f"{key}: {upload.id} {upload.state.value} {upload.reason!r}; "
                              f"outstanding {uploads.outstanding(upload.id)}; steps not done: {pending}")
         lines.append(f"services: {self.stack.running()}; supervisor: {self.stack.supervisor_pid()}")
         return "\n".join(lines)
+
+
+def job_state(queue: Queue, upload: str, step: str) -> str:
+    """Where a step's RQ job is: its status and retries left, or that it is gone."""
+    try:
+        job = Job.fetch(job_id(upload, step), connection=queue.connection)
+    except NoSuchJobError:
+        return "no such job"
+    return f"{job.get_status()}, retries left {job.retries_left}, worker {job.worker_name}"
 
 
 def service_logs(stack: Stack, lines: int = 15) -> str:
