@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from redis import Redis
+from redis.exceptions import ResponseError
 
 from scheduler import keys
 
@@ -22,6 +23,7 @@ Detail = dict[str, str | int | float]
 ENTRY_ID = re.compile(r"\d+-\d+")
 # Entries read per XREVRANGE while filters skip some: enough that a filtered page rarely needs a
 # second round trip, few enough that one page never holds Redis long.
+MAX_MS = 2**64 - 1  # stream ids count milliseconds in 64 bits
 BATCH_MIN, BATCH_MAX = 100, 1000
 
 
@@ -129,16 +131,19 @@ class Audit:
                              "pass the id of the last entry of the previous page")
         wanted_action = Action(action).value if action is not None else None
         # Entries past retention may linger until the next write trims them: never show them.
-        low_ms = max(self._oldest_kept_ms(), math.ceil(since * 1000) if since is not None else 0)
-        high = "+" if until is None else str(math.floor(until * 1000))
+        low_ms = min(max(self._oldest_kept_ms(), math.ceil(since * 1000) if since is not None else 0), MAX_MS)
+        high = "+" if until is None else str(min(max(math.floor(until * 1000), 0), MAX_MS))
         if before is not None and (high == "+" or _id_key(before) <= (int(high), 2**64 - 1)):
             high = "(" + before
         key = keys.audit_log(workspace)
         batch = min(max(limit * 2, BATCH_MIN), BATCH_MAX)
         found: list[Entry] = []
         while len(found) < limit:
-            rows = cast(list[tuple[Any, dict[Any, Any]]],
-                        self.redis.xrevrange(key, max=high, min=str(low_ms), count=batch))
+            try:
+                rows = cast(list[tuple[Any, dict[Any, Any]]],
+                            self.redis.xrevrange(key, max=high, min=str(low_ms), count=batch))
+            except ResponseError:
+                break  # an interval Redis calls invalid (ends before it begins, or before the first id) is empty
             for entry_id, fields in rows:
                 entry = Entry.from_stream(entry_id, fields)
                 if (actor is None or entry.actor == actor) and (wanted_action is None or entry.action == wanted_action):

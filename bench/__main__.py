@@ -12,13 +12,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import api_load, function_images, gpu, media, search, stack
+from bench import api_load, function_images, gpu, isolation, media, search, stack
 
 PROJECT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, str, ModuleType]] = [
     ("platform", "The platform around the models: gateway, latency, throughput, start-up", stack),
     ("media", "Video and audio", media),
     ("search", "Search", search),
+    ("isolation", "Workspaces: what isolation costs", isolation),
     ("gpu", "GPU burst (a simulated day against the real scheduler)", gpu),
     ("images", "Function images: installed size and peak memory against their limits", function_images),
     ("api", "The web API under load", api_load),

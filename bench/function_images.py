@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import httpx
 
 from functions.build import build_context
 from functions.catalog import PROJECT, FunctionSpec
+from host.server import template
 
 TEMPLATE_DOCKERFILE = PROJECT / "template" / "python3-http-debian" / "Dockerfile"
 PINNED = {"torch": "2.13.0", "torchvision": "0.28.0"}
@@ -81,8 +83,11 @@ class FunctionImage:
         self.url = f"http://127.0.0.1:{self.port}"
         self.spool = self.context / "tmp"
         self.spool.mkdir()
+        # What faasd mounts as the function's secret; every call bears it, as the scheduler's does.
+        self.token = secrets.token_urlsafe(24)
         self.environment = context_environment(self.context, {
-            "MEDIALENS_UPSTREAM_PORT": str(self.port), "TMPDIR": str(self.spool), **(environment or {}),
+            "MEDIALENS_UPSTREAM_PORT": str(self.port), "TMPDIR": str(self.spool), template.TOKEN_ENV: self.token,
+            **(environment or {}),
         })
         self.log = self.context / "function.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -124,9 +129,14 @@ class FunctionImage:
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
-    def call(self, body: dict[str, Any] | bytes, timeout: float = 120.0) -> tuple[int, dict[str, Any]]:
+    def call(self, body: dict[str, Any] | bytes, timeout: float = 120.0,
+             token: str | None = None) -> tuple[int, dict[str, Any]]:
+        """POSTs ``body`` bearing ``token`` (the function's own when None; none when empty)."""
+        token = self.token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         raw = body if isinstance(body, bytes) else None
-        reply = httpx.post(self.url, content=raw, json=None if raw is not None else body, timeout=timeout)
+        reply = httpx.post(self.url, content=raw, json=None if raw is not None else body, headers=headers,
+                           timeout=timeout)
         return reply.status_code, reply.json() if reply.content else {}
 
     def peak_rss_bytes(self) -> int:

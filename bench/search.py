@@ -39,18 +39,21 @@ FALLBACK = "words, exact, part of a word (scan fallback)"
 WORKSPACE = LEGACY_WORKSPACE  # every vector of the bench lies in one workspace
 
 
-def _units(rng: np.random.Generator, count: int, dimensions: int) -> np.ndarray:
+def units(rng: np.random.Generator, count: int, dimensions: int) -> np.ndarray:
+    """``count`` random vectors of length 1."""
     vectors = rng.normal(size=(count, dimensions)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def _sentence(rng: np.random.Generator, words: int = 12) -> str:
+def sentence(rng: np.random.Generator, words: int = 12) -> str:
+    """``words`` words drawn from the vocabulary ("w0", "w1", ... of VOCABULARY)."""
     return " ".join(f"w{n}" for n in rng.integers(0, VOCABULARY, size=words))
 
 
-def _entries(rng: np.random.Generator, kind: str, start: int, count: int) -> list[Entry]:
-    vectors = _units(rng, count, DIMENSIONS[kind])
-    entries = []
+def entries(rng: np.random.Generator, kind: str, start: int, count: int) -> list[Entry]:
+    """``count`` synthetic entries of one kind numbered from ``start``; text ones hold a sentence."""
+    vectors = units(rng, count, DIMENSIONS[kind])
+    made = []
     for offset, vector in enumerate(vectors):
         number = start + offset
         meta: dict[str, str | int | float | bool] = {"media_type": "image", "frame": "image",
@@ -58,47 +61,66 @@ def _entries(rng: np.random.Generator, kind: str, start: int, count: int) -> lis
         document = None
         if kind == TEXT:
             meta.update(source="transcript", start=float(number % 600), end=float(number % 600 + 5))
-            document = _sentence(rng)
-        entries.append(Entry(f"{kind}-{number}", kind, MODELS[kind], vector, meta, document))
-    return entries
+            document = sentence(rng)
+        made.append(Entry(f"{kind}-{number}", kind, MODELS[kind], vector, meta, document))
+    return made
 
 
-def _grow(index: Index, rng: np.random.Generator, kind: str, have: int, want: int) -> float:
-    """Adds vectors until the collection holds ``want``; returns vectors per second."""
+def grow(
+    index: Index, rng: np.random.Generator, kind: str, have: int, want: int, workspace: str = WORKSPACE
+) -> float:
+    """Adds vectors until the workspace's collection holds ``want``; returns vectors per second."""
     started = time.perf_counter()
     for begin in range(have, want, BATCH):
         # A bulk batch stands as one upload, so replace() deletes nothing and only adds.
-        index.replace(WORKSPACE, f"bulk-{kind}-{begin}", _entries(rng, kind, begin, min(BATCH, want - begin)))
+        index.replace(workspace, f"bulk-{kind}-{begin}", entries(rng, kind, begin, min(BATCH, want - begin)))
     return (want - have) / (time.perf_counter() - started)
 
 
-def _latency(call: Callable[[int], object], count: int) -> dict[str, float]:
-    call(-1)  # warm: loads the collection into memory
+def timings(call: Callable[[int], object], count: int, first: int = 0) -> list[float]:
+    """Milliseconds of ``count`` calls, each given its number (from ``first``)."""
     times = []
-    for number in range(count):
+    for number in range(first, first + count):
         started = time.perf_counter()
         call(number)
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    p95 = times[int(0.95 * (len(times) - 1))]
-    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(p95, 2)}
+    return times
 
 
-def _stored_phrases(index: Index, rng: np.random.Generator, size: int) -> list[str]:
-    """Two neighbouring words of stored chunks, so that an exact phrase query has something to find."""
-    ids = [f"{TEXT}-{n}" for n in rng.choice(size, size=QUERIES + 1, replace=False)]
+def summary(times: list[float]) -> dict[str, float]:
+    """Median and 95th percentile of timings in ms."""
+    ordered = sorted(times)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2)}
+
+
+def latency(call: Callable[[int], object], count: int) -> dict[str, float]:
+    """Median and 95th percentile in ms of ``count`` calls, after one to warm up."""
+    call(-1)  # warm: loads the collection into memory
+    return summary(timings(call, count))
+
+
+def stored_phrases(
+    index: Index, rng: np.random.Generator, size: int, count: int = QUERIES + 1, length: int = 2,
+    workspace: str = WORKSPACE,
+) -> list[str]:
+    """``length`` neighbouring words of ``count`` stored chunks (of the ``size`` in the workspace, drawn
+    again when fewer), so that an exact query has something to find."""
+    numbers = rng.choice(size, size=count, replace=count > size)
+    ids = [f"{TEXT}-{n}" for n in numbers]
+    documents = {hit.id: hit.document or "" for hit in index.by_ids(workspace, TEXT, ids)}
     phrases = []
-    for hit in index.by_ids(WORKSPACE, TEXT, ids):
-        words = (hit.document or "").split()
-        at = int(rng.integers(0, len(words) - 1))
-        phrases.append(" ".join(words[at : at + 2]))
+    for chunk in ids:
+        words = documents[chunk].split()
+        at = int(rng.integers(0, len(words) - length + 1))
+        phrases.append(" ".join(words[at : at + length]))
     return phrases
 
 
 def _searches(index: Index, rng: np.random.Generator, size: int) -> dict[str, Callable[[int], object]]:
-    images, faces = _units(rng, QUERIES + 1, 512), _units(rng, QUERIES + 1, 128)
-    phrases = [_sentence(rng, 6) for _ in range(QUERIES + 1)]
-    stored = _stored_phrases(index, rng, size)
+    images, faces = units(rng, QUERIES + 1, 512), units(rng, QUERIES + 1, 128)
+    phrases = [sentence(rng, 6) for _ in range(QUERIES + 1)]
+    stored = stored_phrases(index, rng, size)
     return {
         "words, exact": lambda n: queries.words(index, WORKSPACE, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
         "words, exact phrase (2 words)": lambda n: queries.words(index, WORKSPACE, stored[n], 20, [queries.EXACT]),
@@ -114,9 +136,9 @@ def _searches(index: Index, rng: np.random.Generator, size: int) -> dict[str, Ca
 def _upload_entries(rng: np.random.Generator, number: int) -> list[Entry]:
     """A typical photo or short clip: one CLIP vector, two faces, six text chunks."""
     made = [
-        *_entries(rng, IMAGES, 10**7 + number, 1),
-        *_entries(rng, FACES, 10**7 + 2 * number, 2),
-        *_entries(rng, TEXT, 10**7 + 6 * number, 6),
+        *entries(rng, IMAGES, 10**7 + number, 1),
+        *entries(rng, FACES, 10**7 + 2 * number, 2),
+        *entries(rng, TEXT, 10**7 + 6 * number, 6),
     ]
     return made
 
@@ -164,11 +186,11 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
             index = Index(server, IndexSettings(path=chroma))
             have = 0
             for size in sizes:
-                rates = {kind: round(_grow(index, rng, kind, have, size)) for kind in DIMENSIONS}
+                rates = {kind: round(grow(index, rng, kind, have, size)) for kind in DIMENSIONS}
                 result["indexing"][f"bulk vectors/s to {size}"] = rates
                 have = size
                 searches = _searches(index, rng, size)
-                result["latency"][size] = {name: _latency(call, QUERIES) for name, call in searches.items()}
+                result["latency"][size] = {name: latency(call, QUERIES) for name, call in searches.items()}
             started, uploads = time.perf_counter(), 30
             for number in range(uploads):
                 index.replace(WORKSPACE, f"upload-{number}", _upload_entries(rng, number))

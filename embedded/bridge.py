@@ -119,8 +119,12 @@ class FilerBridge:
         intake_url: str,
         token: str,
         offset: Offset,
+        config_dir: Path,
     ) -> None:
+        """``config_dir`` holds SeaweedFS's security.toml: the tail runs there, to present the
+        client certificate the filer's gRPC demands."""
         self.settings = settings
+        self.config_dir = config_dir
         self.bucket = bucket
         self.intake_url = intake_url
         self.token = token
@@ -148,7 +152,7 @@ class FilerBridge:
 
     def tail_once(self) -> None:
         command = meta_tail_command(self.settings, f"/buckets/{self.bucket}/", self.offset.seconds_ago())
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=self.config_dir)
         assert process.stdout is not None
         try:
             for record in parse_stream(process.stdout):
@@ -185,7 +189,8 @@ def main() -> None:
     token = os.environ["MEDIALENS_SCHEDULER_INTAKE_TOKEN"]
     intake = os.environ.get("MEDIALENS_BRIDGE_INTAKE_URL", settings.url(settings.intake_port) + "/events")
     offset = Offset(settings.state_dir / "bridge.offset")
-    bridge = FilerBridge(settings, StorageSettings().uploads_bucket, intake, token, offset)
+    store = StorageSettings()
+    bridge = FilerBridge(settings, store.uploads_bucket, intake, token, offset, store.seaweed_config_dir)
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: bridge.stopping.set())

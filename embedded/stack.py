@@ -183,7 +183,7 @@ class Stack:
         redis_dir = private_dir(self.state / "redis")
         seaweed_dir = private_dir(self.seaweed_dir)
         seaweedfs.write_security(
-            seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key
+            seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key, s.host
         )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
         workers = [

@@ -26,6 +26,9 @@ PROMETHEUS_UID="65534"    # faasd's Prometheus runs as nobody
 # and is used for nothing else.
 APP_S3_USER="medialens-app"
 METRICS_S3_USER="medialens-metrics"
+# The faasd secret each function in stack.yml names, holding the token callers must bear (the
+# template's TOKEN_SECRET; a test keeps the three equal).
+FUNCTION_TOKEN_SECRET="medialens-function-token"
 # MinIO's target id (MINIO_NOTIFY_WEBHOOK_*_medialens in docker-compose.medialens.yaml).
 WEBHOOK_ARN="arn:minio:sqs::medialens:webhook"
 
@@ -89,11 +92,14 @@ create_secrets() {
     REDIS_PASSWORD="$(secret redis-password)"
     INDEX_TOKEN="$(secret index-token)"
     UI_METRICS_TOKEN="$(secret ui-metrics-token)"
+    # The bearer token every function demands (template index.py); the workers send it. It is the
+    # function secret of that name (create_function_secrets hands it to faasd).
+    FUNCTION_TOKEN="$(secret "functions/$FUNCTION_TOKEN_SECRET")"
     # The web app's first admin password: set at its first start, so it never reaches a log.
     ADMIN_PASSWORD="$(secret admin-password 12)"
     GATEWAY_PASSWORD="$(cat "$FAASD_DIR/secrets/basic-auth-password")"
     export S3_ROOT_USER S3_ROOT_PASSWORD APP_S3_ACCESS_KEY APP_S3_SECRET_KEY INTAKE_TOKEN SESSION_KEY
-    export REDIS_PASSWORD INDEX_TOKEN UI_METRICS_TOKEN ADMIN_PASSWORD GATEWAY_PASSWORD
+    export REDIS_PASSWORD INDEX_TOKEN UI_METRICS_TOKEN ADMIN_PASSWORD GATEWAY_PASSWORD FUNCTION_TOKEN
     export DOMAIN S3_DOMAIN MEDIALENS_IMAGE
 }
 

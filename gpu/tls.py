@@ -3,12 +3,14 @@
 The node's address is known only after it is rented, so the certificate names no host; the client
 checks no host name either. The pin is exact all the same: the node's certificate is the client's
 only trust anchor, and only the holder of that node's key can present a chain ending in it.
+`certificate` also issues the embedded SeaweedFS's CA and component certificates (gRPC mTLS).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass
@@ -41,27 +43,53 @@ def encode(pem: str) -> str:
 
 
 def node_certificate(name: str = "medialens-gpu-node") -> NodeCertificate:
+    return certificate(name, days=VALID_DAYS, authority=True, usages=[ExtendedKeyUsageOID.SERVER_AUTH])
+
+
+def certificate(
+    name: str,
+    days: int,
+    issuer: NodeCertificate | None = None,
+    authority: bool = False,
+    usages: list[x509.ObjectIdentifier] | None = None,
+    addresses: list[str] | None = None,
+) -> NodeCertificate:
+    """A P-256 key and its certificate for ``name``: signed by ``issuer`` (a certificate made here
+    with ``authority=True``), or by itself when there is none. ``usages``: extended key usages;
+    ``addresses``: IP addresses it is valid for, besides the DNS name ``name``."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer: ec.EllipticCurvePrivateKey = key
+    issuer_name = subject
+    if issuer is not None:
+        loaded = serialization.load_pem_private_key(issuer.key_pem.encode(), password=None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        signer, issuer_name = loaded, x509.load_pem_x509_certificate(issuer.cert_pem.encode()).subject
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))  # a node's clock may run a little behind
-        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=authority, path_length=0 if authority else None), critical=True)
         .add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, content_commitment=False, key_encipherment=False,
+            digital_signature=True, key_cert_sign=authority, content_commitment=False, key_encipherment=False,
             data_encipherment=False, key_agreement=False, crl_sign=False, encipher_only=False,
             decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName(name), *(x509.IPAddress(ipaddress.ip_address(address)) for address in addresses or ())
+        ]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+    cert = builder.sign(signer, hashes.SHA256())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

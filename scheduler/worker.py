@@ -101,10 +101,11 @@ def main() -> None:
     context.hooks.append(SearchHook(Uploads(context.redis), context.queue, index))
     pause, restarts = 1.0, 0
     while True:
-        # After an outage the old registration may still be in Redis (kept by its AOF): a new name.
-        worker = Worker([context.queue], connection=context.redis, heartbeat_s=context.settings.heartbeat_s,
-                        name=name if restarts == 0 else f"{name}-{restarts}")
         try:
+            # Made inside: making a worker talks to Redis already, which may still be away. After an
+            # outage the old registration may still be in Redis (kept by its AOF): a new name.
+            worker = Worker([context.queue], connection=context.redis, heartbeat_s=context.settings.heartbeat_s,
+                            name=name if restarts == 0 else f"{name}-{restarts}")
             worker.work(with_scheduler=True, logging_level="WARNING")
             return
         except (RedisError, OSError) as exc:

@@ -186,16 +186,17 @@ def test_a_function_whose_model_is_loading_answers_not_ready() -> None:
     handler = types.ModuleType("slow_handler")
     handler.load = lambda: loaded.wait(30)  # type: ignore[attr-defined]
     handler.handle = lambda event, context: {"statusCode": 200, "body": {"ok": True}}  # type: ignore[attr-defined]
-    client = template.create_app(handler).test_client()
+    client = template.create_app(handler, "caller-token").test_client()
+    bearer = {"Authorization": "Bearer caller-token"}
     assert client.get("/_/ready").status_code == 503
-    loading = client.post("/", json={})
+    loading = client.post("/", json={}, headers=bearer)
     assert loading.status_code == 503 and loading.headers["Retry-After"] == "1"
     loaded.set()
     for _ in range(100):
         if client.get("/_/ready").status_code == 200:
             break
         time.sleep(0.05)
-    assert client.post("/", json={}).get_json() == {"ok": True}
+    assert client.post("/", json={}, headers=bearer).get_json() == {"ok": True}
 
 
 def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:

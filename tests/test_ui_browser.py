@@ -481,3 +481,44 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
     phone.close()
     page.close()
     assert errors == [], f"the pages raised script errors: {errors}"
+
+
+def test_an_owner_runs_the_workspace_from_its_page(browser: Any, base_url: str, running_stack: Stack) -> None:
+    """Sign in with a password, make a key (shown once), revoke it, add a member; nothing breaks."""
+    from tests.conftest import make_account
+
+    redis = running_stack.redis()
+    owner = make_account(redis, f"wp-{time.time_ns() % 10**8}", "owner")
+    newcomer = make_account(redis, f"wq-{time.time_ns() % 10**8}", "viewer")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base_url + "/login?next=/workspace")
+    page.fill("#user", owner.user)
+    page.fill("#password", owner.password)
+    page.click("button[type=submit]")
+    expect = playwright.expect
+    expect(page).to_have_url(base_url + "/workspace")
+    expect(page.locator("#members")).to_contain_text(owner.user)
+    expect(page.locator("#usage")).to_contain_text("files")
+
+    page.fill("#key-name", "camera upload")
+    page.select_option("#key-role", "editor")
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#new-key")).to_contain_text("ml_")
+    secret = page.locator("#new-key code").inner_text()
+    row_of_key = page.locator("#keys tr", has_text="camera upload")
+    expect(row_of_key).to_contain_text("editor")
+    assert httpx.get(base_url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).json()["role"] == "editor"
+    row_of_key.locator("button", has_text="Revoke").click()
+    expect(page.locator("#keys")).not_to_contain_text("camera upload")
+    assert httpx.get(base_url + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+    page.fill("#member-user", newcomer.user)
+    page.select_option("#member-role", "editor")
+    page.click("#member-form button[type=submit]")
+    expect(page.locator("#members")).to_contain_text(newcomer.user)
+    expect(page.locator("#audit")).to_contain_text("key-revoked")
+    shot(page, "20-workspace")
+    assert errors == []
+    page.close()

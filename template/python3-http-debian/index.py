@@ -2,20 +2,30 @@
 
 The same Event/Context/response code is used by the functions host, which serves many
 functions from one process, so a handler behaves identically under faasd and in the host.
+Every call but of-watchdog's health and readiness checks must bear the caller token: OpenFaaS CE's
+gateway passes /function/<name> through without authenticating anyone, so the function does.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from flask import Flask, Response, request
 
 logger = logging.getLogger(__name__)
+
+# The faasd secret every function names in stack.yml; faasd mounts it at SECRETS_DIR/<name>.
+TOKEN_SECRET = "medialens-function-token"
+SECRETS_DIR = Path("/var/openfaas/secrets")
+# Set instead of the secret where no faasd mounts one (tests, a function run by hand).
+TOKEN_ENV = "MEDIALENS_FN_TOKEN"
 
 
 class Event:
@@ -70,6 +80,24 @@ def to_response(result: Any) -> Response:
     return Response(payload, status=status, headers=headers)
 
 
+def caller_token(secrets: Path = SECRETS_DIR, environ: Mapping[str, str] = os.environ) -> str:
+    """The bearer token callers must send: faasd's secret file, else MEDIALENS_FN_TOKEN; empty if neither."""
+    try:
+        return (secrets / TOKEN_SECRET).read_text().strip()
+    except FileNotFoundError:
+        return environ.get(TOKEN_ENV, "").strip()
+
+
+def authorised(token: str, header: str | None) -> bool:
+    """Whether an Authorization header bears ``token``; an empty token admits no one."""
+    return bool(token) and hmac.compare_digest((header or "").encode(), f"Bearer {token}".encode())
+
+
+def unauthorised() -> Response:
+    return to_response({"statusCode": 401, "headers": {"WWW-Authenticate": "Bearer"},
+                        "body": {"error": "a valid bearer token is required"}})
+
+
 class Readiness:
     """Runs a start-up step (loading the model) in the background; ready means it has finished."""
 
@@ -107,7 +135,8 @@ def invoke(handler: ModuleType, event: Event | None = None) -> Response:
         return to_response({"statusCode": 500, "body": {"error": "the function failed unexpectedly"}})
 
 
-def create_app(handler: ModuleType) -> Flask:
+def create_app(handler: ModuleType, token: str) -> Flask:
+    """``token``: what callers must bear (caller_token()); empty refuses every call."""
     app = Flask(__name__)
     readiness = Readiness(getattr(handler, "load", None))
 
@@ -124,6 +153,8 @@ def create_app(handler: ModuleType) -> Flask:
     @app.route("/", defaults={"path": ""}, methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
     @app.route("/<path:path>", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
     def call(path: str) -> Response:
+        if not authorised(token, request.headers.get("Authorization")):
+            return unauthorised()
         if not readiness.ready:
             return Response("model loading", status=503, headers={"Retry-After": "1"})
         return invoke(handler)
@@ -135,6 +166,11 @@ if __name__ == "__main__":
     from function import handler as function_handler  # type: ignore[import-not-found]
     from waitress import serve
 
+    token = caller_token()
+    if not token:
+        # Whoever reaches the gateway could otherwise make the function fetch and write for them.
+        raise SystemExit(f"no caller token: faasd mounts it at {SECRETS_DIR / TOKEN_SECRET} when stack.yml "
+                         f"names the secret {TOKEN_SECRET!r} (deploy.sh creates it); {TOKEN_ENV} sets it elsewhere")
     # Only of-watchdog talks to this server (upstream_url); it listens on 8080 for the gateway.
     port = int(os.getenv("MEDIALENS_UPSTREAM_PORT", "5000"))
-    serve(create_app(function_handler), host="127.0.0.1", port=port, threads=4)
+    serve(create_app(function_handler, token), host="127.0.0.1", port=port, threads=4)
