@@ -17,11 +17,13 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
 from skimage import data as samples
 
 from bench.sample_media import Scene, Speech, make_video, speech_bytes
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack, alive
+from scheduler import keys
 from scheduler.settings import SchedulerSettings
 from scheduler.steps import job_id
 from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
@@ -132,9 +134,16 @@ class Batch:
         uploads = Uploads(self.stack.redis())
         settings = SchedulerSettings(redis_url=self.stack.redis_url())
         queue = Queue(settings.queue, connection=self.stack.redis())
-        lines = [f"queued jobs: {queue.count}, started: {StartedJobRegistry(queue=queue).get_job_ids()}, "
-                 f"scheduled: {ScheduledJobRegistry(queue=queue).get_job_ids()}, "
-                 f"failed: {FailedJobRegistry(queue=queue).get_job_ids()}"]
+        connection = queue.connection
+        # Read without RQ's cleanup, which would take back abandoned jobs here, in the test, and hide them.
+        lines = [f"queued jobs: {queue.count}, started: {StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)}, "
+                 f"scheduled: {ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False)}, "
+                 f"failed: {FailedJobRegistry(queue=queue).get_job_ids(cleanup=False)}, "
+                 f"intermediate: {connection.lrange(queue.intermediate_queue_key, 0, -1)}; "
+                 f"cleanup lock TTL {connection.ttl(queue.registry_cleaning_key)} s, "
+                 f"scheduler lock {connection.get(RQScheduler.get_locking_key(queue.name))!r} "
+                 f"TTL {connection.ttl(RQScheduler.get_locking_key(queue.name))} s, "
+                 f"sweep repairs {connection.hgetall(keys.SWEEP_REPAIRS)}"]
         for key, found in self.records().items():
             if not found:
                 lines.append(f"{key}: no record (the event never reached intake?)")
