@@ -49,7 +49,7 @@ class CleanedQueue(Queue):
 
 
 class Worker(SimpleWorker):
-    """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often."""
+    """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often, busy or idle."""
 
     def __init__(self, queues: list[Queue], heartbeat_s: float, context: Context | None = None,
                  **kwargs: Any) -> None:
@@ -61,6 +61,13 @@ class Worker(SimpleWorker):
         self.context = context
         self._beating = threading.Lock()
         self._done = threading.Event()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Maintenance runs between waits for a job, and RQ's wait (the worker's TTL less 15 s, near 7
+        # minutes) kept an idle worker from it that long: dead workers' jobs, retries due while RQ's
+        # scheduler was stopped by a Redis outage (the worker starts it again) and lost jobs stayed put.
+        return max(1, int(self.maintenance_interval))
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # How long the job stays ours without a beat: RQ's default is the whole job timeout.
