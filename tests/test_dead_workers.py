@@ -193,6 +193,13 @@ def test_a_worker_killed_while_it_cleans_up_holds_the_cleanup_lock_a_minute_at_m
     assert not queue.acquire_maintenance_lock(), "one worker cleans at a time"
 
 
+def test_an_idle_worker_cleans_up_every_few_beats(redis_db: Redis) -> None:
+    # Maintenance runs between waits for a job: RQ's own wait (near 7 minutes) left a retry whose
+    # scheduler a Redis outage had stopped, and the jobs of dead workers, where they were that long.
+    worker = Worker([Queue(QUEUE, connection=redis_db)], heartbeat_s=1, connection=redis_db)
+    assert worker.maintenance_interval == 3 and worker.dequeue_timeout <= 3, "waits no longer than it cleans"
+
+
 def test_a_writer_killed_mid_write_frees_the_index_within_its_lease(redis_db: Redis) -> None:
     # Every worker's index job waits for this lock: held for the longest write there could be by a
     # writer that died, it kept every worker waiting, and no other job ran, for ten minutes.
