@@ -35,6 +35,7 @@ from functions.common.device import device
 from functions.common.origins import Origin, allow_list, allowed
 
 from . import metrics
+from .memory import MemoryBound
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class HostSettings(BaseSettings):
     )
     tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
     tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
+    memory_bound: bool = Field(
+        True, description="Bound the memory of calls in flight by their stack.yml limits.memory (host/memory.py)."
+    )
 
     def served(self) -> set[str]:
         """The functions to serve; empty means every function in stack.yml."""
@@ -102,8 +106,9 @@ class Served:
     at once and each function says "loading" (503) until it is ready, as a faasd replica would.
     """
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, bound: MemoryBound | None = None) -> None:
         self.spec = spec
+        self.bound = bound
         self.handler: ModuleType | None = None
         self.invocations = 0
         self.lock = threading.Lock()
@@ -121,8 +126,12 @@ class Served:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        response: Response = template.invoke(self.handler, event)
-        return response
+        if self.bound is None:
+            response: Response = template.invoke(self.handler, event)
+            return response
+        with self.bound.call(self.spec.memory_limit):
+            bounded: Response = template.invoke(self.handler, event)
+            return bounded
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None
@@ -174,7 +183,11 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     unknown = wanted - set(catalog)
     if unknown:
         raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
-    served = {name: Served(spec) for name, spec in catalog.items() if not wanted or name in wanted}
+    served: dict[str, Served] = {}
+    bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values()))
+    for name, spec in catalog.items():
+        if not wanted or name in wanted:
+            served[name] = Served(spec, bound if settings.memory_bound else None)
     pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
     # The pool's own queue has no bound: each accepted call holds a slot until it has run.
     pending = threading.BoundedSemaphore(settings.async_pending)

@@ -33,6 +33,12 @@ def events_channel(workspace: str) -> str:
 # Step metrics that workers add up for the intake's /metrics (scheduler/metrics.py).
 STEP_SECONDS = f"{PREFIX}:metrics:step_seconds"
 STEP_FAILURES = f"{PREFIX}:metrics:step_failures"
+SWEEP_REPAIRS = f"{PREFIX}:metrics:sweep_repairs"  # repairs of lost jobs by kind (scheduler/sweep.py)
+
+# The sweep for lost jobs (scheduler/sweep.py): taken by the worker that runs it, left to expire after
+# the interval so one sweep runs per interval; and since when each step it found has been without a job.
+SWEEP_LOCK = f"{PREFIX}:sweep:lock"
+SWEEP_MISSING = f"{PREFIX}:sweep:missing"
 
 # Search (search/index.py, search/words.py, search/people.py). The index's lock and version are the
 # process-wide Chroma client's; every vector, word, face and person lies under workspace(id), each

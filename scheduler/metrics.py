@@ -70,6 +70,17 @@ def record_step(connection: Redis, function: str, seconds: float | None, failed:
         logger.warning("could not record metrics for %s: %s", function, exc)
 
 
+def record_repairs(connection: Redis, kinds: Iterable[str]) -> None:
+    """Adds what one sweep for lost jobs repaired (scheduler/sweep.py), by kind."""
+    found = list(kinds)
+    if not found:
+        return
+    with connection.pipeline() as pipe:
+        for kind in found:
+            pipe.hincrby(keys.SWEEP_REPAIRS, kind, 1)
+        pipe.execute()
+
+
 class RedisCollector(Collector):
     """Step durations and failures per function, queue depth and GPU spend, read at scrape time."""
 
@@ -99,6 +110,13 @@ class RedisCollector(Collector):
         for function, count in sorted(self.connection.hgetall(keys.STEP_FAILURES).items()):
             failures.add_metric([keys.text(function)], float(count))
         yield failures
+        repairs = CounterMetricFamily(
+            "medialens_sweep_repairs", "Lost jobs the sweep put back: a step queued again (requeued), an upload "
+            "given its finish (finish), or a step failed after too many losses (failed).", labels=["kind"],
+        )
+        for kind, count in sorted(self.connection.hgetall(keys.SWEEP_REPAIRS).items()):
+            repairs.add_metric([keys.text(kind)], float(count))
+        yield repairs
         depth = GaugeMetricFamily(
             "medialens_queue_depth", "Jobs on the scheduler's queue by state.", labels=["queue", "state"]
         )

@@ -36,6 +36,16 @@ class SchedulerSettings(BaseSettings):
     heartbeat_s: float = Field(
         10.0, description="How often a busy worker says it is alive; a job is taken back after 3 missed beats."
     )
+    sweep_interval_s: float = Field(
+        15.0, description="How often, at most, a worker between jobs sweeps for lost jobs (scheduler/sweep.py)."
+    )
+    sweep_grace_s: float = Field(
+        60.0, description="How long an unfinished step (or a settled upload's finish) may have no RQ job before "
+        "the sweep queues it again."
+    )
+    sweep_repairs: int = Field(
+        3, description="Times the sweep queues a step (or finish) again before it fails it: its job kept being lost."
+    )
     retry_backoff_s: float = Field(0.5, description="First pause between attempts; doubles.")
     not_ready_wait_s: float = Field(
         180.0, description="How long a step waits for a function that is still loading its model."

@@ -119,7 +119,7 @@ def will_retry(job: Job) -> bool:
 
 def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None:
     """Counts the steps as outstanding first, then enqueues them."""
-    records.plan_steps(upload, [spec.name for spec in specs])
+    records.plan_steps(upload, [spec.name for spec in specs], {spec.name: spec.to_dict() for spec in specs})
     for spec in specs:
         enqueue_step(q, upload, spec)
 
@@ -208,12 +208,12 @@ def _run_step(upload: str, spec: StepSpec) -> str:
             records.update(upload, media_type=str(outcome.result.get("media_type", "")))
         children = plans.after(spec, outcome.result, settings().plan_settings())
         plan(records, queue(), upload, children)
-        _settle(records, upload, step, StepState.DONE, "")
+        settle(records, upload, step, StepState.DONE, "")
     elif outcome.kind == "unavailable":
-        _settle(records, upload, step, StepState.SKIPPED, outcome.reason)
+        settle(records, upload, step, StepState.SKIPPED, outcome.reason)
     else:
         logger.warning("step failed: %s", outcome.reason, **_log(upload, spec.name))
-        _settle(records, upload, step, StepState.FAILED, outcome.reason)
+        settle(records, upload, step, StepState.FAILED, outcome.reason)
     return step.state.value
 
 
@@ -244,7 +244,7 @@ def call_in_chunks(
     return calls.Outcome("ok", result, "", outcome.gateway, outcome.attempts)
 
 
-def _settle(records: Uploads, upload: str, step: Step, state: StepState, reason: str) -> None:
+def settle(records: Uploads, upload: str, step: Step, state: StepState, reason: str) -> None:
     step.state, step.reason, step.finished_at = state, reason, time.time()
     step.progress = 1.0
     if records.settle(upload, step) == 0:
@@ -264,7 +264,7 @@ def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: An
     records = uploads()
     step = records.step(upload, name) if records.exists(upload) else None
     if step is not None and step.state not in FINAL_STEP_STATES:
-        _settle(records, upload, step, StepState.FAILED, crash_reason(kind, value))
+        settle(records, upload, step, StepState.FAILED, crash_reason(kind, value))
 
 
 def finish_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:

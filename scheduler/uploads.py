@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -26,7 +26,9 @@ from . import keys
 from .analysis import nested
 from .keys import PREFIX, events_channel, text
 
-PARTS = ("steps", "results", "outstanding", "settled")  # per-upload keys beside the record
+# Per-upload keys beside the record: each step's state, its result and its request (to run it again
+# when its job is lost), the count of steps not yet settled, the settled ones, and the sweep's repairs.
+PARTS = ("steps", "results", "specs", "outstanding", "settled", "repairs")
 
 
 class State(StrEnum):
@@ -335,14 +337,17 @@ class Uploads:
         if self._write_if_recorded(upload, "steps", step.name, json.dumps(step.to_dict())):
             self.publish(upload, "step", step.to_dict())
 
-    def plan_steps(self, upload: str, names: list[str]) -> int:
+    def plan_steps(self, upload: str, names: list[str], specs: dict[str, dict[str, Any]] | None = None) -> int:
         """Records planned steps as pending and counts them as outstanding; returns how many were new.
 
         Counting before a parent settles keeps the outstanding count above zero until the last
-        step of the whole plan has settled, which is when the upload is finished.
+        step of the whole plan has settled, which is when the upload is finished. A step's request
+        (`specs`, by name) is kept beside it, so a job lost with its worker or Redis can be made again.
         """
         added = 0
         for name in names:
+            if specs and name in specs:
+                self._write_if_recorded(upload, "specs", name, json.dumps(specs[name]), only_new=True)
             if self._write_if_recorded(upload, "steps", name, json.dumps(Step(name).to_dict()), only_new=True):
                 added += 1
                 self.publish(upload, "step", Step(name).to_dict())
@@ -357,6 +362,23 @@ class Uploads:
         left = self.redis.eval(SETTLE_IF_RECORDED, 3, self._key(upload), self._key(upload, "settled"),
                                self._key(upload, "outstanding"), step.name)
         return None if left is None else int(left)
+
+    def spec(self, upload: str, name: str) -> dict[str, Any] | None:
+        """The request a step was planned with (None for a step planned before requests were kept)."""
+        raw = self.redis.hget(self._key(upload, "specs"), name)
+        return json.loads(raw) if raw else None
+
+    def repaired(self, upload: str, name: str) -> int:
+        """Counts one more repair of a step (or `finish`) whose job was lost; returns how many so far."""
+        return int(self.redis.hincrby(self._key(upload, "repairs"), name, 1))
+
+    def unfinished(self, workspaces: Iterable[str]) -> list[str]:
+        """The ids of the queued and running uploads of these workspaces, oldest first."""
+        found: list[str] = []
+        for workspace in workspaces:
+            for state in (State.QUEUED, State.RUNNING):
+                found.extend(text(item) for item in self.redis.zrange(self._listing(workspace, state.value), 0, -1))
+        return found
 
     def outstanding(self, upload: str) -> int:
         """Planned steps not yet settled."""

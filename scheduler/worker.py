@@ -5,6 +5,7 @@ process that holds the text model cost as much CPU per image as the inference it
 fork RQ keeps no heartbeat for the job, so `Worker` beats for it: a worker killed mid-job is
 noticed within a few beats, and any other worker takes the job back (RQ's abandoned-job cleanup,
 then the job's retries). A Redis outage does not end the process: it waits and connects again.
+Between jobs a worker also runs the sweep for jobs lost outright (scheduler/sweep.py), when due.
 """
 
 from __future__ import annotations
@@ -28,28 +29,61 @@ from search import text
 from search.hook import SearchHook
 from search.index import index
 
+from . import sweep
 from .context import Context, use
 from .routing import CPU
 
 logger = logging.getLogger(__name__)
 
 MISSED_BEATS = 3
+# RQ's lock on cleaning a queue's registries lasts 15 minutes, and a worker killed while it cleans (or
+# cut off by Redis) never releases it: for that long no dead worker's job would be taken back.
+CLEANUP_LOCK_S = 60
+
+
+class CleanedQueue(Queue):
+    """A queue whose registries' cleanup lock outlives a worker that dies holding it by a minute, not 15."""
+
+    def acquire_maintenance_lock(self) -> bool:
+        return bool(self.connection.set(self.registry_cleaning_key, 1, nx=True, ex=CLEANUP_LOCK_S))
 
 
 class Worker(SimpleWorker):
-    """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often."""
+    """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often, busy or idle."""
 
-    def __init__(self, queues: list[Queue], heartbeat_s: float, **kwargs: Any) -> None:
+    def __init__(self, queues: list[Queue], heartbeat_s: float, context: Context | None = None,
+                 **kwargs: Any) -> None:
         # Dead workers' jobs are looked for every few beats, not every 10 minutes (RQ's default).
         kwargs["maintenance_interval"] = max(1, int(heartbeat_s * MISSED_BEATS))
-        super().__init__(queues, **kwargs)
+        cleaned = [CleanedQueue(q.name, connection=q.connection, serializer=q.serializer) for q in queues]
+        super().__init__(cleaned, queue_class=CleanedQueue, **kwargs)
         self.heartbeat_s = heartbeat_s
+        self.context = context
         self._beating = threading.Lock()
         self._done = threading.Event()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Maintenance runs between waits for a job, and RQ's wait (the worker's TTL less 15 s, near 7
+        # minutes) kept an idle worker from it that long: dead workers' jobs, retries due while RQ's
+        # scheduler was stopped by a Redis outage (the worker starts it again) and lost jobs stayed put.
+        return max(1, int(self.maintenance_interval))
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # How long the job stays ours without a beat: RQ's default is the whole job timeout.
         return int(self.heartbeat_s * MISSED_BEATS) + 1
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        if self.context is None:
+            return
+        try:
+            sweep.run_due(self.context, self.name)
+        except RedisError:
+            raise
+        except Exception:
+            # A fault in the sweep must not stop the worker from running jobs.
+            logger.exception("the sweep for lost jobs failed")
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._done.clear()
@@ -105,6 +139,7 @@ def main() -> None:
             # Made inside: making a worker talks to Redis already, which may still be away. After an
             # outage the old registration may still be in Redis (kept by its AOF): a new name.
             worker = Worker([context.queue], connection=context.redis, heartbeat_s=context.settings.heartbeat_s,
+                            context=context,
                             name=name if restarts == 0 else f"{name}-{restarts}")
             worker.work(with_scheduler=True, logging_level="WARNING")
             return

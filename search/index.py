@@ -32,6 +32,8 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import register_embedding_function
 from redis import Redis
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 
 from scheduler import keys
 from scheduler.context import current
@@ -109,6 +111,29 @@ def collection_name(prefix: str, workspace: str, kind: str, model: str) -> str:
     return f"{workspace_collections(prefix, workspace)}{kind}_{slug}"[:500]
 
 
+@contextmanager
+def renewed(lock: Lock, every_s: float) -> Iterator[None]:
+    """Renews a held lock's lease every ``every_s`` until the block ends (a lock made with
+    ``thread_local=False``: the renewing thread must see its token)."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(every_s):
+            try:
+                lock.reacquire()
+            except (LockError, RedisError) as exc:
+                logger.warning("the index write lock could not be renewed: %s", exc)
+                return
+
+    renewing = threading.Thread(target=renew, name="index-lock", daemon=True)
+    renewing.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewing.join()
+
+
 class Index:
     """Reads and writes the collections of every workspace, each call those of the one it names; one
     instance per process is enough."""
@@ -169,13 +194,17 @@ class Index:
     @contextmanager
     def writing(self) -> Iterator[ClientAPI]:
         """Exclusive across processes; whatever is written is seen by every reader afterwards."""
+        # A short lease, renewed while the writer lives: one killed mid-write (or cut off from Redis, so
+        # that it cannot release) holds the index a few seconds, not the longest write there could be,
+        # while every worker's index job waits for it.
         lock = self.redis.lock(
-            keys.INDEX_LOCK, timeout=self.config.lock_timeout_s, blocking_timeout=self.config.lock_timeout_s
+            keys.INDEX_LOCK, timeout=self.config.lock_lease_s, blocking_timeout=self.config.lock_timeout_s,
+            thread_local=False,  # renewed from a thread of its own
         )
         if not lock.acquire():
             raise IndexBusy(f"the index stayed locked for {self.config.lock_timeout_s} s")
         try:
-            with self._mutex:
+            with renewed(lock, self.config.lock_lease_s / 3), self._mutex:
                 client = self._fresh_client()
                 self._writing, self._listing = True, None
                 try:

@@ -51,7 +51,10 @@ class IndexSettings(BaseSettings):
         20_000, description="Most text chunks one search reads when a query word is no whole word of any chunk "
         "(a partial word); such a search says when it stopped there.",
     )
-    lock_timeout_s: int = Field(600, description="Longest hold of the index write lock (a crashed writer).")
+    lock_timeout_s: int = Field(600, description="Longest wait of a writer for the index write lock.")
+    lock_lease_s: int = Field(
+        15, description="How long the index write lock outlives a writer that died; a live writer renews it."
+    )
 
     def chroma_path(self) -> Path:
         return self.path

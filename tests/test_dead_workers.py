@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from redis import Redis
+from rq import Queue
 
 from bench.sample_media import Scene, Speech, make_video
 from embedded.settings import free_port
@@ -24,6 +25,8 @@ from scheduler import steps
 from scheduler.context import Context, using
 from scheduler.settings import SchedulerSettings
 from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
+from scheduler.worker import CLEANUP_LOCK_S, Worker
+from search.index import renewed
 from storage.client import Store
 from storage.settings import StorageSettings
 
@@ -141,8 +144,6 @@ def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], 
         assert worker.poll() is None, f"the worker died:\n{(tmp_path / 'worker.log').read_text()[-3000:]}"
         server = redis_on(port, tmp_path)
         # A job enqueued after Redis is back is done by the same process.
-        from rq import Queue
-
         job = Queue(QUEUE, connection=connection).enqueue(steps.finish, "no-such-upload")
         wait_until(lambda: job.get_status(refresh=True) == "finished", 90,
                    f"the job runs; worker log:\n{(tmp_path / 'worker.log').read_text()[-3000:]}")
@@ -180,3 +181,33 @@ def test_an_upload_deleted_while_it_runs_leaves_nothing_behind(
     store = running_stack.store()
     assert list(store.keys(store.settings.artefacts_bucket, f"{upload}/")) == []
     assert api.get(f"/uploads/{upload}").status_code == 404
+
+
+def test_a_worker_killed_while_it_cleans_up_holds_the_cleanup_lock_a_minute_at_most(redis_db: Redis) -> None:
+    # RQ's own lock lasts 15 minutes: a worker killed holding it (or cut off from Redis) would leave the
+    # jobs of every dead worker where nothing takes them back for that long.
+    worker = Worker([Queue(QUEUE, connection=redis_db)], heartbeat_s=1, connection=redis_db)
+    (queue,) = worker.queues
+    assert queue.acquire_maintenance_lock()
+    assert 0 < redis_db.ttl(queue.registry_cleaning_key) <= CLEANUP_LOCK_S <= 60
+    assert not queue.acquire_maintenance_lock(), "one worker cleans at a time"
+
+
+def test_an_idle_worker_cleans_up_every_few_beats(redis_db: Redis) -> None:
+    # Maintenance runs between waits for a job: RQ's own wait (near 7 minutes) left a retry whose
+    # scheduler a Redis outage had stopped, and the jobs of dead workers, where they were that long.
+    worker = Worker([Queue(QUEUE, connection=redis_db)], heartbeat_s=1, connection=redis_db)
+    assert worker.maintenance_interval == 3 and worker.dequeue_timeout <= 3, "waits no longer than it cleans"
+
+
+def test_a_writer_killed_mid_write_frees_the_index_within_its_lease(redis_db: Redis) -> None:
+    # Every worker's index job waits for this lock: held for the longest write there could be by a
+    # writer that died, it kept every worker waiting, and no other job ran, for ten minutes.
+    lock = redis_db.lock("test:index-lock", timeout=1, thread_local=False)
+    assert lock.acquire(blocking=False)
+    with renewed(lock, 0.3):
+        time.sleep(2.0)
+        assert lock.owned(), "a live writer keeps its lock past the lease"
+    # The writer dies here, without releasing it.
+    time.sleep(1.5)
+    assert redis_db.lock("test:index-lock", timeout=1).acquire(blocking=False), "a dead writer's lock lapses"

@@ -110,6 +110,10 @@ class _Timer:
         self.timings[self.name] = round(self.timings.get(self.name, 0.0) + elapsed, 3)
 
 
+OUT_OF_MEMORY = ("analysing this file needed more memory than the function may use: the file is too large "
+                 "or malformed for this analysis")
+
+
 def response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "body": body, "headers": {"Content-Type": "application/json"}}
 
@@ -129,6 +133,11 @@ def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, A
         return {**response(503, {"error": str(exc)}), "headers": {"Retry-After": "1"}}
     except transfer.TransferError as exc:
         return response(exc.status, {"error": str(exc)})
+    except MemoryError:
+        # The process's memory bound refused an allocation (host/memory.py; a container's limit
+        # under faasd): most likely this file's doing, possibly a call beside it, so 500: tried again.
+        logger.warning("out of memory", exc_info=True)
+        return response(500, {"error": OUT_OF_MEMORY})
     finally:
         if request is not None:
             request.close()

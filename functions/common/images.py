@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .contract import InputError, Request
 from .settings import settings
 from .transfer import Source, readable, size_of
+
+# Pillow's own bomb limit (89 Mpx, a warning, then an error at twice that) would overrule max_pixels,
+# and call an image past it "not an image": open_image checks max_pixels itself, before any decoding.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def open_image(data: Source, max_pixels: int | None = None) -> Image.Image:
@@ -18,15 +20,14 @@ def open_image(data: Source, max_pixels: int | None = None) -> Image.Image:
         raise InputError("the file is empty")
     limit = max_pixels or settings().max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(readable(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        image = Image.open(readable(data))
+    except UnidentifiedImageError:
         image = None
+    except MemoryError:
+        raise  # the memory bound, not a damaged file
     except Exception as exc:  # any decoder failure means a bad file
         raise InputError(f"the image cannot be read: {exc}") from exc
     if image is None:
-        _refuse_unknown_or_bomb(data, limit)
         raise InputError("the file is not an image this platform can read")
     width, height = image.size
     if width * height > limit:
@@ -50,7 +51,7 @@ def decode_rgb(data: Source, max_pixels: int | None = None) -> Image.Image:
             background.paste(rgba, mask=rgba.getchannel("A"))
             return background
         return upright.convert("RGB")
-    except InputError:
+    except (InputError, MemoryError):
         raise
     except Exception as exc:  # truncated or corrupt pixel data
         raise InputError(f"the image is damaged and cannot be decoded: {exc}") from exc
@@ -87,21 +88,6 @@ def fit_long_side(image: Image.Image, long_side: int | None = None) -> Image.Ima
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR)
-
-
-def _refuse_unknown_or_bomb(data: Source, limit: int) -> None:
-    """Pillow refuses bombs before reporting size; read the header ourselves to say so."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(readable(data)) as image:
-            width, height = image.size
-    except Exception:  # not an image at all: the caller says so
-        return
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-    if width * height > limit:
-        raise InputError(_too_many_pixels(width, height, limit))
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> str:

@@ -1,0 +1,176 @@
+"""The sweep for lost jobs: puts back every queued or running upload whose step, or `finish`, has no RQ job.
+
+RQ takes back the job of a worker that died and retries it, but a job can still be lost outright: a
+SIGKILLed Redis forgets its last second of writes (appendfsync everysec), a worker killed between
+taking a job and marking it started leaves it where nothing runs it, a failure callback cut off from
+Redis settles nothing, and a retry waits in the scheduled registry for as long as RQ's scheduler,
+stopped by a Redis outage, is not started again.
+
+Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first) looks at every unfinished
+upload. A step that has had no live job (queued, scheduled and not overdue, deferred, or started by a
+worker that still beats) for longer than the grace period is queued again under its own job id,
+from the request kept with it when it was planned; an upload whose steps have all settled gets its
+`finish`; a queued upload without steps gets its `probe`. Each is put back a bounded number of
+times, then fails with a plain reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from accounts.workspaces import Workspaces
+from storage.layout import LEGACY_WORKSPACE
+
+from . import keys, metrics, steps
+from .context import Context
+from .plans import PROBE, StepSpec
+from .uploads import FINAL_STEP_STATES, State, StepState, UploadNotFound, Uploads
+
+logger = logging.getLogger(__name__)
+
+REQUEUED = "requeued"  # a step's job (probe's included) queued again
+FINISHED = "finish"  # an upload whose steps had all settled given its `finish`
+FAILED = "failed"  # a step (or finish) failed: lost too often, or its request was not kept
+KINDS = (REQUEUED, FINISHED, FAILED)
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The queue's jobs as one sweep found them."""
+
+    live: frozenset[str]  # will run, or run now on a worker that beats
+    stale: dict[str, list[str]]  # started-registry entries whose worker stopped beating, by job id
+
+    @classmethod
+    def read(cls, q: Queue, now: float) -> Jobs:
+        live = set(q.get_job_ids())
+        live.update(DeferredJobRegistry(queue=q).get_job_ids(cleanup=False))
+        # A retry past its time waits for RQ's scheduler, which a Redis outage stops until a worker,
+        # between jobs, starts it again: overdue, it counts as lost.
+        scheduled = q.connection.zrangebyscore(ScheduledJobRegistry(queue=q).key, now, "+inf")
+        live.update(keys.text(job) for job in scheduled)
+        stale: dict[str, list[str]] = {}
+        started = StartedJobRegistry(queue=q)
+        entries: list[tuple[Any, float]] = q.connection.zrange(started.key, 0, -1, withscores=True)  # type: ignore[assignment]
+        for raw, expires in entries:
+            entry = keys.text(raw)
+            job = started.parse_job_id(entry)
+            if expires >= now:
+                live.add(job)
+            else:
+                stale.setdefault(job, []).append(entry)
+        return cls(frozenset(live), stale)
+
+
+@dataclass(frozen=True)
+class Repair:
+    upload: str
+    step: str  # a step's name, or `finish`
+    kind: str  # one of KINDS
+    reason: str = ""
+
+
+def workspaces(connection: Redis) -> list[str]:
+    """Every workspace, and the one uploads from before workspaces belong to."""
+    return sorted({workspace.id for workspace in Workspaces(connection).all()} | {LEGACY_WORKSPACE})
+
+
+def without_job(records: Uploads, upload: str, jobs: Jobs) -> list[str]:
+    """The steps of an unfinished upload (or its `finish`) that no job will run."""
+    try:
+        record = records.get(upload)
+    except UploadNotFound:
+        return []
+    if record.state not in (State.QUEUED, State.RUNNING):
+        return []
+    found = records.steps(upload)
+    if not found:
+        # Recorded, but its first step never planned: the intake stopped in between.
+        wanted = [PROBE.name] if record.state == State.QUEUED else []
+    else:
+        wanted = [name for name, step in found.items() if step.state not in FINAL_STEP_STATES] or [steps.FINISH]
+    return [name for name in wanted if steps.job_id(upload, name) not in jobs.live]
+
+
+def run_due(context: Context, owner: str, now: float | None = None) -> list[Repair] | None:
+    """Sweeps when no sweep ran within the interval (the lock, left to expire, says one did); None when
+    it was not due."""
+    interval_ms = max(int(context.settings.sweep_interval_s * 1000), 1)
+    if not context.redis.set(keys.SWEEP_LOCK, owner, nx=True, px=interval_ms):
+        return None
+    return sweep(context, now)
+
+
+def sweep(context: Context, now: float | None = None) -> list[Repair]:
+    """Puts back what has been without a job for longer than the grace period; returns what it did."""
+    now = time.time() if now is None else now
+    records, q = Uploads(context.redis), context.queue
+    jobs = Jobs.read(q, now)
+    since = {keys.text(k): float(v) for k, v in context.redis.hgetall(keys.SWEEP_MISSING).items()}
+    still: dict[str, float] = {}
+    repairs = []
+    for upload in records.unfinished(workspaces(context.redis)):
+        for name in without_job(records, upload, jobs):
+            found = f"{upload}/{name}"
+            first = since.get(found, now)
+            if now - first < context.settings.sweep_grace_s:
+                still[found] = first
+            else:
+                repairs.append(repair(context, records, q, upload, name, jobs))
+    with context.redis.pipeline() as pipe:
+        pipe.delete(keys.SWEEP_MISSING)
+        if still:
+            mapping: dict[Any, Any] = still
+            pipe.hset(keys.SWEEP_MISSING, mapping=mapping)
+        pipe.execute()
+    metrics.record_repairs(context.redis, (found.kind for found in repairs))
+    return repairs
+
+
+def repair(context: Context, records: Uploads, q: Queue, upload: str, name: str, jobs: Jobs) -> Repair:
+    """Queues a lost step (or `finish`) again, or fails it once it has been lost too often."""
+    forget(q, steps.job_id(upload, name), jobs)
+    times = records.repaired(upload, name)
+    if times > context.settings.sweep_repairs:
+        done = fail(records, upload, name, f"its job was lost {times} times (workers or Redis kept stopping); "
+                                          "retry the upload")
+    elif name == steps.FINISH:
+        steps.enqueue_finish(q, upload)
+        done = Repair(upload, name, FINISHED)
+    else:
+        kept = PROBE.to_dict() if name == PROBE.name else records.spec(upload, name)
+        if kept is None:
+            done = fail(records, upload, name, "its job was lost, and it was planned by an older version that "
+                                              "kept no copy of its request; retry the upload")
+        else:
+            steps.plan(records, q, upload, [StepSpec.from_dict(kept)])
+            done = Repair(upload, name, REQUEUED)
+    logger.warning("%s had no job for %.0f s: %s%s", name, context.settings.sweep_grace_s, done.kind,
+                   f" ({done.reason})" if done.reason else "", extra={"upload_id": upload, "step": name})
+    return done
+
+
+def fail(records: Uploads, upload: str, name: str, reason: str) -> Repair:
+    if name == steps.FINISH:
+        records.set_state(upload, State.FAILED, f"{steps.FINISH}: {reason}")
+    else:
+        steps.settle(records, upload, records.step(upload, name), StepState.FAILED, reason)
+    return Repair(upload, name, FAILED, reason)
+
+
+def forget(q: Queue, job: str, jobs: Jobs) -> None:
+    """Drops what RQ still holds of a lost job, so that RQ does not run it a second time beside the sweep."""
+    with q.connection.pipeline() as pipe:
+        for entry in jobs.stale.get(job, []):
+            pipe.zrem(StartedJobRegistry(queue=q).key, entry)
+        pipe.zrem(ScheduledJobRegistry(queue=q).key, job)
+        pipe.zrem(FailedJobRegistry(queue=q).key, job)
+        pipe.lrem(q.intermediate_queue_key, 0, job)
+        pipe.execute()
