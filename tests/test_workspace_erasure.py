@@ -34,8 +34,9 @@ def _values(redis: Any, key: bytes) -> list[str]:
     elif kind == "list":
         found = redis.lrange(key, 0, -1)
     elif kind == "stream":
-        found = [json.dumps(texts(fields)) for _, fields in redis.xrange(key)]
-    return [text(value) for value in found]
+        found = [json.dumps({str(k): str(v) for k, v in fields.items()}) for _, fields in redis.xrange(key)]
+    # Some values are binary (RQ keeps jobs pickled and compressed): read what text they hold.
+    return [value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in found]
 
 
 def traces(stack: Stack, redis: Redis, marks: list[str]) -> list[str]:
