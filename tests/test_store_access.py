@@ -42,8 +42,10 @@ def refused(method: str, url: str) -> bool:
         with httpx.Client(verify=False, timeout=5) as client:
             reply = client.request(method, url, content=b"forged" if method in ("PUT", "POST") else None)
     except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-        # A TLS server may close a plain request with a body before it reads it all.
-        return not isinstance(exc, httpx.ReadError) or "CERTIFICATE_REQUIRED" in str(exc)
+        if url.startswith("https://") and isinstance(exc, httpx.ReadError):
+            return "CERTIFICATE_REQUIRED" in str(exc)
+        # A TLS server drops a plain request (with a body, it may reset before it is all read).
+        return True
     # Go's TLS server answers a plain request 400, with its reason, or, racing a body, with nothing.
     plain_to_tls = reply.status_code == 400 and (
         "HTTP request to an HTTPS server" in reply.text or not reply.text.strip())
