@@ -116,6 +116,19 @@ def row(page: Any, name: str) -> Any:
     return page.locator("li.upload", has=page.locator("a.name", has_text=name))
 
 
+def signed_in_page(browser: Any, base_url: str, account: Account, target: str) -> tuple[Any, list[str]]:
+    """A new page signed in through the form on its way to ``target``, and the script errors it raises."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base_url}/login?next={target}")
+    page.fill("#user", account.user)
+    page.fill("#password", account.password)
+    page.click("button[type=submit]")
+    playwright.expect(page).to_have_url(base_url + target)
+    return page, errors
+
+
 def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -386,14 +399,7 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
     assert owners[f"{ids['obama2.jpg']}:image:0"] == obama
     assert owners[f"{ids['biden.jpg']}:image:0"] != obama
 
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base_url + "/login?next=/search")
-    page.fill("#user", account.user)
-    page.fill("#password", account.password)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(base_url + "/search")
+    page, errors = signed_in_page(browser, base_url, account, "/search")
 
     # An image picked (as a drop would) finds the photo it is a smaller copy of, marked as a near-duplicate.
     copy = tmp_path / "obama-smaller.jpg"
@@ -491,15 +497,8 @@ def test_an_owner_runs_the_workspace_from_its_page(browser: Any, base_url: str, 
     owner = make_account(redis, f"wp-{time.time_ns() % 10**8}", "owner")
     newcomer = make_account(redis, f"wq-{time.time_ns() % 10**8}", "viewer")
     browser.clear_cookies()  # a browser nobody signed in with before
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base_url + "/login?next=/workspace")
-    page.fill("#user", owner.user)
-    page.fill("#password", owner.password)
-    page.click("button[type=submit]")
+    page, errors = signed_in_page(browser, base_url, owner, "/workspace")
     expect = playwright.expect
-    expect(page).to_have_url(base_url + "/workspace")
     expect(page.locator("#members")).to_contain_text(owner.user)
     expect(page.locator("#usage")).to_contain_text("files")
 

@@ -29,5 +29,6 @@ def signed_in(user: str, ok: bool, workspace: str = "") -> None:
     nobody has), so each workspace's owners see attempts on their members."""
     action = Action.SIGN_IN if ok else Action.SIGN_IN_FAILED
     named = [workspace] if workspace else list(Workspaces(redis()).of_user(user)) or [""]
+    entries = log()
     for each in named:
-        log().record(each, user[:64], action, "", request.remote_addr or "")
+        entries.record(each, user[:64], action, "", request.remote_addr or "")
