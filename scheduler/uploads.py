@@ -146,12 +146,22 @@ COUNT_IF_RECORDED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 return redis.call('INCRBY', KEYS[2], ARGV[1])
 """
-# KEYS: the record, its set of settled steps, its outstanding count; ARGV: the step. The count left,
-# or nothing when the upload is gone or the step had settled before.
+# KEYS: the record, its steps, its set of settled steps; ARGV: the step, its state. A settled step is
+# never written again: a run overlapping another (its worker thought dead) must not undo the outcome.
+WRITE_STEP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+# KEYS: the record, its steps, its set of settled steps, its outstanding count; ARGV: the step, its final
+# state. The count left, or nothing when the upload is gone or the step had settled before (then the
+# first outcome stays).
 SETTLE_IF_RECORDED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return false end
-return redis.call('DECR', KEYS[3])
+if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return false end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return redis.call('DECR', KEYS[4])
 """
 INDEX_VERSION = "2"
 WORKSPACES_CACHED = 10_000
@@ -334,7 +344,9 @@ class Uploads:
         return bool(written)
 
     def put_step(self, upload: str, step: Step) -> None:
-        if self._write_if_recorded(upload, "steps", step.name, json.dumps(step.to_dict())):
+        """Stores a step's progress; a step that has settled keeps its outcome."""
+        if self.redis.eval(WRITE_STEP, 3, self._key(upload), self._key(upload, "steps"),
+                           self._key(upload, "settled"), step.name, json.dumps(step.to_dict())):
             self.publish(upload, "step", step.to_dict())
 
     def plan_steps(self, upload: str, names: list[str], specs: dict[str, dict[str, Any]] | None = None) -> int:
@@ -358,10 +370,13 @@ class Uploads:
     def settle(self, upload: str, step: Step) -> int | None:
         """Stores a step in a final state; returns the steps still outstanding, or None when this
         step had settled before (so the caller that sees 0 is the only one to finish the upload)."""
-        self.put_step(upload, step)
-        left = self.redis.eval(SETTLE_IF_RECORDED, 3, self._key(upload), self._key(upload, "settled"),
-                               self._key(upload, "outstanding"), step.name)
-        return None if left is None else int(left)
+        left = self.redis.eval(SETTLE_IF_RECORDED, 4, self._key(upload), self._key(upload, "steps"),
+                               self._key(upload, "settled"), self._key(upload, "outstanding"), step.name,
+                               json.dumps(step.to_dict()))
+        if left is None:
+            return None
+        self.publish(upload, "step", step.to_dict())
+        return int(left)
 
     def spec(self, upload: str, name: str) -> dict[str, Any] | None:
         """The request a step was planned with (None for a step planned before requests were kept)."""

@@ -56,3 +56,29 @@ def test_delete_leaves_nothing(redis_db: Redis) -> None:
     assert records.count() == 0
     assert records.latest_for_key("uploads", "a.jpg") is None
     assert [k for k in redis_db.scan_iter("ml:*") if not k.startswith(b"ml:events")] == []
+
+
+def test_a_settled_step_keeps_its_outcome_against_an_overlapping_run(redis_db: Redis) -> None:
+    # A worker whose heartbeat lapsed is thought dead and its step runs again beside it: whichever
+    # run settles first decides, and the other's progress or outcome never undoes it.
+    records = Uploads(redis_db)
+    upload = make()
+    records.create(upload)
+    records.plan_steps(upload.id, ["probe", "ocr"])
+    first, second = records.step(upload.id, "ocr"), records.step(upload.id, "ocr")
+    second.state = StepState.RUNNING
+    records.put_step(upload.id, second)
+    first.state, first.reason = StepState.DONE, ""
+    assert records.settle(upload.id, first) == 1
+    records.put_step(upload.id, second)  # the overlapping run reports progress after the outcome
+    second.state, second.reason = StepState.FAILED, "the worker running it stopped"
+    assert records.settle(upload.id, second) is None, "a step settles once"
+    kept = records.step(upload.id, "ocr")
+    assert (kept.state, kept.reason) == (StepState.DONE, "")
+    assert records.outstanding(upload.id) == 1
+    records.reset(upload.id)
+    records.plan_steps(upload.id, ["probe"])
+    again = records.step(upload.id, "probe")
+    again.state = StepState.RUNNING
+    records.put_step(upload.id, again)
+    assert records.step(upload.id, "probe").state == StepState.RUNNING, "a retry starts afresh"
