@@ -49,6 +49,8 @@ class RapidOcr(Model[list[Line]]):
             "Global.text_score": settings().min_confidence,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": settings().detection_limit_side,
         }
         for stage, name in self.files.items():
             path = shipped / name

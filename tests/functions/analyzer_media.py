@@ -54,9 +54,19 @@ def render_text(size: int, lines: list[str] = TEXT_LINES) -> Image.Image:
     return image
 
 
+def text_on_photo(long_side: int, size: int) -> Image.Image:
+    """A label of ``size`` px text pasted on a photo of ``long_side`` px: text as small as a sign in a
+    picture, where the detector sees the whole photo, not a crop around the text."""
+    picture = photo("coffee", long_side)
+    picture.paste(render_text(size), (long_side // 10, long_side // 12))
+    return picture
+
+
 def text_cases() -> dict[str, Image.Image]:
-    """Several sizes, a 6 degree rotation and heavy JPEG noise."""
+    """Several sizes, a 6 degree rotation, heavy JPEG noise, and small text inside whole photos."""
     cases = {f"{size}px": render_text(size) for size in (16, 24, 40)}
+    cases["in-640px-photo"] = text_on_photo(640, 16)
+    cases["in-1280px-photo"] = text_on_photo(1280, 20)
     cases["rotated"] = render_text(28).rotate(
         6, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC
     )

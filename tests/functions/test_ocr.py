@@ -21,8 +21,9 @@ EXPECTED = normalised_text(TEXT_LINES)
 CASES = text_cases()
 
 # easyocr reads upright text as well as rapidocr, but splits a 6 degree tilt into pieces it
-# cannot order back into lines, so its bound on the rotation is looser.
-EASYOCR_BOUNDS = {"rotated": 0.30}
+# cannot order back into lines, so its bound on the rotation is looser; 16 px text inside a 640 px
+# photo it misreads by a third (CER 0.36 measured), where rapidocr reads every character.
+EASYOCR_BOUNDS = {"rotated": 0.30, "in-640px-photo": 0.40}
 
 
 def read(name: str, case: str) -> str:
