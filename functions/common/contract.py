@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import transfer
+from . import models, transfer
 from .settings import settings
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, A
     request: Request | None = None
     try:
         request = Request.from_body(event.body)
-        result = analyze(request)
+        with models.call():
+            result = analyze(request)
     except InputError as exc:
         return response(422, {"error": str(exc)})
     except ModelNotInstalled as exc:

@@ -1,17 +1,27 @@
-"""The shape of every analysis engine: load once per process, then predict.
+"""The shape of every analysis engine: load once per process, then predict; unload when idle.
 
-Adding an engine is adding one subclass; a function picks its engine by setting.
+Adding an engine is adding one subclass; a function picks its engine by setting. A model that no
+call has used for `model_idle_s` is unloaded and loaded again on the next call that needs it (as
+Immich's machine-learning service does), so a process serving many functions holds only the
+models its current work uses.
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import os
 import threading
+import time
+import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
-from .contract import ModelNotInstalled
+from . import contract
 from .settings import settings
 
 logger = logging.getLogger(__name__)
@@ -45,6 +55,14 @@ def onnx_session_options() -> Any:
     return options
 
 
+# Every model of the process, and the models each call in flight has loaded: a model in use by a
+# call is never unloaded, and `_activity` orders "a call takes a model" against "the model is unloaded".
+_models: weakref.WeakSet[Model[Any]] = weakref.WeakSet()
+_call_models: ContextVar[set[Model[Any]] | None] = ContextVar("medialens_call_models", default=None)
+_activity = threading.Lock()
+_watching = threading.Event()
+
+
 class Model(ABC, Generic[Output]):
     """An engine: ``load()`` once (thread-safe, lazily), then ``predict()`` many times."""
 
@@ -54,6 +72,10 @@ class Model(ABC, Generic[Output]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loaded = False
+        self._users = 0
+        self._used = time.monotonic()
+        self._held: list[str] = []  # what `_load` set: dropped by `unload`
+        _models.add(self)
 
     @abstractmethod
     def _load(self) -> None:
@@ -68,15 +90,40 @@ class Model(ABC, Generic[Output]):
         return ""
 
     def load(self) -> Model[Output]:
+        """Loads the model unless it is loaded; inside a call, the call holds it until it ends."""
+        with _activity:
+            using = _call_models.get()
+            if using is not None and self not in using:
+                using.add(self)
+                self._users += 1
+            self._used = time.monotonic()
         if self._loaded:
             return self
         with self._lock:
             if not self._loaded:
                 limit_threads()
                 logger.info("loading engine %s (%s)", self.engine, self.model_name)
+                before = set(vars(self))
                 self._load()
+                self._held = sorted(set(vars(self)) - before)
                 self._loaded = True
         return self
+
+    def unload(self) -> bool:
+        """Drops what `_load` made (closing what can be closed); False when nothing was loaded."""
+        with self._lock:
+            if not self._loaded:
+                return False
+            for name in self._held:
+                close = getattr(vars(self).pop(name, None), "close", None)
+                if callable(close):
+                    try:
+                        close()
+                    except Exception:  # an engine that cannot close cleanly is still dropped
+                        logger.warning("closing %s of engine %s failed", name, self.engine, exc_info=True)
+            self._held, self._loaded = [], False
+        logger.info("unloaded engine %s (%s)", self.engine, self.model_name)
+        return True
 
     @property
     def loaded(self) -> bool:
@@ -84,6 +131,72 @@ class Model(ABC, Generic[Output]):
 
     def info(self) -> dict[str, str]:
         return {"engine": self.engine, "model": self.model_name, "version": self.version}
+
+
+@contextmanager
+def call() -> Iterator[None]:
+    """One call of a function: the models it loads stay loaded until it ends."""
+    watch_idle()
+    token = _call_models.set(set())
+    try:
+        yield
+    finally:
+        used = _call_models.get() or set()
+        _call_models.reset(token)
+        with _activity:
+            now = time.monotonic()
+            for model in used:
+                model._users -= 1
+                model._used = now
+
+
+def unload_idle(idle_s: float) -> list[Model[Any]]:
+    """Unloads every loaded model that no call in flight holds and none has used for ``idle_s``."""
+    unloaded: list[Model[Any]] = []
+    with _activity:
+        now = time.monotonic()
+        for model in list(_models):
+            if model.loaded and model._users == 0 and now - model._used >= idle_s and model.unload():
+                unloaded.append(model)
+    if unloaded:
+        _return_memory()
+    return unloaded
+
+
+def watch_idle() -> None:
+    """Starts, once per process, the thread that unloads idle models (none when `model_idle_s` is 0)."""
+    idle_s = settings().model_idle_s
+    if idle_s <= 0 or _watching.is_set():
+        return
+    _watching.set()
+
+    def watch() -> None:
+        while True:
+            idle = settings().model_idle_s  # read each time: a changed setting applies without a restart
+            time.sleep(min(max(idle / 4, 0.05), 1.0))
+            try:
+                if idle > 0:
+                    unload_idle(idle)
+            except Exception:  # the watcher must outlive one engine that fails to unload
+                logger.exception("unloading idle models failed")
+
+    threading.Thread(target=watch, name="unload-idle-models", daemon=True).start()
+
+
+def _return_memory() -> None:
+    """Frees the dropped models' memory back to the system, not only to Python's and glibc's pools."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the pools stay with the process
+        pass
 
 
 def combined_info(*models: Model[Any]) -> dict[str, str]:
@@ -94,6 +207,6 @@ def combined_info(*models: Model[Any]) -> dict[str, str]:
 def require_dir(path: os.PathLike[str] | str, what: str) -> None:
     """Raises ModelNotInstalled unless ``path`` is a non-empty directory."""
     if not os.path.isdir(path) or not os.listdir(path):
-        raise ModelNotInstalled(
+        raise contract.ModelNotInstalled(
             f"{what} is not installed: put its weights in {os.fspath(path)} (run `make models`)"
         )

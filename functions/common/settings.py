@@ -39,6 +39,11 @@ class FunctionSettings(BaseSettings):
     analysis_long_side: int = Field(
         1280, description="Images are resized to at most this long side before analysis."
     )
+    model_idle_s: float = Field(
+        300.0,
+        description="A model no call has used for this many seconds is unloaded, its memory returned, and "
+        "loaded again by the next call that needs it; 0 keeps every model loaded.",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -10,13 +10,14 @@ import pytest
 import torchvision_nms
 
 from functions.clip import settings as clip_settings
+from functions.common import settings as common_settings
 from functions.faces import settings as faces_settings
 from functions.nsfw import settings as nsfw_settings
 from functions.ocr import settings as ocr_settings
 from functions.pose import settings as pose_settings
 from tests.models import build_tiny_clip
 
-SETTINGS = (pose_settings, ocr_settings, nsfw_settings, faces_settings, clip_settings)
+SETTINGS = (common_settings, pose_settings, ocr_settings, nsfw_settings, faces_settings, clip_settings)
 
 
 @pytest.fixture

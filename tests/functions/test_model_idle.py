@@ -1,0 +1,76 @@
+"""Models unused for `model_idle_s` are unloaded, never while a call uses them, and load again on demand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import analyzer_fixtures
+from analyzer_media import encode, render_text
+
+from functions.common import contract, models
+from functions.ocr import engines
+
+configure = analyzer_fixtures.configure
+
+Call = Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]
+
+
+def read_text(call_function: Call, url: str) -> list[str]:
+    status, result = call_function("ocr", {"source": {"url": url}})
+    assert status == 200, result
+    return [line["text"] for line in result["lines"]]
+
+
+def test_an_unloaded_model_answers_the_same_after_loading_again(
+    call_function: Call, source_url: Callable[..., str]
+) -> None:
+    url = source_url(encode(render_text(24), "PNG"), "image/png")
+    before = read_text(call_function, url)
+    model = engines.engine()
+    assert model.loaded and before
+    assert model in models.unload_idle(0)
+    assert not model.loaded and not hasattr(model, "_ocr"), "the unloaded model still holds its engine"
+    assert read_text(call_function, url) == before
+    assert model.loaded
+
+
+def test_a_model_a_call_is_using_is_not_unloaded() -> None:
+    model = engines.engine()
+    started, release = threading.Event(), threading.Event()
+
+    def analyze(request: contract.Request) -> dict[str, Any]:
+        model.load()
+        started.set()
+        release.wait(60)
+        return {}
+
+    class Event:
+        body = b'{"source": {"url": "http://127.0.0.1:9/unused"}}'
+
+    call = threading.Thread(target=contract.run, args=(Event(), analyze))
+    call.start()
+    try:
+        assert started.wait(60)
+        assert model not in models.unload_idle(0), "unloaded under a call in flight"
+        assert model.loaded
+    finally:
+        release.set()
+        call.join(60)
+    assert model in models.unload_idle(0), "the call ended: the model is idle"
+    model.load()
+
+
+def test_the_watcher_unloads_a_model_idle_for_the_set_time(
+    call_function: Call, source_url: Callable[..., str], configure: Callable[..., None]
+) -> None:
+    configure(MEDIALENS_FN_MODEL_IDLE_S="0.5")
+    read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))
+    model = engines.engine()
+    deadline = time.monotonic() + 60
+    while model.loaded and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not model.loaded, "a model idle past model_idle_s stayed loaded"
+    model.load()
