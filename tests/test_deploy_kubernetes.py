@@ -319,6 +319,25 @@ def test_the_store_setup_makes_what_deploy_sh_makes(objects: list[dict[str, Any]
     assert f"MINIO_NOTIFY_WEBHOOK_ENABLE_{webhook_id}" in tenant_env
 
 
+def test_openfaas_chart_values_fit_stack_yml_and_the_tree(objects: list[dict[str, Any]]) -> None:
+    values = yaml.safe_load((TREE / "openfaas-values.yaml").read_text())
+    timeouts = deploy.gateway_timeouts(load_stack())
+    assert values["gateway"]["upstreamTimeout"] == deploy.go_duration(timeouts.upstream_s)
+    assert values["gateway"]["readTimeout"] == deploy.go_duration(timeouts.read_s)
+    assert values["gateway"]["writeTimeout"] == deploy.go_duration(timeouts.write_s)
+    # faas-netes proxies the calls too: its timeouts fit as faasd-provider's do.
+    provider = values["faasnetes"]
+    assert provider["readTimeout"] == provider["writeTimeout"] == deploy.go_duration(timeouts.write_s)
+    slowest = max(deploy.function_timeouts(load_stack()).values(), key=lambda t: t.exec_s)
+    assert slowest.exec_s < timeouts.upstream_s < timeouts.read_s
+    # The namespace secrets.sh puts the function token in, and the Secret it copies the password from.
+    script = (TREE / "secrets.sh").read_text()
+    assert f'FUNCTION_NAMESPACE="${{FUNCTION_NAMESPACE:-{values["functionNamespace"]}}}"' in script
+    assert values["generateBasicAuth"] is True and "get secret basic-auth" in script
+    # The workers call synchronously; the chart's queue is not needed.
+    assert values["async"] is False
+
+
 def test_functions_take_their_resources_and_token_from_stack_yml() -> None:
     # faas-cli sends stack.yml's requests and limits to faas-netes, which sets them on each function's pod.
     functions = load_stack()["functions"]
