@@ -23,6 +23,7 @@ from redis import Redis
 from rq import Queue
 
 from functions.catalog import PROJECT, load_stack, quantity
+from functions.common.origins import Origin, allow_list
 from scheduler.intake import create_app
 from scheduler.settings import SchedulerSettings
 from search.settings import IndexSettings
@@ -346,6 +347,20 @@ def test_functions_take_their_resources_and_token_from_stack_yml() -> None:
         assert {"memory"} <= set(raw["limits"]) and {"memory"} <= set(raw["requests"]), name
         assert quantity(raw["requests"]["memory"]) <= quantity(raw["limits"]["memory"]), name
         assert raw["secrets"] == ["medialens-function-token"], name
+    # OpenFaaS CE runs at most 15 functions (faas-netes MaxFunctions), as faasd CE does.
+    assert len(functions) <= 15
+
+
+def test_the_readme_deploys_functions_that_may_reach_the_store(objects: list[dict[str, Any]]) -> None:
+    readme = (GATEWAY_CONFIG / "README.md").read_text()
+    section = readme[readme.index("## Kubernetes"):]
+    allowed = allow_list(re.search(r"MEDIALENS_FN_ALLOWED_ORIGINS=(\S+)", section).group(1))  # type: ignore[union-attr]
+    # Functions fetch and write through the presigned URLs made for the function endpoint: its origin.
+    endpoint = environment(objects, "Deployment", "worker")["MEDIALENS_S3_FUNCTION_ENDPOINT"]
+    assert allowed == {Origin.of(endpoint)}
+    assert "kubectl apply -k gateway-config/kubernetes" in section
+    chart = "helm upgrade --install openfaas openfaas/openfaas -n openfaas"
+    assert f"{chart} -f gateway-config/kubernetes/openfaas-values.yaml" in section
 
 
 FAKE_KUBECTL = """#!/usr/bin/env bash
