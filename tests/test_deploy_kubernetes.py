@@ -150,6 +150,17 @@ def test_custom_resources_use_only_documented_fields(objects: list[dict[str, Any
     assert set(scaled["spec"]) <= SCALED_OBJECT_SPEC, set(scaled["spec"]) - SCALED_OBJECT_SPEC
     assert one(objects, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
     assert 0 < scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
+    advanced = scaled["spec"].get("advanced", {})
+    assert set(advanced) <= {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig", "scalingModifiers"}
+    hpa_config = advanced.get("horizontalPodAutoscalerConfig", {})
+    assert set(hpa_config) <= {"name", "behavior"}
+    # `behavior` is the HPA's own type (autoscaling/v2), which KEDA passes on: validate it as one.
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "worker"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"},
+                    "minReplicas": scaled["spec"]["minReplicaCount"], "maxReplicas": scaled["spec"]["maxReplicaCount"],
+                    "behavior": hpa_config["behavior"]}}
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(hpa, version, strict=True)
     for trigger in scaled["spec"]["triggers"]:
         assert set(trigger) <= TRIGGER_FIELDS and trigger["type"] == "redis"
         metadata = trigger["metadata"]
