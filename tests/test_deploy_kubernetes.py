@@ -447,3 +447,71 @@ def test_shell_scripts_parse_and_pass_shellcheck() -> None:
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
         result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout
+
+
+FAKE_MC = """#!/usr/bin/env bash
+# Stands in for mc against a MinIO whose state the environment describes; records argv and stdin.
+printf '%s\\n' "$*" >>"$MC_LOG"
+case "$1 $2 ${3:-}" in
+    "event list "*) [[ -z "$MC_EVENT" ]] || printf '%s   s3:ObjectCreated:*   Filter:\\n' "$MC_EVENT" ;;
+    "admin user add") cat >>"$MC_STDIN" ;;
+    "admin user info") printf '%s\\n' "$MC_USER_INFO" ;;
+esac
+"""
+
+
+def run_store_setup(objects: list[dict[str, Any]], tmp_path: Path, event: str, user_info: str) -> list[str]:
+    """store-setup.sh as the Job runs it (its variables), against the fake mc; the mc commands it ran."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "mc").write_text(FAKE_MC)
+    (bin_dir / "mc").chmod(0o755)
+    setup = tmp_path / "setup"
+    setup.mkdir(exist_ok=True)
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("store-setup-"))
+    for name, text in config["data"].items():
+        (setup / name).write_text(text)
+    log, stdin = tmp_path / "mc.log", tmp_path / "mc.stdin"
+    log.write_text("")
+    stdin.write_text("")
+    job = environment(objects, "Job", "store-setup")
+    script = (setup / "store-setup.sh").read_text().replace("/setup/", f"{setup}/")
+    done = subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "MC_LOG": str(log), "MC_STDIN": str(stdin),
+             "MC_EVENT": event, "MC_USER_INFO": user_info, "APP_SECRET_KEY": "app-secret-for-tests",
+             **{key: value for key, value in job.items() if not value.startswith("secret:") and "$(" not in value}},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "app-secret-for-tests" not in log.read_text() + done.stdout + done.stderr, "the secret went to argv or a log"
+    assert stdin.read_text() == "app-secret-for-tests\n"
+    return log.read_text().splitlines()
+
+
+def test_store_setup_makes_the_buckets_notification_and_account_once(
+    objects: list[dict[str, Any]], tmp_path: Path,
+) -> None:
+    job = environment(objects, "Job", "store-setup")
+    arn, user = job["WEBHOOK_ARN"], job["APP_USER"]
+    first = run_store_setup(objects, tmp_path, event="", user_info='{"status": "success"}')
+    assert [f"mb --ignore-existing medialens/{bucket}" for bucket in job["BUCKETS"].split()] == \
+        [line for line in first if line.startswith("mb ")]
+    assert f"event add medialens/{job['UPLOADS_BUCKET']} {arn} --event put" in first
+    assert any(line.startswith(f"admin policy create medialens {user} ") and line.endswith("app.json")
+               for line in first)
+    assert f"admin policy attach medialens {user} --user {user}" in first
+    # Run again where all is in place: nothing is subscribed or attached twice (MinIO refuses both).
+    again = run_store_setup(objects, tmp_path, event=arn,
+                            user_info=f'{{"status": "success", "policyName": "{user}", "userStatus": "enabled"}}')
+    assert not [line for line in again if line.startswith(("event add", "admin policy attach"))]
+
+
+def test_only_the_tenant_and_the_store_setup_hold_minios_root(objects: list[dict[str, Any]]) -> None:
+    tenant = one(objects, "Tenant", "medialens")["spec"]
+    holders = {owner["metadata"]["name"] for owner, _ in containers(objects)
+               if any(value.startswith(f"secret:{tenant['configuration']['name']}/")
+                      for value in environment(objects, owner["kind"], owner["metadata"]["name"]).values())}
+    assert holders == {"store-setup"}
+    mc_host = environment(objects, "Job", "store-setup")["MC_HOST_medialens"]
+    assert urlsplit(mc_host.replace("$(ROOT_USER)", "u").replace("$(ROOT_PASSWORD)", "p")).hostname == \
+        urlsplit(environment(objects, "Deployment", "intake")["MEDIALENS_S3_ENDPOINT"]).hostname
