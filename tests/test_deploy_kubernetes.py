@@ -375,11 +375,12 @@ def test_the_readme_deploys_functions_that_may_reach_the_store(objects: list[dic
 
 
 FAKE_KUBECTL = """#!/usr/bin/env bash
-# Stands in for a cluster that has OpenFaaS's chart and nothing of medialens yet; records argv.
+# Stands in for a cluster with OpenFaaS's chart, and medialens's Secrets when SECRETS_EXIST; records argv.
 printf '%s\\n' "$*" >>"$ARGV_LOG"
 case "$*" in
     *"get secret basic-auth"*) printf '%s' "$GATEWAY_PASSWORD_B64" ;;
-    *" get secret "*) exit 1 ;;
+    *"get secret medialens-app -o"*) printf '%s' "${FUNCTION_TOKEN_B64:-}" ;;
+    *" get secret "*) [[ -n "${SECRETS_EXIST:-}" ]] ;;
     *"create secret generic"*) exec "$REAL_KUBECTL" "$@" ;;
     "apply -f -") { cat; echo "---"; } >>"$APPLIED" ;;
     "apply -f "*) { cat "$3"; echo "---"; } >>"$APPLIED" ;;
@@ -388,18 +389,38 @@ esac
 """
 
 
-def test_secrets_script_makes_every_secret_the_tree_reads(objects: list[dict[str, Any]], tmp_path: Path) -> None:
+def run_secrets_script(tmp_path: Path, **environ: str) -> tuple[subprocess.CompletedProcess[str], list[Any], str]:
+    """secrets.sh against the fake kubectl: what it printed, the objects it applied, the argv it used."""
     fake = tmp_path / "kubectl"
     fake.write_text(FAKE_KUBECTL)
     fake.chmod(0o755)
     applied, argv_log = tmp_path / "applied.yaml", tmp_path / "argv.log"
+    applied.write_text("")
+    argv_log.write_text("")
     done = subprocess.run(
         ["bash", str(TREE / "secrets.sh")], capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ["PATH"], "KUBECTL": str(fake), "REAL_KUBECTL": kubectl(), "APPLIED": str(applied),
-             "ARGV_LOG": str(argv_log), "GATEWAY_PASSWORD_B64": base64.b64encode(b"openfaas-admin-pw").decode()},
+             "ARGV_LOG": str(argv_log), "GATEWAY_PASSWORD_B64": base64.b64encode(b"openfaas-admin-pw").decode(),
+             **environ},
     )
     assert done.returncode == 0, done.stderr
-    made = [doc for doc in yaml.safe_load_all(applied.read_text()) if doc]
+    return done, [doc for doc in yaml.safe_load_all(applied.read_text()) if doc], argv_log.read_text()
+
+
+def test_secrets_script_keeps_secrets_that_exist(tmp_path: Path) -> None:
+    token = "function-token-made-before"
+    done, made, _ = run_secrets_script(tmp_path, SECRETS_EXIST="1",
+                                       FUNCTION_TOKEN_B64=base64.b64encode(token.encode()).decode())
+    secrets = [doc for doc in made if doc["kind"] == "Secret"]
+    # Only the functions' copy of the token is written again, with the value the workers already hold.
+    assert [(doc["metadata"]["namespace"], doc["metadata"]["name"]) for doc in secrets] == \
+        [("openfaas-fn", "medialens-function-token")]
+    assert base64.b64decode(secrets[0]["data"]["medialens-function-token"]).decode() == token
+    assert token not in done.stdout + done.stderr
+
+
+def test_secrets_script_makes_every_secret_the_tree_reads(objects: list[dict[str, Any]], tmp_path: Path) -> None:
+    done, made, argv = run_secrets_script(tmp_path)
     secrets = {(doc["metadata"]["namespace"], doc["metadata"]["name"]):
                {key: base64.b64decode(value).decode() for key, value in doc["data"].items()}
                for doc in made if doc["kind"] == "Secret"}
@@ -437,7 +458,7 @@ def test_secrets_script_makes_every_secret_the_tree_reads(objects: list[dict[str
     # No value was printed or passed in argv, where any local user could read it.
     for value in values:
         for line in value.splitlines():
-            assert line not in done.stdout + done.stderr and line not in argv_log.read_text()
+            assert line not in done.stdout + done.stderr and line not in argv
 
 
 def test_shell_scripts_parse_and_pass_shellcheck() -> None:
