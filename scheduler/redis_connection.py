@@ -35,7 +35,8 @@ SENTINEL_OPTIONS = ("sentinel_password",)
 EXAMPLE = "redis+sentinel://:password@host1:26379,host2:26379,host3:26379/mymaster/0"
 
 # How long a command retries through a failover: Sentinel's down-after-milliseconds plus the election
-# and promotion (a few seconds at the values gateway-config/README.md gives), with room to spare.
+# and promotion (a few seconds at the values gateway-config/README.md gives), with room to spare: about
+# 20 s measured with no master to be found.
 # Past it the error reaches the caller: a worker waits and connects again, a step's job is retried.
 FAILOVER_RETRIES = 16
 FAILOVER_BACKOFF = ExponentialWithJitterBackoff(cap=2.0, base=0.1)
@@ -106,6 +107,11 @@ class MasterConnection(SentinelManagedConnection):
         if self.connection_pool.is_master:
             self.host, self.port = self.connection_pool.get_master_address()
         return super()._connect()
+
+    def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        # Once, not with retries: a reconnect happens inside the retries of a command already, and
+        # retries inside retries would hold a command for minutes where the master is gone for good.
+        super().connect_check_health(check_health=check_health, retry_socket_connect=False)
 
 
 class MasterSSLConnection(MasterConnection, SSLConnection):

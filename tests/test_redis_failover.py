@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -214,6 +215,23 @@ def test_a_write_past_the_barrier_is_on_the_replica(redis_group: RedisGroup) -> 
         master.set(f"barrier-test:{number}", number)
     assert replicated(master, 1, 5000) == 1
     assert redis_group.server("b").get("barrier-test:19") == b"19"
+
+
+def test_a_command_waiting_on_the_master_that_dies_is_answered_by_the_promoted_replica(
+    redis_group: RedisGroup
+) -> None:
+    # A worker waits for its next job like this: the command is in flight when the master dies, and
+    # its retries must reconnect to the new master, not to the address the connection had.
+    master = connect(redis_group.url())
+    answer: list[Any] = []
+    waiting = threading.Thread(target=lambda: answer.append(master.blpop(["jobs"], timeout=60)))
+    waiting.start()
+    wait_until(lambda: redis_group.server("a").info("clients")["blocked_clients"] == 1, 30, redis_group.logs)
+    redis_group.kill("a")
+    wait_until(lambda: redis_group.master() == "b", 60, redis_group.logs)
+    connect(redis_group.url()).rpush("jobs", "job-1")
+    waiting.join(60)
+    assert answer == [(b"jobs", b"job-1")]
 
 
 # -- the whole pipeline, its Redis failing over mid-batch ---------------------------------------------
