@@ -300,8 +300,10 @@ def pipeline_on_sentinel(
 
 
 def test_the_master_killed_mid_batch_loses_nothing_and_runs_every_upload_once(
-    redis_group: RedisGroup, pipeline_on_sentinel: tuple[Store, str, Callable[[], str]]
+    pipeline_on_sentinel: tuple[Store, str, Callable[[], str]], redis_group: RedisGroup
 ) -> None:
+    # The store starts before the Redis group (pipeline_on_sentinel's order): the store's fixed block of
+    # ports is chosen first, and the group's kernel-chosen ones then avoid it.
     store, bucket, logs = pipeline_on_sentinel
     master = connect(redis_group.url())
     records = Uploads(master)
