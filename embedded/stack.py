@@ -25,6 +25,7 @@ import httpx
 from redis import Redis
 
 from gpu.settings import GpuSettings
+from scheduler.redis_connection import connect
 from storage.client import Store
 from storage.settings import StorageSettings
 
@@ -175,7 +176,7 @@ class Stack:
         return f"redis://:{quote(self.secrets.redis_password, safe='')}@{s.host}:{s.redis_port}/{db}"
 
     def redis(self, db: int = 0) -> Redis:
-        return Redis.from_url(self.redis_url(db))
+        return connect(self.redis_url(db))
 
     def services(self) -> list[Service]:
         s = self.settings

@@ -21,6 +21,7 @@ from rq import Queue
 
 from storage.client import Audience, Store
 
+from . import redis_connection
 from .gateway import Gateway
 from .hooks import PipelineHook
 from .settings import SchedulerSettings
@@ -39,11 +40,18 @@ class Context:
     @classmethod
     def from_environment(cls, settings: SchedulerSettings | None = None, store: Store | None = None) -> Context:
         settings = settings or SchedulerSettings()
-        return cls(settings, Redis.from_url(settings.redis_url), store or Store())
+        return cls(settings, redis_connection.connect(settings.redis_url), store or Store())
 
     @property
     def queue(self) -> Queue:
         return Queue(self.settings.queue, connection=self.redis)
+
+    def replicated(self) -> bool:
+        """Whether every write so far is on as many replicas as the settings want (at once when none):
+        what passes this survives the master's death (gateway-config/README.md, "Redis failover")."""
+        wanted = self.settings.replicas_wanted()
+        return wanted == 0 or redis_connection.replicated(
+            self.redis, wanted, self.settings.redis_replica_wait_ms) >= wanted
 
     def shared(self, name: str, build: Callable[[], T]) -> T:
         """One ``name`` per context, built on first use (a gateway client, the search index...)."""

@@ -1,8 +1,9 @@
 """Bucket events in: the webhook MinIO (or the SeaweedFS bridge) posts every new upload to.
 
 Intake is fast and idempotent: it records the upload and enqueues its first step, nothing more.
-MinIO retries any non-2xx reply, so an event is acknowledged only once it is safely in Redis,
-and the same event delivered again (same bucket, key and etag) starts nothing new.
+MinIO retries any non-2xx reply, so an event is acknowledged only once it is safely in Redis (with
+Sentinel: on a replica too, so the master's death cannot lose it), and the same event delivered
+again (same bucket, key and etag) starts nothing new.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from storage.layout import LEGACY_WORKSPACE, workspace_of
 from storage.settings import StorageSettings
 
 from . import accounting, metrics, steps
-from .context import Context, queue, redis, settings, use
+from .context import Context, current, queue, redis, settings, use
 from .settings import SchedulerSettings
 from .uploads import State, Upload, Uploads
 
@@ -102,6 +103,11 @@ def create_app(config: SchedulerSettings | None = None) -> Flask:
             accepted.append(upload)
             if new:
                 started.append(upload)
+        # Checked for a duplicate too: the delivery before it may have been refused here.
+        if accepted and not current().replicated():
+            logger.warning("uploads %s are on the Redis master alone; refused until a replica has them", accepted)
+            metrics.EVENTS.labels("unreplicated").inc()
+            return jsonify(error="not yet on a Redis replica: send the event again"), 503
         return jsonify(accepted=accepted, started=started), 200
 
     metrics.install(app, redis(), config.queue)

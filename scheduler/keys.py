@@ -40,6 +40,9 @@ SWEEP_REPAIRS = f"{PREFIX}:metrics:sweep_repairs"  # repairs of lost jobs by kin
 SWEEP_LOCK = f"{PREFIX}:sweep:lock"
 SWEEP_MISSING = f"{PREFIX}:sweep:missing"
 
+# Written just before a WAIT, so that the WAIT covers every earlier write (scheduler/redis_connection.py).
+REPLICATION_BARRIER = f"{PREFIX}:replication:barrier"
+
 # Search (search/index.py, search/words.py, search/people.py). The index's lock and version are the
 # process-wide Chroma client's; every vector, word, face and person lies under workspace(id), each
 # key named "<workspace(id)>:<part>..." where it was "ml:<part>..." before workspaces (search/upgrade.py).

@@ -40,11 +40,12 @@ ProcessCollector(registry=REGISTRY)
 EVENTS = Counter(
     "medialens_intake_events",
     "Upload notifications by outcome: accepted (started work), duplicate (already known), "
-    "ignored (another bucket), malformed.",
+    "ignored (another bucket), malformed; unreplicated: a reply refused because a Redis replica did not have "
+    "the uploads in time (the event comes again).",
     ["outcome"],
     registry=REGISTRY,
 )
-for _outcome in ("accepted", "duplicate", "ignored", "malformed"):
+for _outcome in ("accepted", "duplicate", "ignored", "malformed", "unreplicated"):
     EVENTS.labels(_outcome)
 
 

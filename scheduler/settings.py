@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .plans import PlanSettings
+from .redis_connection import sentinel_group
 
 
 class SchedulerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEDIALENS_SCHEDULER_")
+    # The Redis URL may hold a password: an error names the setting, never its value.
+    model_config = SettingsConfigDict(env_prefix="MEDIALENS_SCHEDULER_", hide_input_in_errors=True)
 
-    redis_url: str = Field("redis://127.0.0.1:6390/0", description="Redis for state and queues.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6390/0",
+        description="Redis for state and queues: redis://[:password@]host:port/db, or a Sentinel group, "
+        "redis+sentinel://[:password@]host:26379,host:26379,host:26379/<master>/<db> "
+        "(gateway-config/README.md, \"Redis failover\").",
+    )
+    redis_replicas: int | None = Field(
+        None, description="Replicas a write that must survive a failover (an accepted upload, a settled step) "
+        "waits for; unset: 1 with a Sentinel URL, 0 with a plain one.",
+    )
+    redis_replica_wait_ms: int = Field(
+        1000, description="How long such a write waits for its replicas before the intake refuses the event "
+        "(the bucket sends it again) or a step goes on with a warning.",
+    )
     queue: str = Field("medialens", description="RQ queue the steps run on.")
     gateways: dict[str, str] = Field(
         default_factory=lambda: {"cpu": "http://127.0.0.1:8080"},
@@ -57,6 +72,18 @@ class SchedulerSettings(BaseSettings):
     transcribe_chunk_s: float = Field(
         30.0, description="Audio per transcribe call, sent as its options.duration_s; sizes job timeouts."
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, url: str) -> str:
+        sentinel_group(url)
+        return url
+
+    def replicas_wanted(self) -> int:
+        """How many replicas the writes that must survive a failover wait for."""
+        if self.redis_replicas is not None:
+            return max(self.redis_replicas, 0)
+        return 1 if sentinel_group(self.redis_url) else 0
 
     def plan_settings(self) -> PlanSettings:
         return PlanSettings(

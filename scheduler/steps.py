@@ -249,6 +249,14 @@ def settle(records: Uploads, upload: str, step: Step, state: StepState, reason: 
     step.progress = 1.0
     if records.settle(upload, step) == 0:
         enqueue_finish(queue(), upload)
+    replicate(upload, step.name)
+
+
+def replicate(upload: str, step: str) -> None:
+    """Waits for the replicas to hold what a step (or `finish`) settled. Going on without them loses
+    nothing: were the master to die now, the sweep would run the step again (scheduler/sweep.py)."""
+    if not current().replicated():
+        logger.warning("settled on the Redis master alone: a failover now would run it again", **_log(upload, step))
 
 
 def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:
@@ -296,6 +304,7 @@ def finish(upload: str) -> str:
     accounting.finished(records.redis, record, steps)
     for hook in current().hooks:
         hook.finished(upload)
+    replicate(upload, FINISH)
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value
 

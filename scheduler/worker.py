@@ -61,6 +61,13 @@ class Worker(SimpleWorker):
         self.context = context
         self._beating = threading.Lock()
         self._done = threading.Event()
+        self.stopping = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        # RQ stops by raising from its signal handler, which can cut a Redis reply in half; the error
+        # the teardown then meets must end the process, not pass for an outage to wait out.
+        self.stopping = True
+        super().handle_warm_shutdown_request()
 
     @property
     def dequeue_timeout(self) -> int:
@@ -134,6 +141,7 @@ def main() -> None:
         logger.warning("search indexing of text will fail: %s", exc)
     context.hooks.append(SearchHook(Uploads(context.redis), context.queue, index))
     pause, restarts = 1.0, 0
+    worker: Worker | None = None
     while True:
         try:
             # Made inside: making a worker talks to Redis already, which may still be away. After an
@@ -144,6 +152,9 @@ def main() -> None:
             worker.work(with_scheduler=True, logging_level="WARNING")
             return
         except (RedisError, OSError) as exc:
+            if worker is not None and worker.stopping:
+                logger.warning("Redis failed while the worker stopped (%s); stopped all the same", exc)
+                return
             restarts += 1
             logger.warning("Redis cannot be reached (%s); connecting again in %.0f s", exc, pause)
             time.sleep(pause)

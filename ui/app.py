@@ -64,7 +64,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.register_blueprint(pages)
     app.register_blueprint(events)
     app.register_blueprint(search)
-    limits.limiter(app, config, pipeline.context.settings.redis_url)
+    limits.limiter(app, config, pipeline.redis)
     # After the limiter: a client over its limit of wrong keys is refused before its key is looked at.
     access.install(app)
 

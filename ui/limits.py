@@ -11,6 +11,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from redis import Redis
 
 from .settings import UiSettings
 
@@ -23,10 +24,12 @@ def refused_credentials(response: Response) -> bool:
     return response.status_code == UNAUTHORISED
 
 
-def limiter(app: Flask, config: UiSettings, redis_url: str) -> Limiter:
+def limiter(app: Flask, config: UiSettings, redis: Redis) -> Limiter:
     """The app's limiter, its counters in Redis so every web-app process shares them."""
-    made = Limiter(get_remote_address, app=app, storage_uri=redis_url, strategy="moving-window",
-                   key_prefix="ml:limits", headers_enabled=True)
+    # Through the app's own connections, which follow a Sentinel failover (scheduler/redis_connection.py).
+    made = Limiter(get_remote_address, app=app, storage_uri="redis://",
+                   storage_options={"connection_pool": redis.connection_pool},  # type: ignore[dict-item]
+                   strategy="moving-window", key_prefix="ml:limits", headers_enabled=True)
     # The views are wrapped here, per app, rather than decorated where they are defined: the limits
     # come from this app's settings.
     views: dict[str, Any] = app.view_functions
