@@ -23,6 +23,8 @@ class Secrets:
     seaweed_filer_jwt_key: str
     # The first password of the web UI's user "admin" (it can be changed there).
     admin_password: str
+    # The index server's bearer token; the server runs when the stack shares its storage with other hosts.
+    index_token: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -36,6 +38,7 @@ class Secrets:
             seaweed_volume_jwt_key=secrets.token_urlsafe(32),
             seaweed_filer_jwt_key=secrets.token_urlsafe(32),
             admin_password=secrets.token_urlsafe(12),
+            index_token=secrets.token_urlsafe(24),
         )
 
     @classmethod
