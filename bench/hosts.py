@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import io
 import os
+import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from . import netns
 from .netns import Network
 
 WARM_UP = 4
-MEASURED = 8
+MEASURED = 24
 WORKERS = 2  # in all, however many hosts share them
 POLL_S = 1.0
 BATCH_TIMEOUT_S = 900.0
@@ -93,6 +94,30 @@ class Client:
             time.sleep(POLL_S)
         return rounds
 
+    def jobs(self, uploads: list[str], step: str) -> list[Job]:
+        found = []
+        for upload in uploads:
+            try:
+                found.append(Job.fetch(steps.job_id(upload, step), connection=self.redis))
+            except NoSuchJobError:
+                continue
+        return found
+
+    def wait_indexed(self, uploads: list[str], timeout: float = BATCH_TIMEOUT_S) -> int:
+        """Waits until each upload's search indexing (queued once it is done) has ended; rounds of polling."""
+        deadline, rounds = time.monotonic() + timeout, 0
+        while len([job for job in self.jobs(uploads, steps.INDEX) if job.ended_at]) < len(uploads):
+            rounds += 1
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uploads not indexed within {timeout:.0f} s")
+            time.sleep(POLL_S)
+        return rounds
+
+    def seconds(self, uploads: list[str], step: str) -> list[float]:
+        """How long each upload's job of ``step`` ran, in seconds."""
+        return [(job.ended_at - job.started_at).total_seconds() for job in self.jobs(uploads, step)
+                if job.started_at and job.ended_at]
+
     def hosts_that_ran(self, uploads: list[str]) -> dict[str, int]:
         """Jobs per worker host, read from each step job's worker name (``<host>-<random>``)."""
         counted: dict[str, int] = {}
@@ -136,12 +161,23 @@ def redis_counters(redis: Redis) -> dict[str, float]:
             "net_output_bytes": info["total_net_output_bytes"], "used_memory": info["used_memory"]}
 
 
-def poll_cost(shared: Client, uploads: list[str]) -> dict[str, float]:
+def poll_cost(redis: Redis, poll: Callable[[], object]) -> dict[str, float]:
     """What one round of the bench's own polling asks of Redis (idle workers add a little meanwhile)."""
-    before = redis_counters(shared.redis)
-    shared.unfinished(uploads)
-    after = redis_counters(shared.redis)
+    before = redis_counters(redis)
+    poll()
+    after = redis_counters(redis)
     return {name: after[name] - before[name] for name in ("commands", "net_input_bytes", "net_output_bytes")}
+
+
+def memory_by_kind(redis: Redis, uploads: list[str]) -> dict[str, float]:
+    """Redis memory per upload held by its RQ jobs (gone after MEDIALENS_SCHEDULER_RESULT_TTL_S) and by
+    its records and results (kept until the upload is deleted): every key naming the upload's id."""
+    held = {"rq_jobs": 0, "records": 0}
+    for upload in uploads:
+        for key in redis.scan_iter(match=f"*{upload}*", count=1000):
+            kind = "rq_jobs" if key.startswith(b"rq:") else "records"
+            held[kind] += int(redis.memory_usage(key, samples=0) or 0)
+    return {kind: total / len(uploads) for kind, total in held.items()}
 
 
 def measure(hosts: int, workdir: Path, model_dir: Path) -> dict[str, Any]:
@@ -157,12 +193,16 @@ def measure(hosts: int, workdir: Path, model_dir: Path) -> dict[str, Any]:
             batch = shared.submit(MEASURED, "measured")
             rounds = shared.wait(batch)
             elapsed = time.perf_counter() - started
+            index_rounds = shared.wait_indexed(batch)
             after = redis_counters(shared.redis)
-            polling = poll_cost(shared, batch)
+            polling = poll_cost(shared.redis, lambda: shared.unfinished(batch))
+            index_polling = poll_cost(shared.redis, lambda: shared.jobs(batch, steps.INDEX))
+            index_s = shared.seconds(batch, steps.INDEX)
             failed = [u for u in batch if Uploads(shared.redis).get(u).state != State.DONE]
             ran = shared.hosts_that_ran(batch)
+            memory = memory_by_kind(shared.redis, batch)
     per_upload = {
-        name: (after[name] - before[name] - rounds * polling.get(name, 0)) / MEASURED
+        name: (after[name] - before[name] - rounds * polling[name] - index_rounds * index_polling[name]) / MEASURED
         for name in ("commands", "net_input_bytes", "net_output_bytes")
     }
     return {
@@ -172,11 +212,17 @@ def measure(hosts: int, workdir: Path, model_dir: Path) -> dict[str, Any]:
         "failed": len(failed),
         "seconds": elapsed,
         "uploads_per_hour": MEASURED / elapsed * 3600,
+        # Other work on this machine's cores moves the throughput more than the layout does: said with it.
+        "load_average_after": os.getloadavg()[0],
         "jobs_by_host": ran,
+        # The index's writers take turns under one lock (search/index.py): its job time bounds the rate.
+        "index_job_p50_s": statistics.median(index_s) if index_s else None,
         "redis_commands_per_upload": per_upload["commands"],
         "redis_in_bytes_per_upload": per_upload["net_input_bytes"],
         "redis_out_bytes_per_upload": per_upload["net_output_bytes"],
         "redis_memory_bytes_per_upload": (after["used_memory"] - before["used_memory"]) / MEASURED,
+        "redis_job_bytes_per_upload": memory["rq_jobs"],
+        "redis_record_bytes_per_upload": memory["records"],
     }
 
 
@@ -198,9 +244,9 @@ def run(model_dir: Path | None = None) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     rows = [
-        "| worker hosts | workers in all | images | failed | seconds | uploads/h | jobs by host | Redis commands "
-        "per upload | Redis bytes in / out per upload | Redis memory per upload |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| worker hosts | workers in all | images | failed | seconds | uploads/h | load average | jobs by host "
+        "| index job p50 s | Redis commands per upload | Redis bytes in / out per upload | Redis memory per upload |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in ("hosts_1", "hosts_2"):
         r = results.get(key)
@@ -209,9 +255,11 @@ def markdown(results: dict[str, Any]) -> str:
         jobs = ", ".join(f"{host} {count}" for host, count in sorted(r["jobs_by_host"].items()))
         rows.append(
             f"| {r['worker_hosts']} | {r['workers']} | {r['uploads']} | {r['failed']} | {r['seconds']:.1f} | "
-            f"{r['uploads_per_hour']:.0f} | {jobs} | {r['redis_commands_per_upload']:.0f} | "
+            f"{r['uploads_per_hour']:.0f} | {r['load_average_after']:.1f} | {jobs} | {r['index_job_p50_s'] or 0:.2f} | "
+            f"{r['redis_commands_per_upload']:.0f} | "
             f"{r['redis_in_bytes_per_upload'] / 1024:.1f} KiB / {r['redis_out_bytes_per_upload'] / 1024:.1f} KiB | "
-            f"{r['redis_memory_bytes_per_upload'] / 1024:.1f} KiB |"
+            f"{r['redis_memory_bytes_per_upload'] / 1024:.1f} KiB ({r['redis_job_bytes_per_upload'] / 1024:.1f} KiB "
+            f"jobs, {r['redis_record_bytes_per_upload'] / 1024:.1f} KiB records) |"
         )
     return "\n".join(rows) + (
         "\n\nBoth layouts run on this one machine (network namespaces: a storage host sharing Redis, S3 and the "
@@ -219,5 +267,6 @@ def markdown(results: dict[str, Any]) -> str:
         "all: the difference is what distribution costs (a functions host per worker host, each with its own "
         "models, and TLS on every Redis and S3 call), not a speed-up. Redis figures are INFO deltas around the "
         "measured batch, less the bench's own polling; bytes are Redis's own count (plaintext, before TLS); "
-        "memory is what the batch's records, jobs and results keep in Redis afterwards."
+        "memory is what the batch leaves in Redis (used_memory), split by the keys that name an upload: its RQ jobs, "
+        "which expire a day later, and its records and step results, kept until the upload is deleted."
     )
