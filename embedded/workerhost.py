@@ -22,6 +22,8 @@ from .settings import EmbeddedSettings
 from .stack import Service, Stack, http_ok
 
 CA_FILE = "storage-ca.pem"
+# Names the join file this state directory was started with: `make status` and `make down` need no JOIN.
+JOINED = "joined"
 
 
 class WorkerHost(Stack):
@@ -61,6 +63,7 @@ class WorkerHost(Stack):
         s = self.settings
         private_dir(self.state)
         write_private(self.ca_file, self.join.ca_pem)
+        write_private(self.state / JOINED, str(Path(self.settings.join_file).resolve()))
         python = sys.executable
         return [
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
@@ -72,4 +75,7 @@ class WorkerHost(Stack):
 def open_stack(settings: EmbeddedSettings | None = None) -> Stack:
     """This machine's stack: a worker host when it was given a join file, the whole platform otherwise."""
     settings = settings or EmbeddedSettings()
+    joined = settings.state_dir / JOINED
+    if not settings.join_file and joined.exists():
+        settings = settings.model_copy(update={"join_file": joined.read_text().strip()})
     return WorkerHost(settings) if settings.join_file else Stack(settings)

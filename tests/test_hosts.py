@@ -20,7 +20,9 @@ from accounts.usage import PROCESSED, today
 from bench import netns
 from bench.hosts import Client, client
 from embedded.joining import JoinFile
-from embedded.settings import EmbeddedSettings
+from embedded.settings import EmbeddedSettings, on_free_ports
+from embedded.stack import Stack
+from embedded.workerhost import WorkerHost, open_stack
 from scheduler import keys
 from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Uploads
 from storage.layout import LEGACY_WORKSPACE, result_key
@@ -29,7 +31,7 @@ BATCH = 12
 WORKERS_PER_HOST = 2
 BATCH_WITHIN_S = 900.0
 
-pytestmark = pytest.mark.skipif(netns.unavailable() is not None, reason=netns.unavailable() or "")
+needs_namespaces = pytest.mark.skipif(netns.unavailable() is not None, reason=netns.unavailable() or "")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,7 @@ def shared(hosts: netns.Network, join: JoinFile) -> Iterator[Client]:
         yield made
 
 
+@needs_namespaces
 def test_the_shared_address_speaks_tls_and_asks_for_credentials(hosts: netns.Network, join: JoinFile) -> None:
     ca = str(hosts.ca_file("a"))
     plain = join.redis_url.replace("rediss://", "redis://")
@@ -73,6 +76,7 @@ def test_the_shared_address_speaks_tls_and_asks_for_credentials(hosts: netns.Net
         httpx.get(join.s3_endpoint.replace("https://", "http://") + "/uploads", timeout=5)
 
 
+@needs_namespaces
 def test_a_worker_host_killed_mid_batch_loses_nothing(hosts: netns.Network, shared: Client) -> None:
     batch = shared.submit(BATCH, "killed")
 
@@ -107,6 +111,7 @@ def test_a_worker_host_killed_mid_batch_loses_nothing(hosts: netns.Network, shar
     assert set(after) <= {"a", "b"}, after
 
 
+@needs_namespaces
 def test_a_join_file_that_is_not_tls_is_refused(join: JoinFile) -> None:
     with pytest.raises(ValueError, match="TLS"):
         JoinFile.from_dict({**join.to_dict(), "redis_url": join.redis_url.replace("rediss://", "redis://")})
@@ -114,6 +119,49 @@ def test_a_join_file_that_is_not_tls_is_refused(join: JoinFile) -> None:
         JoinFile.from_dict({**join.to_dict(), "s3_endpoint": join.s3_endpoint.replace("https://", "http://")})
 
 
+@needs_namespaces
 def test_the_join_file_is_private(hosts: netns.Network) -> None:
     path: Path = hosts.hosts[netns.STORAGE].state / "join.json"
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_sharing_stack_offers_tls_ports_and_sends_its_own_processes_to_the_index_server(
+        stack_settings: EmbeddedSettings, tmp_path: Path) -> None:
+    settings = on_free_ports(tmp_path / "first", stack_settings.model_dir)
+    settings.share_address = "10.0.0.5"
+    stack = Stack(settings)
+    names = [service.name for service in stack.services()]
+    assert {"index", "tunnel"} <= set(names) and names.index("tunnel") < names.index("functions")
+    env = stack.environment()
+    assert env["MEDIALENS_INDEX_SERVER_URL"] == settings.url(settings.index_port)
+    join = JoinFile.load(stack.join_file)
+    redis, s3, index = settings.shared_ports
+    assert join.redis_url.startswith("rediss://") and join.redis_url.endswith(f"@10.0.0.5:{redis}/0")
+    assert (join.s3_endpoint, join.index_url) == (f"https://10.0.0.5:{s3}", f"https://10.0.0.5:{index}")
+    config = (stack.state / "tunnel" / "stunnel.conf").read_text()
+    # Only TLS on the shared address; what it leads to stays on loopback.
+    assert f"accept = 10.0.0.5:{redis}" in config and f"connect = 127.0.0.1:{settings.redis_port}" in config
+    assert settings.host == "127.0.0.1"
+
+
+def test_a_worker_host_runs_workers_and_a_functions_host_against_the_join_file(
+        stack_settings: EmbeddedSettings, tmp_path: Path) -> None:
+    first = on_free_ports(tmp_path / "first", stack_settings.model_dir)
+    first.share_address = "10.0.0.5"
+    sharing = Stack(first)
+    sharing.services()
+    settings = EmbeddedSettings(state_dir=tmp_path / "second", join_file=str(sharing.join_file), workers=3,
+                                host_name="second")
+    host = open_stack(settings)
+    assert isinstance(host, WorkerHost)
+    assert [service.name for service in host.services()] == ["functions", "worker-1", "worker-2", "worker-3"]
+    env = host.environment()
+    join = JoinFile.load(sharing.join_file)
+    assert env["MEDIALENS_SCHEDULER_REDIS_URL"] == join.redis_url
+    assert env["MEDIALENS_S3_ENDPOINT"] == env["MEDIALENS_FN_ALLOWED_ORIGINS"] == join.s3_endpoint
+    assert env["MEDIALENS_INDEX_SERVER_URL"] == join.index_url
+    assert Path(env["SSL_CERT_FILE"]).read_text() == join.ca_pem
+    assert env["MEDIALENS_SCHEDULER_WORKER_PREFIX"] == "second"
+    assert env["MEDIALENS_HOST_HOST"] == "127.0.0.1", "the worker host's functions host stays on its loopback"
+    # `make status` and `make down` there need no JOIN: the state directory remembers it.
+    assert isinstance(open_stack(EmbeddedSettings(state_dir=tmp_path / "second")), WorkerHost)
