@@ -25,6 +25,9 @@ class Secrets:
     admin_password: str
     # The index server's bearer token; the server runs when the stack shares its storage with other hosts.
     index_token: str
+    # The S3 identity of worker hosts: objects in every bucket, no buckets or identities (embedded/stack.py).
+    worker_s3_access_key: str
+    worker_s3_secret_key: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -39,6 +42,8 @@ class Secrets:
             seaweed_filer_jwt_key=secrets.token_urlsafe(32),
             admin_password=secrets.token_urlsafe(12),
             index_token=secrets.token_urlsafe(24),
+            worker_s3_access_key="medialens-workers-" + secrets.token_hex(4),
+            worker_s3_secret_key=secrets.token_urlsafe(24),
         )
 
     @classmethod

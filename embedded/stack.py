@@ -26,6 +26,7 @@ from redis import Redis
 
 from gpu.settings import GpuSettings
 from storage.client import Store
+from storage.credentials import S3Credentials, SeaweedCredentials
 from storage.settings import StorageSettings
 
 from . import redis_server, seaweedfs, tunnel
@@ -54,6 +55,7 @@ class StackError(RuntimeError):
 
 
 SUPERVISOR = "supervisor"
+WORKER_HOSTS = "medialens-worker-hosts"  # the S3 identity of worker hosts
 STOP_TIMEOUT_S = 10.0
 
 
@@ -195,8 +197,9 @@ class Stack:
         directory = private_dir(self.state / "tunnel")
         ca_pem = tunnel.issue(directory / tunnel.TLS_DIR, s.share_address)
         config = tunnel.write_config(directory, s)
-        JoinFile.sharing(s.share_address, s.shared_ports, self.secrets.redis_password, self.secrets.s3_access_key,
-                         self.secrets.s3_secret_key, self.secrets.index_token, ca_pem).save(self.join_file)
+        JoinFile.sharing(s.share_address, s.shared_ports, self.secrets.redis_password,
+                         self.secrets.worker_s3_access_key, self.secrets.worker_s3_secret_key,
+                         self.secrets.index_token, ca_pem).save(self.join_file)
         redis_port = s.shared_ports[0]
         return [
             Service("index", [sys.executable, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
@@ -261,9 +264,22 @@ class Stack:
             return False
         try:
             self.store().ensure_buckets()
+            if self.sharing:
+                self._grant_worker_hosts()
         except Exception:  # not ready yet: asked again shortly
             return False
         return True
+
+    def _grant_worker_hosts(self) -> None:
+        """Worker hosts get an S3 identity of their own: they read and write objects, and may not make
+        or drop buckets or touch identities, which the admin keys (kept on this machine) can."""
+        env = self.environment()
+        store = SeaweedCredentials(StorageSettings(
+            endpoint=env["MEDIALENS_S3_ENDPOINT"], access_key=self.secrets.s3_access_key,
+            secret_key=self.secrets.s3_secret_key, seaweed_master=env["MEDIALENS_S3_SEAWEED_MASTER"],
+            seaweed_config_dir=self.seaweed_dir))
+        store.grant(WORKER_HOSTS, S3Credentials(self.secrets.worker_s3_access_key, self.secrets.worker_s3_secret_key),
+                    ["Read", "Write", "List"])
 
     # -- processes ---------------------------------------------------------------------------
     def pid_file(self, name: str) -> Path:

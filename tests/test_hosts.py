@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from minio.error import S3Error
 from redis import Redis
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -74,6 +75,17 @@ def test_the_shared_address_speaks_tls_and_asks_for_credentials(hosts: netns.Net
     # stunnel drops a plain request: it never reaches S3.
     with pytest.raises(httpx.TransportError):
         httpx.get(join.s3_endpoint.replace("https://", "http://") + "/uploads", timeout=5)
+
+
+@needs_namespaces
+def test_worker_hosts_s3_keys_reach_objects_and_no_buckets(shared: Client, join: JoinFile) -> None:
+    store = shared.context.store
+    assert store.settings.access_key == join.s3_access_key
+    store.put_bytes(store.settings.results_bucket, "hosts/written-by-a-worker.json", b"{}", "application/json")
+    assert store.get_bytes(store.settings.results_bucket, "hosts/written-by-a-worker.json") == b"{}"
+    with pytest.raises(S3Error) as refused:
+        store.client.make_bucket("made-by-a-worker-host")
+    assert refused.value.code == "AccessDenied"
 
 
 @needs_namespaces
