@@ -5,10 +5,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install up down status test lint typecheck bench models deploy clean
+.PHONY: help install up down status worker test lint typecheck bench models deploy clean
 
 help:
 	@echo "make up      install what is missing and start the platform on 127.0.0.1"
+	@echo "             SHARE=<address>: also offer Redis, S3 and the index there over TLS to worker hosts"
+	@echo "make worker  JOIN=<join.json> [WORKERS=n]: run RQ workers and a functions host against a shared machine"
 	@echo "make down    stop everything make up started"
 	@echo "make status  list the running services"
 	@echo "make test    install what is missing and run lint, type checks and the test suite"
@@ -32,9 +34,18 @@ $(STAMP): requirements/runtime.txt requirements/no-deps.txt requirements/dev.txt
 	$(PIP) install -q --no-deps -e .
 	@touch $@
 
+# SHARE=<address> (or MEDIALENS_EMBEDDED_SHARE_ADDRESS) offers this machine's storage to worker hosts.
 up: install
 	@$(PY) -m functions.weights --missing
-	@$(PY) -m embedded up
+	@$(if $(SHARE),MEDIALENS_EMBEDDED_SHARE_ADDRESS=$(SHARE)) $(PY) -m embedded up
+
+# On a second (third, ...) machine: workers and a functions host against the storage that the
+# join file names. `make down` there stops them; `make status` lists them.
+worker: install
+	@test -n "$(JOIN)" || { echo "usage: make worker JOIN=join.json [WORKERS=4] (join.json from the sharing machine)"; exit 2; }
+	@$(PY) -m functions.weights --missing
+	@MEDIALENS_EMBEDDED_JOIN_FILE=$(abspath $(JOIN)) $(if $(WORKERS),MEDIALENS_EMBEDDED_WORKERS=$(WORKERS)) \
+		$(PY) -m embedded up
 
 down:
 	@test -x $(PY) && $(PY) -m embedded down || echo "nothing to stop"

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import api_load, function_images, gpu, isolation, media, search, stack
+from bench import api_load, function_images, gpu, hosts, isolation, media, search, stack
 
 PROJECT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, str, ModuleType]] = [
@@ -23,6 +23,7 @@ SECTIONS: list[tuple[str, str, ModuleType]] = [
     ("gpu", "GPU burst (a simulated day against the real scheduler)", gpu),
     ("images", "Function images: installed size and peak memory against their limits", function_images),
     ("api", "The web API under load", api_load),
+    ("hosts", "Workers on more hosts (network namespaces on this machine)", hosts),
 ]
 
 

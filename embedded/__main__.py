@@ -11,6 +11,7 @@ from accounts.upgrade import admin_key, upgrade
 
 from .private import write_private
 from .stack import Stack, StackError
+from .workerhost import WorkerHost, open_stack
 
 
 def ensure_key(stack: Stack) -> str | None:
@@ -27,6 +28,12 @@ def ensure_key(stack: Stack) -> str | None:
 
 def print_access(stack: Stack, new_key: str | None) -> None:
     s, secrets = stack.settings, stack.secrets
+    if isinstance(stack, WorkerHost):
+        print(f"""
+This worker host runs {s.workers} workers and a functions host against the storage at {stack.join.s3_endpoint}.
+  Logs             {stack.log_dir}
+Stop it with `make down` (busy workers finish their step first).""")
+        return
     print(f"""
 medialens is running.
   Web UI and API   {s.url(s.ui_port)}   (API under /api/v1)
@@ -37,6 +44,9 @@ medialens is running.
   Gateway          {s.url(s.gateway_port)}   (/system/* user admin, password {secrets.gateway_password})
   Logs             {stack.log_dir}
 Stop it with `make down`.""")
+    if stack.sharing:
+        print(f"""  Shared with worker hosts on {s.share_address} (TLS): copy {stack.join_file} to each, then there
+                   `make worker JOIN=join.json` (it holds passwords: keep it 0600).""")
     if new_key:
         print(f"\nYour admin API key (shown once; also saved to {stack.state / 'admin.key'} for the medialens "
               f"command):\n  {new_key}")
@@ -45,8 +55,9 @@ Stop it with `make down`.""")
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m embedded")
     parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("services", nargs="*", help="up: start only these services, without a supervisor")
     args = parser.parse_args()
-    stack = Stack()
+    stack = open_stack()
     if args.command == "status":
         supervisor = stack.supervisor_pid()
         print(f"{'supervisor':12} " + (f"pid {supervisor}" if supervisor else "not running: `make up` starts it"))
@@ -60,6 +71,14 @@ def main() -> int:
         print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
         return 0
     running = stack.running()
+    if args.services:
+        try:
+            started = stack.up(only=args.services)
+        except StackError as exc:
+            print(f"medialens could not start: {exc}", file=sys.stderr)
+            return 1
+        print(f"started {', '.join(started) or 'nothing: they ran already'}")
+        return 0
     if stack.supervisor_pid() and not stack.missing():
         print(f"medialens is already running ({', '.join(running)}); `make down` stops it.")
         print_access(stack, None)
@@ -73,8 +92,11 @@ def main() -> int:
         if not running:
             stack.down()
         return 1
-    upgrade(stack.redis(), stack.secrets.admin_password)
-    new_key = ensure_key(stack)
+    # Accounts live on the machine that shares its storage: a worker host only works.
+    new_key = None
+    if not isinstance(stack, WorkerHost):
+        upgrade(stack.redis(), stack.secrets.admin_password)
+        new_key = ensure_key(stack)
     restarted = f" (started {', '.join(started)}; the rest ran already)" if running and started else ""
     print(f"started in {time.monotonic() - began:.1f} s{restarted}")
     print_access(stack, new_key)

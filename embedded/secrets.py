@@ -23,6 +23,11 @@ class Secrets:
     seaweed_filer_jwt_key: str
     # The first password of the web UI's user "admin" (it can be changed there).
     admin_password: str
+    # The index server's bearer token; the server runs when the stack shares its storage with other hosts.
+    index_token: str
+    # The S3 identity of worker hosts: objects in every bucket, no buckets or identities (embedded/stack.py).
+    worker_s3_access_key: str
+    worker_s3_secret_key: str
 
     @classmethod
     def generate(cls) -> Secrets:
@@ -36,6 +41,9 @@ class Secrets:
             seaweed_volume_jwt_key=secrets.token_urlsafe(32),
             seaweed_filer_jwt_key=secrets.token_urlsafe(32),
             admin_password=secrets.token_urlsafe(12),
+            index_token=secrets.token_urlsafe(24),
+            worker_s3_access_key="medialens-workers-" + secrets.token_hex(4),
+            worker_s3_secret_key=secrets.token_urlsafe(24),
         )
 
     @classmethod

@@ -34,6 +34,23 @@ class EmbeddedSettings(BaseSettings):
     drain_timeout_s: float = Field(
         60.0, description="How long `down` lets each worker finish its job before killing it (RQ retries it)."
     )
+    share_address: str = Field(
+        "", description="Address other machines reach this one on (`make up SHARE=...`): Redis, S3 and the "
+        "index are then offered there over TLS to worker hosts, and <state>/join.json tells them how to join.",
+    )
+    share_port_base: int = Field(
+        9440, description="Shared TLS ports on share_address: Redis on base, S3 on base+1, the index on base+2."
+    )
+    index_port: int = Field(
+        8002, description="Index server on loopback (runs when sharing); Chroma itself listens on the next port."
+    )
+    host_name: str = Field(
+        "", description="A worker host's name, which starts its workers' names (default: the machine's hostname)."
+    )
+    join_file: str = Field(
+        "", description="A join.json from the machine that shares its storage (`make worker JOIN=...`): this "
+        "machine then runs only RQ workers and a functions host, against that machine's Redis, S3 and index.",
+    )
 
     @property
     def s3_port(self) -> int:
@@ -46,6 +63,12 @@ class EmbeddedSettings(BaseSettings):
     @property
     def master_port(self) -> int:
         return self.seaweed_port_base + 5
+
+    @property
+    def shared_ports(self) -> tuple[int, int, int]:
+        """The TLS ports of Redis, S3 and the index on share_address."""
+        base = self.share_port_base
+        return base, base + 1, base + 2
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -88,5 +111,7 @@ def on_free_ports(state_dir: Path, model_dir: Path, workers: int = 2) -> Embedde
         gateway_port=base + 12,
         intake_port=base + 13,
         ui_port=base + 14,
+        index_port=base + 15,
+        share_port_base=base + 17,
         workers=workers,
     )

@@ -27,9 +27,12 @@ from redis import Redis
 from gpu.settings import GpuSettings
 from scheduler.redis_connection import connect
 from storage.client import Store
+from storage.credentials import S3Credentials, SeaweedCredentials
 from storage.settings import StorageSettings
 
-from . import redis_server, seaweedfs
+from . import redis_server, seaweedfs, tunnel
+from .joining import FILE as JOIN_FILE
+from .joining import JoinFile
 from .private import UMASK, open_private_append, private_dir, tighten, write_private
 from .secrets import Secrets
 from .settings import EmbeddedSettings
@@ -53,6 +56,7 @@ class StackError(RuntimeError):
 
 
 SUPERVISOR = "supervisor"
+WORKER_HOSTS = "medialens-worker-hosts"  # the S3 identity of worker hosts
 STOP_TIMEOUT_S = 10.0
 
 
@@ -163,7 +167,45 @@ class Stack:
             "MEDIALENS_FN_ALLOWED_ORIGINS": s.url(s.s3_port),
             "PYTHONPATH": str(PROJECT),
             "PYTHONUNBUFFERED": "1",
+        } | self._index_environment()
+
+    @property
+    def sharing(self) -> bool:
+        return bool(self.settings.share_address)
+
+    def _index_environment(self) -> dict[str, str]:
+        """Embedded Chroma lives in one machine's files: once other hosts index too, every process on
+        every host goes through the index server instead (search/index.py)."""
+        if not self.sharing:
+            return {}
+        s = self.settings
+        return {
+            "MEDIALENS_INDEX_SERVER_URL": s.url(s.index_port),
+            "MEDIALENS_INDEX_TOKEN": self.secrets.index_token,
+            "MEDIALENS_INDEX_SERVE_HOST": s.host,
+            "MEDIALENS_INDEX_SERVE_PORT": str(s.index_port),
+            "MEDIALENS_INDEX_CHROMA_PORT": str(s.index_port + 1),
         }
+
+    @property
+    def join_file(self) -> Path:
+        return self.state / JOIN_FILE
+
+    def share(self) -> list[Service]:
+        """The services that offer this stack's storage to worker hosts, and the join file that tells
+        them how to reach it (written afresh each time: the address or a secret may have changed)."""
+        s = self.settings
+        directory = private_dir(self.state / "tunnel")
+        ca_pem = tunnel.issue(directory / tunnel.TLS_DIR, s.share_address)
+        config = tunnel.write_config(directory, s)
+        JoinFile.sharing(s.share_address, s.shared_ports, self.secrets.redis_password,
+                         self.secrets.worker_s3_access_key, self.secrets.worker_s3_secret_key,
+                         self.secrets.index_token, ca_pem).save(self.join_file)
+        redis_port = s.shared_ports[0]
+        return [
+            Service("index", [sys.executable, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
+            Service("tunnel", tunnel.command(config), lambda: port_open(s.share_address, redis_port)),
+        ]
 
     @property
     def seaweed_dir(self) -> Path:
@@ -200,6 +242,7 @@ class Stack:
             Service("seaweedfs", seaweedfs.mini_command(s, seaweed_dir), self._store_ready,
                     env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key),
                     cwd=seaweed_dir),
+            *(self.share() if self.sharing else []),
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
@@ -222,9 +265,22 @@ class Stack:
             return False
         try:
             self.store().ensure_buckets()
+            if self.sharing:
+                self._grant_worker_hosts()
         except Exception:  # not ready yet: asked again shortly
             return False
         return True
+
+    def _grant_worker_hosts(self) -> None:
+        """Worker hosts get an S3 identity of their own: they read and write objects, and may not make
+        or drop buckets or touch identities, which the admin keys (kept on this machine) can."""
+        env = self.environment()
+        store = SeaweedCredentials(StorageSettings(
+            endpoint=env["MEDIALENS_S3_ENDPOINT"], access_key=self.secrets.s3_access_key,
+            secret_key=self.secrets.s3_secret_key, seaweed_master=env["MEDIALENS_S3_SEAWEED_MASTER"],
+            seaweed_config_dir=self.seaweed_dir))
+        store.grant(WORKER_HOSTS, S3Credentials(self.secrets.worker_s3_access_key, self.secrets.worker_s3_secret_key),
+                    ["Read", "Write", "List"])
 
     # -- processes ---------------------------------------------------------------------------
     def pid_file(self, name: str) -> Path:

@@ -23,6 +23,7 @@ from functions.common.logs import configure_logging
 
 from .private import private_dir, write_private
 from .stack import STOP_TIMEOUT_S, SUPERVISOR, Service, Stack, StackError, alive, terminate
+from .workerhost import open_stack
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def main() -> int:
     configure_logging(SUPERVISOR)
     # Readiness checks would log every request they make.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    stack = Stack()
+    stack = open_stack()
     private_dir(stack.state)
     lock = os.open(stack.state / f"{SUPERVISOR}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -61,6 +61,10 @@ class SchedulerSettings(BaseSettings):
     sweep_repairs: int = Field(
         3, description="Times the sweep queues a step (or finish) again before it fails it: its job kept being lost."
     )
+    worker_prefix: str = Field(
+        "worker", description="Start of each worker's name (a random part follows): on a worker host, the host's "
+        "name, so that RQ's worker list and each job's worker_name tell which machine ran it.",
+    )
     retry_backoff_s: float = Field(0.5, description="First pause between attempts; doubles.")
     not_ready_wait_s: float = Field(
         180.0, description="How long a step waits for a function that is still loading its model."

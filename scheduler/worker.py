@@ -130,10 +130,10 @@ class Worker(SimpleWorker):
 
 def main() -> None:
     configure_logging("worker")
-    name = sys.argv[1] if len(sys.argv) > 1 else f"worker-{uuid.uuid4().hex[:8]}"
     # Made once at start, not by the first job: the S3 client, the gateway's HTTP client and the
     # text model that indexing uses. Jobs find them in the context.
     context = use(Context.from_environment())
+    name = sys.argv[1] if len(sys.argv) > 1 else f"{context.settings.worker_prefix}-{uuid.uuid4().hex[:8]}"
     context.gateway(CPU)
     try:
         text.embedder().load()

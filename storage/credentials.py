@@ -202,6 +202,15 @@ class SeaweedCredentials:
         logger.info("issued S3 credentials %s to workspace %s", made.access_key, workspace)
         return made
 
+    def grant(self, user: str, made: S3Credentials, actions: list[str]) -> None:
+        """Makes (or remakes) an identity of this store with these keys and actions, and waits until it works."""
+        self._shell(
+            f"s3.configure -user={user} -access_key={made.access_key} -secret_key={made.secret_key} "
+            f"-actions={','.join(actions)} -apply",
+            secret=made.secret_key,
+        )
+        self._until(lambda: self._answer(made.access_key, "", made.secret_key) is None, f"{made.access_key} accepted")
+
     def revoke(self, workspace: str) -> None:
         old = self.access_key(workspace)
         if old is None:
@@ -241,7 +250,8 @@ class SeaweedCredentials:
         client = minio_client(self.settings.endpoint, self.settings.model_copy(
             update={"access_key": access_key, "secret_key": secret_key}))
         try:
-            next(iter(client.list_objects(self.settings.uploads_bucket, prefix=workspace_prefix(workspace))), None)
+            prefix = workspace_prefix(workspace) if workspace else ""  # "": the whole bucket
+            next(iter(client.list_objects(self.settings.uploads_bucket, prefix=prefix)), None)
         except S3Error as exc:
             return str(exc.code)
         return None

@@ -14,6 +14,9 @@ PACKAGES: list[tuple[str, str]] = [
     ("chromium", "chromium"),
     # Installed without recommends, chromium brings no fonts: screenshots would show empty boxes.
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core"),
+    # The multi-host test: network namespaces for each host, stunnel for TLS to the shared Redis and S3.
+    ("ip", "iproute2"),
+    ("stunnel", "stunnel4"),
 ]
 
 # Debian keeps daemons such as nginx in sbin, which a normal user's PATH leaves out.
