@@ -133,6 +133,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "timeline": view["timeline"],
         "segments": results.segments(found),
         "labels": results.labels(found),
+        "nsfw_regions": results.nsfw_regions(found),
     }
 
 
