@@ -345,7 +345,8 @@ class Index:
         ]
 
     def containing(
-        self, workspace: str, kind: str, text: str, limit: int, max_chunks: int
+        self, workspace: str, kind: str, text: str, limit: int, max_chunks: int,
+        keep: Callable[[Hit], bool] = lambda hit: True,
     ) -> tuple[list[Hit], bool]:
         """A workspace's entries whose document holds ``text`` (any case), from every model's collection, looking at
         no more than ``max_chunks`` documents; True when that left none unread or ``limit`` were found.
@@ -370,7 +371,7 @@ class Index:
                         break
                     read += len(page)
                     offset += len(page)
-                    hits += [hit for hit in page if wanted in (hit.document or "").lower()]
+                    hits += [hit for hit in page if wanted in (hit.document or "").lower() and keep(hit)]
                     if len(hits) >= limit:
                         return hits[:limit], True
         return hits, True

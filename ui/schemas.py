@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,10 @@ class SearchQuery(Query):
     kind: Literal["text", "image"] = Field("text", description="Words seen or heard, or pictures for a description.")
     mode: Literal["", "exact", "semantic"] = Field("", description="One kind of text match; both when empty.")
     limit: int = Field(20, ge=1, le=SEARCH_LIMIT_MAX)
+    media_type: Literal["", "image", "video", "audio"] = Field("", description="Only uploads of this media type.")
+    person: str = Field("", max_length=200, description="Only uploads this person (an id from /people) is in.")
+    since: datetime.date | None = Field(None, description="Only uploads made on this day (UTC) or later.")
+    until: datetime.date | None = Field(None, description="Only uploads made on this day (UTC) or earlier.")
 
 
 class LimitQuery(Query):

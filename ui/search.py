@@ -6,14 +6,17 @@ holds is not found, exactly as what does not exist.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from accounts.audit import Action
+from scheduler.service import UploadNotFound
 from search import jobs, queries
 from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_embedding
+from search.filters import Filters
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
 from storage.layout import workspace_prefix
@@ -78,6 +81,30 @@ def workspace_people(workspace_id: str) -> list[dict[str, Any]]:
     return People(redis(), search_index(), workspace_id).all()
 
 
+def filters_of(query: SearchQuery) -> Filters:
+    """The query's filters; a person's filter is the set of their uploads (PersonNotFound if unknown)."""
+    uploads = None
+    if query.person:
+        uploads = frozenset(entry["upload_id"] for entry in people().uploads_of(query.person))
+    return Filters(
+        media_type=query.media_type, uploads=uploads,
+        since=_day_start(query.since) if query.since else None,
+        until=_day_start(query.until + datetime.timedelta(days=1)) if query.until else None,
+    )
+
+
+def _day_start(day: datetime.date) -> float:
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC).timestamp()
+
+
+def uploaded_at(upload: str) -> float | None:
+    """When an upload of the request's workspace was made; None when it is gone or another's."""
+    try:
+        return pipeline().upload(upload, workspace()).created_at
+    except UploadNotFound:
+        return None
+
+
 @search.get("/search")
 @needs(Need.VIEWER)
 @operation("Words seen or heard, or pictures that fit a description.", {200: SearchReply, 501: Error},
@@ -91,6 +118,10 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
     if len(words) > longest:
         return error(400, f"the query is {len(words)} characters long: search for up to {longest}")
     limit, kind = query.limit, query.kind
+    try:
+        filters = filters_of(query)
+    except PersonNotFound:
+        return error(404, "that person is not (or no longer) in this workspace: pick one from the people list")
     if kind == "image":
         try:
             vector, model = text_embedding(words)
@@ -98,11 +129,12 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
             return error(501, str(exc))
         except ClipRejected as exc:
             return error(400, f"these words cannot be searched for as a picture: {exc}")
-        hits = queries.similar_images(search_index(), workspace(), vector, model, limit)
+        hits = queries.similar_images(search_index(), workspace(), vector, model, limit, filters=filters,
+                                      uploaded_at=uploaded_at)
         return jsonify(query=words, kind=kind, hits=_hits(hits)), 200
     modes = [query.mode] if query.mode else [queries.EXACT, queries.SEMANTIC]
     idx = search_index()
-    found = queries.words(idx, workspace(), words, limit, modes)
+    found = queries.words(idx, workspace(), words, limit, modes, filters, uploaded_at)
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
