@@ -55,6 +55,11 @@ def words(workspace_id: str, index: str) -> str:
     return f"{workspace(workspace_id)}:{WORDS_PART}{index}"
 
 
+def fingerprints(workspace_id: str, index: str) -> str:
+    """The prefix of one workspace's picture fingerprints (search/fingerprints.py): exact and perceptual hashes."""
+    return f"{workspace(workspace_id)}:fingerprints:{index}"
+
+
 def people(workspace_id: str) -> str:
     """One workspace's person ids by creation time."""
     return f"{workspace(workspace_id)}:people"

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import text
 from .filters import OVERFETCH, Filters
+from .fingerprints import Fingerprint
 from .index import IMAGES, TEXT, Hit, Index
 from .settings import settings
 from .words import words_of
@@ -154,3 +155,18 @@ def image_of(
             if hit.embedding is not None:
                 return hit.embedding, model, str(hit.metadata.get("sha256") or "")
     return None
+
+
+def duplicates(
+    index: Index, workspace: str, found: Fingerprint, leave_out: str = ""
+) -> list[dict[str, Any]]:
+    """Uploads of the workspace that are the same file as ``found`` or the same picture resized or
+    re-encoded, exact ones first; needs no CLIP model."""
+    close = index.fingerprints(workspace).duplicates(found, leave_out, settings().duplicate_bits)
+    return [duplicate.to_dict() for duplicate in close]
+
+
+def duplicates_of(index: Index, workspace: str, upload_id: str) -> list[dict[str, Any]]:
+    """The duplicates of one of the workspace's uploads (none when it has no fingerprint)."""
+    known = index.fingerprints(workspace).get(upload_id)
+    return [] if known is None else duplicates(index, workspace, known, leave_out=upload_id)

@@ -9,11 +9,13 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
+from search.clip import NOT_INSTALLED
 from search.people import face_id
 
 from . import audit, results, sessions
 from .access import Need, needs
 from .context import pipeline
+from .search import duplicates_of as search_duplicates
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
@@ -134,6 +136,9 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "segments": results.segments(found),
         "labels": results.labels(found),
         "nsfw_regions": results.nsfw_regions(found),
+        "duplicates": search_duplicates(upload_id),
+        "clip_missing": results.clip_missing(view["steps"]),
+        "clip_notice": NOT_INSTALLED,
     }
 
 

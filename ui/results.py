@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functions.nsfw.regions import EXPLICIT_REGIONS, HUMAN_NAMES
+from scheduler.names import KEYFRAME_SEPARATOR
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -54,3 +55,12 @@ def nsfw_regions(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         for region in nsfw.get("regions") or []
         if isinstance(region, dict) and region.get("label") in EXPLICIT_REGIONS
     ]
+
+
+def clip_missing(steps: Mapping[str, Any]) -> bool:
+    """Whether a CLIP step of this upload (the picture's or a keyframe's) was skipped: no model installed."""
+    for name, step in steps.items():
+        state = step.get("state") if isinstance(step, Mapping) else getattr(step, "state", None)
+        if name.partition(KEYFRAME_SEPARATOR)[0] == "clip" and str(getattr(state, "value", state)) == "skipped":
+            return True
+    return False

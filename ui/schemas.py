@@ -163,9 +163,16 @@ class SearchReply(Reply):
     note: str | None = None
 
 
+class Duplicate(Hit):
+    match: Literal["exact", "near"] = Field(description="The same file, or the same picture resized or re-encoded.")
+    bits: int = Field(description="Perceptual-hash bits (of 64) that differ: 0 for an exact copy.")
+
+
 class ImageSearchReply(Reply):
-    hits: list[Hit]
+    hits: list[Hit] = Field(description="Pictures similar in content (CLIP), most similar first.")
+    duplicates: list[Duplicate] = Field(description="Copies of the picture, found without CLIP.")
     upload_id: str | None = None
+    notice: str | None = Field(None, description="Why similar pictures could not be looked for, and the fix.")
 
 
 class Person(Reply):

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from accounts.audit import Action
 from scheduler.service import UploadNotFound
 from search import jobs, queries
-from search.clip import ClipRejected, ClipUnavailable, image_embedding, text_embedding
+from search.clip import NOT_INSTALLED, ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.filters import Filters
 from search.index import Index, index
 from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
@@ -27,6 +27,7 @@ from .api import error
 from .context import pipeline, redis, store, ui_settings
 from .media import Pictures
 from .openapi import operation
+from .pictures import PictureUnreadable, fingerprint_of
 from .schemas import (
     Error,
     ImageSearchReply,
@@ -74,6 +75,11 @@ def pictures() -> Pictures:
 def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Hits as the pages show them: each with a presigned thumbnail URL."""
     return pictures().with_thumbnails(found)
+
+
+def duplicates_of(upload_id: str) -> list[dict[str, Any]]:
+    """Copies of one of the request's workspace's uploads, with thumbnails (the result view lists them)."""
+    return _hits(queries.duplicates_of(search_index(), workspace(), upload_id))
 
 
 def workspace_people(workspace_id: str) -> list[dict[str, Any]]:
@@ -144,20 +150,14 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
 
 @search.post("/search/image")
 @needs(Need.VIEWER)
-@operation("Pictures like an image sent, or like an upload's.", {200: ImageSearchReply, 404: Error, 413: Error,
-           415: Error, 501: Error}, query=LimitQuery, body=ImageSearchRequest, image_body=True)
+@operation("Copies of an image sent, or of an upload's, and pictures like it.", {200: ImageSearchReply,
+           404: Error, 413: Error, 415: Error}, query=LimitQuery, body=ImageSearchRequest, image_body=True)
 def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> tuple[Response, int]:
-    """Similar images and near-duplicates of a picture (raw bytes or form file ``file``) or of an upload."""
+    """Exact and near duplicates of a picture (raw bytes or form file ``file``) or of an upload, found by
+    its fingerprints, and similar pictures when a CLIP model is installed."""
     idx = search_index()
     if body is not None:
-        upload_id = body.upload_id
-        found = queries.image_of(idx, workspace(), upload_id, body.frame)
-        if found is None:
-            return error(404, f"upload {upload_id} has no image embedding (is a CLIP model installed?)")
-        vector, model, sha256 = found
-        hits = queries.similar_images(idx, workspace(), vector, model, query.limit, leave_out=upload_id,
-                                      sha256=sha256)
-        return jsonify(upload_id=upload_id, hits=_hits(hits)), 200
+        return _like_upload(idx, body, query.limit)
     file = request.files.get("file")
     data = file.read() if file else request.get_data()
     content_type = (file.mimetype if file else request.content_type) or "application/octet-stream"
@@ -165,18 +165,42 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
         return error(400, "send an image as the request body (or a form field 'file'), or {'upload_id': ...}")
     if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
         return error(413, "the image is too large")
+    try:
+        sent = fingerprint_of(data)
+    except PictureUnreadable:
+        return error(415, "send a picture (JPEG, PNG, WebP, ...): this file is none that can be read")
+    copies = queries.duplicates(idx, workspace(), sent)
+    reply: dict[str, Any] = {"duplicates": _hits(copies), "hits": []}
     s = store()
     key = f"{workspace_prefix(workspace())}{QUERY_PREFIX}{uuid.uuid4().hex}"
     s.put_bytes(s.settings.artefacts_bucket, key, data, content_type)
     try:
         vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
+        reply["hits"] = _hits(queries.similar_images(idx, workspace(), vector, model, query.limit,
+                                                     sha256=sent.sha256))
     except ClipUnavailable as exc:
-        return error(501, str(exc))
+        reply["notice"] = str(exc)
     except ClipRejected as exc:
         return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
         s.delete(s.settings.artefacts_bucket, key)
-    return jsonify(hits=_hits(queries.similar_images(idx, workspace(), vector, model, query.limit))), 200
+    return jsonify(reply), 200
+
+
+def _like_upload(idx: Index, body: ImageSearchRequest, limit: int) -> tuple[Response, int]:
+    upload_id = body.upload_id
+    copies = queries.duplicates_of(idx, workspace(), upload_id) if body.frame is None else []
+    found = queries.image_of(idx, workspace(), upload_id, body.frame)
+    if found is None and idx.fingerprints(workspace()).get(upload_id) is None:
+        return error(404, f"upload {upload_id} is no analysed picture of this workspace")
+    reply: dict[str, Any] = {"upload_id": upload_id, "duplicates": _hits(copies), "hits": []}
+    if found is None:
+        reply["notice"] = NOT_INSTALLED
+    else:
+        vector, model, sha256 = found
+        reply["hits"] = _hits(queries.similar_images(idx, workspace(), vector, model, limit, leave_out=upload_id,
+                                                     sha256=sha256))
+    return jsonify(reply), 200
 
 
 @search.get("/people")
