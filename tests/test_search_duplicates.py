@@ -98,3 +98,33 @@ def test_deleting_an_upload_forgets_its_fingerprint(photos: dict[str, str], sear
     assert api_client.delete(f"/api/v1/uploads/{photos['same-file']}").status_code in (200, 202, 204)
     reply = api_client.post("/api/v1/search/image", json={"upload_id": photos["original"]})
     assert _copies(reply) == {photos["resized"]: "near"}
+
+
+def test_the_result_view_lists_copies_and_says_once_that_clip_is_missing(
+    photos: dict[str, str], search_env: SearchEnv, api_client: FlaskClient
+) -> None:
+    from scheduler.uploads import Step, StepState
+    from tests.conftest import make_account
+    from tests.ui_support import sign_in
+
+    server_said = "CLIP model directory /srv/medialens/functions/clip/weights/clip is empty"
+    search_env.records.put_step(photos["original"], Step("clip", StepState.SKIPPED, reason=server_said))
+    browser = api_client.application.test_client()
+    sign_in(browser, make_account(search_env.records.redis, search_env.workspace, "viewer"))
+    page = browser.get(f"/uploads/{photos['original']}").get_data(as_text=True)
+    copies = page[page.index('id="duplicates"'):]
+    assert f'data-upload-id="{photos["same-file"]}"' in copies and "same file" in copies
+    assert f'data-upload-id="{photos["resized"]}"' in copies and "resized or re-encoded copy" in copies
+    assert photos["other"] not in copies and photos["same-man"] not in copies
+    assert page.count("needs the CLIP model") == 1 and "make models" in page
+    assert "/srv/" not in page  # the server's own reason names its directories
+
+
+def test_the_system_page_calls_a_function_without_its_model_not_installed() -> None:
+    from scheduler.health import function_status
+
+    described = {"name": "clip", "annotations": {
+        "medialens.ready": "false", "medialens.error": "ModelNotInstalled: /srv/x/weights/clip is empty"}}
+    assert function_status("local", described).not_installed
+    loading = {"name": "clip", "annotations": {"medialens.ready": "false"}}
+    assert not function_status("local", loading).not_installed

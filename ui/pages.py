@@ -21,6 +21,7 @@ from .search import people as search_people
 pages = Blueprint("pages", __name__, template_folder="templates")
 
 LIST_LIMIT = 200
+SKIPPED_REASON = "skipped: its model is not installed on this server"
 MEDIA_TYPES = ("image", "video", "audio")
 
 
@@ -123,6 +124,10 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         return None
     found = view["results"]
     name_faces(upload_id, found)
+    for step in view["steps"].values():
+        if step.get("state") == "skipped":
+            # The function's reason names the missing model's directory on the server: of no use here.
+            step["reason"] = SKIPPED_REASON
     parts = ("steps", "results", "artefacts", "source", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
     return {
@@ -138,7 +143,6 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "nsfw_regions": results.nsfw_regions(found),
         "duplicates": search_duplicates(upload_id),
         "clip_missing": results.clip_missing(view["steps"]),
-        "clip_notice": NOT_INSTALLED,
     }
 
 
@@ -148,7 +152,7 @@ def result(upload_id: str) -> tuple[str, int]:
     view = result_view(upload_id)
     if view is None:
         return render_template("missing.html", active="uploads", upload_id=upload_id), 404
-    return render_template("result.html", active="uploads", view=view), 200
+    return render_template("result.html", active="uploads", view=view, clip_notice=NOT_INSTALLED), 200
 
 
 @pages.get("/search")

@@ -95,7 +95,8 @@ def filters_of(query: SearchQuery) -> Filters:
     return Filters(
         media_type=query.media_type, uploads=uploads,
         since=_day_start(query.since) if query.since else None,
-        until=_day_start(query.until + datetime.timedelta(days=1)) if query.until else None,
+        until=_day_start(query.until + datetime.timedelta(days=1)) if query.until and query.until < datetime.date.max
+        else None,
     )
 
 
@@ -113,7 +114,7 @@ def uploaded_at(upload: str) -> float | None:
 
 @search.get("/search")
 @needs(Need.VIEWER)
-@operation("Words seen or heard, or pictures that fit a description.", {200: SearchReply, 501: Error},
+@operation("Words seen or heard, or pictures that fit a description.", {200: SearchReply, 404: Error, 501: Error},
            query=SearchQuery)
 def search_words(query: SearchQuery) -> tuple[Response, int]:
     """Words in transcripts and on screen (``kind=text``), or pictures for a description (``kind=image``)."""
