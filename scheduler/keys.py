@@ -70,6 +70,11 @@ def people_aliases(workspace_id: str) -> str:
     return f"{people(workspace_id)}:aliases"
 
 
+def people_undo(workspace_id: str) -> str:
+    """One workspace's last decisions about people, newest first, each with the keys it changed as they were."""
+    return f"{workspace(workspace_id)}:people:undo"
+
+
 def people_counter(workspace_id: str) -> str:
     return f"{people(workspace_id)}:next"
 

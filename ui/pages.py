@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
 from search.clip import NOT_INSTALLED
-from search.people import face_id
+from search.people import PersonNotFound, face_id
+from search.people import label as person_label
 
 from . import audit, results, sessions
 from .access import Need, needs
@@ -113,7 +114,9 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
     persons = search_people().persons_of(ids)
     for identity, face in zip(ids, faces, strict=True):
         if identity in persons:
-            face["person"] = persons[identity]
+            person = persons[identity]
+            face["person"] = {**person, "label": person_label(person["id"], person["name"])}
+            face["face_id"] = identity
 
 
 def result_view(upload_id: str) -> dict[str, Any] | None:
@@ -165,6 +168,17 @@ def search() -> str:
 @needs(Need.VIEWER)
 def people() -> str:
     return render_template("people.html", active="people")
+
+
+@pages.get("/people/<person>")
+@needs(Need.VIEWER)
+def person_page(person: str) -> tuple[str, int]:
+    """One person: every upload and time they appear at, their faces, and the decisions about them."""
+    try:
+        found = search_people().summary(person)
+    except PersonNotFound:
+        return render_template("person_missing.html", active="people"), 404
+    return render_template("person.html", active="people", person=found["id"], label=found["label"]), 200
 
 
 @pages.get("/system")

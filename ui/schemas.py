@@ -76,7 +76,12 @@ class ImageSearchRequest(Body):
 
 
 class PersonName(Body):
-    name: str = Field(max_length=NAME_MAX, description="An empty name clears it.")
+    name: str | None = Field(None, max_length=NAME_MAX, description="An empty name clears it.")
+    hidden: bool | None = Field(None, description="Leave the person out of the people list, or show them again.")
+
+
+class PeopleQuery(Query):
+    hidden: bool = Field(False, description="List the people a user hid too.")
 
 
 class MergeRequest(Body):
@@ -178,6 +183,8 @@ class ImageSearchReply(Reply):
 class Person(Reply):
     id: str
     name: str | None
+    label: str = Field(description="The name, or \"Person 3\" for someone not named yet.")
+    hidden: bool = False
     faces: int
     uploads: int
     cover: dict[str, Any] | None
@@ -190,6 +197,12 @@ class PersonWithFaces(Person):
 class PeopleList(Reply):
     total: int
     people: list[Person]
+    undo: str | None = Field(None, description="The last decision about people, which POST /people/undo takes back.")
+
+
+class Undone(Reply):
+    undone: str = Field(description="The decision taken back, in words.")
+    undo: str | None = Field(None, description="The decision before it, which another undo would take back.")
 
 
 class PersonUploads(Reply):

@@ -18,7 +18,7 @@ from search import jobs, queries
 from search.clip import NOT_INSTALLED, ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.filters import Filters
 from search.index import Index, index
-from search.people import FaceNotFound, People, PersonConflict, PersonNotFound
+from search.people import FaceNotFound, NothingToUndo, People, PersonConflict, PersonNotFound
 from storage.layout import workspace_prefix
 
 from . import audit
@@ -35,6 +35,7 @@ from .schemas import (
     LimitQuery,
     MergeRequest,
     PeopleList,
+    PeopleQuery,
     Person,
     PersonName,
     PersonUploads,
@@ -46,6 +47,7 @@ from .schemas import (
     SearchQuery,
     SearchReply,
     SplitRequest,
+    Undone,
 )
 
 search = Blueprint("search", __name__, url_prefix="/api/v1")
@@ -204,12 +206,30 @@ def _like_upload(idx: Index, body: ImageSearchRequest, limit: int) -> tuple[Resp
     return jsonify(reply), 200
 
 
+GONE = "that person is no longer in this workspace (merged into someone else, or removed): reload the page"
+FACE_GONE = "that face is no longer in this workspace (its upload was deleted or analysed again): reload the page"
+
+
 @search.get("/people")
 @needs(Need.VIEWER)
-@operation("Everyone the faces found were grouped into.", {200: PeopleList})
-def list_people() -> tuple[Response, int]:
-    found = people().all()
-    return jsonify(total=len(found), people=found), 200
+@operation("Everyone the faces found were grouped into.", {200: PeopleList}, query=PeopleQuery)
+def list_people(query: PeopleQuery) -> tuple[Response, int]:
+    known = people()
+    found = known.all(hidden=query.hidden)
+    return jsonify(total=len(found), people=found, undo=known.last_decision()), 200
+
+
+@search.post("/people/undo")
+@needs(Need.EDITOR)
+@operation("Takes back the last decision about people (a name, a hide, a merge, a move).", {200: Undone, 409: Error})
+def undo_people() -> tuple[Response, int]:
+    known = people()
+    try:
+        undone = known.undo()
+    except NothingToUndo:
+        return error(409, "there is nothing left to undo")
+    audit.record(Action.PEOPLE_UNDONE, "", {"undone": undone[:200]})
+    return jsonify(undone=undone, undo=known.last_decision()), 200
 
 
 @search.get("/people/<person>")
@@ -221,7 +241,7 @@ def get_person(person: str) -> tuple[Response, int]:
     try:
         summary = found.summary(person)
     except PersonNotFound:
-        return error(404, f"no person {person}")
+        return error(404, GONE)
     seen = pictures()
     members = []
     for face in found.members(summary["id"]):
@@ -234,14 +254,22 @@ def get_person(person: str) -> tuple[Response, int]:
 
 @search.patch("/people/<person>")
 @needs(Need.EDITOR)
-@operation("Names a person.", {200: Person, 404: Error}, body=PersonName)
+@operation("Names a person, or hides them.", {200: Person, 404: Error}, body=PersonName)
 def name_person(person: str, body: PersonName) -> tuple[Response, int]:
+    if body.name is None and body.hidden is None:
+        return error(400, "send {'name': ...} to name the person, or {'hidden': true} to hide them")
+    known = people()
     try:
-        renamed = people().rename(person, body.name)
+        changed = known.summary(person)
+        if body.name is not None:
+            changed = known.rename(person, body.name)
+            audit.record(Action.PERSON_RENAMED, person, {"name": body.name[:80]})
+        if body.hidden is not None:
+            changed = known.hide(person, body.hidden)
+            audit.record(Action.PERSON_HIDDEN, person, {"hidden": str(body.hidden).lower()})
     except PersonNotFound:
-        return error(404, f"no person {person}")
-    audit.record(Action.PERSON_RENAMED, person, {"name": body.name[:80]})
-    return jsonify(renamed), 200
+        return error(404, GONE)
+    return jsonify(changed), 200
 
 
 @search.post("/people/merge")
@@ -255,8 +283,8 @@ def merge_people(body: MergeRequest) -> tuple[Response, int]:
         return error(400, "name at least two people to merge")
     try:
         merged = people().merge(into, others)
-    except PersonNotFound as exc:
-        return error(404, f"no person {exc.args[0]}")
+    except PersonNotFound:
+        return error(404, GONE)
     except PersonConflict as exc:
         return error(409, str(exc))
     audit.record(Action.PERSON_MERGED, into, {"people": ",".join(others)[:200]})
@@ -271,9 +299,9 @@ def split_face(face: str, body: SplitRequest) -> tuple[Response, int]:
     try:
         moved = people().split(face, body.person)
     except FaceNotFound:
-        return error(404, f"no face {face}")
-    except PersonNotFound as exc:
-        return error(404, f"no person {exc.args[0]}")
+        return error(404, FACE_GONE)
+    except PersonNotFound:
+        return error(404, GONE)
     except PersonConflict as exc:
         return error(409, str(exc))
     audit.record(Action.FACE_SPLIT, face, {"into": body.person or ""})
@@ -290,7 +318,7 @@ def person_uploads(person: str) -> tuple[Response, int]:
         found = known.uploads_of(person)
         resolved = known.resolve(person)
     except PersonNotFound:
-        return error(404, f"no person {person}")
+        return error(404, GONE)
     for entry in found:
         if pipeline().exists(entry["upload_id"], workspace()):
             upload = pipeline().upload(entry["upload_id"], workspace())

@@ -39,7 +39,7 @@
   function personName(face, index) {
     const person = face.person ?? face.name;
     if (typeof person === "string" && person) return person;
-    if (person && typeof person === "object") return person.name || person.id || `face ${index + 1}`;
+    if (person && typeof person === "object") return person.label || person.name || `face ${index + 1}`;
     return `face ${index + 1}`;
   }
 
