@@ -8,15 +8,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
+from scheduler.service import State, UploadNotFound
 from search.clip import NOT_INSTALLED
-from search.people import PersonNotFound, face_id
-from search.people import label as person_label
+from search.people import PersonNotFound
 
 from . import audit, results, sessions
 from .access import Need, needs
 from .context import pipeline
 from .search import duplicates_of as search_duplicates
+from .search import name_faces
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
@@ -105,18 +105,6 @@ def uploads() -> str:
         "uploads.html", active="uploads", uploads=listing(state, media_type), state=state,
         media_type=media_type, states=[s.value for s in State], media_types=MEDIA_TYPES,
     )
-
-
-def name_faces(upload_id: str, found: dict[str, Any]) -> None:
-    """Puts each face's person (id and name) on the image's face results, for the overlay."""
-    faces = (found.get("faces") or {}).get("faces") or []
-    ids = [face_id(upload_id, IMAGE_PICTURE, number) for number in range(len(faces))]
-    persons = search_people().persons_of(ids)
-    for identity, face in zip(ids, faces, strict=True):
-        if identity in persons:
-            person = persons[identity]
-            face["person"] = {**person, "label": person_label(person["id"], person["name"])}
-            face["face_id"] = identity
 
 
 def result_view(upload_id: str) -> dict[str, Any] | None:

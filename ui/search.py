@@ -13,12 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from accounts.audit import Action
-from scheduler.service import UploadNotFound
+from scheduler.service import IMAGE_PICTURE, UploadNotFound
 from search import jobs, queries
 from search.clip import NOT_INSTALLED, ClipRejected, ClipUnavailable, image_embedding, text_embedding
 from search.filters import Filters
 from search.index import Index, index
-from search.people import FaceNotFound, NothingToUndo, People, PersonConflict, PersonNotFound
+from search.people import FaceNotFound, NothingToUndo, People, PersonConflict, PersonNotFound, face_id
+from search.people import label as person_label
 from storage.layout import workspace_prefix
 
 from . import audit
@@ -77,6 +78,18 @@ def pictures() -> Pictures:
 def _hits(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Hits as the pages show them: each with a presigned thumbnail URL."""
     return pictures().with_thumbnails(found)
+
+
+def name_faces(upload_id: str, found: dict[str, Any]) -> None:
+    """Puts each face's person (id, name and the label shown for them) and face id on an image's face results."""
+    faces = (found.get("faces") or {}).get("faces") or []
+    ids = [face_id(upload_id, IMAGE_PICTURE, number) for number in range(len(faces))]
+    persons = people().persons_of(ids)
+    for identity, face in zip(ids, faces, strict=True):
+        if identity in persons and isinstance(face, dict):
+            person = persons[identity]
+            face["person"] = {**person, "label": person_label(person["id"], person["name"])}
+            face["face_id"] = identity
 
 
 def duplicates_of(upload_id: str) -> list[dict[str, Any]]:
