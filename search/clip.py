@@ -24,6 +24,11 @@ NOT_INSTALLED = (
     "An administrator installs it with `make models` and restarts medialens."
 )
 
+UNREACHABLE = (
+    "Finding similar pictures needs the clip function, which does not answer right now: try again in a "
+    "few minutes; the System page shows an operator why."
+)
+
 
 class ClipUnavailable(RuntimeError):
     """No CLIP model answers: not installed, still loading, or unable to embed text."""
@@ -45,7 +50,8 @@ def _call(payload: Payload) -> dict[str, Any]:
     try:
         reply = gateway.invoke(FUNCTION, payload(gateway), catalog.spec(FUNCTION).timeout_s)
     except httpx.HTTPError as exc:
-        raise ClipUnavailable(f"the clip function could not be reached: {exc}") from exc
+        logger.warning("the clip function could not be reached: %s", exc)
+        raise ClipUnavailable(UNREACHABLE) from exc
     if reply.verdict == Verdict.UNAVAILABLE:
         # The function's own message names the directory on the server: logged, not shown.
         logger.info("the clip function has no model: %s", reply.error)

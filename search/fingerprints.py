@@ -87,6 +87,10 @@ class Fingerprints:
         raw = self.redis.hget(self._uploads(), upload)
         return None if raw is None else Fingerprint.from_json(raw)
 
+    def count(self) -> int:
+        """How many uploads have a fingerprint (every analysed one since fingerprints were kept)."""
+        return int(self.redis.hlen(self._uploads()))
+
     def remove(self, upload: str) -> None:
         known = self.get(upload)
         if known is None:

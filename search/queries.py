@@ -170,3 +170,9 @@ def duplicates_of(index: Index, workspace: str, upload_id: str) -> list[dict[str
     """The duplicates of one of the workspace's uploads (none when it has no fingerprint)."""
     known = index.fingerprints(workspace).get(upload_id)
     return [] if known is None else duplicates(index, workspace, known, leave_out=upload_id)
+
+
+def pictures_without_clip(index: Index, workspace: str) -> bool:
+    """Whether the workspace has analysed pictures but not one CLIP embedding: CLIP is not installed, so
+    nothing can be found by what a picture shows."""
+    return index.fingerprints(workspace).count() > 0 and not index.models(workspace, IMAGES)

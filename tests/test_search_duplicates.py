@@ -67,6 +67,9 @@ def test_an_uploads_exact_and_resized_copies_are_found_without_clip(
     assert _copies(reply) == {photos["same-file"]: "exact", photos["resized"]: "near"}
     assert reply.get_json()["hits"] == [] and reply.get_json()["notice"] == NOT_INSTALLED
     assert api_client.post("/api/v1/search/image", json={"upload_id": "nothing"}).status_code == 404
+    # A description finds no words; the reply says once why no picture could be looked for.
+    described = api_client.get("/api/v1/search", query_string={"q": "a man in a dark suit"}).get_json()
+    assert described["hits"] == [] and described["notice"] == NOT_INSTALLED
 
 
 def test_a_picture_sent_finds_its_copies_without_clip(

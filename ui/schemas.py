@@ -166,6 +166,7 @@ class SearchReply(Reply):
     kind: Literal["text", "image"]
     hits: list[Hit]
     note: str | None = None
+    notice: str | None = Field(None, description="Why pictures could not be looked for by what they show, and the fix.")
 
 
 class Duplicate(Hit):

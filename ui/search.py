@@ -158,6 +158,9 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
     idx = search_index()
     found = queries.words(idx, workspace(), words, limit, modes, filters, uploaded_at)
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
+    if not any(hit["match"] == queries.EXACT for hit in found.hits) and queries.pictures_without_clip(idx, workspace()):
+        # Words found nowhere may describe a picture, which only CLIP could find.
+        reply["notice"] = NOT_INSTALLED
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
                          "text chunks only: type whole words to search everything")
