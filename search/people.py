@@ -305,19 +305,23 @@ class People:
                 self.redis.hdel(keys.people_aliases(self.workspace), alias)
 
     # -- the user's decisions -------------------------------------------------------------------
-    def _journal(self, what: str, touched: Iterable[str]) -> None:
-        """Keeps the keys a decision is about to change as they are now, so that `undo` can put them back."""
+    def _journal(self, what: str, touched: Iterable[str], people: Sequence[str] = ()) -> None:
+        """Keeps the keys a decision is about to change as they are now, so that `undo` can put them back;
+        ``people`` are the persons it may create or remove (their place in the list is mended on undo)."""
         kept: dict[str, str | None] = {}
         for key in dict.fromkeys(touched):
             dumped = self.redis.dump(key)
-            kept[key] = None if dumped is None else bytes(dumped).hex()  # type: ignore[arg-type]
+            kept[key] = None if dumped is None else bytes(dumped).hex()
+        entry = {"what": what, "keys": kept, "people": list(people)}
         with self.redis.pipeline() as pipe:
-            pipe.lpush(keys.people_undo(self.workspace), json.dumps({"what": what, "keys": kept}))
+            pipe.lpush(keys.people_undo(self.workspace), json.dumps(entry))
             pipe.ltrim(keys.people_undo(self.workspace), 0, UNDO_DEPTH - 1)
             pipe.execute()
 
     def _person_keys(self, *people: str) -> list[str]:
-        found = [keys.people(self.workspace), keys.people_aliases(self.workspace)]
+        # The list of everyone is not kept whole: indexing may add people after the decision, and an undo
+        # must not drop them. Only the entries of the people named are mended (see `undo`).
+        found = [keys.people_aliases(self.workspace)]
         for person in people:
             found += [keys.person(self.workspace, person), keys.person_faces(self.workspace, person)]
         return found
@@ -342,6 +346,12 @@ class People:
                     else:
                         pipe.restore(key, 0, bytes.fromhex(dumped), replace=True)
                 pipe.execute()
+            for person in entry.get("people", []):
+                created = self.redis.hget(keys.person(self.workspace, person), "created_at")
+                if created is None:
+                    self.redis.zrem(keys.people(self.workspace), person)
+                else:
+                    self.redis.zadd(keys.people(self.workspace), {person: float(created)})
             return str(entry["what"])
 
     def rename(self, person: str, name: str) -> dict[str, Any]:
@@ -382,7 +392,8 @@ class People:
                 pictures |= self._pictures(source)
             moved = [face for source in sources for face in self.members(source)]
             self._journal(f"merging {', '.join(self._label_of(p) for p in sources)} into {self._label_of(target)}",
-                          [*self._person_keys(target, *sources), *(keys.face(self.workspace, f) for f in moved)])
+                          [*self._person_keys(target, *sources), *(keys.face(self.workspace, f) for f in moved)],
+                          people=[target, *sources])
             name = self.redis.hget(keys.person(self.workspace, target), "name") or b""
             for source in sources:
                 if not name:
@@ -418,7 +429,7 @@ class People:
                 target = f"p{int(self.redis.get(keys.people_counter(self.workspace)) or 0) + 1}"
                 what = f"moving a face out of {self._label_of(current)}"
             self._journal(what, [*self._person_keys(current, target), keys.face(self.workspace, face_id),
-                                 keys.face_cannot(self.workspace, face_id)])
+                                 keys.face_cannot(self.workspace, face_id)], people=[current, target])
             if into is None:
                 target = self._new_person(face["model"])
             self.redis.sadd(keys.face_cannot(self.workspace, face_id), current)

@@ -17,7 +17,7 @@ def served(api_app: Flask) -> Iterator[str]:
     from waitress.server import create_server
 
     server = create_server(api_app, host="127.0.0.1", port=0, threads=4)
-    port = server.socket.getsockname()[1]  # type: ignore[union-attr]
+    port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.run, name="served-app", daemon=True)
     thread.start()
     try:

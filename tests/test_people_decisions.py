@@ -107,3 +107,15 @@ def test_a_person_has_a_page_and_faces_are_named_from_the_picture(
     here = result[result.index('id="faces-here"'):]
     assert f'data-face="{uploads["obama2"]}:image:0"' in here and f'data-person="{obama}"' in here
     assert f"Person {obama[1:]}" in here
+
+
+def test_undo_keeps_the_people_indexing_found_since(search_env: SearchEnv, api_client: FlaskClient) -> None:
+    obama = search_env.add("obama.jpg", "image", {"faces": faces_result("obama.jpg")})
+    again = search_env.add("obama2.jpg", "image", {"faces": faces_result("obama2.jpg")})
+    person = search_env.person_of(obama)
+    alone = api_client.post(f"/api/v1/faces/{again}:image:0/split", json={}).get_json()["person"]["id"]
+    biden = search_env.person_of(search_env.add("biden.jpg", "image", {"faces": faces_result("biden.jpg")}))
+    assert set(_labels(api_client)) == {person, alone, biden}
+    assert api_client.post("/api/v1/people/undo").status_code == 200
+    assert set(_labels(api_client)) == {person, biden}
+    assert search_env.person_of(again) == person
