@@ -60,12 +60,15 @@
       ML.el("option", { value: "", text: TEXT.thisIs }),
       others.map((p) => ML.el("option", { value: p.id, text: p.label })));
     return ML.el("li", { class: "face", "data-face": face.id }, face.picture_url ? ML.faceCrop(link, face) : link,
-      ML.el("button", { type: "button", class: "split", text: TEXT.moveOut, onclick: () => moveFace(face.id, "") }), pick);
+      Number(person.faces) > 1 ? ML.el("button", { type: "button", class: "split", text: TEXT.moveOut, onclick: () => moveFace(face.id, "") }) : null,
+      pick);
   }
 
   async function moveFace(face, into) {
     const reply = await ML.api(`/faces/${encodeURIComponent(face)}/split`, { method: "POST", body: into ? { person: into } : {} });
     if (!reply.ok) { said(TEXT.notMoved(failure(reply)), true); return; }
+    // A person's last face moved away takes the person with it: follow the face.
+    if (Number(person.faces) <= 1) { location.assign(`/people/${encodeURIComponent(reply.data.person.id)}`); return; }
     await load();
     said(into ? TEXT.movedTo(reply.data.person.label) : TEXT.movedOut(reply.data.person.label));
   }
