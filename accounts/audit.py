@@ -41,6 +41,8 @@ class Action(StrEnum):
     PERSON_RENAMED = "person-renamed"
     PERSON_MERGED = "person-merged"
     FACE_SPLIT = "face-split"
+    PERSON_HIDDEN = "person-hidden"
+    PEOPLE_UNDONE = "people-undone"
     EXPORT = "export"
     ERASURE = "erasure"
     WORKSPACE_CREATED = "workspace-created"

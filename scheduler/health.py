@@ -14,6 +14,9 @@ from .context import current, settings
 
 logger = logging.getLogger(__name__)
 
+# How the template's readiness reports a load that raised contract.ModelNotInstalled ("<type>: <message>").
+NOT_INSTALLED_ERROR = "ModelNotInstalled:"
+
 
 @dataclass
 class FunctionStatus:
@@ -23,6 +26,9 @@ class FunctionStatus:
     invocations: int = 0
     image: str = ""
     error: str = ""
+    # The function runs but its engine's weights are absent (contract.ModelNotInstalled at load):
+    # it stays so until someone installs them, so it is no "loading".
+    not_installed: bool = False
 
 
 @dataclass
@@ -67,6 +73,7 @@ def function_status(gateway: str, described: dict[str, Any]) -> FunctionStatus:
         invocations=int(described.get("invocationCount") or 0),
         image=str(described.get("image") or ""),
         error=str(annotations.get("medialens.error") or ""),
+        not_installed=str(annotations.get("medialens.error") or "").startswith(NOT_INSTALLED_ERROR),
     )
 
 

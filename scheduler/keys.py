@@ -58,6 +58,11 @@ def words(workspace_id: str, index: str) -> str:
     return f"{workspace(workspace_id)}:{WORDS_PART}{index}"
 
 
+def fingerprints(workspace_id: str, index: str) -> str:
+    """The prefix of one workspace's picture fingerprints (search/fingerprints.py): exact and perceptual hashes."""
+    return f"{workspace(workspace_id)}:fingerprints:{index}"
+
+
 def people(workspace_id: str) -> str:
     """One workspace's person ids by creation time."""
     return f"{workspace(workspace_id)}:people"
@@ -66,6 +71,11 @@ def people(workspace_id: str) -> str:
 def people_aliases(workspace_id: str) -> str:
     """Merged person id -> the person it went into."""
     return f"{people(workspace_id)}:aliases"
+
+
+def people_undo(workspace_id: str) -> str:
+    """One workspace's last decisions about people, newest first, each with the keys it changed as they were."""
+    return f"{workspace(workspace_id)}:people:undo"
 
 
 def people_counter(workspace_id: str) -> str:

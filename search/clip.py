@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -12,11 +13,32 @@ from scheduler.calls import Payload
 from scheduler.gateway import Verdict
 from storage.client import Store
 
+logger = logging.getLogger(__name__)
+
 FUNCTION = "clip"
+
+
+# What a person is told wherever CLIP is needed and missing: what it is for, and how it is fixed.
+NOT_INSTALLED = (
+    "Finding pictures by what they show needs the CLIP model, which is not installed on this server. "
+    "An administrator installs it with `make models` and restarts medialens."
+)
+
+UNREACHABLE = (
+    "Finding similar pictures needs the clip function, which does not answer right now: try again in a "
+    "few minutes; the System page shows an operator why."
+)
 
 
 class ClipUnavailable(RuntimeError):
     """No CLIP model answers: not installed, still loading, or unable to embed text."""
+
+
+class ClipNotInstalled(ClipUnavailable):
+    """The clip function runs but has no model: an administrator's to install (NOT_INSTALLED says how)."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_INSTALLED)
 
 
 class ClipRejected(ValueError):
@@ -28,9 +50,12 @@ def _call(payload: Payload) -> dict[str, Any]:
     try:
         reply = gateway.invoke(FUNCTION, payload(gateway), catalog.spec(FUNCTION).timeout_s)
     except httpx.HTTPError as exc:
-        raise ClipUnavailable(f"the clip function could not be reached: {exc}") from exc
+        logger.warning("the clip function could not be reached: %s", exc)
+        raise ClipUnavailable(UNREACHABLE) from exc
     if reply.verdict == Verdict.UNAVAILABLE:
-        raise ClipUnavailable(f"no CLIP model is installed: {reply.error}")
+        # The function's own message names the directory on the server: logged, not shown.
+        logger.info("the clip function has no model: %s", reply.error)
+        raise ClipNotInstalled()
     if reply.verdict == Verdict.LOADING:
         raise ClipUnavailable("the CLIP model is still loading; try again in a minute")
     if reply.verdict == Verdict.REJECTED:
@@ -53,10 +78,7 @@ def image_embedding(store: Store, bucket: str, key: str, content_type: str = "")
 
 def text_embedding(text: str) -> tuple[list[float], str]:
     """CLIP's text encoder, asked for with ``options.text`` (the clip function's text mode)."""
-    try:
-        body = _call(lambda gateway: {"text": text, "options": {"text": text}})
-    except ClipUnavailable as exc:
-        raise ClipUnavailable(f"text-to-image search needs CLIP's text encoder: {exc}") from exc
+    body = _call(lambda gateway: {"text": text, "options": {"text": text}})
     vector = body.get("text_embedding")
     if not vector:
         raise ClipUnavailable("text-to-image search needs a clip function that embeds text (options.text)")

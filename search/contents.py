@@ -34,6 +34,7 @@ class Contents:
     frames: list[Frame]
     segments: list[dict[str, Any]]
     sha256: str = ""
+    phash: str = ""
 
 
 def contents_of(document: Mapping[str, Any]) -> Contents:
@@ -62,6 +63,7 @@ def contents_of(document: Mapping[str, Any]) -> Contents:
         ),
         segments=list(unique.values()),
         sha256=str((results.get("probe") or {}).get("sha256") or ""),
+        phash=str((results.get("probe") or {}).get("phash") or ""),
     )
 
 

@@ -38,6 +38,7 @@ from redis.lock import Lock
 from scheduler import keys
 from scheduler.context import current
 
+from .fingerprints import Fingerprint, Fingerprints
 from .settings import IndexSettings, settings
 from .words import WordIndex
 
@@ -155,6 +156,10 @@ class Index:
         the two never disagree."""
         return WordIndex(self.redis, workspace, self.config.collection_prefix)
 
+    def fingerprints(self, workspace: str) -> Fingerprints:
+        """The workspace's picture fingerprints (duplicates without CLIP): written with its vectors."""
+        return Fingerprints(self.redis, workspace, self.config.collection_prefix)
+
     # -- the client ---------------------------------------------------------------------------
     def _open(self) -> ClientAPI:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
@@ -261,7 +266,7 @@ class Index:
     # -- writes ---------------------------------------------------------------------------------
     def replace(
         self, workspace: str, upload_id: str, entries: Sequence[Entry],
-        still_wanted: Callable[[], bool] = lambda: True,
+        still_wanted: Callable[[], bool] = lambda: True, fingerprint: Fingerprint | None = None,
     ) -> int:
         """Makes the upload's vectors in its workspace exactly ``entries`` (so indexing twice changes nothing).
 
@@ -288,6 +293,8 @@ class Index:
                     )
             chunks = {entry.id: entry.document or "" for entry in entries if entry.kind == TEXT}
             self.words(workspace).add(upload_id, chunks)
+            if fingerprint is not None:
+                self.fingerprints(workspace).put(upload_id, fingerprint)
         return len(entries)
 
     def remove(self, workspace: str, upload_id: str) -> None:
@@ -298,6 +305,7 @@ class Index:
         for collection in self._all(client, workspace):
             collection.delete(where={"upload_id": upload_id})
         self.words(workspace).remove(upload_id)
+        self.fingerprints(workspace).remove(upload_id)
 
     def drop_workspace(self, workspace: str) -> int:
         """Deletes every collection and the word index of a workspace (a rebuild, or its erasure);
@@ -307,6 +315,7 @@ class Index:
             for collection in found:
                 client.delete_collection(collection.name)
             self.words(workspace).clear()
+            self.fingerprints(workspace).clear()
         return len(found)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -345,7 +354,8 @@ class Index:
         ]
 
     def containing(
-        self, workspace: str, kind: str, text: str, limit: int, max_chunks: int
+        self, workspace: str, kind: str, text: str, limit: int, max_chunks: int,
+        keep: Callable[[Hit], bool] = lambda hit: True,
     ) -> tuple[list[Hit], bool]:
         """A workspace's entries whose document holds ``text`` (any case), from every model's collection, looking at
         no more than ``max_chunks`` documents; True when that left none unread or ``limit`` were found.
@@ -370,7 +380,7 @@ class Index:
                         break
                     read += len(page)
                     offset += len(page)
-                    hits += [hit for hit in page if wanted in (hit.document or "").lower()]
+                    hits += [hit for hit in page if wanted in (hit.document or "").lower() and keep(hit)]
                     if len(hits) >= limit:
                         return hits[:limit], True
         return hits, True

@@ -21,6 +21,7 @@ from storage.layout import result_key
 
 from . import text
 from .contents import Contents, Frame, contents_of
+from .fingerprints import Fingerprint
 from .index import FACES, IMAGES, TEXT, Entry, Index, index
 from .people import Face, People, face_id
 from .settings import settings
@@ -106,7 +107,8 @@ def index_document(upload: str, document: Mapping[str, Any], records: Uploads, i
     contents.upload_id = upload
     entries, faces = entries_for(contents)
     still_wanted = lambda: records.exists(upload)  # noqa: E731
-    written = idx.replace(workspace, upload, entries, still_wanted)
+    fingerprint = Fingerprint(contents.sha256, contents.phash, contents.key, contents.media_type)
+    written = idx.replace(workspace, upload, entries, still_wanted, fingerprint)
     people = People(records.redis, idx, workspace)
     people.retain(upload, {face.id for face in faces})
     placed = people.place(faces, still_wanted)

@@ -36,6 +36,22 @@ class PersonConflict(ValueError):
     """The request would break a rule (one picture, one face per person; one embedding model)."""
 
 
+class NothingToUndo(LookupError):
+    pass
+
+
+# How many decisions about people can be taken back, newest first.
+UNDO_DEPTH = 20
+
+
+def label(person: str, name: str | None) -> str:
+    """What a person is called on screen: their name, or "Person 3" for unnamed ``p3``."""
+    if name:
+        return name
+    number = person[1:] if person.startswith("p") and person[1:].isdigit() else person
+    return f"Person {number}"
+
+
 @dataclass(frozen=True)
 class Face:
     """A face as the index knows it: ``picture`` names the image or keyframe it was found in."""
@@ -132,14 +148,22 @@ class People:
         return {
             "id": person,
             "name": record.get("name") or None,
+            "label": label(person, record.get("name")),
+            "hidden": record.get("hidden") == "1",
             "model": record.get("model"),
             "faces": len(faces),
             "uploads": len({face["upload_id"] for face in faces}),
             "cover": faces[0] if faces else None,
         }
 
-    def all(self) -> list[dict[str, Any]]:
-        return [self.summary(keys.text(p)) for p in self.redis.zrange(keys.people(self.workspace), 0, -1)]
+    def all(self, hidden: bool = False) -> list[dict[str, Any]]:
+        """Everyone, oldest first; people hidden by a user only when ``hidden``."""
+        found = [self.summary(keys.text(p)) for p in self.redis.zrange(keys.people(self.workspace), 0, -1)]
+        return [person for person in found if hidden or not person["hidden"]]
+
+    def _label_of(self, person: str) -> str:
+        name = self.redis.hget(keys.person(self.workspace, person), "name")
+        return label(person, keys.text(name) if name else None)
 
     def uploads_of(self, person: str) -> list[dict[str, Any]]:
         """Every upload where the person appears, with the time of each appearance in video."""
@@ -281,10 +305,72 @@ class People:
                 self.redis.hdel(keys.people_aliases(self.workspace), alias)
 
     # -- the user's decisions -------------------------------------------------------------------
+    def _journal(self, what: str, touched: Iterable[str], people: Sequence[str] = ()) -> None:
+        """Keeps the keys a decision is about to change as they are now, so that `undo` can put them back;
+        ``people`` are the persons it may create or remove (their place in the list is mended on undo)."""
+        kept: dict[str, str | None] = {}
+        for key in dict.fromkeys(touched):
+            dumped = self.redis.dump(key)
+            kept[key] = None if dumped is None else bytes(dumped).hex()
+        entry = {"what": what, "keys": kept, "people": list(people)}
+        with self.redis.pipeline() as pipe:
+            pipe.lpush(keys.people_undo(self.workspace), json.dumps(entry))
+            pipe.ltrim(keys.people_undo(self.workspace), 0, UNDO_DEPTH - 1)
+            pipe.execute()
+
+    def _person_keys(self, *people: str) -> list[str]:
+        # The list of everyone is not kept whole: indexing may add people after the decision, and an undo
+        # must not drop them. Only the entries of the people named are mended (see `undo`).
+        found = [keys.people_aliases(self.workspace)]
+        for person in people:
+            found += [keys.person(self.workspace, person), keys.person_faces(self.workspace, person)]
+        return found
+
+    def last_decision(self) -> str | None:
+        """What `undo` would take back, in words; None when nothing is left to undo."""
+        raw = self.redis.lindex(keys.people_undo(self.workspace), 0)
+        return None if raw is None else str(json.loads(raw)["what"])
+
+    def undo(self) -> str:
+        """Takes back the last decision (rename, hide, merge, move): the keys it changed are put back as
+        they were before it. What indexing changed in those keys since is taken back with it."""
+        with self._lock():
+            raw = self.redis.lpop(keys.people_undo(self.workspace))
+            if raw is None:
+                raise NothingToUndo()
+            entry = json.loads(raw)  # type: ignore[arg-type]
+            with self.redis.pipeline() as pipe:
+                for key, dumped in entry["keys"].items():
+                    if dumped is None:
+                        pipe.delete(key)
+                    else:
+                        pipe.restore(key, 0, bytes.fromhex(dumped), replace=True)
+                pipe.execute()
+            for person in entry.get("people", []):
+                created = self.redis.hget(keys.person(self.workspace, person), "created_at")
+                if created is None:
+                    self.redis.zrem(keys.people(self.workspace), person)
+                else:
+                    self.redis.zadd(keys.people(self.workspace), {person: float(created)})
+            return str(entry["what"])
+
     def rename(self, person: str, name: str) -> dict[str, Any]:
-        person = self._require(person)
-        self.redis.hset(keys.person(self.workspace, person), "name", name.strip())
-        return self.summary(person)
+        with self._lock():
+            person = self._require(person)
+            before = self._label_of(person)
+            self._journal(f"naming {before} {name.strip()}" if name.strip() else f"clearing the name of {before}",
+                          [keys.person(self.workspace, person)])
+            self.redis.hset(keys.person(self.workspace, person), "name", name.strip())
+            return self.summary(person)
+
+    def hide(self, person: str, hidden: bool = True) -> dict[str, Any]:
+        """Leaves a person out of the people list (someone in the background), or shows them again."""
+        with self._lock():
+            person = self._require(person)
+            what = "hiding" if hidden else "showing again"
+            self._journal(f"{what} {self._label_of(person)}", [keys.person(self.workspace, person)])
+            self.redis.hset(keys.person(self.workspace, person), "hidden", "1" if hidden else "")
+            return self.summary(person)
 
     def merge(self, into: str, others: Sequence[str]) -> dict[str, Any]:
         """Moves every face of ``others`` into ``into``; their ids keep pointing to it."""
@@ -295,14 +381,19 @@ class People:
             pictures = self._pictures(target)
             for source in sources:
                 if self.redis.hget(keys.person(self.workspace, source), "model") != model:
-                    raise PersonConflict(f"{source} and {target} come from different face models")
+                    raise PersonConflict(f"{self._label_of(source)} and {self._label_of(target)} were found by "
+                                         "different face models and cannot be compared")
                 shared = pictures & self._pictures(source)
                 if shared:
                     raise PersonConflict(
-                        f"{source} and {target} both appear in picture {sorted(shared)[0]}: two faces in one "
-                        "picture are never the same person; move the wrong face out first"
+                        f"{self._label_of(source)} and {self._label_of(target)} both appear in one picture: two "
+                        "faces in one picture are never the same person; move the wrong face out first"
                     )
                 pictures |= self._pictures(source)
+            moved = [face for source in sources for face in self.members(source)]
+            self._journal(f"merging {', '.join(self._label_of(p) for p in sources)} into {self._label_of(target)}",
+                          [*self._person_keys(target, *sources), *(keys.face(self.workspace, f) for f in moved)],
+                          people=[target, *sources])
             name = self.redis.hget(keys.person(self.workspace, target), "name") or b""
             for source in sources:
                 if not name:
@@ -327,12 +418,19 @@ class People:
             if into is not None:
                 target = self._require(into)
                 if target == current:
-                    raise PersonConflict(f"face {face_id} already belongs to {target}")
+                    raise PersonConflict(f"this face already belongs to {self._label_of(target)}")
                 if self.redis.hget(keys.person(self.workspace, target), "model") != face["model"].encode():
-                    raise PersonConflict(f"{target} holds faces of another face model than {face_id}")
+                    raise PersonConflict(f"{self._label_of(target)} was found by another face model than this face")
                 if face["picture"] in self._pictures(target):
-                    raise PersonConflict(f"{target} already has a face in picture {face['picture']}")
+                    raise PersonConflict(f"{self._label_of(target)} already has another face in this picture")
+                what = f"moving a face from {self._label_of(current)} to {self._label_of(target)}"
             else:
+                # The new person's id is the counter's next value: no one else counts while the lock is held.
+                target = f"p{int(self.redis.get(keys.people_counter(self.workspace)) or 0) + 1}"
+                what = f"moving a face out of {self._label_of(current)}"
+            self._journal(what, [*self._person_keys(current, target), keys.face(self.workspace, face_id),
+                                 keys.face_cannot(self.workspace, face_id)], people=[current, target])
+            if into is None:
                 target = self._new_person(face["model"])
             self.redis.sadd(keys.face_cannot(self.workspace, face_id), current)
             self._move(face_id, target)

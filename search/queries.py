@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import text
+from .filters import OVERFETCH, Filters
+from .fingerprints import Fingerprint
 from .index import IMAGES, TEXT, Hit, Index
 from .settings import settings
 from .words import words_of
@@ -23,7 +25,9 @@ class TextHits:
     complete: bool = True
 
 
-def exact(index: Index, workspace: str, query: str, limit: int) -> tuple[list[Hit], bool]:
+def exact(
+    index: Index, workspace: str, query: str, limit: int, keep: Callable[[Hit], bool] = lambda hit: True
+) -> tuple[list[Hit], bool]:
     """Text chunks that hold ``query`` as written, in any case.
 
     The word index gives the chunks holding every word of the query as a whole word; the substring
@@ -36,12 +40,13 @@ def exact(index: Index, workspace: str, query: str, limit: int) -> tuple[list[Hi
     words = words_of(query)
     known = index.words(workspace)
     if not known.knows(words):
-        return index.containing(workspace, TEXT, query, limit, index.config.scan_max_chunks)
+        found, complete = index.containing(workspace, TEXT, query, limit, index.config.scan_max_chunks, keep)
+        return found, complete
     hits: list[Hit] = []
     # Most candidates of a whole-word query pass the test, so a batch a little over the limit is enough.
     for ids in known.candidates(words, batch=max(2 * limit, 64)):
         for hit in index.by_ids(workspace, TEXT, ids):
-            if wanted in (hit.document or "").lower():
+            if wanted in (hit.document or "").lower() and keep(hit):
                 hits.append(hit)
                 if len(hits) >= limit:
                     return hits, True
@@ -83,20 +88,33 @@ def _snippet(document: str, where: int, width: int = 160) -> str:
 
 
 def words(
-    index: Index, workspace: str, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC)
+    index: Index, workspace: str, query: str, limit: int = 20, modes: Sequence[str] = (EXACT, SEMANTIC),
+    filters: Filters = Filters(), uploaded_at: Callable[[str], float | None] = lambda upload: None,
 ) -> TextHits:
-    """Exact matches first (the words as written, any case), then passages close in meaning."""
+    """Exact matches first (the words as written, any case), then passages close in meaning.
+
+    A passage is close in meaning only within ``semantic_max_distance`` of the query and within
+    ``semantic_margin`` of the closest one: a word in no passage (a name nobody said, a typo) is
+    near nothing, and then nothing is what it finds rather than the least far passages.
+    """
     query = " ".join(query.split())
     hits: dict[str, dict[str, Any]] = {}
     complete = True
+    keep = (lambda hit: filters.keeps(hit.metadata, uploaded_at)) if filters else (lambda hit: True)
     if EXACT in modes:
-        found, complete = exact(index, workspace, query, limit)
+        found, complete = exact(index, workspace, query, limit, keep)
         for hit in found:
             hits[hit.id] = _text_hit(hit, EXACT, query)
     if SEMANTIC in modes and len(hits) < limit:
         vector = text.embedder().embed([query])[0]
-        for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector.tolist(), limit):
-            if hit.id not in hits and hit.distance <= settings().semantic_max_distance:
+        asked = limit * OVERFETCH if filters else limit
+        near = [hit for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector.tolist(), asked,
+                                             filters.where()) if keep(hit)]
+        limits = settings()
+        closest = min((hit.distance for hit in near), default=0.0)
+        for hit in near:
+            close = hit.distance <= min(limits.semantic_max_distance, closest + limits.semantic_margin)
+            if hit.id not in hits and close:
                 hits[hit.id] = _text_hit(hit, SEMANTIC, query)
     return TextHits(list(hits.values())[:limit], complete)
 
@@ -114,11 +132,15 @@ def _image_hit(hit: Hit, sha256: str = "") -> dict[str, Any]:
 
 def similar_images(
     index: Index, workspace: str, embedding: Sequence[float], model: str, limit: int = 20,
-    leave_out: str = "", sha256: str = "",
+    leave_out: str = "", sha256: str = "", filters: Filters = Filters(),
+    uploaded_at: Callable[[str], float | None] = lambda upload: None,
 ) -> list[dict[str, Any]]:
     """Images and keyframes nearest to ``embedding``; ``leave_out`` drops the query's own upload."""
-    where = {"upload_id": {"$ne": leave_out}} if leave_out else None
-    return [_image_hit(hit, sha256) for hit in index.nearest(workspace, IMAGES, model, embedding, limit, where)]
+    parts = [part for part in (filters.where(), {"upload_id": {"$ne": leave_out}} if leave_out else None) if part]
+    where = None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
+    found = index.nearest(workspace, IMAGES, model, embedding, limit * OVERFETCH if filters else limit, where)
+    kept = [hit for hit in found if not filters or filters.keeps(hit.metadata, uploaded_at)]
+    return [_image_hit(hit, sha256) for hit in kept[:limit]]
 
 
 def image_of(
@@ -133,3 +155,24 @@ def image_of(
             if hit.embedding is not None:
                 return hit.embedding, model, str(hit.metadata.get("sha256") or "")
     return None
+
+
+def duplicates(
+    index: Index, workspace: str, found: Fingerprint, leave_out: str = ""
+) -> list[dict[str, Any]]:
+    """Uploads of the workspace that are the same file as ``found`` or the same picture resized or
+    re-encoded, exact ones first; needs no CLIP model."""
+    close = index.fingerprints(workspace).duplicates(found, leave_out, settings().duplicate_bits)
+    return [duplicate.to_dict() for duplicate in close]
+
+
+def duplicates_of(index: Index, workspace: str, upload_id: str) -> list[dict[str, Any]]:
+    """The duplicates of one of the workspace's uploads (none when it has no fingerprint)."""
+    known = index.fingerprints(workspace).get(upload_id)
+    return [] if known is None else duplicates(index, workspace, known, leave_out=upload_id)
+
+
+def pictures_without_clip(index: Index, workspace: str) -> bool:
+    """Whether the workspace has analysed pictures but not one CLIP embedding: CLIP is not installed, so
+    nothing can be found by what a picture shows."""
+    return index.fingerprints(workspace).count() > 0 and not index.models(workspace, IMAGES)

@@ -44,8 +44,16 @@ class IndexSettings(BaseSettings):
     duplicate_distance: float = Field(
         0.04, description="CLIP cosine distance under which two images count as near-duplicates."
     )
+    duplicate_bits: int = Field(
+        8, description="Perceptual-hash bits (of 64) within which two pictures count as near-duplicates "
+        "(resized or re-encoded copies measured 0, different photos 20-40; functions/probe/fingerprint.py).",
+    )
     semantic_max_distance: float = Field(
-        0.75, description="Text hits farther than this cosine distance are not shown."
+        0.55, description="Text hits farther than this cosine distance are not shown (all-MiniLM-L6-v2: "
+        "passages about a query word measured 0.26-0.52, unrelated ones and nonsense words 0.60-0.85).",
+    )
+    semantic_margin: float = Field(
+        0.25, description="Text hits farther than the closest one by more than this cosine distance are not shown.",
     )
     scan_max_chunks: int = Field(
         20_000, description="Most text chunks one search reads when a query word is no whole word of any chunk "

@@ -39,22 +39,28 @@ class SearchEnv:
     def people(self) -> People:
         return People(self.records.redis, self.index, self.workspace)
 
-    def add(self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT) -> str:
+    def add(
+        self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT,
+        created_at: float | None = None,
+    ) -> str:
         """An upload whose pipeline finished with ``results``: record, objects, results JSON, index.
 
         ``stored_format=None`` stores the document as versions before format 2 did, without one."""
-        upload = self.stored(name, media_type, results, stored_format)
+        upload = self.stored(name, media_type, results, stored_format, created_at)
         jobs.index_stored(upload, self.records, self.store, self.index)
         return upload
 
     def stored(
-        self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT
+        self, name: str, media_type: str, results: dict[str, Any], stored_format: int | None = FORMAT,
+        created_at: float | None = None,
     ) -> str:
         """An upload whose pipeline finished with ``results``, not indexed yet: record, objects, results JSON."""
         key = upload_key(self.workspace, f"{uuid.uuid4().hex[:12]}/{name}")
         upload = Upload(id=uuid.uuid4().hex[:20], bucket=self.store.settings.uploads_bucket, key=key,
                         etag=uuid.uuid4().hex, size=3, workspace=self.workspace, media_type=media_type,
                         state=State.DONE)
+        if created_at is not None:
+            upload.created_at = created_at
         self.records.create(upload)
         self.store.put_bytes(upload.bucket, key, b"raw")
         artefacts = self.store.settings.artefacts_bucket

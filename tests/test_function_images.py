@@ -66,6 +66,7 @@ def _expect_probe(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], C
     def check(body: dict[str, Any]) -> None:
         assert body["media_type"] == "image" and (body["width"], body["height"]) == (512, 512)
         assert body["size"] == len(picture)
+        assert len(body["phash"]) == 16  # imagehash, installed from the function's own requirements
 
     return {"source": {"url": sources(picture)}}, check
 

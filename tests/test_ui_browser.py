@@ -438,7 +438,7 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
         row_of(person).locator("input.pick").check()
     shot(page, "15-people-faces")
     page.click("#merge")
-    expect(page.locator("#people-action")).to_contain_text("both appear in picture")
+    expect(page.locator("#people-action")).to_contain_text("both appear in one picture")
     expect(page.locator("#people-action")).to_have_class("error")
     shot(page, "16-people-merge-refused")
 

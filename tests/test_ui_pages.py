@@ -239,4 +239,4 @@ def test_result_view_names_the_person_of_each_face(
         time.sleep(0.1)
     person = faces()[0]["person"]["id"]
     assert api.patch(f"/people/{person}", json={"name": "Barack Obama"}).status_code == 200
-    assert faces()[0]["person"] == {"id": person, "name": "Barack Obama"}
+    assert faces()[0]["person"] == {"id": person, "name": "Barack Obama", "label": "Barack Obama"}

@@ -145,6 +145,8 @@ TABLE: list[Route] = [
     Route("search.person_uploads", "GET", "/api/v1/people/{person}/uploads", Need.VIEWER, 200),
     Route("search.name_person", "PATCH", "/api/v1/people/{person}", Need.EDITOR, 200,
           body={"name": "{person_name}"}),
+    # Takes back whatever decision of the caller's workspace is the last: its answer depends on the rows before.
+    Route("search.undo_people", "POST", "/api/v1/people/undo", Need.EDITOR, None, foreign=None, body={}),
     Route("search.merge_people", "POST", "/api/v1/people/merge", Need.EDITOR, 404,
           body={"into": "{person}", "people": ["{person}", "p999999"]}),
     Route("search.split_face", "POST", "/api/v1/faces/{face}/split", Need.EDITOR, None,
@@ -199,6 +201,7 @@ TABLE: list[Route] = [
     Route("pages.result", "GET", "/uploads/{upload}", Need.VIEWER, 200),
     Route("pages.search", "GET", "/search", Need.VIEWER, 200),
     Route("pages.people", "GET", "/people", Need.VIEWER, 200),
+    Route("pages.person_page", "GET", "/people/{person}", Need.VIEWER, 200),
     Route("pages.workspace_page", "GET", "/workspace", Need.SIGNED_IN, 200),
     Route("pages.switch_workspace", "POST", "/workspace", Need.SIGNED_IN, 403, body={}),
     Route("pages.system_page", "GET", "/system", Need.OPERATOR, 200),

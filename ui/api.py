@@ -84,9 +84,13 @@ def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
 @operation("One upload whole: steps, results, timeline and URLs.", {200: UploadView, 404: Error})
 def get_upload(upload_id: str) -> tuple[Response, int]:
     try:
-        return jsonify(pipeline().view(upload_id, g.workspace)), 200
+        view = pipeline().view(upload_id, g.workspace)
     except UploadNotFound:
         return error(404, f"no upload {upload_id}")
+    from .search import name_faces  # ui/search.py builds on this module: imported when first needed
+
+    name_faces(upload_id, view["results"])  # who each face is, as the result view and the command show it
+    return jsonify(view), 200
 
 
 @api.post("/uploads/<upload_id>/retry")

@@ -1,7 +1,8 @@
 """`medialens analyze FILE...`: upload files, follow each pipeline live, print the results.
 
-Also `medialens keys list|create|revoke` for the workspace's API keys, `medialens export` for the
-whole workspace as a tar archive, and `medialens gpu status`.
+Also `medialens search WORDS` (or `--image FILE`), `status [UPLOAD]`, `people`, `download UPLOAD`,
+`delete UPLOAD...`, `keys list|create|revoke` for the workspace's API keys, `export` for the whole
+workspace as a tar archive, and `gpu status`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from scheduler.service import KEYFRAMES, Keyframe, StepName, keyframe_results
+
+from . import answers
 
 FINAL = {"done", "failed"}
 DEFAULT_KEY_FILE = Path(".state") / "admin.key"
@@ -154,6 +157,63 @@ def export(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def show(data: Any, lines: list[str], as_json: bool) -> None:
+    print(json.dumps(data, indent=2) if as_json else "\n".join(lines))
+
+
+def search(api: Api, args: argparse.Namespace) -> int:
+    """Words (exact matches apart from similar ones, with filters), or copies and look-alikes of a picture."""
+    if args.image:
+        data = args.image.read_bytes()
+        content_type = mimetypes.guess_type(args.image.name)[0] or "application/octet-stream"
+        reply = api._json(api.client.post("/search/image", content=data, headers={"Content-Type": content_type}))
+        show(reply, answers.image_hits(reply), args.json)
+        return 0
+    params = {"q": " ".join(args.words), "limit": args.limit, "media_type": args.type or "", "person": args.person,
+              "since": args.since, "until": args.until}
+    reply = api._json(api.client.get("/search", params={k: v for k, v in params.items() if v}))
+    show(reply, answers.search_hits(reply), args.json)
+    return 0
+
+
+def status(api: Api, args: argparse.Namespace) -> int:
+    """The newest uploads and their state, or one upload's steps."""
+    if args.upload:
+        view = api.get(args.upload)
+        show(view, answers.steps_lines(view), args.json)
+        return 0
+    reply = api._json(api.client.get("/uploads", params={"limit": args.limit}))
+    show(reply, answers.uploads_lines(reply), args.json)
+    return 0
+
+
+def people(api: Api, args: argparse.Namespace) -> int:
+    reply = api._json(api.client.get("/people", params={"hidden": int(args.hidden)}))
+    show(reply, answers.people_lines(reply), args.json)
+    return 0
+
+
+def download(api: Api, args: argparse.Namespace) -> int:
+    """Saves an upload's original file, by default under its own name in the current directory."""
+    view = api.get(args.upload)
+    target = args.output or Path(answers.name_of(view))
+    with httpx.stream("GET", view["source"], timeout=None) as reply:
+        if reply.status_code >= 400:
+            raise SystemExit(f"medialens: the store answered {reply.status_code} for {args.upload}")
+        with target.open("wb") as handle:
+            for chunk in reply.iter_bytes():
+                handle.write(chunk)
+    print(f"saved {target} ({target.stat().st_size} bytes)")
+    return 0
+
+
+def delete(api: Api, args: argparse.Namespace) -> int:
+    for upload in args.uploads:
+        gone = api._json(api.client.delete(f"/uploads/{upload}"))
+        print(f"deleted {gone['deleted']}")
+    return 0
+
+
 def describe_gpu(data: dict[str, Any]) -> str:
     """The status as lines a person reads in a terminal."""
     currency = data["spend"]["currency"]
@@ -195,7 +255,32 @@ def main(argv: list[str] | None = None) -> int:
     manage.add_argument("--expires-days", type=float, default=None, help="the key stops working after this")
     saving = commands.add_parser("export", parents=[reach], help="the whole workspace as one tar archive")
     saving.add_argument("-o", "--output", type=Path, required=True)
+    found = commands.add_parser("search", parents=[reach], help="words seen or heard, or copies of a picture")
+    found.add_argument("words", nargs="*")
+    found.add_argument("--image", type=Path, default=None, help="find copies and look-alikes of this picture")
+    found.add_argument("--type", choices=["image", "video", "audio"], default=None)
+    found.add_argument("--person", default="", help="only uploads this person (an id from `medialens people`) is in")
+    found.add_argument("--since", default="", help="only uploads made on this day (YYYY-MM-DD) or later")
+    found.add_argument("--until", default="", help="only uploads made on this day (YYYY-MM-DD) or earlier")
+    found.add_argument("--limit", type=int, default=20)
+    found.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    state = commands.add_parser("status", parents=[reach], help="the newest uploads, or one upload's steps")
+    state.add_argument("upload", nargs="?", default="")
+    state.add_argument("--limit", type=int, default=20)
+    state.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    listing = commands.add_parser("people", parents=[reach], help="everyone the faces were grouped into")
+    listing.add_argument("--hidden", action="store_true", help="list hidden people too")
+    listing.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    fetching = commands.add_parser("download", parents=[reach], help="save an upload's original file")
+    fetching.add_argument("upload")
+    fetching.add_argument("-o", "--output", type=Path, default=None)
+    removing = commands.add_parser("delete", parents=[reach], help="delete uploads and all made from them")
+    removing.add_argument("uploads", nargs="+")
     args = parser.parse_args(argv)
+    if args.command == "search" and not args.words and not args.image:
+        parser.error("`medialens search` needs words to look for, or --image FILE")
+    if args.command == "search" and args.image and not args.image.is_file():
+        parser.error(f"no such file: {args.image}")
     if args.command == "keys" and args.action != "list" and not args.name:
         parser.error(f"`medialens keys {args.action}` needs a {'name' if args.action == 'create' else 'key id'}")
     if args.command == "analyze":
@@ -209,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         return manage_keys(api, args)
     if args.command == "export":
         return export(api, args)
+    chosen = {"search": search, "status": status, "people": people, "download": download, "delete": delete}
+    if args.command in chosen:
+        return chosen[args.command](api, args)
     console = Console(stderr=True)
     tracked = analyze(api, args.files, args.timeout, console)
     report = {str(t.path): {"id": t.upload_id, "state": t.state, "reason": t.detail.get("reason", ""),
@@ -221,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             if entry["reason"]:
                 line += f" - {entry['reason']}"
             print(line)
-            for step, result in step_results(entry["results"]):
-                print(f"  {step}: {json.dumps(result)[:200]}")
+            print("\n".join(answers.analysis(next(t.detail for t in tracked if str(t.path) == path))))
     return 0 if all(t.state == "done" for t in tracked) else 1
 
 

@@ -8,17 +8,21 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from scheduler.service import IMAGE_PICTURE, State, UploadNotFound
-from search.people import face_id
+from scheduler.service import State, UploadNotFound
+from search.clip import NOT_INSTALLED
+from search.people import PersonNotFound
 
 from . import audit, results, sessions
 from .access import Need, needs
 from .context import pipeline
+from .search import duplicates_of as search_duplicates
+from .search import name_faces
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
 LIST_LIMIT = 200
+SKIPPED_REASON = "skipped: its model is not installed on this server"
 MEDIA_TYPES = ("image", "video", "audio")
 
 
@@ -103,16 +107,6 @@ def uploads() -> str:
     )
 
 
-def name_faces(upload_id: str, found: dict[str, Any]) -> None:
-    """Puts each face's person (id and name) on the image's face results, for the overlay."""
-    faces = (found.get("faces") or {}).get("faces") or []
-    ids = [face_id(upload_id, IMAGE_PICTURE, number) for number in range(len(faces))]
-    persons = search_people().persons_of(ids)
-    for identity, face in zip(ids, faces, strict=True):
-        if identity in persons:
-            face["person"] = persons[identity]
-
-
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
     try:
@@ -121,6 +115,10 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         return None
     found = view["results"]
     name_faces(upload_id, found)
+    for step in view["steps"].values():
+        if step.get("state") == "skipped":
+            # The function's reason names the missing model's directory on the server: of no use here.
+            step["reason"] = SKIPPED_REASON
     parts = ("steps", "results", "artefacts", "source", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
     return {
@@ -133,6 +131,9 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "timeline": view["timeline"],
         "segments": results.segments(found),
         "labels": results.labels(found),
+        "nsfw_regions": results.nsfw_regions(found),
+        "duplicates": search_duplicates(upload_id),
+        "clip_missing": results.clip_missing(view["steps"]),
     }
 
 
@@ -142,7 +143,7 @@ def result(upload_id: str) -> tuple[str, int]:
     view = result_view(upload_id)
     if view is None:
         return render_template("missing.html", active="uploads", upload_id=upload_id), 404
-    return render_template("result.html", active="uploads", view=view), 200
+    return render_template("result.html", active="uploads", view=view, clip_notice=NOT_INSTALLED), 200
 
 
 @pages.get("/search")
@@ -155,6 +156,17 @@ def search() -> str:
 @needs(Need.VIEWER)
 def people() -> str:
     return render_template("people.html", active="people")
+
+
+@pages.get("/people/<person>")
+@needs(Need.VIEWER)
+def person_page(person: str) -> tuple[str, int]:
+    """One person: every upload and time they appear at, their faces, and the decisions about them."""
+    try:
+        found = search_people().summary(person)
+    except PersonNotFound:
+        return render_template("person_missing.html", active="people"), 404
+    return render_template("person.html", active="people", person=found["id"], label=found["label"]), 200
 
 
 @pages.get("/system")

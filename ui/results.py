@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from functions.nsfw.regions import EXPLICIT_REGIONS, HUMAN_NAMES
+from scheduler.names import KEYFRAME_SEPARATOR
+
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -37,3 +40,27 @@ def labels(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 label = str(item["label"])
                 found[label] = max(found.get(label, 0.0), float(item.get("score") or 0.0))
     return [{"label": label, "score": score} for label, score in sorted(found.items(), key=lambda kv: -kv[1])]
+
+
+def nsfw_regions(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The NSFW regions worth drawing: exposed intimate parts only, and none unless the verdict flags the
+    picture. nudenet also reports faces, feet and covered parts on ordinary photos; drawn, they read as
+    accusations ("FACE_FEMALE 64%") on a picture the verdict itself calls safe."""
+    nsfw = _dict(results.get("nsfw"))
+    if nsfw.get("verdict") in (None, "", "safe"):
+        return []
+    return [
+        {"label": str(region["label"]), "name": HUMAN_NAMES[str(region["label"])],
+         "score": float(region.get("score") or 0.0), "box": region.get("box")}
+        for region in nsfw.get("regions") or []
+        if isinstance(region, dict) and region.get("label") in EXPLICIT_REGIONS
+    ]
+
+
+def clip_missing(steps: Mapping[str, Any]) -> bool:
+    """Whether a CLIP step of this upload (the picture's or a keyframe's) was skipped: no model installed."""
+    for name, step in steps.items():
+        state = step.get("state") if isinstance(step, Mapping) else getattr(step, "state", None)
+        if name.partition(KEYFRAME_SEPARATOR)[0] == "clip" and str(getattr(state, "value", state)) == "skipped":
+            return True
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,10 @@ class SearchQuery(Query):
     kind: Literal["text", "image"] = Field("text", description="Words seen or heard, or pictures for a description.")
     mode: Literal["", "exact", "semantic"] = Field("", description="One kind of text match; both when empty.")
     limit: int = Field(20, ge=1, le=SEARCH_LIMIT_MAX)
+    media_type: Literal["", "image", "video", "audio"] = Field("", description="Only uploads of this media type.")
+    person: str = Field("", max_length=200, description="Only uploads this person (an id from /people) is in.")
+    since: datetime.date | None = Field(None, description="Only uploads made on this day (UTC) or later.")
+    until: datetime.date | None = Field(None, description="Only uploads made on this day (UTC) or earlier.")
 
 
 class LimitQuery(Query):
@@ -71,7 +76,12 @@ class ImageSearchRequest(Body):
 
 
 class PersonName(Body):
-    name: str = Field(max_length=NAME_MAX, description="An empty name clears it.")
+    name: str | None = Field(None, max_length=NAME_MAX, description="An empty name clears it.")
+    hidden: bool | None = Field(None, description="Leave the person out of the people list, or show them again.")
+
+
+class PeopleQuery(Query):
+    hidden: bool = Field(False, description="List the people a user hid too.")
 
 
 class MergeRequest(Body):
@@ -156,16 +166,26 @@ class SearchReply(Reply):
     kind: Literal["text", "image"]
     hits: list[Hit]
     note: str | None = None
+    notice: str | None = Field(None, description="Why pictures could not be looked for by what they show, and the fix.")
+
+
+class Duplicate(Hit):
+    match: Literal["exact", "near"] = Field(description="The same file, or the same picture resized or re-encoded.")
+    bits: int = Field(description="Perceptual-hash bits (of 64) that differ: 0 for an exact copy.")
 
 
 class ImageSearchReply(Reply):
-    hits: list[Hit]
+    hits: list[Hit] = Field(description="Pictures similar in content (CLIP), most similar first.")
+    duplicates: list[Duplicate] = Field(description="Copies of the picture, found without CLIP.")
     upload_id: str | None = None
+    notice: str | None = Field(None, description="Why similar pictures could not be looked for, and the fix.")
 
 
 class Person(Reply):
     id: str
     name: str | None
+    label: str = Field(description="The name, or \"Person 3\" for someone not named yet.")
+    hidden: bool = False
     faces: int
     uploads: int
     cover: dict[str, Any] | None
@@ -178,6 +198,12 @@ class PersonWithFaces(Person):
 class PeopleList(Reply):
     total: int
     people: list[Person]
+    undo: str | None = Field(None, description="The last decision about people, which POST /people/undo takes back.")
+
+
+class Undone(Reply):
+    undone: str = Field(description="The decision taken back, in words.")
+    undo: str | None = Field(None, description="The decision before it, which another undo would take back.")
 
 
 class PersonUploads(Reply):

@@ -33,20 +33,8 @@ from functions.common.clip import ClipModel
 from functions.common.contract import ModelNotInstalled
 from functions.common.models import Model, onnx_session_options
 
+from .regions import EXPLICIT_REGIONS, SUGGESTIVE_REGIONS
 from .settings import settings
-
-EXPLICIT_REGIONS = frozenset(
-    {
-        "FEMALE_GENITALIA_EXPOSED",
-        "MALE_GENITALIA_EXPOSED",
-        "FEMALE_BREAST_EXPOSED",
-        "BUTTOCKS_EXPOSED",
-        "ANUS_EXPOSED",
-    }
-)
-SUGGESTIVE_REGIONS = frozenset(
-    {"FEMALE_GENITALIA_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED", "ANUS_COVERED"}
-)
 
 Region = dict[str, Any]
 

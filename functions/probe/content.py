@@ -11,6 +11,8 @@ from functions.common import images, media
 from functions.common.contract import InputError
 from functions.common.transfer import Source, head, sha256_of, size_of
 
+from .fingerprint import perceptual_hash
+
 ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
 
 # Formats Pillow opens that are not pictures a person uploads as an image.
@@ -77,6 +79,7 @@ def _as_image(data: Source) -> dict[str, Any] | None:
         "duration": None,
         "streams": [],
         "image": info,
+        "phash": perceptual_hash(upright),
     }
 
 

@@ -112,3 +112,26 @@ def test_clip_labels_when_a_clip_model_is_installed(
 def test_an_empty_file_is_refused(call_function: Call, source_url: Callable[..., str]) -> None:
     status, result = call_function("nsfw", {"source": {"url": source_url(b"", "image/jpeg")}})
     assert status == 422 and "empty" in result["error"]
+
+
+@pytest.mark.parametrize("name", ["obama", "obama2", "biden"])
+def test_the_result_view_draws_no_region_on_face_photos(name: str) -> None:
+    from ui.results import nsfw_regions
+
+    pixels = np.asarray(images.fit_long_side(benign(name)))
+    regions = engines.regions().load().predict(pixels)
+    assert {r["label"] for r in regions} & {"FACE_MALE", "FACE_FEMALE"}, "nudenet found no face to leave out"
+    verdict = engines.verdict(engines.whole_image().load().predict(pixels), regions)
+    assert nsfw_regions({"nsfw": {"verdict": verdict, "regions": regions}}) == []
+    # Even on a picture flagged for another reason, faces and covered parts are never drawn.
+    assert nsfw_regions({"nsfw": {"verdict": "questionable", "regions": regions}}) == []
+
+
+def test_the_result_view_draws_exposed_parts_of_a_flagged_picture_by_their_human_name() -> None:
+    from ui.results import nsfw_regions
+
+    found = [region("FACE_FEMALE", 0.9), region("BUTTOCKS_COVERED", 0.6), region("FEMALE_BREAST_EXPOSED", 0.7)]
+    assert [r["name"] for r in nsfw_regions({"nsfw": {"verdict": "explicit", "regions": found}})] == [
+        "exposed breast"
+    ]
+    assert nsfw_regions({"nsfw": {"verdict": "safe", "regions": found}}) == []

@@ -1,12 +1,44 @@
-// People page: each person with their face thumbnails; rename, merge (tick several) and split (move a face out).
+// People page: each person with their face thumbnails; name, hide, merge (tick several), move a face out, undo.
 "use strict";
 
 (() => {
+  // Every sentence this page shows, in one place.
+  const TEXT = {
+    saved: "saved",
+    notSaved: (why) => `not saved: ${why}`,
+    moveOut: "Move out",
+    moveOutTitle: "this face is someone else: make it a person of its own",
+    openPicture: "open the picture",
+    at: (time) => `at ${ML.clock(time)}`,
+    faceOf: (who) => `a face of ${who}`,
+    noFace: "no face",
+    unnamed: "unnamed",
+    rename: "Name",
+    hide: "Hide",
+    show: "Show again",
+    hideTitle: "leave this person out of the list (someone in the background)",
+    select: (who) => `select ${who} to merge`,
+    counts: (faces, uploads) => `${faces} face${faces === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}`,
+    notMerged: (why) => `Not merged: ${why}`,
+    merged: (n, who) => `Merged ${n} people into ${who}.`,
+    notMoved: (why) => `Not moved: ${why}`,
+    movedOut: (who) => `Moved the face out: it is now ${who}.`,
+    hidden: (who) => `${who} is hidden.`,
+    shown: (who) => `${who} is shown again.`,
+    undo: (what) => `Undo ${what}`,
+    undone: (what) => `Undone: ${what}.`,
+    noService: "The people index is not available yet: this installation has no face identity service.",
+    failed: (why) => `Could not load people: ${why}`,
+    count: (n) => `${n} ${n === 1 ? "person" : "people"}`,
+    none: "No faces have been grouped into people yet.",
+  };
   const status = document.getElementById("people-status");
   const action = document.getElementById("people-action");
   const list = document.getElementById("people");
   const merge = document.getElementById("merge");
-  const MARGIN = 0.15; // of the face box on each side, so a thumbnail shows a little of the head around it
+  const undo = document.getElementById("undo");
+  const showHidden = document.getElementById("show-hidden");
+  const failure = (reply) => reply.data?.error || `HTTP ${reply.status}`;
 
   function said(text, failed) {
     action.textContent = text;
@@ -14,34 +46,22 @@
     action.hidden = false;
   }
 
-  // The face's box (fractions of the picture) fills the square: the picture scaled and moved behind it.
-  function crop(node, face) {
-    const box = face.box || {};
-    const w0 = Number(box.width) || 1, h0 = Number(box.height) || 1;
-    const x = Math.max(0, (Number(box.x) || 0) - w0 * MARGIN), y = Math.max(0, (Number(box.y) || 0) - h0 * MARGIN);
-    const w = Math.min(1 - x, w0 * (1 + 2 * MARGIN)), h = Math.min(1 - y, h0 * (1 + 2 * MARGIN));
-    node.style.backgroundImage = `url("${face.picture_url}")`;
-    node.style.backgroundSize = `${100 / w}% ${100 / h}%`;
-    node.style.backgroundPosition = `${w < 1 ? (x / (1 - w)) * 100 : 0}% ${h < 1 ? (y / (1 - h)) * 100 : 0}%`;
-    return node;
-  }
-
-  function faceView(face, canSplit) {
+  function faceView(face, who, canSplit) {
     const timed = face.time !== null && face.time !== undefined;
     const href = `/uploads/${encodeURIComponent(face.upload_id)}` + (timed ? `?t=${face.time}` : "");
-    const link = ML.el("a", { href, title: timed ? `at ${ML.clock(face.time)}` : "open the picture", "aria-label": `face ${face.id}` });
+    const link = ML.el("a", { href, title: timed ? TEXT.at(face.time) : TEXT.openPicture, "aria-label": TEXT.faceOf(who) });
     const split = canSplit
-      ? ML.el("button", { type: "button", class: "split", title: "this face is someone else: make it a person of its own",
-        text: "Move out", onclick: () => splitFace(face.id) })
+      ? ML.el("button", { type: "button", class: "split", title: TEXT.moveOutTitle, text: TEXT.moveOut, onclick: () => splitFace(face.id) })
       : null;
-    return ML.el("div", { class: "face", "data-face": face.id }, face.picture_url ? crop(link, face) : link, split);
+    return ML.el("div", { class: "face", "data-face": face.id }, face.picture_url ? ML.faceCrop(link, face) : link, split);
   }
 
-  // A person from /people/<id>: {id, name, faces (a count), uploads (a count), members (each face)}.
+  // A person from /people/<id>: {id, name, label, hidden, faces (a count), uploads (a count), members (each face)}.
   function personView(person) {
     const id = person.id;
-    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": "name", placeholder: "unnamed" });
-    const save = ML.el("button", { type: "submit", text: "Rename" });
+    const who = person.label || person.name || id;
+    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": `name of ${who}`, placeholder: TEXT.unnamed });
+    const save = ML.el("button", { type: "submit", text: TEXT.rename });
     const note = ML.el("span", { class: "muted note" });
     const form = ML.el("form", { class: "rename" }, name, save, note);
     form.addEventListener("submit", async (event) => {
@@ -49,16 +69,20 @@
       save.disabled = true;
       const reply = await ML.api(`/people/${encodeURIComponent(id)}`, { method: "PATCH", body: { name: name.value.trim() } });
       save.disabled = false;
-      note.textContent = reply.ok ? "saved" : `not saved: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      note.textContent = reply.ok ? TEXT.saved : TEXT.notSaved(failure(reply));
+      if (reply.ok) { title.textContent = reply.data.label; await refreshUndo(); }
     });
+    const hide = ML.el("button", { type: "button", class: "hide", title: TEXT.hideTitle, text: person.hidden ? TEXT.show : TEXT.hide,
+      onclick: () => setHidden(person, !person.hidden) });
     const members = Array.isArray(person.members) ? person.members : [];
     const faces = members.length
-      ? members.map((face) => faceView(face, members.length > 1))
-      : [ML.el("div", { class: "no-thumb", text: "no face" })];
-    const pick = ML.el("input", { type: "checkbox", class: "pick", value: id, "aria-label": `select ${person.name || id} to merge`, onchange: picked });
+      ? members.map((face) => faceView(face, who, members.length > 1))
+      : [ML.el("div", { class: "no-thumb", text: TEXT.noFace })];
+    const pick = ML.el("input", { type: "checkbox", class: "pick", value: id, "aria-label": TEXT.select(who), onchange: picked });
+    const title = ML.el("a", { class: "person-name", href: `/people/${encodeURIComponent(id)}`, text: who });
     const count = Number(person.faces ?? 0), uploads = Number(person.uploads ?? 0);
-    return ML.el("li", { class: "person", "data-id": id }, pick, ML.el("div", { class: "faces" }, faces), form,
-      ML.el("span", { class: "muted", text: `${count} face${count === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}` }));
+    return ML.el("li", { class: `person${person.hidden ? " hidden-person" : ""}`, "data-id": id }, pick, title,
+      ML.el("div", { class: "faces" }, faces), form, hide, ML.el("span", { class: "muted", text: TEXT.counts(count, uploads) }));
   }
 
   const chosen = () => [...list.querySelectorAll("input.pick:checked")].map((box) => box.value);
@@ -67,46 +91,72 @@
     merge.disabled = chosen().length < 2;
   }
 
+  function showUndo(what) {
+    undo.hidden = !what;
+    undo.textContent = what ? TEXT.undo(what) : "";
+  }
+
+  async function refreshUndo() {
+    const reply = await ML.api(`/people?hidden=${showHidden.checked ? 1 : 0}`);
+    if (reply.ok) showUndo(reply.data.undo);
+  }
+
   merge.addEventListener("click", async () => {
     const people = chosen();
     merge.disabled = true;
     const reply = await ML.api("/people/merge", { method: "POST", body: { into: people[0], people } });
     if (!reply.ok) {
       picked();
-      said(`Not merged: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      said(TEXT.notMerged(failure(reply)), true);
       return;
     }
     await load();
-    said(`Merged ${people.length} people into ${reply.data.name || reply.data.id}.`);
+    said(TEXT.merged(people.length, reply.data.label || reply.data.id));
   });
 
   async function splitFace(face) {
     const reply = await ML.api(`/faces/${encodeURIComponent(face)}/split`, { method: "POST", body: {} });
     if (!reply.ok) {
-      said(`Not moved: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      said(TEXT.notMoved(failure(reply)), true);
       return;
     }
     await load();
-    said(`Moved the face out: it is now ${reply.data.person.name || reply.data.person.id}.`);
+    said(TEXT.movedOut(reply.data.person.label || reply.data.person.id));
   }
 
+  async function setHidden(person, hidden) {
+    const reply = await ML.api(`/people/${encodeURIComponent(person.id)}`, { method: "PATCH", body: { hidden } });
+    if (!reply.ok) { said(TEXT.notSaved(failure(reply)), true); return; }
+    await load();
+    said(hidden ? TEXT.hidden(reply.data.label) : TEXT.shown(reply.data.label));
+  }
+
+  undo.addEventListener("click", async () => {
+    const reply = await ML.api("/people/undo", { method: "POST", body: {} });
+    if (!reply.ok) { said(failure(reply), true); return; }
+    await load();
+    said(TEXT.undone(reply.data.undone));
+  });
+  showHidden.addEventListener("change", load);
+
   async function load() {
-    const reply = await ML.api("/people");
+    const reply = await ML.api(`/people?hidden=${showHidden.checked ? 1 : 0}`);
     if (reply.status === 404) {
-      status.textContent = "The people index is not available yet: this installation has no face identity service.";
+      status.textContent = TEXT.noService;
       status.className = "notice unavailable";
       return;
     }
     if (!reply.ok) {
-      status.textContent = `Could not load people: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      status.textContent = TEXT.failed(failure(reply));
       status.className = "error";
       return;
     }
     const people = reply.data.people || [];
+    showUndo(reply.data.undo);
     // Each person's faces, with the pictures they are in, for the thumbnails.
     const details = await Promise.all(people.map((p) => ML.api(`/people/${encodeURIComponent(p.id)}`)));
     const shown = people.map((p, i) => (details[i].ok ? details[i].data : p));
-    status.textContent = people.length ? `${people.length} people` : "No faces have been grouped into people yet.";
+    status.textContent = people.length ? TEXT.count(people.length) : TEXT.none;
     status.className = "muted";
     list.replaceChildren(...shown.map(personView));
     picked();

@@ -39,7 +39,7 @@
   function personName(face, index) {
     const person = face.person ?? face.name;
     if (typeof person === "string" && person) return person;
-    if (person && typeof person === "object") return person.name || person.id || `face ${index + 1}`;
+    if (person && typeof person === "object") return person.label || person.name || `face ${index + 1}`;
     return `face ${index + 1}`;
   }
 
@@ -58,7 +58,8 @@
     const lines = list(results.ocr?.lines);
     const people = list(results.pose?.people);
     const nsfw = results.nsfw || {};
-    const regions = list(nsfw.regions);
+    // Only exposed intimate parts of a flagged picture, already chosen and named by the server (ui/results.py).
+    const regions = list(view.nsfw_regions);
     const flagged = typeof nsfw.verdict === "string" && nsfw.verdict !== "safe";
 
     function draw() {
@@ -118,7 +119,7 @@
         const box = { x: r.x * W, y: r.y * H, width: r.w * W, height: r.h * H };
         clip.append(svg("rect", box));
         layers.nsfw.append(svg("rect", box));
-        label(layers.nsfw, `${region.label ?? "region"} ${Math.round((num(region.score) ?? 0) * 100)}%`, box.x, box.y, font * 0.8, "nsfw-label");
+        label(layers.nsfw, `${region.name} ${Math.round((num(region.score) ?? 0) * 100)}%`, box.x, box.y, font * 0.8, "nsfw-label");
       }
       defs.append(clip);
       // Flagged regions are covered with a blurred copy of themselves; with no regions the whole picture is.
@@ -134,7 +135,7 @@
         const layer = overlay.querySelector(`[data-layer="${box.dataset.layer}"]`);
         if (layer) layer.style.display = box.checked ? "" : "none";
       }
-      const blurred = flagged && blurToggle.checked;
+      const blurred = flagged && Boolean(blurToggle?.checked);
       const blurLayer = overlay.querySelector('[data-layer="nsfw-blur"]');
       if (blurLayer) blurLayer.style.display = blurred ? "" : "none";
       stage.classList.toggle("blurred", blurred && regions.length === 0);
@@ -147,8 +148,7 @@
       if (!n) box.parentElement.classList.add("empty");
       box.addEventListener("change", applyToggles);
     }
-    blurToggle.disabled = !flagged;
-    blurToggle.addEventListener("change", applyToggles);
+    blurToggle?.addEventListener("change", applyToggles);
     const parts = [`${faces.length} face${faces.length === 1 ? "" : "s"}`, `${lines.length} text line${lines.length === 1 ? "" : "s"}`,
       `${people.length} pose${people.length === 1 ? "" : "s"}`];
     if (nsfw.verdict) parts.push(`NSFW verdict: ${nsfw.verdict}`);

@@ -1,71 +1,133 @@
-// Search page: words (/search), an image dropped for similar ones (/search/image), a person's uploads.
+// Search page: words (/search) with filters, an image dropped for its copies and similar ones (/search/image),
+// a person's uploads. Exact matches and passages close in meaning are listed apart, each saying why it matched.
 "use strict";
 
 (() => {
+  // Every sentence this page shows, in one place.
+  const TEXT = {
+    searching: "Searching…",
+    noService: "The search index is not available yet: this installation has no search service.",
+    failed: (why) => `Search failed: ${why}`,
+    found: (n, what) => `${n} found for ${what}`,
+    nothing: (what) => `Nothing found for ${what}.`,
+    notImage: (name) => `${name} is not an image: drop a JPEG, PNG or WebP picture.`,
+    imagesLike: (name) => `images like ${name}`,
+    exactTitle: "Exact matches",
+    similarTitle: "Similar in meaning",
+    copiesTitle: "Copies",
+    picturesTitle: "Similar pictures",
+    whyExact: { ocr: "the words are in the text on screen", transcript: "the words are said" },
+    whyExactOther: "the words appear",
+    whySimilar: (score) => `close in meaning (${Math.round(score * 100)}%)`,
+    badge: { identical: "identical", near: "near-duplicate" },
+    whyCopy: { exact: "the same file", near: "the same picture, resized or re-encoded" },
+    whyPicture: (score) => `looks alike (${Math.round(score * 100)}%)`,
+    faces: (n) => `${n} face${n === 1 ? "" : "s"}`,
+    unnamed: (id) => `Person ${String(id).replace(/^p/, "")}`,
+    uploads: (n) => `${n} upload${n === 1 ? "" : "s"}`,
+  };
+
   const form = document.getElementById("search-form");
   const input = document.getElementById("q");
   const drop = document.getElementById("image-drop");
   const file = document.getElementById("image-file");
   const preview = document.getElementById("image-preview");
   const picker = document.getElementById("person");
+  const mediaType = document.getElementById("media-type");
+  const since = document.getElementById("since");
+  const until = document.getElementById("until");
   const status = document.getElementById("search-status");
-  const hits = document.getElementById("hits");
+  const notice = document.getElementById("search-notice");
+  const results = document.getElementById("hits");
 
   const timeOf = (hit) => hit.time ?? hit.start ?? (Array.isArray(hit.times) ? hit.times[0] : undefined);
 
+  function why(hit, kind) {
+    if (kind === "copy") return TEXT.whyCopy[hit.match] || "";
+    if (kind === "picture") return hit.score !== undefined ? TEXT.whyPicture(Number(hit.score)) : "";
+    if (hit.match === "exact") return TEXT.whyExact[hit.source] || TEXT.whyExactOther;
+    if (hit.match === "semantic") return TEXT.whySimilar(Number(hit.score) || 0);
+    return Array.isArray(hit.faces) ? TEXT.faces(hit.faces.length) : "";
+  }
+
   // A hit: upload_id, key, media_type, thumbnail, and a time (video, audio) the result view seeks to.
-  function hitView(hit) {
+  function hitView(hit, kind) {
     const id = hit.upload_id;
     const time = timeOf(hit);
     const timed = time !== undefined && time !== null;
     const href = `/uploads/${encodeURIComponent(id)}` + (timed ? `?t=${time}` : "");
-    const badge = hit.identical ? "identical" : hit.near_duplicate ? "near-duplicate" : "";
-    const faces = Array.isArray(hit.faces) ? `${hit.faces.length} face${hit.faces.length === 1 ? "" : "s"}` : "";
-    const about = [timed ? ML.clock(time) : "", hit.text || "", faces,
-      hit.score !== undefined && !hit.text ? `score ${Number(hit.score).toFixed(2)}` : ""].filter(Boolean).join(" · ");
-    return ML.el("li", { class: `hit${badge ? " duplicate" : ""}`, "data-upload-id": id },
+    const identical = hit.identical || (kind === "copy" && hit.match === "exact");
+    const badge = identical ? TEXT.badge.identical : hit.near_duplicate || kind === "copy" ? TEXT.badge.near : "";
+    const about = [timed ? ML.clock(time) : "", hit.text ? `“${hit.text}”` : ""].filter(Boolean).join(" · ");
+    return ML.el("li", { class: `hit${kind === "copy" || badge ? " duplicate" : ""}`, "data-upload-id": id, "data-match": hit.match || kind },
       ML.el("a", { href },
         hit.thumbnail ? ML.el("img", { src: hit.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: hit.media_type || "" }),
         badge ? ML.el("span", { class: "badge", text: badge }) : null,
         ML.el("span", { class: "hit-name", text: String(hit.key || id || "").split("/").pop() }),
-        ML.el("span", { class: "hit-text", text: about })));
+        ML.el("span", { class: "hit-why", text: why(hit, kind) }),
+        about ? ML.el("span", { class: "hit-text", text: about }) : null));
   }
 
-  // Shows a reply; `what` names what was asked for in the status line.
-  function show(reply, found, what) {
-    if (reply.status === 404 && !found) {
-      status.textContent = "The search index is not available yet: this installation has no search service.";
+  function group(title, found, kind, name) {
+    if (!found.length) return null;
+    return ML.el("section", { class: "hit-group", "data-group": name },
+      ML.el("h2", { text: `${title} (${found.length})` }),
+      ML.el("ul", { class: "hits" }, found.map((hit) => hitView(hit, kind))));
+  }
+
+  // Shows a reply's groups ([title, hits, kind, name]); `what` names what was asked for in the status line.
+  function show(reply, groups, what) {
+    notice.hidden = true;
+    if (reply.status === 404 && !reply.data?.error) {
+      status.textContent = TEXT.noService;
       status.className = "notice unavailable";
       return;
     }
     if (!reply.ok) {
-      status.textContent = `Search failed: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      status.textContent = TEXT.failed(reply.data?.error || `HTTP ${reply.status}`);
       status.className = "error";
       return;
     }
-    found = found || [];
+    const total = groups.reduce((n, g) => n + g[1].length, 0);
     status.className = "muted";
-    status.textContent = found.length ? `${found.length} found for ${what}` : `Nothing found for ${what}.`;
-    hits.replaceChildren(...found.map(hitView));
+    status.textContent = total ? TEXT.found(total, what) : TEXT.nothing(what);
+    if (reply.data?.notice) {
+      notice.textContent = reply.data.notice;
+      notice.hidden = false;
+    }
+    results.replaceChildren(...groups.map(([title, found, kind, name]) => group(title, found || [], kind, name)).filter(Boolean));
   }
 
   function searching() {
-    status.textContent = "Searching…";
+    status.textContent = TEXT.searching;
     status.className = "muted";
-    hits.replaceChildren();
+    results.replaceChildren();
+  }
+
+  function filters() {
+    const params = new URLSearchParams();
+    if (mediaType.value) params.set("media_type", mediaType.value);
+    if (picker.value) params.set("person", picker.value);
+    if (since.value) params.set("since", since.value);
+    if (until.value) params.set("until", until.value);
+    return params;
   }
 
   async function byWords(query) {
     if (!query) return;
     searching();
-    const reply = await ML.api(`/search?q=${encodeURIComponent(query)}`);
-    show(reply, reply.data?.hits, `“${query}”`);
+    const params = filters();
+    params.set("q", query);
+    const reply = await ML.api(`/search?${params}`);
+    const hits = reply.data?.hits || [];
+    show(reply, [[TEXT.exactTitle, hits.filter((h) => h.match === "exact"), "text", "exact"],
+      [TEXT.similarTitle, hits.filter((h) => h.match !== "exact"), "text", "similar"]], `“${query}”`);
   }
 
   async function byImage(picked) {
     if (!picked) return;
     if (!picked.type.startsWith("image/")) {
-      status.textContent = `${picked.name} is not an image: drop a JPEG, PNG or WebP picture.`;
+      status.textContent = TEXT.notImage(picked.name);
       status.className = "error";
       return;
     }
@@ -75,7 +137,11 @@
     const body = new FormData();
     body.append("file", picked, picked.name);
     const reply = await ML.api("/search/image", { method: "POST", body });
-    show(reply, reply.data?.hits, `images like ${picked.name}`);
+    const copies = reply.data?.duplicates || [];
+    const seen = new Set(copies.map((c) => c.upload_id));
+    show(reply, [[TEXT.copiesTitle, copies, "copy", "copies"],
+      [TEXT.picturesTitle, (reply.data?.hits || []).filter((h) => !seen.has(h.upload_id)), "picture", "pictures"]],
+    TEXT.imagesLike(picked.name));
   }
 
   async function byPerson(id) {
@@ -83,24 +149,31 @@
     searching();
     const reply = await ML.api(`/people/${encodeURIComponent(id)}/uploads`);
     const name = picker.selectedOptions[0]?.textContent || id;
-    show(reply, reply.data?.uploads, name);
+    show(reply, [[name, reply.data?.uploads || [], "person", "person"]], name);
   }
 
   async function loadPeople() {
     const reply = await ML.api("/people");
     if (!reply.ok) return;
     for (const person of reply.data.people || []) {
-      const count = `${person.uploads} upload${person.uploads === 1 ? "" : "s"}`;
-      picker.append(ML.el("option", { value: person.id, text: `${person.name || `unnamed ${person.id}`} (${count})` }));
+      picker.append(ML.el("option", { value: person.id, text: `${person.name || TEXT.unnamed(person.id)} (${TEXT.uploads(person.uploads)})` }));
     }
+    const wanted = new URLSearchParams(location.search).get("person");
+    if (wanted) picker.value = wanted;
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
+  function run() {
     const query = input.value.trim();
-    history.replaceState(null, "", query ? `?q=${encodeURIComponent(query)}` : location.pathname);
-    byWords(query);
-  });
+    const params = filters();
+    if (query) params.set("q", query);
+    history.replaceState(null, "", params.toString() ? `?${params}` : location.pathname);
+    if (query) byWords(query);
+    else byPerson(picker.value);
+  }
+
+  form.addEventListener("submit", (event) => { event.preventDefault(); run(); });
+  for (const control of [mediaType, since, until]) control.addEventListener("change", () => { if (input.value.trim()) run(); });
+  picker.addEventListener("change", run);
   file.addEventListener("change", () => byImage(file.files[0]));
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -109,7 +182,9 @@
     drop.classList.remove("over");
     byImage(event.dataTransfer.files[0]);
   });
-  picker.addEventListener("change", () => byPerson(picker.value));
-  loadPeople();
-  byWords(input.value.trim());
+  const start = new URLSearchParams(location.search);
+  mediaType.value = start.get("media_type") || "";
+  since.value = start.get("since") || "";
+  until.value = start.get("until") || "";
+  loadPeople().then(() => { if (input.value.trim()) byWords(input.value.trim()); });
 })();
