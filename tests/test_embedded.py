@@ -60,5 +60,7 @@ def test_medialens_analyze_uploads_follows_and_prints(running_stack: Stack, api_
     lines = finished.stdout.splitlines()
     assert f"{picture}: done" in lines, finished.stderr[-2000:]
     assert any(line.startswith(f"{notes}: failed - probe: the file is not a media file") for line in lines)
-    assert any(line.strip().startswith("ocr:") for line in lines)
+    answers = [line.strip() for line in lines]
+    assert any(line.startswith("image 400x600") or line.startswith("image 600x400") for line in answers), lines
+    assert "faces: 0" in answers and any(line.startswith("labels: ") for line in answers), lines
     assert "coffee.png" in finished.stderr, "the progress bars name each file"
