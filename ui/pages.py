@@ -133,6 +133,8 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "timeline": view["timeline"],
         "segments": results.segments(found),
         "labels": results.labels(found),
+        "captions": results.captions(found),
+        "summary": results.summary(found),
     }
 
 
