@@ -105,6 +105,12 @@ def output_url(store: Store, function_store: str) -> Callable[[], tuple[str, Cal
 
 def invoke_handler(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[str, Any]]:
     """Calls functions/<name>/handler.py exactly as the python3-http template does."""
+    status, answer, _ = invoke_handler_reply(name, body)
+    return status, answer
+
+
+def invoke_handler_reply(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, JSON body and headers of a call of functions/<name>/handler.py, as the template answers."""
     handler = importlib.import_module(f"functions.{name}.handler")
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     event = template.Event(
@@ -112,7 +118,7 @@ def invoke_handler(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[s
     )
     reply = template.to_response(handler.handle(event, template.Context()))
     payload = reply.get_data()
-    return reply.status_code, json.loads(payload) if payload else {}
+    return reply.status_code, json.loads(payload) if payload else {}, dict(reply.headers)
 
 
 @pytest.fixture
