@@ -23,7 +23,7 @@ from embedded.stack import Stack
 from host.server import template
 from storage.client import Store
 from storage.layout import LEGACY_WORKSPACE
-from tests.models import build_tiny_clip
+from tests.models import build_tiny_blip, build_tiny_clip, build_tiny_instruct
 
 TEST_INPUTS = "test-inputs"
 
@@ -32,6 +32,8 @@ TEST_INPUTS = "test-inputs"
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedSettings:
     models = tmp_path_factory.mktemp("models")
     build_tiny_clip(models / "clip")
+    build_tiny_blip(models / "blip")
+    build_tiny_instruct(models / "instruct")
     return on_free_ports(tmp_path_factory.mktemp("state"), models)
 
 
