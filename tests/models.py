@@ -122,8 +122,8 @@ def build_tiny_instruct(directory: Path, context: int = 256) -> Path:
                     vocab[pair[0] + pair[1]] = len(vocab)
     for token in specials:
         vocab[token] = len(vocab)
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                               unk_token=None)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, eos_token="<|im_end|>",  # type: ignore[arg-type]
+                               pad_token="<|endoftext|>", unk_token=None)  # type: ignore[arg-type]
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     tokenizer.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)

@@ -18,7 +18,6 @@ from tests.fakes.openai_server import FakeChat
 from tests.fakes.openai_server import Reply as ChatReply
 
 
-
 class InProcessGateway:
     """Calls the handler as the template would, and reads its answer as scheduler.gateway does."""
 

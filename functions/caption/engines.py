@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -52,8 +53,8 @@ class BlipCaptioner(Model[Caption]):
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
         self._processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
-        self._model = BlipForConditionalGeneration.from_pretrained(self.directory, local_files_only=True)
-        self._model = self._model.to(device()).eval()
+        model: Any = BlipForConditionalGeneration.from_pretrained(self.directory, local_files_only=True)
+        self._model = model.to(device()).eval()
         self.model_name = Path(str(getattr(self._model.config, "_name_or_path", "") or self.directory)).name
 
     def predict(self, image: Image.Image) -> Caption:

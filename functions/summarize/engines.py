@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from functions.common import chat
 from functions.common.device import device
@@ -57,15 +58,15 @@ class InstructWriter(Writer):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
-        self._model = AutoModelForCausalLM.from_pretrained(self.directory, local_files_only=True)
-        self._model = self._model.to(device()).eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(self.directory, local_files_only=True)
+        self._model = model.to(device()).eval()
         self.model_name = Path(str(getattr(self._model.config, "_name_or_path", "") or self.directory)).name
 
     def predict(self, system: str, user: str, max_tokens: int) -> str:  # type: ignore[override]
         import torch
 
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        prompt = self._tokenizer.apply_chat_template(
+        prompt: Any = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         room = self.context_tokens - max_tokens

@@ -52,7 +52,8 @@ def instruct_installed(configure: Callable[..., None], tiny_instruct_dir: Path) 
 
 @pytest.fixture
 def endpoint(configure: Callable[..., None]) -> Iterator[FakeChat]:
-    with FakeChat(models=("qwen2.5:7b",), answer="Title: Der Hund am Strand\nSummary: Ein Hund läuft am Strand.") as chat:
+    answer = "Title: Der Hund am Strand\nSummary: Ein Hund läuft am Strand."
+    with FakeChat(models=("qwen2.5:7b",), answer=answer) as chat:
         configure(MEDIALENS_SUMMARIZE_ENGINE="endpoint", MEDIALENS_SUMMARIZE_ENDPOINT_URL=chat.url,
                   MEDIALENS_SUMMARIZE_ENDPOINT_MODEL="qwen2.5:7b", MEDIALENS_SUMMARIZE_ENDPOINT_KEY="sk-test",
                   MEDIALENS_SUMMARIZE_ENDPOINT_TIMEOUT_S="1")
