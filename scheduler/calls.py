@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a call ended: ok, rejected (bad input), unavailable (engine missing) or error."""
+    """How a call ended: ok, rejected (bad input), unavailable (engine missing, or busy past the wait) or error."""
 
     kind: str
     result: dict[str, Any]

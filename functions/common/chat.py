@@ -54,27 +54,18 @@ def image_part(jpeg: bytes) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{encoded}"}}
 
 
-def complete(
-    endpoint: ChatEndpoint,
-    messages: list[dict[str, Any]],
-    max_tokens: int,
-    client: httpx.Client | None = None,
-) -> str:
+def complete(endpoint: ChatEndpoint, messages: list[dict[str, Any]], max_tokens: int) -> str:
     """The assistant's answer to ``messages``; EngineBusy when it is worth asking again later."""
     body = {"model": endpoint.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
     headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     url = endpoint.url.rstrip("/") + "/chat/completions"
-    http = client or httpx.Client()
     try:
-        reply = http.post(url, json=body, headers=headers, timeout=endpoint.timeout_s)
+        reply = httpx.post(url, json=body, headers=headers, timeout=endpoint.timeout_s)
     except httpx.TimeoutException as exc:
         raise EngineBusy(f"the chat endpoint {endpoint.host} did not answer in {endpoint.timeout_s:.0f} s",
                          DEFAULT_RETRY_AFTER_S) from exc
     except httpx.HTTPError as exc:
         raise EngineBusy(f"the chat endpoint {endpoint.host} cannot be reached ({exc})", DEFAULT_RETRY_AFTER_S) from exc
-    finally:
-        if client is None:
-            http.close()
     if reply.status_code == 429 or reply.status_code >= 500:
         raise EngineBusy(f"the chat endpoint {endpoint.host} is busy (HTTP {reply.status_code}: {_error(reply)})",
                          _retry_after(reply))
