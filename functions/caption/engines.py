@@ -1,9 +1,10 @@
 """The caption function's engines: BLIP through transformers from the model directory, or a chat endpoint.
 
-BLIP base (Salesforce/blip-image-captioning-base, 247 M parameters) is the local default: it writes
-one plain sentence in about a second per picture on one CPU thread, its weights are under 1 GB, and
-it needs no remote code (Florence-2 does) and no chat template; SmolVLM-256M writes longer and
-better descriptions but takes several seconds per picture on a CPU (BENCHMARKS.md, make bench).
+BLIP base (Salesforce/blip-image-captioning-base, 224 M parameters as built here) is the local
+default: the captioner LibrePhotos ships, native to transformers (no remote code, no chat template),
+one plain sentence per picture. Its quality against Florence-2 base or SmolVLM was not measured
+(their weights cannot be fetched here); its cost was, with random weights of its size: 1.8 CPU s per
+picture on one thread for a full 30-token caption and 2.8 GB peak (`make bench`, BENCHMARKS.md).
 """
 
 from __future__ import annotations
