@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 
 Output = TypeVar("Output")
 
+# One model loads at a time in a process: transformers builds a model on the meta device by patching
+# torch for the time of from_pretrained, process-wide, so a second model loading beside it in another
+# thread (the functions host loads every function's model at once) was left with meta tensors.
+_LOADING = threading.Lock()
+
 
 def limit_threads() -> None:
     """One inference thread per worker process: more threads on shared cores run slower."""
@@ -74,7 +79,8 @@ class Model(ABC, Generic[Output]):
             if not self._loaded:
                 limit_threads()
                 logger.info("loading engine %s (%s)", self.engine, self.model_name)
-                self._load()
+                with _LOADING:
+                    self._load()
                 self._loaded = True
         return self
 
