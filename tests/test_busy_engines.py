@@ -1,5 +1,6 @@
-"""An engine's busy service (a chat endpoint's 429, an endpoint that is down) makes a step wait and call
-again when asked, never fail its upload: the function answers 503 with Retry-After and the scheduler waits."""
+"""An engine that is missing or busy never fails an upload. A busy service (a chat endpoint's 429, an endpoint
+that is down) makes the step wait and call again when asked: the function answers 503 with Retry-After and the
+scheduler waits. A model that `make models` has not installed makes the step `skipped` with the reason."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from redis import Redis
 
 from functions.caption import settings as caption_settings
-from scheduler import calls
+from scheduler import calls, routing, steps
 from scheduler.context import Context, using
 from scheduler.gateway import Reply, retry_after
+from scheduler.plans import StepSpec
 from scheduler.settings import SchedulerSettings
+from scheduler.uploads import State, StepState, Upload, Uploads
+from storage.client import Audience, Store
 from tests.conftest import invoke_handler_reply, jpeg
 from tests.fakes.openai_server import FakeChat
 from tests.fakes.openai_server import Reply as ChatReply
@@ -22,6 +27,7 @@ class InProcessGateway:
     """Calls the handler as the template would, and reads its answer as scheduler.gateway does."""
 
     name = "cpu"
+    audience = Audience.FUNCTIONS
 
     def __init__(self) -> None:
         self.statuses: list[int] = []
@@ -67,3 +73,29 @@ def test_an_endpoint_rate_limited_past_the_wait_skips_the_step_with_the_reason(
     assert outcome.kind == "unavailable", "skipped, not failed: the upload does not fail for it"
     assert "HTTP 429" in outcome.reason and "still so after" in outcome.reason
     assert set(gateway.statuses) == {503}
+
+
+def test_a_missing_caption_model_skips_the_step_and_the_upload_is_done(
+    redis_db: Redis, store: Store, function_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("MEDIALENS_CAPTION_ENGINE", "transformers")
+    monkeypatch.setenv("MEDIALENS_CAPTION_MODEL_DIR", str(tmp_path / "blip"))
+    caption_settings.settings.cache_clear()
+    gateway = InProcessGateway()
+    monkeypatch.setattr(routing, "route", lambda function: gateway)
+    bucket = store.settings.uploads_bucket
+    key = f"missing-model/{tmp_path.name}.jpg"
+    etag = store.put_bytes(bucket, key, jpeg(), "image/jpeg")
+    upload = Upload(id=tmp_path.name[-20:], bucket=bucket, key=key, etag=etag, size=1, media_type="image")
+    try:
+        with using(Context(SchedulerSettings(), redis_db, store)):
+            records = Uploads(redis_db)
+            records.create(upload)
+            records.plan_steps(upload.id, ["caption"])
+            assert steps.run_step(upload.id, StepSpec("caption", "caption").to_dict()) == "skipped"
+            step = records.step(upload.id, "caption")
+            assert step.state == StepState.SKIPPED and str(tmp_path / "blip") in step.reason
+            assert "make models" in step.reason
+            assert steps.finish(upload.id) == State.DONE.value, "a skipped step does not fail the upload"
+    finally:
+        caption_settings.settings.cache_clear()
