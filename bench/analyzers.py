@@ -1,8 +1,11 @@
-"""Speed of the image analyzers: warm ms per 640 px image, cold start, peak memory, CPU per image.
+"""Speed of the image analyzers: warm ms per 640 px image, cold start, peak memory, CPU per image; and of
+the summary of a recording.
 
 Each analyzer runs in a fresh Python process, so its cold start (imports + model load) and peak
 RSS are its own. Inside that process every image goes through the function's real ``analyze``
-(decode, resize, inference, result), only the fetch is replaced by the bytes in hand.
+(decode, resize, inference, result), only the fetch is replaced by the bytes in hand. The caption
+and summary models, when `make models` has not put them here, are random weights of the real size
+(bench/random_models.py): their cost is the real one, their words are not.
 Run alone: ``.venv/bin/python -m bench.analyzers`` prints a markdown table.
 """
 
@@ -22,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip")
+ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip", "caption")
+SUMMARY_MINUTES = (5, 12)  # a short recording, and one long enough for chapters
 LONG_SIDE = 640
 REPEATS = 3
 TEXT = [
@@ -108,25 +112,94 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
     }
 
 
-def run(images: list[bytes] | None = None, analyzers: tuple[str, ...] = ANALYZERS) -> dict[str, Any]:
-    """Measures each analyzer in its own process; returns per-analyzer rows and the CPU bound."""
+def recording(minutes: int) -> dict[str, Any]:
+    """A summarize request for a talk of ``minutes``: 150 words a minute in 10 s segments, a caption a minute."""
+    words = "the team met on the beach to plan the next release and talk about what the users asked for".split()
+    transcript = [
+        {"start": float(second), "end": second + 10.0, "text": " ".join(words[(second // 10) % 5:][:25])}
+        for second in range(0, minutes * 60, 10)
+    ]
+    captions = [{"time": float(second), "text": "A group of people sitting at a table."}
+                for second in range(0, minutes * 60, 60)]
+    return {"transcript": transcript, "captions": captions, "language": "en", "duration": minutes * 60.0}
+
+
+def measure_summary() -> dict[str, Any]:
+    """Runs in the worker process: loads the summarize engine, then times one summary per recording length."""
+    from functions.common import contract
+
+    started = time.perf_counter()
+    handler = importlib.import_module("functions.summarize.handler")
+    try:
+        handler.load()
+    except contract.ModelNotInstalled as exc:
+        return {"analyzer": "summarize", "not_installed": str(exc)}
+    row: dict[str, Any] = {"analyzer": "summarize", "cold_start_s": round(time.perf_counter() - started, 2)}
+    for minutes in SUMMARY_MINUTES:
+        request = contract.Request(source_url=None, options=recording(minutes))
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
+        result = handler.analyze(request)
+        row[f"s_{minutes}_min"] = round(time.perf_counter() - wall_start, 1)
+        row[f"cpu_s_{minutes}_min"] = round(time.process_time() - cpu_start, 1)
+        row[f"chapters_{minutes}_min"] = len(result["chapters"])
+        row["engine"] = result["engine"]["engine"]
+    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return row
+
+
+def random_models(folder: Path, analyzers: tuple[str, ...]) -> dict[str, str]:
+    """Settings that point the caption and summarize engines at random real-size models where `make models`
+    has put none (bench/random_models.py)."""
+    from bench import random_models
+    from functions.caption.settings import settings as caption_settings
+    from functions.common.models import require_dir
+    from functions.summarize.settings import settings as summarize_settings
+
+    env = {}
+    for name, variable, directory, build in (
+        ("caption", "MEDIALENS_CAPTION_MODEL_DIR", caption_settings().directory(), random_models.blip_base),
+        ("summarize", "MEDIALENS_SUMMARIZE_MODEL_DIR", summarize_settings().directory(),
+         random_models.qwen_half_billion),
+    ):
+        if name not in analyzers:
+            continue
+        try:
+            require_dir(directory, name)
+        except Exception:  # not installed: measure the real size with random weights
+            env[variable] = str(build(folder / name))
+    return env
+
+
+def _worker(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.analyzers", "--worker", *arguments], capture_output=True, text=True,
+        check=False, env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
+    )
+    if finished.returncode != 0:
+        return {"analyzer": arguments[0], "error": finished.stderr.strip().splitlines()[-1:]}
+    row: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    return row
+
+
+def run(
+    images: list[bytes] | None = None, analyzers: tuple[str, ...] = (*ANALYZERS, "summarize")
+) -> dict[str, Any]:
+    """Measures each analyzer in its own process; returns per-analyzer rows, the summary's and the CPU bound."""
     chosen = images or list(sample_images().values())
     rows: dict[str, Any] = {}
+    summary: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "images.pickle"
         path.write_bytes(pickle.dumps(chosen))
+        env = random_models(Path(folder), analyzers)
         for name in analyzers:
-            finished = subprocess.run(
-                [sys.executable, "-m", "bench.analyzers", "--worker", name, str(path)],
-                capture_output=True,
-                text=True,
-                check=False,
-                env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1")},
-            )
-            if finished.returncode != 0:
-                rows[name] = {"analyzer": name, "error": finished.stderr.strip().splitlines()[-1:]}
+            if name == "summarize":
+                summary = _worker(["summarize"], env)
+                summary["random_weights"] = "MEDIALENS_SUMMARIZE_MODEL_DIR" in env
                 continue
-            rows[name] = json.loads(finished.stdout.strip().splitlines()[-1])
+            rows[name] = _worker([name, str(path)], env)
+            if name == "caption":
+                rows[name]["random_weights"] = "MEDIALENS_CAPTION_MODEL_DIR" in env
     measured = [row for row in rows.values() if "cpu_ms_mean" in row]
     cpu_per_image = sum(row["cpu_ms_mean"] for row in measured)
     cores = len(os.sched_getaffinity(0))
@@ -138,6 +211,7 @@ def run(images: list[bytes] | None = None, analyzers: tuple[str, ...] = ANALYZER
         "cores": cores,
         "cpu_ms_per_image_all_analyzers": round(cpu_per_image, 1),
         "inference_bound_images_per_hour": bound,
+        "summarize": summary,
     }
 
 
@@ -164,15 +238,36 @@ def markdown(result: dict[str, Any]) -> str:
         f"(mean), so at most {result['inference_bound_images_per_hour']} images per hour on "
         f"{result['cores']} cores.",
     ]
+    if (result["analyzers"].get("caption") or {}).get("random_weights"):
+        lines.append("caption ran random weights of BLIP base's size, each caption to its 30-token limit: the "
+                     "worst case (real captions stop at 10-15 tokens).")
+    summary = result.get("summarize") or {}
+    if "cold_start_s" in summary:
+        lines += [
+            "",
+            "| summary of a recording | engine | wall s | CPU s | chapters | cold start s | peak RSS MB |",
+            "|---|---|---|---|---|---|---|",
+            *(f"| {minutes} min | {summary['engine']} | {summary[f's_{minutes}_min']} | "
+              f"{summary[f'cpu_s_{minutes}_min']} | {summary[f'chapters_{minutes}_min']} | {summary['cold_start_s']} "
+              f"| {summary['peak_rss_mb']} |" for minutes in SUMMARY_MINUTES),
+        ]
+        if summary.get("random_weights"):
+            lines.append("summarize ran random weights of Qwen2.5-0.5B-Instruct's size, every answer to its token "
+                         "limit: the worst case.")
+    elif summary:
+        lines.append(f"summarize not measured: {summary.get('not_installed') or summary.get('error')}")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> None:
+    if argv[:2] == ["--worker", "summarize"]:
+        print(json.dumps(measure_summary()))
+        return
     if argv[:1] == ["--worker"]:
         images = pickle.loads(Path(argv[2]).read_bytes())
         print(json.dumps(measure(argv[1], images)))
         return
-    print(markdown(run(analyzers=tuple(argv) or ANALYZERS)))
+    print(markdown(run(analyzers=tuple(argv) or (*ANALYZERS, "summarize"))))
 
 
 if __name__ == "__main__":

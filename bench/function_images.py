@@ -227,9 +227,12 @@ def normal_requests(base_url: str) -> dict[str, dict[str, Any]]:
         return {"source": {"url": f"{base_url}/in/{source}"},
                 "outputs": {name: f"{base_url}/out/{path}" for name, path in outputs.items()}}
 
-    image_only = {name: body("picture") for name in ("probe", "pose", "ocr", "nsfw", "faces", "clip")}
+    image_only = {name: body("picture") for name in ("probe", "pose", "ocr", "nsfw", "faces", "clip", "caption")}
+    talk = [{"start": float(second), "end": second + 10.0, "text": "the team met on the beach to plan the release"}
+            for second in range(0, 300, 10)]
     return {
         **image_only,
+        "summarize": {"options": {"transcript": talk, "language": "en", "duration": 300.0}},
         "thumbnail": body("picture", thumbnail="thumbnail"),
         "extract": {**body("video", audio="audio", keyframe_0="k0", keyframe_1="k1"),
                     "options": {"max_keyframes": 2}},

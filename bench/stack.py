@@ -227,7 +227,7 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|",
         f"| S3 put -> probe and thumbnail done, p50 | {latency['probe_thumbnail_p50_s']:.3f} |",
         f"| S3 put -> probe and thumbnail done, max | {latency['probe_thumbnail_max_s']:.3f} |",
-        f"| S3 put -> all seven steps done and stored, p50 | {latency['all_analyzers_p50_s']:.3f} |",
+        f"| S3 put -> all eight image steps done and stored, p50 | {latency['all_analyzers_p50_s']:.3f} |",
         "",
         f"{latency['uploads']} uploads, through the real bridge, intake, RQ and functions host. Goal: under 1 s for "
         "probe + thumbnail.",

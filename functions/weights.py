@@ -34,6 +34,16 @@ CLIP_FILES = (
     "config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
     "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json",
 )
+BLIP_REPO = "Salesforce/blip-image-captioning-base"
+BLIP_FILES = (
+    "config.json", "model.safetensors", "preprocessor_config.json", "special_tokens_map.json",
+    "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+)
+INSTRUCT_REPO = "Qwen/Qwen2.5-0.5B-Instruct"
+INSTRUCT_FILES = (
+    "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+    "vocab.json", "merges.txt",
+)
 FACENET_URL = "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
 FACENET_FILE = "20180402-114759-vggface2.pt"
 LABEL = "medialens.models"
@@ -87,9 +97,21 @@ def download(url: str, target: Path) -> None:
     Path(part.name).replace(target)
 
 
+def fetch_hub(repo: str, files: tuple[str, ...], directory: Path, base_url: str = "https://huggingface.co") -> None:
+    for name in files:
+        download(f"{base_url}/{repo}/resolve/main/{name}", directory / name)
+
+
 def fetch_clip(directory: Path, base_url: str = "https://huggingface.co") -> None:
-    for name in CLIP_FILES:
-        download(f"{base_url}/{CLIP_REPO}/resolve/main/{name}", directory / name)
+    fetch_hub(CLIP_REPO, CLIP_FILES, directory, base_url)
+
+
+def fetch_blip(directory: Path) -> None:
+    fetch_hub(BLIP_REPO, BLIP_FILES, directory)
+
+
+def fetch_instruct(directory: Path) -> None:
+    fetch_hub(INSTRUCT_REPO, INSTRUCT_FILES, directory)
 
 
 def fetch_facenet(directory: Path) -> None:
@@ -98,6 +120,8 @@ def fetch_facenet(directory: Path) -> None:
 
 WEIGHTS_LIST = (
     Weights("clip", CLIP_FILES, fetch_clip, "content labels, description search and CLIP image search"),
+    Weights("blip", BLIP_FILES, fetch_blip, "captions of pictures and keyframes (the local caption engine)"),
+    Weights("instruct", INSTRUCT_FILES, fetch_instruct, "summaries, titles and chapters (the local summarize engine)"),
     Weights("facenet", (FACENET_FILE,), fetch_facenet, "the facenet face embedder (dlib stays the default)"),
 )
 

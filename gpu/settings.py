@@ -48,7 +48,8 @@ class GpuSettings(BaseSettings):
     unhealthy_ticks: int = Field(default=3, description="Failed health checks in a row before destroying.")
     cpu_workers: int = Field(default=0, description="CPU workers sharing the backlog; 0: count RQ workers.")
     typical_cpu_s: dict[str, float] = Field(
-        default_factory=lambda: {"transcribe": 120.0, "clip": 10.0, "faces": 8.0, "ocr": 10.0},
+        default_factory=lambda: {"transcribe": 120.0, "clip": 10.0, "faces": 8.0, "ocr": 10.0, "caption": 2.0,
+                                 "summarize": 60.0},
         description='Typical CPU seconds of one heavy step, as JSON {"function": seconds}.',
     )
 

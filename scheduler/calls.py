@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a call ended: ok, rejected (bad input), unavailable (engine missing) or error."""
+    """How a call ended: ok, rejected (bad input), unavailable (engine missing, or busy past the wait) or error."""
 
     kind: str
     result: dict[str, Any]
@@ -80,11 +80,17 @@ def call(
             if verdict == Verdict.NOT_DEPLOYED:
                 return Outcome("error", reply.body, f"function {function} is not deployed", gateway_name, attempt)
             last_reason = f"{function} failed: {reply.error}"
-            if verdict == Verdict.LOADING and time.monotonic() < max(not_ready_until, outage_until):
-                # A model still loading, or a store the function cannot reach, is no fault of the file:
-                # wait without spending an attempt.
+            if verdict == Verdict.LOADING:
+                # A model still loading, a store the function cannot reach or an engine's busy service
+                # (a rate limit) is no fault of the file: wait as asked, without spending an attempt,
+                # and should it last, skip the step with the reason rather than fail the upload.
+                left = max(not_ready_until, outage_until) - time.monotonic()
+                if left <= 0:
+                    waited = max(s.not_ready_wait_s, s.outage_wait_s)
+                    return Outcome("unavailable", reply.body, f"{reply.error} (still so after {waited:.0f} s)",
+                                   gateway_name, attempt)
                 attempt -= 1
-                time.sleep(1.0)
+                time.sleep(min(reply.retry_after_s or 1.0, left))
                 continue
             if verdict == Verdict.ERROR:
                 return Outcome("error", reply.body, last_reason, gateway_name, attempt)

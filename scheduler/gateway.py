@@ -39,6 +39,7 @@ class Reply:
     body: dict[str, Any]
     duration_s: float
     gateway: str
+    retry_after_s: float | None = None  # a 503's Retry-After: when the function asks to be called again
 
     @property
     def verdict(self) -> Verdict:
@@ -47,6 +48,14 @@ class Reply:
     @property
     def error(self) -> str:
         return str(self.body.get("error") or self.body.get("message") or f"HTTP {self.status}")
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is not used by functions)."""
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
 
 
 def plain_error(function: str, reply: httpx.Response) -> str:
@@ -98,7 +107,8 @@ class Gateway:
             body = {"error": plain_error(function, reply)}
         if not isinstance(body, dict):
             body = {"value": body}
-        return Reply(reply.status_code, body, time.perf_counter() - started, self.name)
+        return Reply(reply.status_code, body, time.perf_counter() - started, self.name,
+                     retry_after(reply.headers.get("Retry-After")))
 
     def functions(self) -> list[dict[str, Any]]:
         reply = self.client.get(f"{self.url}/system/functions", auth=self.auth or ("", ""), timeout=5.0)

@@ -1,12 +1,15 @@
 """What runs for which media type: `probe` first, then the steps each finished step makes possible.
 
-    image: probe -> thumbnail, pose, ocr, nsfw, faces, clip            (in parallel)
-    video: probe -> thumbnail, extract -> per keyframe: pose, ocr, nsfw, faces, clip
+    image: probe -> thumbnail, pose, ocr, nsfw, faces, clip, caption   (in parallel)
+    video: probe -> thumbnail, extract -> per keyframe: pose, ocr, nsfw, faces, clip, caption
                                        -> transcribe (the extracted audio track)
-    audio: probe -> transcribe                                          (chunk by chunk)
+           ... then, once all of them have settled: summarize
+    audio: probe -> transcribe (chunk by chunk), then summarize
 
 A step's children are planned only once it has succeeded, so nothing ever waits on a parent
-that failed: the upload fails with the parent's reason instead.
+that failed: the upload fails with the parent's reason instead. The closing steps (`summarize`)
+are planned by `finish` once every other step has settled and none failed: they read what all of
+them found.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .names import Keyframe, StepName
+from .summaries import material
 
-IMAGE_ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip")
+IMAGE_ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip", "caption")
+SUMMARIZED = ("audio", "video")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,15 @@ def after(step: StepSpec, result: dict[str, Any], config: PlanSettings) -> list[
     if step.function == "extract":
         return _after_extract(result, config)
     return []
+
+
+def closing(media_type: str, results: dict[str, Any]) -> list[StepSpec]:
+    """The steps that run once every other step has settled: a recording's summary, when there is
+    anything to summarize."""
+    if media_type not in SUMMARIZED:
+        return []
+    options = material(results)
+    return [] if options is None else [StepSpec("summarize", "summarize", options=options)]
 
 
 def _after_probe(probe: dict[str, Any], config: PlanSettings) -> list[StepSpec]:

@@ -167,7 +167,7 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         # Run again after its worker died: if that was between settling the last step and queueing
         # `finish`, nothing else would ever finish the upload.
         if records.outstanding(upload) == 0 and record.state not in (State.DONE, State.FAILED):
-            enqueue_finish(queue(), upload)
+            wrap_up(records, upload)
         return step.state.value
     if record.state == State.QUEUED:
         records.set_state(upload, State.RUNNING)
@@ -248,8 +248,21 @@ def settle(records: Uploads, upload: str, step: Step, state: StepState, reason: 
     step.state, step.reason, step.finished_at = state, reason, time.time()
     step.progress = 1.0
     if records.settle(upload, step) == 0:
-        enqueue_finish(queue(), upload)
+        wrap_up(records, upload)
     replicate(upload, step.name)
+
+
+def wrap_up(records: Uploads, upload: str) -> None:
+    """Every planned step has settled: plan the closing steps, or, once they too have settled, finish."""
+    try:
+        record = records.get(upload)
+    except UploadNotFound:
+        return
+    steps = records.steps(upload)
+    if any(step.state == StepState.FAILED for step in steps.values()) or not plan_closing(
+        records, upload, record, steps
+    ):
+        enqueue_finish(queue(), upload)
 
 
 def replicate(upload: str, step: str) -> None:
@@ -257,6 +270,16 @@ def replicate(upload: str, step: str) -> None:
     nothing: were the master to die now, the sweep would run the step again (scheduler/sweep.py)."""
     if not current().replicated():
         logger.warning("settled on the Redis master alone: a failover now would run it again", **_log(upload, step))
+
+
+def plan_closing(records: Uploads, upload: str, record: Upload, steps: dict[str, Step]) -> bool:
+    """Plans the closing steps not planned yet (they read every result, so they come last); True if any."""
+    results = records.results(upload)
+    media_type = record.media_type or str(results.get("probe", {}).get("media_type") or "")
+    closing = [spec for spec in plans.closing(media_type, results) if spec.name not in steps]
+    if closing:
+        plan(records, queue(), upload, closing)
+    return bool(closing)
 
 
 def step_crashed(job: Job, connection: Any, kind: Any, value: Any, traceback: Any) -> None:
@@ -295,6 +318,8 @@ def finish(upload: str) -> str:
         return "deleted"
     steps = records.steps(upload)
     failed = [step for step in steps.values() if step.state == StepState.FAILED]
+    if not failed and plan_closing(records, upload, record, steps):
+        return "closing"  # its job was lost between the last settle and planning: the sweep brought finish
     state = State.FAILED if failed else State.DONE
     reason = "; ".join(f"{step.name}: {step.reason}" for step in failed)
     document = analysis(record, steps, records.results(upload), state, reason)

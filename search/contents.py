@@ -1,4 +1,4 @@
-"""What a finished upload's analysis holds for the index: its pictures (image or keyframes) and speech.
+"""What a finished upload's analysis holds for the index: its pictures (image or keyframes), speech and summary.
 
 Result documents are shaped as `scheduler.analysis` describes: an image's analyses sit at the top
 of ``results``, a video's under each keyframe. Any step may be missing.
@@ -13,7 +13,7 @@ from typing import Any
 from scheduler.analysis import keyframe_results
 from scheduler.names import IMAGE_PICTURE, Keyframe
 
-PICTURE_FUNCTIONS = ("faces", "clip", "ocr")
+PICTURE_FUNCTIONS = ("faces", "clip", "ocr", "caption")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Contents:
     segments: list[dict[str, Any]]
     sha256: str = ""
     phash: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)  # the summarize result of a recording
 
 
 def contents_of(document: Mapping[str, Any]) -> Contents:
@@ -64,6 +65,7 @@ def contents_of(document: Mapping[str, Any]) -> Contents:
         segments=list(unique.values()),
         sha256=str((results.get("probe") or {}).get("sha256") or ""),
         phash=str((results.get("probe") or {}).get("phash") or ""),
+        summary=dict(results["summarize"]) if isinstance(results.get("summarize"), Mapping) else {},
     )
 
 

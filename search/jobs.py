@@ -63,6 +63,12 @@ def entries_for(contents: Contents) -> tuple[list[Entry], list[Face]]:
         chunk = text.ocr_chunk((frame.results.get("ocr") or {}).get("lines") or [], frame.time, frame.end)
         if chunk is not None:
             chunks.append((chunk, f"{upload}:ocr:{frame.name}", frame.name))
+        chunk = text.caption_chunk(frame.results.get("caption") or {}, frame.time, frame.end)
+        if chunk is not None:
+            chunks.append((chunk, f"{upload}:caption:{frame.name}", frame.name))
+    summary = text.summary_chunk(contents.summary)
+    if summary is not None:
+        chunks.append((summary, f"{upload}:summary", ""))
     for number, chunk in enumerate(text.transcript_chunks(contents.segments, settings().chunk_words)):
         chunks.append((chunk, f"{upload}:transcript:{number}", ""))
     if chunks:

@@ -1,4 +1,5 @@
-"""Text for the index: chunks of transcripts and OCR, and their embeddings (all-MiniLM-L6-v2, offline)."""
+"""Text for the index: chunks of transcripts, OCR, captions and summaries, and their embeddings (all-MiniLM-L6-v2,
+offline)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from .settings import settings
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-OCR, TRANSCRIPT = "ocr", "transcript"
+OCR, TRANSCRIPT, CAPTION, SUMMARY = "ocr", "transcript", "caption", "summary"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,25 @@ def ocr_chunk(
     text = "\n".join(" ".join(str(line.get("text") or "").split()) for line in lines)
     text = "\n".join(line for line in text.splitlines() if line)
     return Chunk(text, OCR, start, end) if text else None
+
+
+def caption_chunk(
+    caption: Mapping[str, Any], start: float | None = None, end: float | None = None
+) -> Chunk | None:
+    """A picture's caption and its tags, found by their words and their meaning."""
+    sentence = " ".join(str(caption.get("caption") or "").split())
+    tags = [str(tag) for tag in caption.get("tags") or [] if str(tag).strip()]
+    text = " ".join([sentence, *(["Tags: " + ", ".join(tags)] if tags else [])]).strip()
+    return Chunk(text, CAPTION, start, end) if text else None
+
+
+def summary_chunk(summary: Mapping[str, Any]) -> Chunk | None:
+    """A recording's title, summary and chapter titles: what the whole of it is about."""
+    chapters = [str(chapter.get("title") or "") for chapter in summary.get("chapters") or []
+                if isinstance(chapter, Mapping)]
+    parts = [str(summary.get("title") or ""), str(summary.get("summary") or ""), *chapters]
+    text = "\n".join(" ".join(part.split()) for part in parts if part.strip())
+    return Chunk(text, SUMMARY) if text else None
 
 
 class TextEmbedder:

@@ -23,7 +23,7 @@ from embedded.stack import Stack
 from host.server import template
 from storage.client import Store
 from storage.layout import LEGACY_WORKSPACE
-from tests.models import build_tiny_clip
+from tests.models import build_tiny_blip, build_tiny_clip, build_tiny_instruct
 
 TEST_INPUTS = "test-inputs"
 
@@ -32,6 +32,8 @@ TEST_INPUTS = "test-inputs"
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedSettings:
     models = tmp_path_factory.mktemp("models")
     build_tiny_clip(models / "clip")
+    build_tiny_blip(models / "blip")
+    build_tiny_instruct(models / "instruct")
     return on_free_ports(tmp_path_factory.mktemp("state"), models)
 
 
@@ -105,6 +107,12 @@ def output_url(store: Store, function_store: str) -> Callable[[], tuple[str, Cal
 
 def invoke_handler(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[str, Any]]:
     """Calls functions/<name>/handler.py exactly as the python3-http template does."""
+    status, answer, _ = invoke_handler_reply(name, body)
+    return status, answer
+
+
+def invoke_handler_reply(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, JSON body and headers of a call of functions/<name>/handler.py, as the template answers."""
     handler = importlib.import_module(f"functions.{name}.handler")
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     event = template.Event(
@@ -112,7 +120,7 @@ def invoke_handler(name: str, body: dict[str, Any] | bytes) -> tuple[int, dict[s
     )
     reply = template.to_response(handler.handle(event, template.Context()))
     payload = reply.get_data()
-    return reply.status_code, json.loads(payload) if payload else {}
+    return reply.status_code, json.loads(payload) if payload else {}, dict(reply.headers)
 
 
 @pytest.fixture

@@ -143,10 +143,25 @@ def _expect_transcribe(sources: Sources, outputs: Outputs) -> tuple[dict[str, An
     return {"source": {"url": sources((DATA / "speech" / "fox.ogg").read_bytes())}}, check
 
 
+def _expect_caption(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["caption"] and body["engine"]["engine"] == "transformers-blip"
+
+    return {"source": {"url": sources(encode(photo("astronaut")))}}, check
+
+
+def _expect_summarize(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    def check(body: dict[str, Any]) -> None:
+        assert body["title"] and body["summary"] and body["engine"]["engine"] == "transformers-instruct"
+
+    transcript = [{"start": 0.0, "end": 2.0, "text": "a dog on the beach"}]
+    return {"options": {"transcript": transcript, "language": "en", "duration": 2.0}}, check
+
+
 REQUESTS = {
     "probe": _expect_probe, "thumbnail": _expect_thumbnail, "extract": _expect_extract, "pose": _expect_pose,
     "ocr": _expect_ocr, "nsfw": _expect_nsfw, "faces": _expect_faces, "clip": _expect_clip,
-    "transcribe": _expect_transcribe,
+    "transcribe": _expect_transcribe, "caption": _expect_caption, "summarize": _expect_summarize,
 }
 
 
@@ -156,7 +171,7 @@ def test_every_function_has_a_request() -> None:
 
 @pytest.fixture
 def image_of(
-    tmp_path: Path, tiny_clip: Path, function_store: str
+    tmp_path: Path, tiny_models: Path, function_store: str
 ) -> Iterator[Callable[[FunctionSpec], FunctionImage]]:
     """Starts a function from its context, allowed the test store as faas-cli's stack.yml
     environment allows the deployed store; weights its label names are placed as `make models` does."""
@@ -165,8 +180,8 @@ def image_of(
     def start(spec: FunctionSpec) -> FunctionImage:
         image = FunctionImage(spec, tmp_path / spec.name, {"MEDIALENS_FN_ALLOWED_ORIGINS": function_store})
         for model in filter(None, spec.labels.get(LABEL, "").split(",")):
-            if model.strip() == "clip":
-                place(tiny_clip, image.context / "function", "clip")
+            if model.strip() in TINY_MODELS:
+                place(tiny_models / model.strip(), image.context / "function", model.strip())
         started.append(image.__enter__())
         return image
 
@@ -175,9 +190,13 @@ def image_of(
         image.__exit__(None, None, None)
 
 
+# The models the test stack builds (tests/conftest.py), by the name stack.yml's label gives them.
+TINY_MODELS = ("clip", "blip", "instruct")
+
+
 @pytest.fixture(scope="session")
-def tiny_clip(stack_settings: Any) -> Path:
-    return Path(stack_settings.model_dir) / "clip"
+def tiny_models(stack_settings: Any) -> Path:
+    return Path(stack_settings.model_dir)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))

@@ -74,7 +74,8 @@ def test_system_functions_needs_basic_auth_and_lists_every_function(
     assert anonymous.get("/system/functions", auth=("admin", "wrong")).status_code == 401
     listing = anonymous.get("/system/functions", auth=auth).json()
     names = {entry["name"] for entry in listing}
-    assert names == {"probe", "thumbnail", "extract", "pose", "ocr", "nsfw", "faces", "clip", "transcribe"}
+    assert names == {"probe", "thumbnail", "extract", "pose", "ocr", "nsfw", "faces", "clip", "transcribe", "caption",
+                     "summarize"}
     for entry in listing:
         assert entry["replicas"] == 1 and entry["image"].endswith(f"/{entry['name']}:latest")
         assert entry["annotations"]["medialens.ready"] in ("true", "false")

@@ -40,11 +40,11 @@ def test_a_video_becomes_one_timeline_of_what_is_seen_and_heard(
     assert result["format"] == FORMAT
     keyframes = [Keyframe(frame["index"]) for frame in result["results"]["extract"]["keyframes"]]
     assert len(keyframes) == 3
-    expected = {"probe", "thumbnail", "extract", "transcribe"} | {
+    expected = {"probe", "thumbnail", "extract", "transcribe", "summarize"} | {
         StepName(name, keyframe).to_str() for keyframe in keyframes for name in IMAGE_ANALYZERS
     }
     assert set(result["steps"]) == expected
-    assert set(result["results"]) == {"probe", "thumbnail", "extract", "transcribe", "keyframes"}
+    assert set(result["results"]) == {"probe", "thumbnail", "extract", "transcribe", "summarize", "keyframes"}
     nested = {key: set(by_function) for key, by_function in result["results"]["keyframes"].items()}
     assert nested == {keyframe.key: set(IMAGE_ANALYZERS) for keyframe in keyframes}
     assert {keyframe.artefact for keyframe in keyframes} <= set(result["artefacts"])
@@ -72,7 +72,7 @@ def test_audio_is_transcribed_with_times(running_stack: Stack, s3_client: Any, a
     key = upload(s3_client, "weather.ogg", speech_bytes("weather"), "audio/ogg")
     record = wait_for_upload(api, key)
     assert record["state"] == "done", record["reason"]
-    assert set(record["steps"]) == {"probe", "transcribe"}
+    assert set(record["steps"]) == {"probe", "transcribe", "summarize"}
     result = document(s3_client, key)
     assert result["media_type"] == "audio"
     words = " ".join(segment["text"] for segment in result["transcript"]).lower()

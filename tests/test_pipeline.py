@@ -49,7 +49,7 @@ def portrait() -> bytes:
     return buffer.getvalue()
 
 
-IMAGE_STEPS = {"probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip"}
+IMAGE_STEPS = {"probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip", "caption"}
 
 
 def test_an_s3_put_alone_produces_the_merged_analysis(

@@ -199,3 +199,24 @@ def test_a_video_stored_before_keyframes_nested_is_indexed_alike(
     assert search_env.person_of(film, "kf1") == search_env.person_of(photo)
     times = api_client.get(f"/api/v1/people/{search_env.person_of(photo)}/uploads").get_json()["uploads"]
     assert {entry["upload_id"]: entry["times"] for entry in times} == {photo: [], film: [6.0]}
+
+
+def test_a_caption_or_a_summary_finds_its_upload_by_words_and_by_meaning(
+    search_env: SearchEnv, api_client: FlaskClient
+) -> None:
+    photo = search_env.add("beach.jpg", "image", {"caption": {"caption": "A dog running on a sandy beach.",
+                                                              "tags": ["dog", "beach", "sand"]}})
+    video = search_env.add("trip.mp4", "video", {
+        "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 1, "time": 6.0}], "duration": 12.0},
+        "keyframes": {"1": {"caption": {"caption": "A red tram in a narrow street."}}},
+        "summarize": {"title": "Lisbon by tram", "summary": "A ride through the old town of Lisbon.",
+                      "chapters": []},
+    })
+    (exact,) = _hits(api_client, "sandy beach", "exact")
+    assert (exact["upload_id"], exact["source"], exact["match"]) == (photo, "caption", "exact")
+    tram = [hit for hit in _hits(api_client, "red tram", "exact") if hit["upload_id"] == video]
+    assert tram and tram[0]["source"] == "caption" and tram[0]["frame"] == "kf1" and tram[0]["start"] == 6.0
+    summary = [hit for hit in _hits(api_client, "Lisbon", "exact") if hit["upload_id"] == video]
+    assert summary and summary[0]["source"] == "summary"
+    meant = _hits(api_client, "a puppy at the seaside", "semantic")
+    assert meant and meant[0]["upload_id"] == photo, "a caption is found by its meaning, without CLIP"

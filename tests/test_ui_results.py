@@ -44,3 +44,23 @@ def test_labels_merge_clip_and_nsfw_labels_most_likely_first() -> None:
     }
     assert results.labels(found) == [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.4}]
     assert results.labels({"clip": None}) == []
+
+
+def test_captions_are_read_for_an_image_and_for_each_keyframe_at_its_time() -> None:
+    assert results.captions({"caption": {"caption": "A dog on a beach.", "tags": ["dog", "beach"]}}) == [
+        {"time": None, "text": "A dog on a beach.", "tags": ["dog", "beach"]}
+    ]
+    video = {
+        "extract": {"keyframes": [{"index": 0, "time": 0.0}, {"index": 10, "time": 31.5}, {"index": 2, "time": 4.0}]},
+        "keyframes": {"10": {"caption": {"caption": "A red car."}}, "2": {"caption": {"caption": "A man."}},
+                      "0": {"ocr": {}}},
+    }
+    assert [(item["time"], item["text"]) for item in results.captions(video)] == [(4.0, "A man."), (31.5, "A red car.")]
+
+
+def test_a_summary_is_read_with_its_chapters_and_an_absent_one_is_empty() -> None:
+    found = {"summarize": {"title": "Beach day", "summary": "A dog runs.", "language": "en",
+                           "chapters": [{"start": 0, "end": 300.0, "title": "Arrival"}, "junk"]}}
+    assert results.summary(found) == {"title": "Beach day", "summary": "A dog runs.",
+                                      "chapters": [{"start": 0.0, "end": 300.0, "title": "Arrival"}]}
+    assert results.summary({}) == {} and results.summary({"summarize": {"title": ""}}) == {}

@@ -134,6 +134,8 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "nsfw_regions": results.nsfw_regions(found),
         "duplicates": search_duplicates(upload_id),
         "clip_missing": results.clip_missing(view["steps"]),
+        "captions": results.captions(found),
+        "summary": results.summary(found),
     }
 
 

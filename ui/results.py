@@ -1,4 +1,4 @@
-"""How the result view reads step results: transcripts and content labels.
+"""How the result view reads step results: transcripts, content labels, captions and summaries.
 
 Analyzer results arrive from several functions whose shapes grow over time, so every reader here
 tolerates missing steps and keys and returns an empty value rather than failing the page.
@@ -64,3 +64,35 @@ def clip_missing(steps: Mapping[str, Any]) -> bool:
         if name.partition(KEYFRAME_SEPARATOR)[0] == "clip" and str(getattr(state, "value", state)) == "skipped":
             return True
     return False
+
+
+def captions(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What the picture shows, in words: the image's caption, or each keyframe's with its time."""
+    found = []
+    own = _dict(results.get("caption"))
+    if own.get("caption"):
+        found.append({"time": None, "text": str(own["caption"]), "tags": [str(t) for t in own.get("tags") or []]})
+    times = {
+        str(frame.get("index", position)): frame.get("time")
+        for position, frame in enumerate(_dict(results.get("extract")).get("keyframes") or [])
+        if isinstance(frame, dict)
+    }
+    for key, by_function in sorted(_dict(results.get("keyframes")).items(), key=lambda item: int(item[0])):
+        caption = _dict(_dict(by_function).get("caption"))
+        if caption.get("caption"):
+            found.append({"time": times.get(key), "text": str(caption["caption"]),
+                          "tags": [str(t) for t in caption.get("tags") or []]})
+    return found
+
+
+def summary(results: Mapping[str, Any]) -> dict[str, Any]:
+    """A recording's title, summary and chapters ({} when it was not summarized)."""
+    found = _dict(results.get("summarize"))
+    if not (found.get("title") or found.get("summary")):
+        return {}
+    chapters = [
+        {"start": float(c.get("start") or 0.0), "end": float(c.get("end") or 0.0), "title": str(c.get("title") or "")}
+        for c in found.get("chapters") or []
+        if isinstance(c, dict)
+    ]
+    return {"title": str(found.get("title") or ""), "summary": str(found.get("summary") or ""), "chapters": chapters}

@@ -5,14 +5,15 @@ Inputs travel by reference (presigned URLs), never as bytes through the gateway,
 must name one of the stores in MEDIALENS_FN_ALLOWED_ORIGINS (functions/common/transfer.py).
 Responses: 200 with the result; 422 when the input is bad (permanent, the reason is for a
 person; a URL outside the allow-list too); 501 when the engine's model is not installed; 502
-when the store refuses; 503 while the model is loading or the store cannot be reached (both are
-waited for by the scheduler, not held against the file).
+when the store refuses; 503 while the model is loading, the store cannot be reached or the engine's
+service is busy (all waited for by the scheduler, not held against the file).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +37,15 @@ class ModelNotInstalled(Exception):
 
 class ModelLoading(Exception):
     """The engine is still loading its model; try again shortly."""
+
+
+class EngineBusy(Exception):
+    """The engine's service is down, slow or rate-limited (an endpoint's 429): no fault of the file, so
+    the caller is told to come back after ``retry_after_s`` (503 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -132,6 +142,9 @@ def run(event: Any, analyze: Callable[[Request], dict[str, Any]]) -> dict[str, A
         return response(501, {"error": str(exc)})
     except ModelLoading as exc:
         return {**response(503, {"error": str(exc)}), "headers": {"Retry-After": "1"}}
+    except EngineBusy as exc:
+        retry_after = str(max(1, math.ceil(exc.retry_after_s)))
+        return {**response(503, {"error": str(exc)}), "headers": {"Retry-After": retry_after}}
     except transfer.TransferError as exc:
         return response(exc.status, {"error": str(exc)})
     except MemoryError:

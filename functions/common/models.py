@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 
 Output = TypeVar("Output")
 
+# One model loads at a time in a process: transformers builds a model on the meta device by patching
+# torch for the time of from_pretrained, process-wide, so a second model loading beside it in another
+# thread (the functions host loads every function's model at once) was left with meta tensors.
+_LOADING = threading.Lock()
+
 
 def limit_threads() -> None:
     """One inference thread per worker process: more threads on shared cores run slower."""
@@ -104,7 +109,8 @@ class Model(ABC, Generic[Output]):
                 limit_threads()
                 logger.info("loading engine %s (%s)", self.engine, self.model_name)
                 before = set(vars(self))
-                self._load()
+                with _LOADING:
+                    self._load()
                 self._held = sorted(set(vars(self)) - before)
                 self._loaded = True
         return self

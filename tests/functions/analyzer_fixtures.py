@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 import torchvision_nms
 
+from functions.caption import settings as caption_settings
 from functions.clip import settings as clip_settings
 from functions.common import settings as common_settings
 from functions.faces import settings as faces_settings
 from functions.nsfw import settings as nsfw_settings
 from functions.ocr import settings as ocr_settings
 from functions.pose import settings as pose_settings
-from tests.models import build_tiny_clip
+from functions.summarize import settings as summarize_settings
+from tests.models import build_tiny_blip, build_tiny_clip, build_tiny_instruct
 
-SETTINGS = (common_settings, pose_settings, ocr_settings, nsfw_settings, faces_settings, clip_settings)
+SETTINGS = (common_settings, pose_settings, ocr_settings, nsfw_settings, faces_settings, clip_settings,
+            caption_settings, summarize_settings)
 
 
 @pytest.fixture
@@ -53,3 +56,15 @@ def torchvision_ops() -> None:
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random CLIP (32 px images, 16-d embeddings) saved like a real model directory."""
     return build_tiny_clip(tmp_path_factory.mktemp("models") / "clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random BLIP captioner (32 px images, a few dozen words) saved like a real model directory."""
+    return build_tiny_blip(tmp_path_factory.mktemp("models") / "blip")
+
+
+@pytest.fixture(scope="session")
+def tiny_instruct_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Qwen2 instruct model (256-token context) saved like a real model directory."""
+    return build_tiny_instruct(tmp_path_factory.mktemp("models") / "instruct")

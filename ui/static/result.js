@@ -179,6 +179,11 @@
       player.play().catch(() => {});
     }
 
+    // Chapters and keyframe captions (drawn by the page) seek to where they start.
+    for (const button of document.querySelectorAll("#summary .seek, #captions .seek")) {
+      button.addEventListener("click", () => seek(button.dataset.start));
+    }
+
     const timeline = document.getElementById("timeline");
     if (timeline) {
       const ranges = list(view.timeline?.ranges);

@@ -1,0 +1,124 @@
+"""The caption function's engines: BLIP through transformers from the model directory, or a chat endpoint.
+
+BLIP base (Salesforce/blip-image-captioning-base, 224 M parameters as built here) is the local
+default: the captioner LibrePhotos ships, native to transformers (no remote code, no chat template),
+one plain sentence per picture. Its quality against Florence-2 base or SmolVLM was not measured
+(their weights cannot be fetched here); its cost was, with random weights of its size: 1.8 CPU s per
+picture on one thread for a full 30-token caption and 2.8 GB peak (`make bench`, BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from functions.common import chat
+from functions.common.device import device
+from functions.common.images import fit_long_side
+from functions.common.models import Model, require_dir
+
+from .settings import CaptionSettings, settings
+
+
+@dataclass(frozen=True)
+class Caption:
+    text: str
+    tags: list[str] = field(default_factory=list)
+
+
+class BlipCaptioner(Model[Caption]):
+    """transformers BlipForConditionalGeneration + BlipProcessor, greedy decoding (the same picture gets
+    the same caption), loaded with ``local_files_only=True``."""
+
+    engine = "transformers-blip"
+
+    def __init__(self, directory: Path, max_new_tokens: int) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.max_new_tokens = max_new_tokens
+        self.model_name = self.directory.name
+
+    @property
+    def version(self) -> str:
+        import transformers
+
+        return str(transformers.__version__)
+
+    def _load(self) -> None:
+        require_dir(self.directory, "the caption model")
+        from transformers import BlipForConditionalGeneration, BlipProcessor
+
+        self._processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
+        model: Any = BlipForConditionalGeneration.from_pretrained(self.directory, local_files_only=True)
+        self._model = model.to(device()).eval()
+        self.model_name = Path(str(getattr(self._model.config, "_name_or_path", "") or self.directory)).name
+
+    def predict(self, image: Image.Image) -> Caption:
+        import torch
+
+        inputs = self._processor(images=image, return_tensors="pt").to(device())
+        with torch.inference_mode():
+            tokens = self._model.generate(
+                pixel_values=inputs["pixel_values"], max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1
+            )
+        text = self._processor.decode(tokens[0], skip_special_tokens=True)
+        return Caption(sentence(text))
+
+
+class EndpointCaptioner(Model[Caption]):
+    """An OpenAI-compatible chat endpoint with images: the picture leaves this machine (README)."""
+
+    engine = "openai-chat"
+
+    def __init__(self, config: CaptionSettings) -> None:
+        super().__init__()
+        self.config = config
+        self.endpoint = config.endpoint()
+        self.model_name = self.endpoint.model
+
+    def _load(self) -> None:
+        """Nothing to load: the endpoint holds the model."""
+
+    def predict(self, image: Image.Image) -> Caption:
+        picture = io.BytesIO()
+        fit_long_side(image, self.config.endpoint_long_side).save(picture, "JPEG", quality=85)
+        messages = [{"role": "user", "content": [
+            {"type": "text", "text": self.config.endpoint_prompt}, chat.image_part(picture.getvalue()),
+        ]}]
+        return parse(chat.complete(self.endpoint, messages, self.config.endpoint_max_tokens))
+
+
+def parse(answer: str) -> Caption:
+    """An endpoint's answer as a caption: its sentences, and the tags of a last 'Tags:' line."""
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    tags: list[str] = []
+    if lines and lines[-1].lower().startswith("tags:"):
+        listed = lines.pop()[len("tags:"):]
+        tags = list(dict.fromkeys(tag.strip(" .#*").lower() for tag in listed.split(",") if tag.strip(" .#*")))
+    return Caption(sentence(" ".join(lines)), tags[:8])
+
+
+def sentence(text: str) -> str:
+    """One clean sentence or two: whitespace folded, first letter capitalised, a full stop at the end."""
+    text = " ".join(text.split()).strip(" *")
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def engine() -> Model[Caption]:
+    """The configured engine; one instance per configuration and process."""
+    return _engine(settings())
+
+
+@cache
+def _engine(config: CaptionSettings) -> Model[Caption]:
+    if config.engine == "endpoint":
+        return EndpointCaptioner(config)
+    return BlipCaptioner(config.directory(), config.max_new_tokens)

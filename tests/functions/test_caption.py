@@ -1,0 +1,141 @@
+"""caption: a tiny random BLIP runs the real loading and generation code; the endpoint engine talks to a
+local server that speaks the OpenAI chat-completions API."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import analyzer_fixtures
+import pytest
+from analyzer_media import encode, photo
+from PIL import Image
+
+from tests.fakes.openai_server import FakeChat, Reply
+
+configure = analyzer_fixtures.configure
+tiny_blip_dir = analyzer_fixtures.tiny_blip_dir
+
+Call = Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def blip_installed(configure: Callable[..., None], tiny_blip_dir: Path) -> Callable[..., None]:
+    def install(**more: str) -> None:
+        configure(MEDIALENS_CAPTION_MODEL_DIR=str(tiny_blip_dir), MEDIALENS_CAPTION_ENGINE="transformers", **more)
+
+    install()
+    return install
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    with FakeChat() as server:
+        yield server
+
+
+@pytest.fixture
+def endpoint(configure: Callable[..., None], fake_chat: FakeChat) -> FakeChat:
+    configure(MEDIALENS_CAPTION_ENGINE="endpoint", MEDIALENS_CAPTION_ENDPOINT_URL=fake_chat.url,
+              MEDIALENS_CAPTION_ENDPOINT_MODEL="llava", MEDIALENS_CAPTION_ENDPOINT_KEY="sk-test",
+              MEDIALENS_CAPTION_ENDPOINT_TIMEOUT_S="1")
+    return fake_chat
+
+
+def caption(call_function: Call, url: str) -> tuple[int, dict[str, Any]]:
+    return call_function("caption", {"source": {"url": url}})
+
+
+def test_blip_writes_a_sentence_the_same_each_time_within_its_token_limit(
+    blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
+) -> None:
+    url = source_url(encode(photo("chelsea")), "image/png")
+    status, first = caption(call_function, url)
+    assert status == 200, first
+    assert first["engine"]["engine"] == "transformers-blip" and first["engine"]["model"] == "blip"
+    text = first["caption"]
+    assert text and text[0].isupper() and text.endswith(".")
+    assert caption(call_function, url)[1]["caption"] == text, "greedy decoding: the same picture, the same words"
+    blip_installed(MEDIALENS_CAPTION_MAX_NEW_TOKENS="3")
+    status, short = caption(call_function, url)
+    assert status == 200 and 1 <= len(short["caption"].split()) <= 3
+
+
+def test_a_missing_caption_model_names_its_directory(
+    configure: Callable[..., None], call_function: Call, source_url: Callable[..., str], tmp_path: Path
+) -> None:
+    configure(MEDIALENS_CAPTION_MODEL_DIR=str(tmp_path / "blip"), MEDIALENS_CAPTION_ENGINE="transformers")
+    status, result = caption(call_function, source_url(encode(photo("chelsea")), "image/png"))
+    assert status == 501 and str(tmp_path / "blip") in result["error"] and "make models" in result["error"]
+
+
+def test_a_non_image_is_refused(blip_installed: None, call_function: Call, source_url: Callable[..., str]) -> None:
+    status, result = caption(call_function, source_url(b"%PDF-1.4 not an image"))
+    assert status == 422 and "not an image" in result["error"]
+
+
+def test_the_endpoint_sees_the_picture_and_gives_a_caption_and_tags(
+    endpoint: FakeChat, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    status, result = caption(call_function, source_url(encode(photo("chelsea", 2000)), "image/png"))
+    assert status == 200, result
+    assert result == {**result, "caption": "A dog runs on a sandy beach.", "tags": ["dog", "beach", "sand"]}
+    assert result["engine"] == {"engine": "openai-chat", "model": "llava", "version": ""}
+    sent = endpoint.requests[-1]
+    assert sent["model"] == "llava" and sent["max_tokens"] == 120 and sent["temperature"] == 0
+    parts = sent["messages"][0]["content"]
+    assert parts[0]["type"] == "text" and "Tags:" in parts[0]["text"]
+    picture = parts[1]["image_url"]["url"]
+    assert picture.startswith("data:image/jpeg;base64,")
+    sent_image = Image.open(io.BytesIO(base64.b64decode(picture.split(",", 1)[1])))
+    assert max(sent_image.size) == 768, "the picture is shrunk before it leaves the machine"
+
+
+@pytest.mark.parametrize(
+    ("reply", "retry_after"),
+    [(Reply(status=429, retry_after="7"), "7"), (Reply(status=429), "5"), (Reply(status=503), "5"),
+     (Reply("late", delay_s=1.5), "5")],
+    ids=["rate-limited", "rate-limited-without-retry-after", "server-down", "timeout"],
+)
+def test_a_busy_endpoint_asks_to_be_called_again_later(
+    endpoint: FakeChat, reply: Reply, retry_after: str, source_url: Callable[..., str]
+) -> None:
+    from tests.conftest import invoke_handler_reply
+
+    endpoint.script.append(reply)
+    status, body, headers = invoke_handler_reply("caption", {"source": {"url": source_url(encode(photo("coffee")))}})
+    assert status == 503 and headers["Retry-After"] == retry_after, body
+    assert "chat endpoint" in body["error"]
+
+
+def test_an_endpoint_that_is_not_running_is_busy_not_the_files_fault(
+    configure: Callable[..., None], call_function: Call, source_url: Callable[..., str]
+) -> None:
+    configure(MEDIALENS_CAPTION_ENGINE="endpoint", MEDIALENS_CAPTION_ENDPOINT_URL="http://127.0.0.1:9/v1",
+              MEDIALENS_CAPTION_ENDPOINT_MODEL="llava")
+    status, result = caption(call_function, source_url(encode(photo("coffee"))))
+    assert status == 503 and "cannot be reached" in result["error"]
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("MEDIALENS_CAPTION_ENDPOINT_KEY", "sk-wrong", "Incorrect API key"),
+    ("MEDIALENS_CAPTION_ENDPOINT_MODEL", "no-such-model", "does not exist"),
+])
+def test_a_wrong_key_or_model_makes_the_step_unavailable_with_the_reason(
+    endpoint: FakeChat, configure: Callable[..., None], variable: str, value: str, words: str,
+    call_function: Call, source_url: Callable[..., str],
+) -> None:
+    configure(**{variable: value})
+    status, result = caption(call_function, source_url(encode(photo("coffee"))))
+    assert status == 501 and words in result["error"] and "check its URL, model and key" in result["error"]
+
+
+def test_the_endpoint_engine_unset_says_what_to_set(
+    configure: Callable[..., None], call_function: Call, source_url: Callable[..., str]
+) -> None:
+    configure(MEDIALENS_CAPTION_ENGINE="endpoint")
+    status, result = caption(call_function, source_url(encode(photo("coffee"))))
+    assert status == 501 and "MEDIALENS_CAPTION_ENDPOINT_URL" in result["error"]
