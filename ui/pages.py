@@ -14,12 +14,14 @@ from search.people import face_id
 from . import audit, results, sessions
 from .access import Need, needs
 from .context import pipeline
+from .i18n import gettext as _
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
 LIST_LIMIT = 200
 MEDIA_TYPES = ("image", "video", "audio")
+ALT_LABELS = 3  # the most likely labels name what a picture shows; more would be noise to a screen reader
 
 
 @pages.app_context_processor
@@ -42,12 +44,12 @@ def login() -> BaseResponse | tuple[str, int]:
     if request.method == "GET":
         return render_template("login.html", next=target, error=""), 200
     if not sessions.csrf_ok():
-        return render_template("login.html", next=target, error="The form expired: please try again."), 400
+        return render_template("login.html", next=target, error=_("The form expired: please try again.")), 400
     user = request.form.get("user", "")
     found = sessions.sign_in(user, request.form.get("password", ""))
     if found is None:
         audit.signed_in(user, ok=False)
-        message = "That user name and password do not match: `make up` printed the admin's on first start."
+        message = _("That user name and password do not match: `make up` printed the admin's on first start.")
         return render_template("login.html", next=target, error=message), 401
     audit.signed_in(found.user, ok=True, workspace=found.workspace)
     return redirect(target)
@@ -66,7 +68,7 @@ def logout() -> BaseResponse:
 def switch_workspace() -> BaseResponse | tuple[str, int]:
     """Works in another of the person's workspaces (a form in the page header)."""
     if not sessions.switch_workspace(request.form.get("workspace", "")):
-        return "you are no member of that workspace\n", 403
+        return _("You are no member of that workspace.") + "\n", 403
     return redirect(local_target(request.form.get("next")))
 
 
@@ -113,6 +115,19 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
             face["person"] = persons[identity]
 
 
+def alt_text(name: str, found: dict[str, Any]) -> str:
+    """What a picture shows, for those who cannot see it: its labels and the text in it, else its name."""
+    labels = [item["label"] for item in results.labels(found)[:ALT_LABELS]]
+    text = results.text(found)
+    if labels and text:
+        return _("Picture of %(labels)s with the text: %(text)s", labels=", ".join(labels), text=text)
+    if labels:
+        return _("Picture of %(labels)s", labels=", ".join(labels))
+    if text:
+        return _("Picture with the text: %(text)s", text=text)
+    return _("Picture %(name)s (not described yet)", name=name)
+
+
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
     try:
@@ -133,6 +148,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "timeline": view["timeline"],
         "segments": results.segments(found),
         "labels": results.labels(found),
+        "alt": alt_text(upload["key"].split("/")[-1], found),
     }
 
 

@@ -37,3 +37,11 @@ def labels(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 label = str(item["label"])
                 found[label] = max(found.get(label, 0.0), float(item.get("score") or 0.0))
     return [{"label": label, "score": score} for label, score in sorted(found.items(), key=lambda kv: -kv[1])]
+
+
+def text(results: Mapping[str, Any], limit: int = 200) -> str:
+    """The text read in a picture, its lines joined, cut to a length a screen reader reads out comfortably."""
+    ocr = _dict(results.get("ocr"))
+    lines = [str(line.get("text") or "").strip() for line in ocr.get("lines") or [] if isinstance(line, dict)]
+    found = " ".join(line for line in lines if line) or str(ocr.get("text") or "").strip()
+    return found if len(found) <= limit else found[: limit - 1].rstrip() + "…"

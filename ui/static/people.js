@@ -2,6 +2,7 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = ML;
   const status = document.getElementById("people-status");
   const action = document.getElementById("people-action");
   const list = document.getElementById("people");
@@ -26,13 +27,14 @@
     return node;
   }
 
-  function faceView(face, canSplit) {
+  function faceView(face, canSplit, who) {
     const timed = face.time !== null && face.time !== undefined;
     const href = `/uploads/${encodeURIComponent(face.upload_id)}` + (timed ? `?t=${face.time}` : "");
-    const link = ML.el("a", { href, title: timed ? `at ${ML.clock(face.time)}` : "open the picture", "aria-label": `face ${face.id}` });
+    const label = timed ? _("Face of {name} at {time}", { name: who, time: ML.clock(face.time) }) : _("Face of {name}: open the picture", { name: who });
+    const link = ML.el("a", { href, title: label, "aria-label": label });
     const split = canSplit
-      ? ML.el("button", { type: "button", class: "split", title: "this face is someone else: make it a person of its own",
-        text: "Move out", onclick: () => splitFace(face.id) })
+      ? ML.el("button", { type: "button", class: "split", title: _("this face is someone else: make it a person of its own"),
+        "aria-label": _("Move this face of {name} out", { name: who }), text: _("Move out"), onclick: () => splitFace(face.id) })
       : null;
     return ML.el("div", { class: "face", "data-face": face.id }, face.picture_url ? crop(link, face) : link, split);
   }
@@ -40,8 +42,8 @@
   // A person from /people/<id>: {id, name, faces (a count), uploads (a count), members (each face)}.
   function personView(person) {
     const id = person.id;
-    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": "name", placeholder: "unnamed" });
-    const save = ML.el("button", { type: "submit", text: "Rename" });
+    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": _("Name of this person"), placeholder: _("unnamed") });
+    const save = ML.el("button", { type: "submit", text: _("Rename") });
     const note = ML.el("span", { class: "muted note" });
     const form = ML.el("form", { class: "rename" }, name, save, note);
     form.addEventListener("submit", async (event) => {
@@ -49,16 +51,16 @@
       save.disabled = true;
       const reply = await ML.api(`/people/${encodeURIComponent(id)}`, { method: "PATCH", body: { name: name.value.trim() } });
       save.disabled = false;
-      note.textContent = reply.ok ? "saved" : `not saved: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      note.textContent = reply.ok ? _("saved") : _("not saved: {reason}", { reason: reply.data?.error || `HTTP ${reply.status}` });
     });
     const members = Array.isArray(person.members) ? person.members : [];
     const faces = members.length
-      ? members.map((face) => faceView(face, members.length > 1))
-      : [ML.el("div", { class: "no-thumb", text: "no face" })];
-    const pick = ML.el("input", { type: "checkbox", class: "pick", value: id, "aria-label": `select ${person.name || id} to merge`, onchange: picked });
+      ? members.map((face) => faceView(face, members.length > 1, person.name || _("unnamed person {id}", { id })))
+      : [ML.el("div", { class: "no-thumb", text: _("no face") })];
+    const pick = ML.el("input", { type: "checkbox", class: "pick", value: id, "aria-label": _("select {name} to merge", { name: person.name || id }), onchange: picked });
     const count = Number(person.faces ?? 0), uploads = Number(person.uploads ?? 0);
     return ML.el("li", { class: "person", "data-id": id }, pick, ML.el("div", { class: "faces" }, faces), form,
-      ML.el("span", { class: "muted", text: `${count} face${count === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}` }));
+      ML.el("span", { class: "muted", text: ngettext("{n} face", "{n} faces", count) + " " + ngettext("in {n} upload", "in {n} uploads", uploads) }));
   }
 
   const chosen = () => [...list.querySelectorAll("input.pick:checked")].map((box) => box.value);
@@ -73,32 +75,32 @@
     const reply = await ML.api("/people/merge", { method: "POST", body: { into: people[0], people } });
     if (!reply.ok) {
       picked();
-      said(`Not merged: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      said(_("Not merged: {reason}", { reason: reply.data?.error || `HTTP ${reply.status}` }), true);
       return;
     }
     await load();
-    said(`Merged ${people.length} people into ${reply.data.name || reply.data.id}.`);
+    said(_("Merged {count} people into {name}.", { count: people.length, name: reply.data.name || reply.data.id }));
   });
 
   async function splitFace(face) {
     const reply = await ML.api(`/faces/${encodeURIComponent(face)}/split`, { method: "POST", body: {} });
     if (!reply.ok) {
-      said(`Not moved: ${reply.data?.error || `HTTP ${reply.status}`}`, true);
+      said(_("Not moved: {reason}", { reason: reply.data?.error || `HTTP ${reply.status}` }), true);
       return;
     }
     await load();
-    said(`Moved the face out: it is now ${reply.data.person.name || reply.data.person.id}.`);
+    said(_("Moved the face out: it is now {name}.", { name: reply.data.person.name || reply.data.person.id }));
   }
 
   async function load() {
     const reply = await ML.api("/people");
     if (reply.status === 404) {
-      status.textContent = "The people index is not available yet: this installation has no face identity service.";
+      status.textContent = _("The people index is not available yet: this installation has no face identity service.");
       status.className = "notice unavailable";
       return;
     }
     if (!reply.ok) {
-      status.textContent = `Could not load people: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      status.textContent = _("Could not load people: {reason}", { reason: reply.data?.error || `HTTP ${reply.status}` });
       status.className = "error";
       return;
     }
@@ -106,7 +108,7 @@
     // Each person's faces, with the pictures they are in, for the thumbnails.
     const details = await Promise.all(people.map((p) => ML.api(`/people/${encodeURIComponent(p.id)}`)));
     const shown = people.map((p, i) => (details[i].ok ? details[i].data : p));
-    status.textContent = people.length ? `${people.length} people` : "No faces have been grouped into people yet.";
+    status.textContent = people.length ? ngettext("{n} person", "{n} people", people.length) : _("No faces have been grouped into people yet.");
     status.className = "muted";
     list.replaceChildren(...shown.map(personView));
     picked();

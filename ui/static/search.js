@@ -2,6 +2,7 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = ML;
   const form = document.getElementById("search-form");
   const input = document.getElementById("q");
   const drop = document.getElementById("image-drop");
@@ -19,10 +20,10 @@
     const time = timeOf(hit);
     const timed = time !== undefined && time !== null;
     const href = `/uploads/${encodeURIComponent(id)}` + (timed ? `?t=${time}` : "");
-    const badge = hit.identical ? "identical" : hit.near_duplicate ? "near-duplicate" : "";
-    const faces = Array.isArray(hit.faces) ? `${hit.faces.length} face${hit.faces.length === 1 ? "" : "s"}` : "";
+    const badge = hit.identical ? _("identical") : hit.near_duplicate ? _("near-duplicate") : "";
+    const faces = Array.isArray(hit.faces) ? ngettext("{n} face", "{n} faces", hit.faces.length) : "";
     const about = [timed ? ML.clock(time) : "", hit.text || "", faces,
-      hit.score !== undefined && !hit.text ? `score ${Number(hit.score).toFixed(2)}` : ""].filter(Boolean).join(" · ");
+      hit.score !== undefined && !hit.text ? _("score {score}", { score: Number(hit.score).toFixed(2) }) : ""].filter(Boolean).join(" · ");
     return ML.el("li", { class: `hit${badge ? " duplicate" : ""}`, "data-upload-id": id },
       ML.el("a", { href },
         hit.thumbnail ? ML.el("img", { src: hit.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: hit.media_type || "" }),
@@ -34,23 +35,23 @@
   // Shows a reply; `what` names what was asked for in the status line.
   function show(reply, found, what) {
     if (reply.status === 404 && !found) {
-      status.textContent = "The search index is not available yet: this installation has no search service.";
+      status.textContent = _("The search index is not available yet: this installation has no search service.");
       status.className = "notice unavailable";
       return;
     }
     if (!reply.ok) {
-      status.textContent = `Search failed: ${reply.data?.error || `HTTP ${reply.status}`}`;
+      status.textContent = _("Search failed: {reason}", { reason: reply.data?.error || `HTTP ${reply.status}` });
       status.className = "error";
       return;
     }
     found = found || [];
     status.className = "muted";
-    status.textContent = found.length ? `${found.length} found for ${what}` : `Nothing found for ${what}.`;
+    status.textContent = found.length ? _("{count} found for {what}", { count: found.length, what }) : _("Nothing found for {what}.", { what });
     hits.replaceChildren(...found.map(hitView));
   }
 
   function searching() {
-    status.textContent = "Searching…";
+    status.textContent = _("Searching…");
     status.className = "muted";
     hits.replaceChildren();
   }
@@ -59,13 +60,13 @@
     if (!query) return;
     searching();
     const reply = await ML.api(`/search?q=${encodeURIComponent(query)}`);
-    show(reply, reply.data?.hits, `“${query}”`);
+    show(reply, reply.data?.hits, _("“{query}”", { query }));
   }
 
   async function byImage(picked) {
     if (!picked) return;
     if (!picked.type.startsWith("image/")) {
-      status.textContent = `${picked.name} is not an image: drop a JPEG, PNG or WebP picture.`;
+      status.textContent = _("{name} is not an image: drop a JPEG, PNG or WebP picture.", { name: picked.name });
       status.className = "error";
       return;
     }
@@ -75,7 +76,7 @@
     const body = new FormData();
     body.append("file", picked, picked.name);
     const reply = await ML.api("/search/image", { method: "POST", body });
-    show(reply, reply.data?.hits, `images like ${picked.name}`);
+    show(reply, reply.data?.hits, _("images like {name}", { name: picked.name }));
   }
 
   async function byPerson(id) {
@@ -90,8 +91,9 @@
     const reply = await ML.api("/people");
     if (!reply.ok) return;
     for (const person of reply.data.people || []) {
-      const count = `${person.uploads} upload${person.uploads === 1 ? "" : "s"}`;
-      picker.append(ML.el("option", { value: person.id, text: `${person.name || `unnamed ${person.id}`} (${count})` }));
+      const count = ngettext("{n} upload", "{n} uploads", person.uploads);
+      const name = person.name || _("unnamed person {id}", { id: person.id });
+      picker.append(ML.el("option", { value: person.id, text: `${name} (${count})` }));
     }
   }
 
