@@ -117,7 +117,8 @@ def name_faces(upload_id: str, found: dict[str, Any]) -> None:
 
 def alt_text(name: str, found: dict[str, Any]) -> str:
     """What a picture shows, for those who cannot see it: its labels and the text in it, else its name."""
-    labels = [item["label"] for item in results.labels(found)[:ALT_LABELS]]
+    # What CLIP sees, not the NSFW check's labels: those name what to be wary of, not what is there.
+    labels = [item["label"] for item in results.labels({"clip": found.get("clip")})[:ALT_LABELS]]
     text = results.text(found)
     if labels and text:
         return _("Picture of %(labels)s with the text: %(text)s", labels=", ".join(labels), text=text)

@@ -104,6 +104,9 @@
     byWords(query);
   });
   file.addEventListener("change", () => byImage(file.files[0]));
+  file.addEventListener("keydown", (event) => {  // Enter opens the picker as Space does (Chromium: Space only)
+    if (event.key === "Enter") { event.preventDefault(); file.click(); }
+  });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {

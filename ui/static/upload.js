@@ -69,4 +69,8 @@
   }
   drop.addEventListener("drop", (event) => sendAll(event.dataTransfer.files));
   picker.addEventListener("change", () => { sendAll(picker.files); picker.value = ""; });
+  // Chromium opens a file picker on Space only; a keyboard user presses Enter on a button just as often.
+  picker.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); picker.click(); }
+  });
 })();
