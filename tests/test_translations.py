@@ -146,3 +146,22 @@ def test_the_scripts_receive_their_strings_translated() -> None:
     assert german["{n} face"] == ["{n} Gesicht", "{n} Gesichter"]
     assert german["done"] == "fertig"  # the names of states travel too, for ML.name()
     assert translations("de").gettext("Sign in") == "Anmelden"
+
+
+@pytest.mark.parametrize(("query", "cookie", "accept", "wanted"), [
+    ("", None, "de-DE,de;q=0.9,en;q=0.8", "de"),  # the browser's language
+    ("", None, "fr-FR,fr;q=0.9", "en"),  # one the pages do not speak: English
+    ("", None, "fr-FR,de;q=0.5", "de"),  # the best the pages speak
+    ("", "en", "de-DE", "en"),  # a choice made once holds over the browser's
+    ("lang=de", "en", "en", "de"),  # and a new choice over the old one
+    ("lang=xx", None, "", "en"),  # nonsense is ignored
+])
+def test_the_language_is_the_readers_choice_else_their_browsers_else_english(
+    query: str, cookie: str | None, accept: str, wanted: str,
+) -> None:
+    from flask import Flask, request
+
+    from ui.i18n import choose
+
+    with Flask(__name__).test_request_context(f"/?{query}", headers={"Accept-Language": accept}):
+        assert choose(request.args, cookie, request.accept_languages) == wanted

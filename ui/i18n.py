@@ -160,6 +160,7 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def remember_language(response: Response) -> Response:
+        response.vary.add("Accept-Language")  # a cache must not hand one language's page to another reader
         chosen = request.args.get("lang")
         if chosen in LANGUAGES:
             response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True)
