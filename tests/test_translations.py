@@ -21,7 +21,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
 # Attributes a person reads or a screen reader speaks.
 SPOKEN = ("title", "placeholder", "aria-label", "alt", "aria-description")
 # Jinja code, comments and statements, which hold no text a person sees (the wrapped strings are inside them).
-JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+JINJA = re.compile(r"\{%-?\s*trans\b.*?endtrans\s*-?%\}|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 WORDS = re.compile(r"[A-Za-zÄÖÜäöüß]{2,}")
 # Names that stay as they are in every language.
 UNTRANSLATED = {"medialens"}
@@ -126,7 +126,8 @@ def test_scripts_show_no_text_outside_a_translation(path: Path) -> None:
 def test_the_checks_catch_text_left_unwrapped(tmp_path: Path) -> None:
     """The two guards above find what they are there to find."""
     page = tmp_path / "page.html"
-    page.write_text('<h1>{{ _("Hello") }}</h1><p title="Plain title">Left as it is</p><p>medialens</p>')
+    page.write_text('<h1>{{ _("Hello") }}</h1><p title="Plain title">Left as it is</p><p>medialens</p>'
+                    '<p>{% trans n=2 %}{{ n }} wrapped{% endtrans %}</p>')
     assert unwrapped_in_template(page) == ["Plain title", "Left as it is"]
     script = tmp_path / "page.js"
     script.write_text('el("p", { text: _("fine") }); el("b", { text: "forgotten" });\n'
