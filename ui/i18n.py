@@ -180,9 +180,11 @@ def update(languages: Iterable[str]) -> None:
         template.add(message, locations=[(filename, line)], flags=flags)
     for code in languages:
         catalogue = read_catalogue(code)
+        template.creation_date = catalogue.creation_date  # a date that changes each run would conflict in merges
         catalogue.update(template, no_fuzzy_matching=True)
         with catalogue_path(code).open("wb") as target:
-            write_po(target, catalogue, width=120, omit_header=False, ignore_obsolete=True)
+            # Sorted, without line numbers: branches that wrap strings in parallel merge without conflicts.
+            write_po(target, catalogue, width=120, ignore_obsolete=True, no_location=True, sort_output=True)
         missing = [m.id for m in catalogue if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]
         print(f"{code}: {len(missing)} strings to translate in {catalogue_path(code).relative_to(HERE.parent)}")
 
