@@ -49,7 +49,9 @@ class Screen:
         return f"{self.size}-{self.theme}" + ("" if self.locale.startswith("en") else f"-{self.locale[:2]}")
 
 
+# German too, at both sizes: longer words must still fit a phone.
 SCREENS = [Screen(size, theme) for size in SIZES for theme in THEMES]
+SCREENS += [Screen(size, "light", "de-DE") for size in SIZES]
 
 
 def axe_script() -> Path:
@@ -177,6 +179,7 @@ def test_every_page_passes_an_accessibility_scan(
     page, errors = new_page(driver, screen)
     found: dict[str, list[str]] = {}
     page.goto(f"{base_url}/login")
+    playwright.expect(page.locator("html")).to_have_attribute("lang", screen.locale[:2])
     found["sign-in"] = violations(page)
     shot(page, f"sign-in-{screen.name}")
     sign_in(page, base_url, account)
