@@ -64,3 +64,11 @@ def clip_missing(steps: Mapping[str, Any]) -> bool:
         if name.partition(KEYFRAME_SEPARATOR)[0] == "clip" and str(getattr(state, "value", state)) == "skipped":
             return True
     return False
+
+
+def text(results: Mapping[str, Any], limit: int = 200) -> str:
+    """The text read in a picture, its lines joined, cut to a length a screen reader reads out comfortably."""
+    ocr = _dict(results.get("ocr"))
+    lines = [str(line.get("text") or "").strip() for line in ocr.get("lines") or [] if isinstance(line, dict)]
+    found = " ".join(line for line in lines if line) or str(ocr.get("text") or "").strip()
+    return found if len(found) <= limit else found[: limit - 1].rstrip() + "…"
