@@ -13,18 +13,20 @@ from scheduler.calls import Payload
 from scheduler.gateway import Verdict
 from storage.client import Store
 
+from .wording import N_
+
 logger = logging.getLogger(__name__)
 
 FUNCTION = "clip"
 
 
 # What a person is told wherever CLIP is needed and missing: what it is for, and how it is fixed.
-NOT_INSTALLED = (
+NOT_INSTALLED = N_(
     "Finding pictures by what they show needs the CLIP model, which is not installed on this server. "
     "An administrator installs it with `make models` and restarts medialens."
 )
 
-UNREACHABLE = (
+UNREACHABLE = N_(
     "Finding similar pictures needs the clip function, which does not answer right now: try again in a "
     "few minutes; the System page shows an operator why."
 )

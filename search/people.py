@@ -22,6 +22,7 @@ from scheduler import keys
 
 from .index import FACES, Index
 from .settings import IndexSettings, settings
+from .wording import N_, say
 
 
 class PersonNotFound(KeyError):
@@ -45,11 +46,19 @@ UNDO_DEPTH = 20
 
 
 def label(person: str, name: str | None) -> str:
-    """What a person is called on screen: their name, or "Person 3" for unnamed ``p3``."""
+    """What a person is called on screen: their name, or "Person 3" for unnamed ``p3`` (in the reader's language)."""
     if name:
         return name
     number = person[1:] if person.startswith("p") and person[1:].isdigit() else person
-    return f"Person {number}"
+    return say("Person {number}", number=number)
+
+
+def described(entry: dict[str, Any]) -> str:
+    """A journalled decision in the reader's words ("hiding Person 3")."""
+    values = entry.get("values")
+    if values is None:  # journalled before decisions were put into words on reading: English as it was written
+        return str(entry["what"])
+    return say(str(entry["what"]), **values)
 
 
 @dataclass(frozen=True)
@@ -305,14 +314,16 @@ class People:
                 self.redis.hdel(keys.people_aliases(self.workspace), alias)
 
     # -- the user's decisions -------------------------------------------------------------------
-    def _journal(self, what: str, touched: Iterable[str], people: Sequence[str] = ()) -> None:
+    def _journal(self, what: str, values: dict[str, str], touched: Iterable[str], people: Sequence[str] = ()) -> None:
         """Keeps the keys a decision is about to change as they are now, so that `undo` can put them back;
-        ``people`` are the persons it may create or remove (their place in the list is mended on undo)."""
+        ``people`` are the persons it may create or remove (their place in the list is mended on undo).
+        ``what`` (English, with ``{name}`` placeholders filled from ``values``) is put into words when it is
+        read, so each reader sees it in their language."""
         kept: dict[str, str | None] = {}
         for key in dict.fromkeys(touched):
             dumped = self.redis.dump(key)
             kept[key] = None if dumped is None else bytes(dumped).hex()
-        entry = {"what": what, "keys": kept, "people": list(people)}
+        entry = {"what": what, "values": values, "keys": kept, "people": list(people)}
         with self.redis.pipeline() as pipe:
             pipe.lpush(keys.people_undo(self.workspace), json.dumps(entry))
             pipe.ltrim(keys.people_undo(self.workspace), 0, UNDO_DEPTH - 1)
@@ -329,7 +340,7 @@ class People:
     def last_decision(self) -> str | None:
         """What `undo` would take back, in words; None when nothing is left to undo."""
         raw = self.redis.lindex(keys.people_undo(self.workspace), 0)
-        return None if raw is None else str(json.loads(raw)["what"])
+        return None if raw is None else described(json.loads(raw))
 
     def undo(self) -> str:
         """Takes back the last decision (rename, hide, merge, move): the keys it changed are put back as
@@ -352,14 +363,18 @@ class People:
                     self.redis.zrem(keys.people(self.workspace), person)
                 else:
                     self.redis.zadd(keys.people(self.workspace), {person: float(created)})
-            return str(entry["what"])
+            return described(entry)
 
     def rename(self, person: str, name: str) -> dict[str, Any]:
         with self._lock():
             person = self._require(person)
             before = self._label_of(person)
-            self._journal(f"naming {before} {name.strip()}" if name.strip() else f"clearing the name of {before}",
-                          [keys.person(self.workspace, person)])
+            if name.strip():
+                self._journal(N_("naming {person} {name}"), {"person": before, "name": name.strip()},
+                              [keys.person(self.workspace, person)])
+            else:
+                self._journal(N_("clearing the name of {person}"), {"person": before},
+                              [keys.person(self.workspace, person)])
             self.redis.hset(keys.person(self.workspace, person), "name", name.strip())
             return self.summary(person)
 
@@ -367,8 +382,8 @@ class People:
         """Leaves a person out of the people list (someone in the background), or shows them again."""
         with self._lock():
             person = self._require(person)
-            what = "hiding" if hidden else "showing again"
-            self._journal(f"{what} {self._label_of(person)}", [keys.person(self.workspace, person)])
+            what = N_("hiding {person}") if hidden else N_("showing {person} again")
+            self._journal(what, {"person": self._label_of(person)}, [keys.person(self.workspace, person)])
             self.redis.hset(keys.person(self.workspace, person), "hidden", "1" if hidden else "")
             return self.summary(person)
 
@@ -391,7 +406,8 @@ class People:
                     )
                 pictures |= self._pictures(source)
             moved = [face for source in sources for face in self.members(source)]
-            self._journal(f"merging {', '.join(self._label_of(p) for p in sources)} into {self._label_of(target)}",
+            self._journal(N_("merging {people} into {person}"),
+                          {"people": ", ".join(self._label_of(p) for p in sources), "person": self._label_of(target)},
                           [*self._person_keys(target, *sources), *(keys.face(self.workspace, f) for f in moved)],
                           people=[target, *sources])
             name = self.redis.hget(keys.person(self.workspace, target), "name") or b""
@@ -423,12 +439,13 @@ class People:
                     raise PersonConflict(f"{self._label_of(target)} was found by another face model than this face")
                 if face["picture"] in self._pictures(target):
                     raise PersonConflict(f"{self._label_of(target)} already has another face in this picture")
-                what = f"moving a face from {self._label_of(current)} to {self._label_of(target)}"
+                what = N_("moving a face from {person} to {other}")
             else:
                 # The new person's id is the counter's next value: no one else counts while the lock is held.
                 target = f"p{int(self.redis.get(keys.people_counter(self.workspace)) or 0) + 1}"
-                what = f"moving a face out of {self._label_of(current)}"
-            self._journal(what, [*self._person_keys(current, target), keys.face(self.workspace, face_id),
+                what = N_("moving a face out of {person}")
+            values = {"person": self._label_of(current), "other": self._label_of(target)}
+            self._journal(what, values, [*self._person_keys(current, target), keys.face(self.workspace, face_id),
                                  keys.face_cannot(self.workspace, face_id)], people=[current, target])
             if into is None:
                 target = self._new_person(face["model"])

@@ -12,6 +12,8 @@ PACKAGES: list[tuple[str, str]] = [
     ("nginx", "nginx"),
     ("shellcheck", "shellcheck"),
     ("chromium", "chromium"),
+    # tests/test_ui_accessibility.py installs axe-core from the npm registry with it.
+    ("npm", "npm"),
     # Installed without recommends, chromium brings no fonts: screenshots would show empty boxes.
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core"),
     # The multi-host test: network namespaces for each host, stunnel for TLS to the shared Redis and S3.

@@ -119,3 +119,18 @@ def test_undo_keeps_the_people_indexing_found_since(search_env: SearchEnv, api_c
     assert api_client.post("/api/v1/people/undo").status_code == 200
     assert set(_labels(api_client)) == {person, biden}
     assert search_env.person_of(again) == person
+
+
+def test_the_words_about_people_are_in_the_readers_language(search_env: SearchEnv, api_client: FlaskClient) -> None:
+    """The API answers a German page in German: the decision an undo takes back, and a person who is gone."""
+    uploads = _photos(search_env)
+    biden = search_env.person_of(uploads["biden"])
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    assert api_client.patch(f"/api/v1/people/{biden}", json={"hidden": True}, headers=german).status_code == 200
+    # The decision is kept as words to fill in, so a reader of either language sees it in theirs.
+    assert _people(api_client)["undo"] == f"hiding Person {biden[1:]}"
+    assert api_client.get("/api/v1/people", headers=german).get_json()["undo"] == f"Person {biden[1:]} ausblenden"
+    gone = api_client.get("/api/v1/people/p999", headers=german).get_json()["error"]
+    assert gone.startswith("diese Person ist nicht mehr in diesem Arbeitsbereich"), gone
+    undone = api_client.post("/api/v1/people/undo", headers=german).get_json()["undone"]
+    assert undone == f"Person {biden[1:]} ausblenden"

@@ -70,6 +70,10 @@ def test_an_uploads_exact_and_resized_copies_are_found_without_clip(
     # A description finds no words; the reply says once why no picture could be looked for.
     described = api_client.get("/api/v1/search", query_string={"q": "a man in a dark suit"}).get_json()
     assert described["hits"] == [] and described["notice"] == NOT_INSTALLED
+    # A German page is told in German, the fix (`make models`) unchanged.
+    german = api_client.get("/api/v1/search", query_string={"q": "a man in a dark suit"},
+                            headers={"Accept-Language": "de"}).get_json()["notice"]
+    assert german.startswith("Um Bilder nach ihrem Inhalt zu finden") and "`make models`" in german, german
 
 
 def test_a_picture_sent_finds_its_copies_without_clip(

@@ -16,7 +16,7 @@ from search.hook import SearchHook
 from search.index import index
 from storage.client import Store, public_endpoint
 
-from . import access, headers, inputs, limits, metrics
+from . import access, headers, i18n, inputs, limits, metrics
 from .access import Need, needs
 from .api import api
 from .events import events
@@ -55,6 +55,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     if config.proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
+    i18n.install(app)
     headers.install(app, public_endpoint(pipeline.store.settings))
     app.register_blueprint(openapi)
     app.register_blueprint(api)

@@ -11,10 +11,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from scheduler.service import State, UploadNotFound
 from search.clip import NOT_INSTALLED
 from search.people import PersonNotFound
+from search.wording import say
 
 from . import audit, results, sessions
 from .access import Need, needs
 from .context import pipeline
+from .i18n import gettext as _
+from .i18n import lazy_gettext
 from .search import duplicates_of as search_duplicates
 from .search import name_faces
 from .search import people as search_people
@@ -22,8 +25,9 @@ from .search import people as search_people
 pages = Blueprint("pages", __name__, template_folder="templates")
 
 LIST_LIMIT = 200
-SKIPPED_REASON = "skipped: its model is not installed on this server"
+SKIPPED_REASON = lazy_gettext("skipped: its model is not installed on this server")
 MEDIA_TYPES = ("image", "video", "audio")
+ALT_LABELS = 3  # the most likely labels name what a picture shows; more would be noise to a screen reader
 
 
 @pages.app_context_processor
@@ -46,12 +50,12 @@ def login() -> BaseResponse | tuple[str, int]:
     if request.method == "GET":
         return render_template("login.html", next=target, error=""), 200
     if not sessions.csrf_ok():
-        return render_template("login.html", next=target, error="The form expired: please try again."), 400
+        return render_template("login.html", next=target, error=_("The form expired: please try again.")), 400
     user = request.form.get("user", "")
     found = sessions.sign_in(user, request.form.get("password", ""))
     if found is None:
         audit.signed_in(user, ok=False)
-        message = "That user name and password do not match: `make up` printed the admin's on first start."
+        message = _("That user name and password do not match: `make up` printed the admin's on first start.")
         return render_template("login.html", next=target, error=message), 401
     audit.signed_in(found.user, ok=True, workspace=found.workspace)
     return redirect(target)
@@ -70,7 +74,7 @@ def logout() -> BaseResponse:
 def switch_workspace() -> BaseResponse | tuple[str, int]:
     """Works in another of the person's workspaces (a form in the page header)."""
     if not sessions.switch_workspace(request.form.get("workspace", "")):
-        return "you are no member of that workspace\n", 403
+        return _("You are no member of that workspace.") + "\n", 403
     return redirect(local_target(request.form.get("next")))
 
 
@@ -107,6 +111,24 @@ def uploads() -> str:
     )
 
 
+def alt_text(name: str, found: dict[str, Any]) -> str:
+    """What a picture shows, for those who cannot see it: its caption or labels and the text in it, else
+    its name."""
+    caption = str((found.get("caption") or {}).get("caption") or "").strip()
+    text = results.text(found)
+    if caption:
+        return _("%(caption)s, with the text: %(text)s", caption=caption, text=text) if text else caption
+    # What CLIP sees, not the NSFW check's labels: those name what to be wary of, not what is there.
+    labels = [item["label"] for item in results.labels({"clip": found.get("clip")})[:ALT_LABELS]]
+    if labels and text:
+        return _("Picture of %(labels)s with the text: %(text)s", labels=", ".join(labels), text=text)
+    if labels:
+        return _("Picture of %(labels)s", labels=", ".join(labels))
+    if text:
+        return _("Picture with the text: %(text)s", text=text)
+    return _("Picture %(name)s (not described yet)", name=name)
+
+
 def result_view(upload_id: str) -> dict[str, Any] | None:
     """Everything the result view draws, with presigned URLs the browser loads media from."""
     try:
@@ -118,7 +140,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
     for step in view["steps"].values():
         if step.get("state") == "skipped":
             # The function's reason names the missing model's directory on the server: of no use here.
-            step["reason"] = SKIPPED_REASON
+            step["reason"] = str(SKIPPED_REASON)
     parts = ("steps", "results", "artefacts", "source", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
     return {
@@ -136,6 +158,7 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "clip_missing": results.clip_missing(view["steps"]),
         "captions": results.captions(found),
         "summary": results.summary(found),
+        "alt": alt_text(upload["key"].split("/")[-1], found),
     }
 
 
@@ -145,7 +168,7 @@ def result(upload_id: str) -> tuple[str, int]:
     view = result_view(upload_id)
     if view is None:
         return render_template("missing.html", active="uploads", upload_id=upload_id), 404
-    return render_template("result.html", active="uploads", view=view, clip_notice=NOT_INSTALLED), 200
+    return render_template("result.html", active="uploads", view=view, clip_notice=say(NOT_INSTALLED)), 200
 
 
 @pages.get("/search")

@@ -96,3 +96,11 @@ def summary(results: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(c, dict)
     ]
     return {"title": str(found.get("title") or ""), "summary": str(found.get("summary") or ""), "chapters": chapters}
+
+
+def text(results: Mapping[str, Any], limit: int = 200) -> str:
+    """The text read in a picture, its lines joined, cut to a length a screen reader reads out comfortably."""
+    ocr = _dict(results.get("ocr"))
+    lines = [str(line.get("text") or "").strip() for line in ocr.get("lines") or [] if isinstance(line, dict)]
+    found = " ".join(line for line in lines if line) or str(ocr.get("text") or "").strip()
+    return found if len(found) <= limit else found[: limit - 1].rstrip() + "…"

@@ -20,12 +20,14 @@ from search.filters import Filters
 from search.index import Index, index
 from search.people import FaceNotFound, NothingToUndo, People, PersonConflict, PersonNotFound, face_id
 from search.people import label as person_label
+from search.wording import say
 from storage.layout import workspace_prefix
 
 from . import audit
 from .access import Need, needs
 from .api import error
 from .context import pipeline, redis, store, ui_settings
+from .i18n import lazy_gettext
 from .media import Pictures
 from .openapi import operation
 from .pictures import PictureUnreadable, fingerprint_of
@@ -160,7 +162,7 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
     if not any(hit["match"] == queries.EXACT for hit in found.hits) and queries.pictures_without_clip(idx, workspace()):
         # Words found nowhere may describe a picture, which only CLIP could find.
-        reply["notice"] = NOT_INSTALLED
+        reply["notice"] = say(NOT_INSTALLED)
     if not found.complete:
         reply["note"] = (f"part of a word is searched in the first {idx.config.scan_max_chunks} "
                          "text chunks only: type whole words to search everything")
@@ -198,7 +200,7 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
         reply["hits"] = _hits(queries.similar_images(idx, workspace(), vector, model, query.limit,
                                                      sha256=sent.sha256))
     except ClipUnavailable as exc:
-        reply["notice"] = str(exc)
+        reply["notice"] = say(str(exc))  # a known notice in the reader's language
     except ClipRejected as exc:
         return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
@@ -214,7 +216,7 @@ def _like_upload(idx: Index, body: ImageSearchRequest, limit: int) -> tuple[Resp
         return error(404, f"upload {upload_id} is no analysed picture of this workspace")
     reply: dict[str, Any] = {"upload_id": upload_id, "duplicates": _hits(copies), "hits": []}
     if found is None:
-        reply["notice"] = NOT_INSTALLED
+        reply["notice"] = say(NOT_INSTALLED)
     else:
         vector, model, sha256 = found
         reply["hits"] = _hits(queries.similar_images(idx, workspace(), vector, model, limit, leave_out=upload_id,
@@ -222,8 +224,11 @@ def _like_upload(idx: Index, body: ImageSearchRequest, limit: int) -> tuple[Resp
     return jsonify(reply), 200
 
 
-GONE = "that person is no longer in this workspace (merged into someone else, or removed): reload the page"
-FACE_GONE = "that face is no longer in this workspace (its upload was deleted or analysed again): reload the page"
+# In the reader's language: the pages show these errors as they come.
+GONE = lazy_gettext(
+    "that person is no longer in this workspace (merged into someone else, or removed): reload the page")
+FACE_GONE = lazy_gettext(
+    "that face is no longer in this workspace (its upload was deleted or analysed again): reload the page")
 
 
 @search.get("/people")
@@ -257,7 +262,7 @@ def get_person(person: str) -> tuple[Response, int]:
     try:
         summary = found.summary(person)
     except PersonNotFound:
-        return error(404, GONE)
+        return error(404, str(GONE))
     seen = pictures()
     members = []
     for face in found.members(summary["id"]):
@@ -284,7 +289,7 @@ def name_person(person: str, body: PersonName) -> tuple[Response, int]:
             changed = known.hide(person, body.hidden)
             audit.record(Action.PERSON_HIDDEN, person, {"hidden": str(body.hidden).lower()})
     except PersonNotFound:
-        return error(404, GONE)
+        return error(404, str(GONE))
     return jsonify(changed), 200
 
 
@@ -300,7 +305,7 @@ def merge_people(body: MergeRequest) -> tuple[Response, int]:
     try:
         merged = people().merge(into, others)
     except PersonNotFound:
-        return error(404, GONE)
+        return error(404, str(GONE))
     except PersonConflict as exc:
         return error(409, str(exc))
     audit.record(Action.PERSON_MERGED, into, {"people": ",".join(others)[:200]})
@@ -315,9 +320,9 @@ def split_face(face: str, body: SplitRequest) -> tuple[Response, int]:
     try:
         moved = people().split(face, body.person)
     except FaceNotFound:
-        return error(404, FACE_GONE)
+        return error(404, str(FACE_GONE))
     except PersonNotFound:
-        return error(404, GONE)
+        return error(404, str(GONE))
     except PersonConflict as exc:
         return error(409, str(exc))
     audit.record(Action.FACE_SPLIT, face, {"into": body.person or ""})
@@ -334,7 +339,7 @@ def person_uploads(person: str) -> tuple[Response, int]:
         found = known.uploads_of(person)
         resolved = known.resolve(person)
     except PersonNotFound:
-        return error(404, GONE)
+        return error(404, str(GONE))
     for entry in found:
         if pipeline().exists(entry["upload_id"], workspace()):
             upload = pipeline().upload(entry["upload_id"], workspace())

@@ -3,6 +3,24 @@
 
 const ML = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  // The page's language: translations of this file's and the page scripts' strings (ui/i18n.py), {} in English.
+  const catalogue = JSON.parse(document.getElementById("catalogue")?.textContent || "{}");
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (whole, key) => (key in (values || {}) ? String(values[key]) : whole));
+
+  // A string to show: wrapped so `python -m ui.i18n` finds it, with {name} placeholders filled from `values`.
+  function _(message, values) {
+    const found = catalogue[message];
+    return fill(typeof found === "string" && found ? found : message, values);
+  }
+
+  // English and German have one singular and one plural form; {n} is the count.
+  function ngettext(singular, plural, n, values) {
+    const forms = Array.isArray(catalogue[singular]) ? catalogue[singular] : [singular, plural];
+    return fill(Number(n) === 1 ? forms[0] : forms[1], Object.assign({ n }, values || {}));
+  }
+
+  // A state, media type or role as the page's language names it; the data keeps the English value.
+  const name = (value) => (typeof catalogue[value] === "string" && catalogue[value]) || value;
 
   // The API accepts the session cookie; the CSRF header proves the request came from our pages.
   async function api(path, options = {}) {
@@ -62,5 +80,5 @@ const ML = (() => {
     return node;
   }
 
-  return { api, el, clock, bytes, csrf, faceCrop };
+  return { api, el, clock, bytes, csrf, faceCrop, _, ngettext, name };
 })();

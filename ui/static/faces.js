@@ -2,11 +2,12 @@
 "use strict";
 
 (() => {
-  // Every sentence this part of the page shows, in one place.
+  // Every sentence this part of the page shows, in one place, in the page's language (ML._).
+  const { _ } = ML;
   const TEXT = {
-    saved: (who) => `saved: ${who}`,
-    moved: (who) => `moved to ${who}`,
-    failed: (why) => `not saved: ${why}`,
+    saved: (who) => _("saved: {name}", { name: who }),
+    moved: (who) => _("moved to {name}", { name: who }),
+    failed: (why) => _("not saved: {reason}", { reason: why }),
   };
   const list = document.getElementById("faces-here");
   if (!list) return;

@@ -2,35 +2,38 @@
 "use strict";
 
 (() => {
-  // Every sentence this page shows, in one place.
+  // Every sentence this page shows, in one place, in the page's language (ML._, ML.ngettext).
+  const { _, ngettext } = ML;
   const TEXT = {
-    saved: "saved",
-    notSaved: (why) => `not saved: ${why}`,
-    moveOut: "Move out",
-    moveOutTitle: "this face is someone else: make it a person of its own",
-    openPicture: "open the picture",
-    at: (time) => `at ${ML.clock(time)}`,
-    faceOf: (who) => `a face of ${who}`,
-    noFace: "no face",
-    unnamed: "unnamed",
-    rename: "Name",
-    hide: "Hide",
-    show: "Show again",
-    hideTitle: "leave this person out of the list (someone in the background)",
-    select: (who) => `select ${who} to merge`,
-    counts: (faces, uploads) => `${faces} face${faces === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}`,
-    notMerged: (why) => `Not merged: ${why}`,
-    merged: (n, who) => `Merged ${n} people into ${who}.`,
-    notMoved: (why) => `Not moved: ${why}`,
-    movedOut: (who) => `Moved the face out: it is now ${who}.`,
-    hidden: (who) => `${who} is hidden.`,
-    shown: (who) => `${who} is shown again.`,
-    undo: (what) => `Undo ${what}`,
-    undone: (what) => `Undone: ${what}.`,
-    noService: "The people index is not available yet: this installation has no face identity service.",
-    failed: (why) => `Could not load people: ${why}`,
-    count: (n) => `${n} ${n === 1 ? "person" : "people"}`,
-    none: "No faces have been grouped into people yet.",
+    saved: _("saved"),
+    notSaved: (why) => _("not saved: {reason}", { reason: why }),
+    moveOut: _("Move out"),
+    moveOutTitle: _("this face is someone else: make it a person of its own"),
+    moveOutOf: (who) => _("Move this face of {name} out", { name: who }),
+    openPicture: _("open the picture"),
+    at: (time) => _("at {time}", { time: ML.clock(time) }),
+    faceOf: (who) => _("a face of {name}", { name: who }),
+    noFace: _("no face"),
+    unnamed: _("unnamed"),
+    nameOf: (who) => _("name of {name}", { name: who }),
+    rename: _("Name"),
+    hide: _("Hide"),
+    show: _("Show again"),
+    hideTitle: _("leave this person out of the list (someone in the background)"),
+    select: (who) => _("select {name} to merge", { name: who }),
+    counts: (faces, uploads) => ngettext("{n} face", "{n} faces", faces) + " " + ngettext("in {n} upload", "in {n} uploads", uploads),
+    notMerged: (why) => _("Not merged: {reason}", { reason: why }),
+    merged: (n, who) => _("Merged {count} people into {name}.", { count: n, name: who }),
+    notMoved: (why) => _("Not moved: {reason}", { reason: why }),
+    movedOut: (who) => _("Moved the face out: it is now {name}.", { name: who }),
+    hidden: (who) => _("{name} is hidden.", { name: who }),
+    shown: (who) => _("{name} is shown again.", { name: who }),
+    undo: (what) => _("Undo {what}", { what }),
+    undone: (what) => _("Undone: {what}.", { what }),
+    noService: _("The people index is not available yet: this installation has no face identity service."),
+    failed: (why) => _("Could not load people: {reason}", { reason: why }),
+    count: (n) => ngettext("{n} person", "{n} people", n),
+    none: _("No faces have been grouped into people yet."),
   };
   const status = document.getElementById("people-status");
   const action = document.getElementById("people-action");
@@ -51,7 +54,8 @@
     const href = `/uploads/${encodeURIComponent(face.upload_id)}` + (timed ? `?t=${face.time}` : "");
     const link = ML.el("a", { href, title: timed ? TEXT.at(face.time) : TEXT.openPicture, "aria-label": TEXT.faceOf(who) });
     const split = canSplit
-      ? ML.el("button", { type: "button", class: "split", title: TEXT.moveOutTitle, text: TEXT.moveOut, onclick: () => splitFace(face.id) })
+      ? ML.el("button", { type: "button", class: "split", title: TEXT.moveOutTitle,
+        "aria-label": TEXT.moveOutOf(who), text: TEXT.moveOut, onclick: () => splitFace(face.id) })
       : null;
     return ML.el("div", { class: "face", "data-face": face.id }, face.picture_url ? ML.faceCrop(link, face) : link, split);
   }
@@ -60,7 +64,7 @@
   function personView(person) {
     const id = person.id;
     const who = person.label || person.name || id;
-    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": `name of ${who}`, placeholder: TEXT.unnamed });
+    const name = ML.el("input", { type: "text", value: person.name || "", "aria-label": TEXT.nameOf(who), placeholder: TEXT.unnamed });
     const save = ML.el("button", { type: "submit", text: TEXT.rename });
     const note = ML.el("span", { class: "muted note" });
     const form = ML.el("form", { class: "rename" }, name, save, note);

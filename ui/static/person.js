@@ -2,24 +2,25 @@
 "use strict";
 
 (() => {
-  // Every sentence this page shows, in one place.
+  // Every sentence this page shows, in one place, in the page's language (ML._, ML.ngettext).
+  const { _, ngettext } = ML;
   const TEXT = {
-    failed: (why) => `Could not load this person: ${why}`,
-    counts: (faces, uploads) => `${faces} face${faces === 1 ? "" : "s"} in ${uploads} upload${uploads === 1 ? "" : "s"}`,
-    hide: "Hide from the people list",
-    show: "Show in the people list again",
-    hiddenNote: "Hidden from the people list.",
-    saved: (who) => `Saved: this is ${who}.`,
-    notSaved: (why) => `Not saved: ${why}`,
-    moveOut: "Not this person",
-    thisIs: "This is…",
-    movedOut: (who) => `Moved the face out: it is now ${who}.`,
-    movedTo: (who) => `Moved the face to ${who}.`,
-    notMoved: (why) => `Not moved: ${why}`,
-    undo: (what) => `Undo ${what}`,
-    undone: (what) => `Undone: ${what}.`,
-    at: (time) => `at ${ML.clock(time)}`,
-    faceOf: (who) => `a face of ${who}`,
+    failed: (why) => _("Could not load this person: {reason}", { reason: why }),
+    counts: (faces, uploads) => ngettext("{n} face", "{n} faces", faces) + " " + ngettext("in {n} upload", "in {n} uploads", uploads),
+    hide: _("Hide from the people list"),
+    show: _("Show in the people list again"),
+    hiddenNote: _("Hidden from the people list."),
+    saved: (who) => _("Saved: this is {name}.", { name: who }),
+    notSaved: (why) => _("Not saved: {reason}", { reason: why }),
+    moveOut: _("Not this person"),
+    thisIs: _("This is…"),
+    movedOut: (who) => _("Moved the face out: it is now {name}.", { name: who }),
+    movedTo: (who) => _("Moved the face to {name}.", { name: who }),
+    notMoved: (why) => _("Not moved: {reason}", { reason: why }),
+    undo: (what) => _("Undo {what}", { what }),
+    undone: (what) => _("Undone: {what}.", { what }),
+    at: (time) => _("at {time}", { time: ML.clock(time) }),
+    faceOf: (who) => _("a face of {name}", { name: who }),
   };
   const title = document.getElementById("person-title");
   const id = title.dataset.id;
@@ -46,7 +47,7 @@
     const href = `/uploads/${encodeURIComponent(entry.upload_id)}`;
     return ML.el("li", { class: "hit", "data-upload-id": entry.upload_id },
       ML.el("a", { href: times.length ? `${href}?t=${times[0]}` : href },
-        entry.thumbnail ? ML.el("img", { src: entry.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: entry.media_type || "" }),
+        entry.thumbnail ? ML.el("img", { src: entry.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: ML.name(entry.media_type || "") }),
         ML.el("span", { class: "hit-name", text: String(entry.key || entry.upload_id).split("/").pop() })),
       times.length ? ML.el("span", { class: "hit-text" }, times.map((t, i) => [i ? ", " : "",
         ML.el("a", { href: `${href}?t=${t}`, class: "time", text: ML.clock(t) })])) : null);

@@ -3,6 +3,7 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = ML;
   const view = JSON.parse(document.getElementById("view").textContent);
   const results = view.results || {};
   const SVG = "http://www.w3.org/2000/svg";
@@ -39,8 +40,8 @@
   function personName(face, index) {
     const person = face.person ?? face.name;
     if (typeof person === "string" && person) return person;
-    if (person && typeof person === "object") return person.label || person.name || `face ${index + 1}`;
-    return `face ${index + 1}`;
+    if (person && typeof person === "object") return person.label || person.name || _("face {number}", { number: index + 1 });
+    return _("face {number}", { number: index + 1 });
   }
 
   function label(group, text, x, y, size, cls) {
@@ -149,9 +150,9 @@
       box.addEventListener("change", applyToggles);
     }
     blurToggle?.addEventListener("change", applyToggles);
-    const parts = [`${faces.length} face${faces.length === 1 ? "" : "s"}`, `${lines.length} text line${lines.length === 1 ? "" : "s"}`,
-      `${people.length} pose${people.length === 1 ? "" : "s"}`];
-    if (nsfw.verdict) parts.push(`NSFW verdict: ${nsfw.verdict}`);
+    const parts = [ngettext("{n} face", "{n} faces", faces.length), ngettext("{n} text line", "{n} text lines", lines.length),
+      ngettext("{n} pose", "{n} poses", people.length)];
+    if (nsfw.verdict) parts.push(_("NSFW verdict: {verdict}", { verdict: nsfw.verdict }));
     document.getElementById("overlay-summary").textContent = parts.join(" · ");
     showText(lines.map((line) => String(line.text ?? "")).filter(Boolean));
     if (picture.complete && picture.naturalWidth) draw();
@@ -170,7 +171,8 @@
     const segments = list(view.segments);
     const transcript = document.getElementById("transcript");
     const items = segments.map((s) => ML.el("li", {},
-      ML.el("button", { type: "button", class: "seek", "data-start": s.start, onclick: () => seek(s.start), text: ML.clock(s.start) }),
+      ML.el("button", { type: "button", class: "seek", "data-start": s.start, onclick: () => seek(s.start), text: ML.clock(s.start),
+        "aria-label": _("Play from {time}", { time: ML.clock(s.start) }) }),
       ML.el("span", { text: ` ${s.text}` })));
     transcript.replaceChildren(...items);
 
@@ -193,16 +195,16 @@
         timeline.querySelectorAll(".marker").forEach((m) => m.remove());
         if (!duration) return;
         const place = (start, end, cls, title) => {
-          const m = ML.el("button", { type: "button", class: `marker ${cls}`, title, onclick: (e) => { e.stopPropagation(); seek(start); } });
+          const m = ML.el("button", { type: "button", class: `marker ${cls}`, title, "aria-label": title, onclick: (e) => { e.stopPropagation(); seek(start); } });
           m.style.left = `${(start / duration) * 100}%`;
           m.style.width = `${Math.max(0.8, ((end - start) / duration) * 100)}%`;
           timeline.append(m);
         };
         for (const r of ranges) {
-          if (r.faces > 0) place(r.start, r.end, "faces", `${r.faces} face(s) at ${ML.clock(r.start)}`);
-          if (list(r.text).length) place(r.start, r.end, "text", `text: ${list(r.text).join(" / ")}`);
+          if (r.faces > 0) place(r.start, r.end, "faces", ngettext("{n} face at {time}", "{n} faces at {time}", r.faces, { time: ML.clock(r.start) }));
+          if (list(r.text).length) place(r.start, r.end, "text", _("text: {text}", { text: list(r.text).join(" / ") }));
         }
-        for (const s of segments) place(s.start, s.end, "speech", s.text);
+        for (const s of segments) place(s.start, s.end, "speech", _("speech: {text}", { text: s.text }));
       };
       for (const r of ranges) texts.push(...list(r.text).map((t) => `${ML.clock(r.start)} ${t}`));
       showText(texts);
@@ -239,10 +241,10 @@
         let chip = [...chips.children].find((c) => c.dataset.step === change.data.name);
         if (!chip) { chip = ML.el("li", { "data-step": change.data.name }); chips.append(chip); }
         chip.className = `step state-${change.data.state}`;
-        chip.textContent = `${change.data.name}: ${change.data.state}`;
+        chip.textContent = `${change.data.name}: ${ML.name(change.data.state)}`;
       } else if (change.kind === "upload") {
         const badge = document.getElementById("state");
-        badge.textContent = change.data.state;
+        badge.textContent = ML.name(change.data.state);
         badge.className = `state state-${change.data.state}`;
         // The finished analysis has all results: show them.
         if (change.data.state === "done" || change.data.state === "failed") { source.close(); location.reload(); }

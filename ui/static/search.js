@@ -3,28 +3,31 @@
 "use strict";
 
 (() => {
-  // Every sentence this page shows, in one place.
+  // Every sentence this page shows, in one place, in the page's language (ML._, ML.ngettext).
+  const { _, ngettext } = ML;
+  const percent = (score) => Math.round(score * 100);
   const TEXT = {
-    searching: "Searching…",
-    noService: "The search index is not available yet: this installation has no search service.",
-    failed: (why) => `Search failed: ${why}`,
-    found: (n, what) => `${n} found for ${what}`,
-    nothing: (what) => `Nothing found for ${what}.`,
-    notImage: (name) => `${name} is not an image: drop a JPEG, PNG or WebP picture.`,
-    imagesLike: (name) => `images like ${name}`,
-    exactTitle: "Exact matches",
-    similarTitle: "Similar in meaning",
-    copiesTitle: "Copies",
-    picturesTitle: "Similar pictures",
-    whyExact: { ocr: "the words are in the text on screen", transcript: "the words are said" },
-    whyExactOther: "the words appear",
-    whySimilar: (score) => `close in meaning (${Math.round(score * 100)}%)`,
-    badge: { identical: "identical", near: "near-duplicate" },
-    whyCopy: { exact: "the same file", near: "the same picture, resized or re-encoded" },
-    whyPicture: (score) => `looks alike (${Math.round(score * 100)}%)`,
-    faces: (n) => `${n} face${n === 1 ? "" : "s"}`,
-    unnamed: (id) => `Person ${String(id).replace(/^p/, "")}`,
-    uploads: (n) => `${n} upload${n === 1 ? "" : "s"}`,
+    searching: _("Searching…"),
+    noService: _("The search index is not available yet: this installation has no search service."),
+    failed: (why) => _("Search failed: {reason}", { reason: why }),
+    found: (n, what) => _("{count} found for {what}", { count: n, what }),
+    nothing: (what) => _("Nothing found for {what}.", { what }),
+    notImage: (name) => _("{name} is not an image: drop a JPEG, PNG or WebP picture.", { name }),
+    imagesLike: (name) => _("images like {name}", { name }),
+    quoted: (query) => _("“{query}”", { query }),
+    group: (title, n) => _("{title} ({count})", { title, count: n }),
+    exactTitle: _("Exact matches"),
+    similarTitle: _("Similar in meaning"),
+    copiesTitle: _("Copies"),
+    picturesTitle: _("Similar pictures"),
+    whyExact: { ocr: _("the words are in the text on screen"), transcript: _("the words are said") },
+    whyExactOther: _("the words appear"),
+    whySimilar: (score) => _("close in meaning ({percent}%)", { percent: percent(score) }),
+    badge: { identical: _("identical"), near: _("near-duplicate") },
+    whyCopy: { exact: _("the same file"), near: _("the same picture, resized or re-encoded") },
+    whyPicture: (score) => _("looks alike ({percent}%)", { percent: percent(score) }),
+    faces: (n) => ngettext("{n} face", "{n} faces", n),
+    uploads: (n) => ngettext("{n} upload", "{n} uploads", n),
   };
 
   const form = document.getElementById("search-form");
@@ -61,7 +64,7 @@
     const about = [timed ? ML.clock(time) : "", hit.text ? `“${hit.text}”` : ""].filter(Boolean).join(" · ");
     return ML.el("li", { class: `hit${kind === "copy" || badge ? " duplicate" : ""}`, "data-upload-id": id, "data-match": hit.match || kind },
       ML.el("a", { href },
-        hit.thumbnail ? ML.el("img", { src: hit.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: hit.media_type || "" }),
+        hit.thumbnail ? ML.el("img", { src: hit.thumbnail, alt: "", loading: "lazy" }) : ML.el("div", { class: "no-thumb", text: ML.name(hit.media_type || "") }),
         badge ? ML.el("span", { class: "badge", text: badge }) : null,
         ML.el("span", { class: "hit-name", text: String(hit.key || id || "").split("/").pop() }),
         ML.el("span", { class: "hit-why", text: why(hit, kind) }),
@@ -71,7 +74,7 @@
   function group(title, found, kind, name) {
     if (!found.length) return null;
     return ML.el("section", { class: "hit-group", "data-group": name },
-      ML.el("h2", { text: `${title} (${found.length})` }),
+      ML.el("h2", { text: TEXT.group(title, found.length) }),
       ML.el("ul", { class: "hits" }, found.map((hit) => hitView(hit, kind))));
   }
 
@@ -92,7 +95,7 @@
     status.className = "muted";
     status.textContent = total ? TEXT.found(total, what) : TEXT.nothing(what);
     if (reply.data?.notice) {
-      notice.textContent = reply.data.notice;
+      notice.textContent = reply.data.notice;  // in the page's language: the API speaks the reader's
       notice.hidden = false;
     }
     results.replaceChildren(...groups.map(([title, found, kind, name]) => group(title, found || [], kind, name)).filter(Boolean));
@@ -121,7 +124,7 @@
     const reply = await ML.api(`/search?${params}`);
     const hits = reply.data?.hits || [];
     show(reply, [[TEXT.exactTitle, hits.filter((h) => h.match === "exact"), "text", "exact"],
-      [TEXT.similarTitle, hits.filter((h) => h.match !== "exact"), "text", "similar"]], `“${query}”`);
+      [TEXT.similarTitle, hits.filter((h) => h.match !== "exact"), "text", "similar"]], TEXT.quoted(query));
   }
 
   async function byImage(picked) {
@@ -156,7 +159,7 @@
     const reply = await ML.api("/people");
     if (!reply.ok) return;
     for (const person of reply.data.people || []) {
-      picker.append(ML.el("option", { value: person.id, text: `${person.name || TEXT.unnamed(person.id)} (${TEXT.uploads(person.uploads)})` }));
+      picker.append(ML.el("option", { value: person.id, text: `${person.label || person.name || person.id} (${TEXT.uploads(person.uploads)})` }));
     }
     const wanted = new URLSearchParams(location.search).get("person");
     if (wanted) picker.value = wanted;
@@ -175,6 +178,9 @@
   for (const control of [mediaType, since, until]) control.addEventListener("change", () => { if (input.value.trim()) run(); });
   picker.addEventListener("change", run);
   file.addEventListener("change", () => byImage(file.files[0]));
+  file.addEventListener("keydown", (event) => {  // Enter opens the picker as Space does (Chromium: Space only)
+    if (event.key === "Enter") { event.preventDefault(); file.click(); }
+  });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {

@@ -3,14 +3,15 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = ML;
   const drop = document.getElementById("drop");
   const picker = document.getElementById("files");
   const queue = document.getElementById("queue");
   const maxBytes = Number(drop.dataset.maxBytes);
 
   function row(file) {
-    const bar = ML.el("progress", { max: 100, value: 0 });
-    const status = ML.el("span", { class: "status", text: "waiting" });
+    const bar = ML.el("progress", { max: 100, value: 0, "aria-label": _("{name} sent", { name: file.name }) });
+    const status = ML.el("span", { class: "status", text: _("waiting") });
     const item = ML.el("li", { class: "file" },
       ML.el("div", { class: "row-head" }, ML.el("span", { class: "name", text: file.name }),
         ML.el("span", { class: "muted", text: ML.bytes(file.size) }), status), bar);
@@ -29,8 +30,8 @@
         if (event.lengthComputable) view.bar.value = Math.round((event.loaded / event.total) * 100);
         view.status.textContent = `${view.bar.value}%`;
       });
-      xhr.addEventListener("load", () => (xhr.status < 300 ? resolve() : reject(new Error(`the store answered HTTP ${xhr.status}`))));
-      xhr.addEventListener("error", () => reject(new Error("the store could not be reached (network or CORS)")));
+      xhr.addEventListener("load", () => (xhr.status < 300 ? resolve() : reject(new Error(_("the store answered HTTP {status}", { status: xhr.status })))));
+      xhr.addEventListener("error", () => reject(new Error(_("the store could not be reached (network or CORS)"))));
       xhr.send(form);
     });
   }
@@ -38,22 +39,22 @@
   async function send(file) {
     const view = row(file);
     if (file.size > maxBytes) {
-      view.status.textContent = `too large: up to ${ML.bytes(maxBytes)}`;
+      view.status.textContent = _("too large: up to {size}", { size: ML.bytes(maxBytes) });
       view.item.classList.add("failed");
       return;
     }
     try {
       const ticket = await ML.api("/uploads", { method: "POST", body: { filename: file.name, size: file.size, content_type: file.type } });
       if (!ticket.ok) throw new Error(ticket.data?.error || `HTTP ${ticket.status}`);
-      view.status.textContent = "uploading";
+      view.status.textContent = _("uploading");
       await post(ticket.data, file, view);
       view.bar.value = 100;
-      view.status.textContent = "uploaded: analysing";
+      view.status.textContent = _("uploaded: analysing");
       view.item.classList.add("uploaded");
       view.item.dataset.key = ticket.data.key;
-      view.item.append(ML.el("a", { href: "/uploads", class: "follow", text: "follow its progress" }));
+      view.item.append(ML.el("a", { href: "/uploads", class: "follow", text: _("follow its progress") }));
     } catch (error) {
-      view.status.textContent = `failed: ${error.message}`;
+      view.status.textContent = _("failed: {reason}", { reason: error.message });
       view.item.classList.add("failed");
     }
   }
@@ -68,4 +69,8 @@
   }
   drop.addEventListener("drop", (event) => sendAll(event.dataTransfer.files));
   picker.addEventListener("change", () => { sendAll(picker.files); picker.value = ""; });
+  // Chromium opens a file picker on Space only; a keyboard user presses Enter on a button just as often.
+  picker.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); picker.click(); }
+  });
 })();

@@ -2,6 +2,7 @@
 "use strict";
 
 (() => {
+  const { _ } = ML;
   const list = document.getElementById("uploads");
   const empty = document.getElementById("empty");
   const live = document.getElementById("live");
@@ -33,7 +34,7 @@
         ML.el("span", { class: "state", text: "" })),
       ML.el("ul", { class: "steps" }),
       ML.el("div", { class: "failure", hidden: true },
-        ML.el("span", { class: "reason" }), ML.el("button", { type: "button", class: "retry", text: "Retry" })));
+        ML.el("span", { class: "reason" }), ML.el("button", { type: "button", class: "retry", text: _("Retry") })));
   }
 
   function setUpload(upload) {
@@ -44,9 +45,9 @@
     }
     row.dataset.state = upload.state;
     row.dataset.mediaType = upload.media_type || "";
-    row.querySelector(".media").textContent = upload.media_type || "…";
+    row.querySelector(".media").textContent = upload.media_type ? ML.name(upload.media_type) : "…";
     const badge = row.querySelector(".state");
-    badge.textContent = upload.state;
+    badge.textContent = ML.name(upload.state);
     badge.className = `state state-${upload.state}`;
     // A retried upload starts again with no steps.
     if (upload.state === "queued") row.querySelector(".steps").replaceChildren();
@@ -67,14 +68,14 @@
       steps.append(chip);
     }
     chip.className = `step state-${step.state}`;
-    chip.textContent = `${step.name}: ${step.state}`;
+    chip.textContent = `${step.name}: ${ML.name(step.state)}`;
     chip.title = step.reason || "";
   }
 
   function connect() {
     const source = new EventSource("/events");
     source.addEventListener("open", async () => {
-      live.textContent = "live";
+      live.textContent = _("live");
       live.classList.add("on");
       // Changes made between rendering the page and (re)connecting were not streamed: catch up once.
       const reply = await ML.api("/uploads?limit=200");
@@ -83,7 +84,7 @@
         for (const step of Object.values(upload.steps || {})) setStep(upload.id, step);
       }
     });
-    source.addEventListener("error", () => { live.textContent = "reconnecting…"; live.classList.remove("on"); });
+    source.addEventListener("error", () => { live.textContent = _("reconnecting…"); live.classList.remove("on"); });
     source.addEventListener("message", (event) => {
       const change = JSON.parse(event.data);
       if (change.kind === "upload") setUpload(change.data);
@@ -100,7 +101,7 @@
     const reply = await ML.api(`/uploads/${row.dataset.id}/retry`, { method: "POST" });
     button.disabled = false;
     if (reply.ok) setUpload(reply.data);
-    else row.querySelector(".reason").textContent = `retry refused: ${reply.data?.error || reply.status}`;
+    else row.querySelector(".reason").textContent = _("retry refused: {reason}", { reason: reply.data?.error || reply.status });
   });
 
   for (const select of [stateFilter, typeFilter]) {
