@@ -112,14 +112,10 @@ def uploads() -> str:
 
 
 def alt_text(name: str, found: dict[str, Any]) -> str:
-    """What a picture shows, for those who cannot see it: its caption or labels and the text in it, else
-    its name."""
-    caption = str((found.get("caption") or {}).get("caption") or "").strip()
-    text = results.text(found)
-    if caption:
-        return _("%(caption)s, with the text: %(text)s", caption=caption, text=text) if text else caption
+    """What a picture shows, for those who cannot see it: its labels and the text in it, else its name."""
     # What CLIP sees, not the NSFW check's labels: those name what to be wary of, not what is there.
     labels = [item["label"] for item in results.labels({"clip": found.get("clip")})[:ALT_LABELS]]
+    text = results.text(found)
     if labels and text:
         return _("Picture of %(labels)s with the text: %(text)s", labels=", ".join(labels), text=text)
     if labels:
