@@ -125,7 +125,12 @@ class Pipeline:
             "timeline": analysis.timeline(results),
             "artefacts": self.artefact_urls(upload),
             "source": self.store.browser_url(record.bucket, record.key),
+            "download": self.store.download_url(record.bucket, record.key),
         }
+
+    def neighbours(self, upload: str, workspace: str) -> tuple[str | None, str | None]:
+        """The uploads listed just before (newer) and after (older) this one: a viewer's previous and next."""
+        return self.records.neighbours(workspace, self.upload(upload, workspace).id)
 
     def health(self) -> dict[str, Any]:
         """Gateways with their functions' readiness, queues and workers."""

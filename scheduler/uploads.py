@@ -251,6 +251,18 @@ class Uploads:
                 continue
         return Page(total, found)
 
+    def neighbours(self, workspace: str, upload: str) -> tuple[str | None, str | None]:
+        """The uploads listed just before (newer) and after (older) this one in its workspace's listing."""
+        listing = self._listing(workspace)
+        found = self.redis.zrevrank(listing, upload)
+        if found is None:
+            return None, None
+        rank = int(found)  # type: ignore[arg-type]
+        around = [text(item) for item in self.redis.zrevrange(listing, max(rank - 1, 0), rank + 1)]
+        newer = around[0] if rank > 0 else None
+        older = around[-1] if around and around[-1] != upload else None
+        return newer, older
+
     def ensure_index(self) -> int:
         """Builds the listing sets for records made before they existed (an upgrade); returns how many."""
         marker = f"{PREFIX}:uploads:index-version"

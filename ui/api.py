@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
 
 from accounts.audit import Action
+from accounts.export import originals_archive
 from accounts.usage import Usage
 from scheduler.service import NotRetryable, UploadNotFound
 from storage.layout import form_upload_key
@@ -17,7 +18,18 @@ from . import audit
 from .access import Need, current, needs
 from .context import pipeline, redis, store
 from .openapi import operation
-from .schemas import Deleted, Error, UploadForm, UploadList, UploadRequest, UploadsQuery, UploadSummary, UploadView
+from .schemas import (
+    LIST_MAX,
+    ArchiveQuery,
+    Deleted,
+    Error,
+    UploadForm,
+    UploadList,
+    UploadRequest,
+    UploadsQuery,
+    UploadSummary,
+    UploadView,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -95,6 +107,22 @@ def day_bounds(since: date | None, until: date | None) -> tuple[float | None, fl
     start = None if since is None else datetime.combine(since, time.min, UTC).timestamp()
     end = None if until is None else datetime.combine(until, time.max, UTC).timestamp()
     return start, end
+
+
+@api.get("/uploads/archive")
+@needs(Need.VIEWER)
+@operation("The originals of some uploads as one tar archive, streamed.", {200: "application/x-tar", 400: Error},
+           query=ArchiveQuery)
+def archive_uploads(query: ArchiveQuery) -> Response | tuple[Response, int]:
+    """The originals of the uploads named (of this workspace; others are left out), each under its path."""
+    ids = [part for part in (item.strip() for item in query.ids.split(",")) if part]
+    if not ids or len(ids) > LIST_MAX:
+        return error(400, f"name 1 to {LIST_MAX} upload ids, separated by commas")
+    audit.record(Action.EXPORT, g.workspace, {"uploads": len(ids)})
+    chunks = originals_archive(pipeline(), g.workspace, ids)
+    name = f"medialens-{len(ids)}-uploads-{datetime.now(UTC):%Y%m%d}.tar"
+    return Response(stream_with_context(chunks), mimetype="application/x-tar",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @api.get("/uploads/<upload_id>")

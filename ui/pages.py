@@ -18,7 +18,6 @@ from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
-LIST_LIMIT = 200
 MEDIA_TYPES = ("image", "video", "audio")
 
 
@@ -83,24 +82,16 @@ def upload() -> str:
                            max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
 
 
-def listing(state: str, media_type: str) -> list[dict[str, Any]]:
-    """The newest uploads; those the filters leave out are marked hidden, so the page can show them live."""
-    found = []
-    for upload in pipeline().query(g.workspace, limit=LIST_LIMIT).uploads:
-        hidden = (bool(state) and upload["state"] != state) or (bool(media_type) and upload["media_type"] != media_type)
-        found.append({**upload, "hidden": hidden})
-    return found
+FILTERS = ("state", "media_type", "person", "since", "until")
 
 
 @pages.get("/uploads")
 @needs(Need.VIEWER)
 def uploads() -> str:
-    state = request.args.get("state", "")
-    media_type = request.args.get("media_type", "")
-    return render_template(
-        "uploads.html", active="uploads", uploads=listing(state, media_type), state=state,
-        media_type=media_type, states=[s.value for s in State], media_types=MEDIA_TYPES,
-    )
+    """The library: its script lists the uploads a page at a time through the API, with these filters."""
+    chosen = {name: request.args.get(name, "")[:200] for name in FILTERS}
+    return render_template("uploads.html", active="uploads", filters=chosen, states=[s.value for s in State],
+                           media_types=MEDIA_TYPES)
 
 
 def name_faces(upload_id: str, found: dict[str, Any]) -> None:
@@ -121,12 +112,18 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         return None
     found = view["results"]
     name_faces(upload_id, found)
-    parts = ("steps", "results", "artefacts", "source", "timeline")
+    parts = ("steps", "results", "artefacts", "source", "download", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
+    newer, older = pipeline().neighbours(upload_id, g.workspace)
     return {
         "upload": upload,
+        "name": upload["path"].rsplit("/", 1)[-1],
+        "folder": upload["path"].rpartition("/")[0],
+        "newer": newer,
+        "older": older,
+        "download": view["download"],
         "media_type": upload["media_type"] or str(found.get("probe", {}).get("media_type") or ""),
-        "steps": dict(sorted(view["steps"].items())),
+        "steps": dict(sorted(view["steps"].items(), key=lambda item: (item[1]["position"], item[0]))),
         "results": found,
         "artefacts": view["artefacts"],
         "source": view["source"],

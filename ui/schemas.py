@@ -46,6 +46,10 @@ class UploadsQuery(Query):
     person: str = Field("", max_length=200, description="Only uploads where this person appears.")
 
 
+class ArchiveQuery(Query):
+    ids: str = Field(min_length=1, max_length=LIST_MAX * 21, description="Upload ids, separated by commas.")
+
+
 class SearchQuery(Query):
     q: str = Field(min_length=1, description="Words to search for (a length cap is set by the server).")
     kind: Literal["text", "image"] = Field("text", description="Words seen or heard, or pictures for a description.")

@@ -13,7 +13,7 @@ const ML = (() => {
       headers["Content-Type"] = "application/json";
     }
     const reply = await fetch("/api/v1" + path, {
-      method: options.method || "GET", headers, body, credentials: "same-origin",
+      method: options.method || "GET", headers, body, credentials: "same-origin", keepalive: Boolean(options.keepalive),
     });
     let data = null;
     try { data = await reply.json(); } catch (e) { data = null; }
@@ -49,5 +49,10 @@ const ML = (() => {
     return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
   }
 
-  return { api, el, clock, bytes, csrf };
+  // A message with {name} places filled in: page scripts keep their words in one place and fill them here.
+  function format(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  }
+
+  return { api, el, clock, bytes, csrf, format };
 })();
