@@ -11,7 +11,9 @@ from functions.common import images, media
 from functions.common.contract import InputError
 from functions.common.transfer import Source, head, sha256_of, size_of
 
-ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
+from . import capture
+
+ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "2"}
 
 # Formats Pillow opens that are not pictures a person uploads as an image.
 NOT_IMAGES = {"PDF", "EPS", "PSD"}
@@ -77,6 +79,7 @@ def _as_image(data: Source) -> dict[str, Any] | None:
         "duration": None,
         "streams": [],
         "image": info,
+        "metadata": capture.of_image(opened),
     }
 
 
@@ -91,6 +94,7 @@ def _as_audio_or_video(data: Source) -> dict[str, Any]:
         streams = media.describe_streams(container)
         duration = media.container_duration(container, streams)
         format_name = container.format.name
+        metadata = capture.of_container(container, streams)
     kinds = {stream["type"] for stream in streams}
     # An image pipe that read nothing reports a 0 x 0 "video": that is no picture at all.
     video = next((s for s in streams if s["type"] == "video" and s.get("width")), None)
@@ -108,6 +112,7 @@ def _as_audio_or_video(data: Source) -> dict[str, Any]:
         "duration": duration,
         "streams": streams,
         "container": format_name,
+        "metadata": metadata,
     }
 
 
