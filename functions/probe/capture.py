@@ -33,7 +33,8 @@ def exif_date(value: Any, offset: Any = None) -> str | None:
     if not found:
         return None
     try:
-        moment = datetime(*(int(part) for part in found.groups()))
+        year, month, day, hour, minute, second = (int(part) for part in found.groups())
+        moment = datetime(year, month, day, hour, minute, second)
     except ValueError:  # "0000:00:00 00:00:00", as some cameras write for "unknown"
         return None
     zone = _text(offset)
