@@ -13,7 +13,8 @@ from search.people import face_id
 
 from . import audit, results, sessions
 from .access import Need, needs
-from .context import pipeline
+from .context import pipeline, ui_settings
+from .details import details, place_map, where
 from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
@@ -115,6 +116,8 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
     parts = ("steps", "results", "artefacts", "source", "download", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
     newer, older = pipeline().neighbours(upload_id, g.workspace)
+    probe = found.get("probe") if isinstance(found.get("probe"), dict) else {}
+    place = where(probe)
     return {
         "upload": upload,
         "name": upload["path"].rsplit("/", 1)[-1],
@@ -122,6 +125,8 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         "newer": newer,
         "older": older,
         "download": view["download"],
+        "details": details(upload, probe),
+        "map": place_map(*place, ui_settings().map_tiles) if place else None,
         "media_type": upload["media_type"] or str(found.get("probe", {}).get("media_type") or ""),
         "steps": dict(sorted(view["steps"].items(), key=lambda item: (item[1]["position"], item[0]))),
         "results": found,

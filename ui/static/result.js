@@ -309,6 +309,10 @@
     });
   });
 
+  // The map's pin: placed from script, since the page's policy allows no inline style.
+  const pin = document.querySelector("#map .pin");
+  if (pin) { pin.style.left = `${pin.dataset.left}%`; pin.style.top = `${pin.dataset.top}%`; }
+
   if (view.media_type === "image") drawImage();
   else if (view.media_type === "video" || view.media_type === "audio") drawMedia();
   follow();
