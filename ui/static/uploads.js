@@ -4,7 +4,8 @@
 
 (() => {
   const TEXT = JSON.parse(document.getElementById("uploads-text").textContent);
-  const PAGE = 48;
+  // Uploads a page holds: 48, or what the address asks for (?limit=), as the API allows.
+  const PAGE = Math.min(Math.max(Number(new URLSearchParams(location.search).get("limit")) || 48, 1), 500);
   const UNDO_MS = 8000;
   const library = document.getElementById("library");
   const filters = document.getElementById("filters");
