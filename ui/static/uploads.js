@@ -196,6 +196,7 @@
       loading = null;
       more.disabled = false;
       showCounts();
+      if (mine === generation) watchEnd();
     });
     return loading;
   }
@@ -392,10 +393,13 @@
   }
 
   more.addEventListener("click", loadPage);
-  // Infinite scroll: the next page loads as the end of the list comes into view.
-  new IntersectionObserver((entries) => {
+  // Infinite scroll: the next page loads while the end of the list is in view (or near it).
+  const end = more.parentElement;
+  const watcher = new IntersectionObserver((entries) => {
     if (entries.some((entry) => entry.isIntersecting) && offset < total && !loading) loadPage();
-  }, { rootMargin: "400px" }).observe(more.parentElement);
+  }, { rootMargin: "400px" });
+  // Observed afresh after each page: the end may still be in view, and only a change is reported.
+  function watchEnd() { watcher.unobserve(end); watcher.observe(end); }
 
   const chosenPerson = filters.elements.person.dataset.chosen;
   if (chosenPerson) filters.elements.person.append(ML.el("option", { value: chosenPerson, text: chosenPerson }));
