@@ -163,6 +163,7 @@ def test_the_library_is_a_grid_by_day_that_pages_filters_and_follows_progress(
 def test_bulk_select_downloads_one_archive_reprocesses_and_deletes_with_undo(
     browser: Any, base_url: str, library: Library, tmp_path: Path
 ) -> None:
+    browser.clear_cookies()  # each test signs in afresh
     page, errors = signed_in_page(browser, base_url, library.account, "/uploads")
     camera, plain = card(page, library.id("camera")), card(page, library.id("plain"))
     expect(page.locator("#bulk")).to_be_hidden()
@@ -223,6 +224,7 @@ def test_the_viewer_steps_through_zooms_downloads_retries_only_where_it_helps_an
     browser: Any, base_url: str, library: Library, running_stack: Stack
 ) -> None:
     clip, camera = library.id("clip"), library.id("camera")
+    browser.clear_cookies()
     page, errors = signed_in_page(browser, base_url, library.account, f"/uploads/{clip}")
 
     # Previous and next follow the library's order (newest first), by arrow key too.
