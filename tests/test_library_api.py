@@ -108,3 +108,35 @@ def test_the_originals_of_a_selection_come_as_one_archive(library: httpx.Client,
     assert sizes == sorted([uploaded["first"]["size"], uploaded["second"]["size"]])
     assert all(content[:2] == b"\xff\xd8" for content in files.values())
     assert library.get("/uploads/archive", params={"ids": ","}).status_code == 400
+
+
+def test_a_map_is_drawn_around_the_place_from_the_tile_server_of_the_settings() -> None:
+    from ui.details import place_map
+
+    assert place_map(48.8582, 2.2945, "") is None, "no tile server set: no map"
+    found = place_map(48.8582, 2.2945, "https://tiles.example/{z}/{x}/{y}.png")
+    assert found is not None
+    assert len(found.tiles) == 3 and all(len(row) == 3 for row in found.tiles)
+    # The Eiffel Tower lies in tile 16592 / 11272 at zoom 15: the middle one, with the pin inside it.
+    assert found.tiles[1][1] == "https://tiles.example/15/16592/11272.png"
+    assert 100 / 3 <= found.left <= 200 / 3 and 100 / 3 <= found.top <= 200 / 3
+
+
+def test_the_result_page_shows_the_map_and_its_tiles_pass_the_content_policy(
+    running_stack: Stack, library: httpx.Client
+) -> None:
+    from tests.conftest import exif_jpeg
+    from tests.ui_support import app_on, sign_in
+
+    photo = upload_bytes(library, "paris.jpg", exif_jpeg(), "image/jpeg")
+    owner = make_account(running_stack.redis(), photo["workspace"], "viewer")
+    tiles = "https://tiles.example/{z}/{x}/{y}.png"
+    with app_on(running_stack, map_tiles=tiles, sign_in_limit="1000 per minute") as app:
+        web = app.test_client()
+        sign_in(web, owner)
+        reply = web.get(f"/uploads/{photo['id']}")
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 200
+    assert 'id="map"' in page and "https://tiles.example/15/16592/11272.png" in page
+    assert "https://tiles.example" in reply.headers["Content-Security-Policy"].split("img-src")[1].split(";")[0]
+    assert "Canon EOS 5D Mark IV" in page and "2019-07-14 09:30 +02:00" in page

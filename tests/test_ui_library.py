@@ -228,8 +228,10 @@ def test_the_viewer_steps_through_zooms_downloads_retries_only_where_it_helps_an
     page, errors = signed_in_page(browser, base_url, library.account, f"/uploads/{clip}")
 
     # Previous and next follow the library's order (newest first), by arrow key too.
+    page.wait_for_load_state()  # the page's script listens for the keys
     page.keyboard.press("ArrowRight")
     expect(page).to_have_url(f"{base_url}/uploads/{camera}")
+    page.wait_for_load_state()
     page.keyboard.press("ArrowLeft")
     expect(page).to_have_url(f"{base_url}/uploads/{clip}")
     expect(page.locator("#details [data-detail=duration] dd")).to_have_text("0:02")
