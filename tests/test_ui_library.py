@@ -288,7 +288,7 @@ def test_the_viewer_steps_through_zooms_downloads_retries_only_where_it_helps_an
     page.locator("#notice button.undo").click()
     expect(page.locator("#notice")).to_contain_text("Nothing was deleted")
     assert library.api.get(f"/uploads/{live}").status_code == 200
-    following = page.locator("#next").get_attribute("href") or page.locator("#previous").get_attribute("href")
+    following = page.locator("#next, #previous").first.get_attribute("href")  # next, else previous
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")
     expect(page).to_have_url(f"{base_url}{following}", timeout=30_000)
@@ -296,7 +296,7 @@ def test_the_viewer_steps_through_zooms_downloads_retries_only_where_it_helps_an
 
     phone = browser.new_page()
     phone.set_viewport_size(PHONE)
-    phone.goto(f"{base_url}/uploads/{camera}")
+    phone.goto(f"{base_url}/uploads/{clip}")
     expect(phone.locator("#details")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(phone, "26-phone-viewer-details")
