@@ -79,7 +79,8 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
 
 @api.get("/uploads")
 @needs(Need.VIEWER)
-@operation("Uploads, newest first, filtered and a page at a time.", {200: UploadList}, query=UploadsQuery)
+@operation("Uploads, newest first (by date taken, else uploaded), filtered and a page at a time.",
+           {200: UploadList, 404: Error}, query=UploadsQuery)
 def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
     among = None
     if query.person:
