@@ -130,12 +130,24 @@
     const failure = row.querySelector(".failure");
     failure.hidden = upload.state !== "failed";
     failure.querySelector(".reason").textContent = upload.reason || "";
+    // Whether a retry can help is the pipeline's to say: a change streamed live does not carry it, so
+    // the listing is asked (and until it answers, no retry is offered).
     if ("retryable" in upload) row.dataset.retryable = String(upload.retryable);
-    const canRetry = row.dataset.retryable !== "false";
-    failure.querySelector(".retry").hidden = !canRetry;
-    failure.querySelector(".retry-note").textContent = canRetry ? "" : TEXT.cannot_retry;
+    else if (upload.state === "failed") {
+      row.dataset.retryable = "unknown";
+      askRetryable(upload);
+    }
+    const known = row.dataset.retryable;
+    failure.querySelector(".retry").hidden = known !== "true";
+    failure.querySelector(".retry-note").textContent = known === "false" ? TEXT.cannot_retry : "";
     showProgress(row);
     return row;
+  }
+
+  async function askRetryable(upload) {
+    const reply = await ML.api(`/uploads?${new URLSearchParams({ key: upload.key })}`);
+    const found = reply.ok ? reply.data.uploads.find((item) => item.id === upload.id) : null;
+    if (found && document.getElementById(`upload-${upload.id}`)) setUpload(found);
   }
 
   function showProgress(row) {
