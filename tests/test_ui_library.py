@@ -159,6 +159,16 @@ def test_the_library_is_a_grid_by_day_that_pages_filters_and_follows_progress(
     page.close()
     assert errors == [], f"the page raised script errors: {errors}"
 
+    # A workspace with nothing in it says so, and where to upload, not that a filter matched nothing.
+    newcomer = make_account(running_stack.redis(), f"bare-{uuid.uuid4().hex[:8]}", "editor")
+    browser.clear_cookies()
+    bare, errors = signed_in_page(browser, base_url, newcomer, "/uploads")
+    expect(bare.locator("#empty")).to_be_visible()
+    expect(bare.locator("#empty a")).to_have_attribute("href", "/upload")
+    expect(bare.locator("#no-match")).to_be_hidden()
+    bare.close()
+    assert errors == []
+
 
 def test_bulk_select_downloads_one_archive_reprocesses_and_deletes_with_undo(
     browser: Any, base_url: str, library: Library, tmp_path: Path
