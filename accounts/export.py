@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from redis import Redis
 
-from scheduler.service import Pipeline
-from storage.layout import result_key
+from scheduler.service import Pipeline, UploadNotFound
+from storage.layout import result_key, shown_path
 
 from .apikeys import ApiKeys
 from .archive import Member, data, stream
@@ -62,3 +62,29 @@ def personal(redis: Redis, audit: Audit, user: str) -> dict[str, Any]:
     return {"account": {"name": account.name, "operator": account.operator, "created_at": account.created_at},
             "workspaces": {ws: role.value for ws, role in memberships.items()}, "keys": made, "audit": did,
             "exported_at": time.time()}
+
+
+def _originals(pipeline: Pipeline, workspace: str, uploads: Iterable[str]) -> Iterator[Member]:
+    s, used = pipeline.store, set()
+    for upload_id in uploads:
+        try:
+            upload = pipeline.upload(upload_id, workspace)
+        except UploadNotFound:
+            continue
+        if pipeline.records.latest_for_key(upload.bucket, upload.key) != upload.id:
+            continue  # the object now holds a newer upload of the same key
+        if not s.exists(upload.bucket, upload.key):
+            continue
+        name = shown_path(upload.key, workspace)
+        if name in used:  # two files of one name (00.jpg from two cameras) both arrive
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem} ({upload.id[:8]}){dot}{ext}" if dot else f"{name} ({upload.id[:8]})"
+        used.add(name)
+        yield Member(name, s.size(upload.bucket, upload.key), s.stream(upload.bucket, upload.key),
+                     upload.taken_at or upload.created_at)
+
+
+def originals_archive(pipeline: Pipeline, workspace: str, uploads: Iterable[str]) -> Iterator[bytes]:
+    """The originals of some uploads of one workspace as a tar stream, each under the path its workspace
+    knows it by; ids of other workspaces or of nothing are left out."""
+    return stream(_originals(pipeline, workspace, uploads))

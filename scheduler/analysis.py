@@ -27,6 +27,7 @@ flat, under their step names (``"ocr@3"``): `readable` converts them, and is the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from .names import Keyframe, StepName
@@ -81,3 +82,36 @@ def timeline(results: Mapping[str, Any]) -> dict[str, Any] | None:
     if not extract and not spoken:
         return None
     return build_timeline(extract, keyframe_results(results), spoken).to_dict()
+
+
+def overview(results: Mapping[str, Any]) -> dict[str, int]:
+    """What the analysis found, counted for a one-line summary: the most faces and people in one picture,
+    the distinct lines of text read and the transcript's spoken segments (only the counts above zero)."""
+
+    def most(function: str, member: str) -> int:
+        return max((len(found.get(member) or []) for found in function_results(results, function)
+                    if isinstance(found, Mapping)), default=0)
+
+    lines = {str(line.get("text", "")).strip() for found in function_results(results, "ocr")
+             if isinstance(found, Mapping) for line in found.get("lines") or [] if isinstance(line, Mapping)}
+    spoken = [segment for segment in (results.get("transcribe") or {}).get("segments") or []
+              if isinstance(segment, Mapping) and str(segment.get("text", "")).strip()]
+    counts = {"faces": most("faces", "faces"), "people": most("pose", "people"),
+              "text_lines": len(lines - {""}), "spoken_segments": len(spoken)}
+    return {name: count for name, count in counts.items() if count}
+
+
+def taken_at(probe: Mapping[str, Any]) -> float | None:
+    """When the picture or clip was taken, as probe read it from its EXIF or container (epoch seconds).
+
+    EXIF dates carry no zone: they are read as UTC, which keeps their calendar day."""
+    stamp = (probe.get("metadata") or {}).get("taken_at") if isinstance(probe.get("metadata"), Mapping) else None
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .names import Keyframe, StepName
+from .names import Keyframe, MalformedName, StepName
 from .summaries import material
 
 IMAGE_ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip", "caption")
@@ -58,6 +58,25 @@ class PlanSettings:
 
 
 PROBE = StepSpec(name="probe", function="probe")
+THUMBNAIL = "thumbnail.jpg"  # the artefact lists show an upload by
+
+
+# The order a person reads an upload's steps in: what it is, how it looks, what was cut from it, what
+# each picture shows (the upload's own, then keyframe by keyframe), and last what was heard.
+READING_ORDER = ("probe", "thumbnail", "extract", *IMAGE_ANALYZERS, "transcribe")
+
+
+def position(step: str) -> int:
+    """Where a step stands in the reading order: one number, so any client can sort steps by it."""
+    try:
+        name = StepName.parse(step)
+    except MalformedName:
+        return 10**9
+    known = READING_ORDER.index(name.function) if name.function in READING_ORDER else len(READING_ORDER)
+    if name.function == "transcribe":
+        return 10**8
+    frame = 0 if name.keyframe is None else name.keyframe.index + 1
+    return frame * 100 + known
 
 
 def after(step: StepSpec, result: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
@@ -111,7 +130,7 @@ def _after_extract(extract: dict[str, Any], config: PlanSettings) -> list[StepSp
 
 def _thumbnail(media_type: str, config: PlanSettings) -> StepSpec:
     return StepSpec(
-        "thumbnail", "thumbnail", outputs=("thumbnail.jpg",),
+        "thumbnail", "thumbnail", outputs=(THUMBNAIL,),
         options={"size": config.thumbnail_size, "media_type": media_type},
     )
 

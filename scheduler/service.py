@@ -7,20 +7,21 @@ names themselves. Subsystems that keep data of an upload join through `scheduler
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redis.client import PubSub
 
 from storage.client import Store
-from storage.layout import artefact_prefix, result_key
+from storage.layout import artefact_prefix, result_key, shown_path
 
 from . import accounting, analysis, health, hooks, steps
 from .analysis import KEYFRAMES, keyframe_results
 from .context import Context, use
 from .keys import events_channel
 from .names import IMAGE_PICTURE, Keyframe, MalformedName, StepName
+from .plans import THUMBNAIL
 from .uploads import ANY, Page, State, Step, StepState, Upload, UploadNotFound, Uploads, artefacts
 
 # What callers may use besides the Pipeline: states, events and the names of steps and pictures.
@@ -46,6 +47,32 @@ def progress(step_states: Iterable[Step]) -> float:
     return round(sum(step.state in SETTLED for step in found) / len(found), 3) if found else 0.0
 
 
+def skipped(steps: Mapping[str, Any], function: str) -> bool:
+    """Whether a step of ``function`` on an upload (its own or a keyframe's) was skipped, as a view lists
+    steps: the UI asks this instead of reading step names."""
+    for name, step in steps.items():
+        state = step.get("state") if isinstance(step, Mapping) else getattr(step, "state", None)
+        try:
+            called = StepName.parse(name).function
+        except MalformedName:
+            continue
+        if called == function and str(getattr(state, "value", state)) == StepState.SKIPPED.value:
+            return True
+    return False
+
+
+def retry_refusal(upload: Upload, ran: dict[str, Step]) -> str | None:
+    """Why running an upload again cannot help (None when it can): it has not failed, or every step
+    that failed was refused for the file itself (empty, damaged, too large to decode, not media)."""
+    if upload.state != State.FAILED:
+        return f"only failed uploads can be retried; this one is {upload.state.value}"
+    failed = [step for step in ran.values() if step.state == StepState.FAILED]
+    if failed and all(step.rejected for step in failed):
+        return (f"the file itself was refused ({failed[0].reason}): running it again cannot help; "
+                "upload a fixed file instead")
+    return None
+
+
 class Pipeline:
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -59,20 +86,27 @@ class Pipeline:
         self.context.hooks.append(hook)
 
     def summary(self, upload: Upload) -> dict[str, Any]:
-        """An upload as lists show it: its record, its steps and how far it is."""
+        """An upload as lists show it: its record, the path its workspace knows it by, its steps (each
+        with its place in the reading order), how far it is, whether a retry can help, its thumbnail."""
         found = self.records.steps(upload.id)
+        made = artefacts(found)
+        bucket = self.store.settings.artefacts_bucket
         return {
             **upload.to_dict(),
-            "steps": {name: step.to_dict() for name, step in found.items()},
+            "path": shown_path(upload.key, upload.workspace),
+            "listed_at": upload.listed_at,
+            "steps": {name: step.described() for name, step in found.items()},
             "progress": progress(found.values()),
+            "retryable": retry_refusal(upload, found) is None,
+            "thumbnail": self.store.browser_url(bucket, made[THUMBNAIL]) if THUMBNAIL in made else None,
         }
 
     def query(
         self, workspace: str, state: str = "", media_type: str = "", key: str = "", offset: int = 0,
-        limit: int = 50, since: float | None = None, until: float | None = None,
+        limit: int = 50, since: float | None = None, until: float | None = None, among: Collection[str] | None = None,
     ) -> Listing:
-        """A workspace's uploads newest first, filtered by state, type and time (from the listing
-        index), or by key."""
+        """A workspace's uploads newest first (by date taken, else uploaded), filtered by state, type,
+        time and a set of ids (a person's uploads, from search) from the listing index, or by key."""
         if state and state not in {s.value for s in State}:
             raise ValueError(f"state must be one of {', '.join(s.value for s in State)}")
         if key:
@@ -83,7 +117,7 @@ class Pipeline:
                        and (not media_type or upload.media_type == media_type)]
             page = Page(len(matches), matches[offset : offset + limit])
         else:
-            page = self.records.page(workspace, state or ANY, media_type or ANY, offset, limit, since, until)
+            page = self.records.page(workspace, state or ANY, media_type or ANY, offset, limit, since, until, among)
         return Listing(page.total, [self.summary(upload) for upload in page.uploads])
 
     def artefact_urls(self, upload: str) -> dict[str, str]:
@@ -105,7 +139,12 @@ class Pipeline:
             "timeline": analysis.timeline(results),
             "artefacts": self.artefact_urls(upload),
             "source": self.store.browser_url(record.bucket, record.key),
+            "download": self.store.download_url(record.bucket, record.key),
         }
+
+    def neighbours(self, upload: str, workspace: str) -> tuple[str | None, str | None]:
+        """The uploads listed just before (newer) and after (older) this one: a viewer's previous and next."""
+        return self.records.neighbours(workspace, self.upload(upload, workspace).id)
 
     def health(self) -> dict[str, Any]:
         """Gateways with their functions' readiness, queues and workers."""
@@ -147,8 +186,9 @@ class Pipeline:
     def retry(self, upload: str, workspace: str | None = None) -> dict[str, Any]:
         """Runs a failed upload's pipeline again from the start, dropping its old steps and results."""
         record = self.upload(upload, workspace)
-        if record.state != State.FAILED:
-            raise NotRetryable(f"only failed uploads can be retried; this one is {record.state.value}")
+        refused = retry_refusal(record, self.records.steps(upload))
+        if refused:
+            raise NotRetryable(refused)
         self.records.reset(upload)
         # Read before the first step is queued: a worker may take it at once, and the answer is "queued".
         queued = self.summary(self.records.get(upload))

@@ -26,7 +26,7 @@ from storage.client import Audience
 from storage.layout import artefact_key, artefact_prefix, result_key
 
 from . import accounting, calls, metrics, plans, routing
-from .analysis import FORMAT, timeline
+from .analysis import FORMAT, overview, taken_at, timeline
 from .context import current, queue, redis, settings, store
 from .gateway import Gateway
 from .plans import PROBE, StepSpec
@@ -205,7 +205,10 @@ def _run_step(upload: str, spec: StepSpec) -> str:
             for output in spec.outputs if _stem(output) in written
         }
         if spec.name == PROBE.name:
-            records.update(upload, media_type=str(outcome.result.get("media_type", "")))
+            duration = outcome.result.get("duration")
+            records.update(upload, media_type=str(outcome.result.get("media_type", "")),
+                           duration=float(duration) if isinstance(duration, int | float) else None,
+                           taken_at=taken_at(outcome.result))
         children = plans.after(spec, outcome.result, settings().plan_settings())
         plan(records, queue(), upload, children)
         settle(records, upload, step, StepState.DONE, "")
@@ -213,6 +216,7 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         settle(records, upload, step, StepState.SKIPPED, outcome.reason)
     else:
         logger.warning("step failed: %s", outcome.reason, **_log(upload, spec.name))
+        step.rejected = outcome.kind == "rejected"
         settle(records, upload, step, StepState.FAILED, outcome.reason)
     return step.state.value
 
@@ -325,7 +329,7 @@ def finish(upload: str) -> str:
     document = analysis(record, steps, records.results(upload), state, reason)
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
-    records.update(upload, state=state, reason=reason)
+    records.update(upload, state=state, reason=reason, overview=overview(document["results"]))
     accounting.finished(records.redis, record, steps)
     for hook in current().hooks:
         hook.finished(upload)

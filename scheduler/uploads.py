@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from storage.layout import LEGACY_WORKSPACE
 from . import keys
 from .analysis import nested
 from .keys import PREFIX, events_channel, text
+from .plans import position
 
 # Per-upload keys beside the record: each step's state, its result and its request (to run it again
 # when its job is lost), the count of steps not yet settled, the settled ones, and the sweep's repairs.
@@ -65,6 +66,7 @@ class Step:
     finished_at: float | None = None
     progress: float = 0.0
     artefacts: dict[str, str] = field(default_factory=dict)
+    rejected: bool = False  # the function refused the file itself: running the step again cannot help
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +76,10 @@ class Step:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
         return cls(**{**data, "state": StepState(data["state"])})
+
+    def described(self) -> dict[str, Any]:
+        """The step as clients see it: with its place in the order a person reads steps in."""
+        return {**self.to_dict(), "position": position(self.name)}
 
 
 @dataclass
@@ -92,6 +98,15 @@ class Upload:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     metadata: dict[str, str] = field(default_factory=dict)
+    # What probe found, kept on the record so that lists show it without reading results.
+    duration: float | None = None
+    taken_at: float | None = None  # when the picture or clip was taken (its EXIF or container date)
+    overview: dict[str, int] = field(default_factory=dict)  # what the analysis found, counted (at finish)
+
+    @property
+    def listed_at(self) -> float:
+        """The time an upload is listed and grouped by: when it was taken, else when it was uploaded."""
+        return self.taken_at if self.taken_at is not None else self.created_at
 
     @classmethod
     def from_event(cls, event: UploadEvent, workspace: str, uploaded_by: str = "") -> Upload:
@@ -211,7 +226,7 @@ class Uploads:
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping=upload.to_redis())
             for listing in self._listings(upload):
-                pipe.zadd(listing, {upload.id: upload.created_at})
+                pipe.zadd(listing, {upload.id: upload.listed_at})
             pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
             pipe.execute()
         self.publish(upload.id, "upload", upload.to_dict(), upload.workspace)
@@ -219,14 +234,25 @@ class Uploads:
 
     def page(
         self, workspace: str, state: str = ANY, media_type: str = ANY, offset: int = 0, limit: int = 50,
-        since: float | None = None, until: float | None = None,
+        since: float | None = None, until: float | None = None, among: Collection[str] | None = None,
     ) -> Page:
-        """A workspace's uploads newest first, filtered by state, media type and creation time, read
-        from the index."""
+        """A workspace's uploads newest first (by `Upload.listed_at`), filtered by state, media type and
+        time, read from the index; with ``among``, only those of these ids (a person's uploads)."""
         listing = self._listing(workspace, state or ANY, media_type or ANY)
         low, high = ("-inf" if since is None else since), ("+inf" if until is None else until)
-        total = int(self.redis.zcount(listing, low, high))
-        raw = self.redis.zrevrangebyscore(listing, high, low, start=offset, num=limit)
+        raw: list[Any]
+        if among is None:
+            total = int(self.redis.zcount(listing, low, high))
+            raw = self.redis.zrevrangebyscore(listing, high, low, start=offset, num=limit)
+        else:
+            # Scored by the workspace's own listing, so an id of another workspace has no score.
+            wanted = sorted(set(among))
+            scores = self.redis.zmscore(listing, wanted) if wanted else []
+            inside = [(score, upload) for upload, score in zip(wanted, scores, strict=True) if score is not None
+                      and (since is None or score >= since) and (until is None or score <= until)]
+            inside.sort(reverse=True)
+            total = len(inside)
+            raw = [upload for _, upload in inside[offset : offset + limit]]
         found = []
         for item in raw:
             try:
@@ -234,6 +260,18 @@ class Uploads:
             except UploadNotFound:
                 continue
         return Page(total, found)
+
+    def neighbours(self, workspace: str, upload: str) -> tuple[str | None, str | None]:
+        """The uploads listed just before (newer) and after (older) this one in its workspace's listing."""
+        listing = self._listing(workspace)
+        found = self.redis.zrevrank(listing, upload)
+        if found is None:
+            return None, None
+        rank = int(found)  # type: ignore[arg-type]
+        around = [text(item) for item in self.redis.zrevrange(listing, max(rank - 1, 0), rank + 1)]
+        newer = around[0] if rank > 0 else None
+        older = around[-1] if around and around[-1] != upload else None
+        return newer, older
 
     def ensure_index(self) -> int:
         """Builds the listing sets for records made before they existed (an upgrade); returns how many."""
@@ -248,7 +286,7 @@ class Uploads:
         for upload in self.all():
             with self.redis.pipeline() as pipe:
                 for listing in self._listings(upload):
-                    pipe.zadd(listing, {upload.id: upload.created_at})
+                    pipe.zadd(listing, {upload.id: upload.listed_at})
                 pipe.execute()
             count += 1
         self.redis.set(marker, INDEX_VERSION)
@@ -316,8 +354,10 @@ class Uploads:
             pipe.hset(key, mapping=mapping)
             for listing in old - new:
                 pipe.zrem(listing, upload)
-            for listing in new - old:
-                pipe.zadd(listing, {upload: current.created_at})
+            # A date taken found by probe moves the upload to its place in every listing it is in.
+            moved = current.listed_at != before.listed_at
+            for listing in (new if moved else new - old):
+                pipe.zadd(listing, {upload: current.listed_at})
             changed[:] = [current]
 
         self.redis.transaction(write, key)
@@ -347,7 +387,7 @@ class Uploads:
         """Stores a step's progress; a step that has settled keeps its outcome."""
         if self.redis.eval(WRITE_STEP, 3, self._key(upload), self._key(upload, "steps"),
                            self._key(upload, "settled"), step.name, json.dumps(step.to_dict())):
-            self.publish(upload, "step", step.to_dict())
+            self.publish(upload, "step", step.described())
 
     def plan_steps(self, upload: str, names: list[str], specs: dict[str, dict[str, Any]] | None = None) -> int:
         """Records planned steps as pending and counts them as outstanding; returns how many were new.
@@ -362,7 +402,7 @@ class Uploads:
                 self._write_if_recorded(upload, "specs", name, json.dumps(specs[name]), only_new=True)
             if self._write_if_recorded(upload, "steps", name, json.dumps(Step(name).to_dict()), only_new=True):
                 added += 1
-                self.publish(upload, "step", Step(name).to_dict())
+                self.publish(upload, "step", Step(name).described())
         if added:
             self.redis.eval(COUNT_IF_RECORDED, 2, self._key(upload), self._key(upload, "outstanding"), added)
         return added
@@ -375,7 +415,7 @@ class Uploads:
                                json.dumps(step.to_dict()))
         if left is None:
             return None
-        self.publish(upload, "step", step.to_dict())
+        self.publish(upload, "step", step.described())
         return int(left)
 
     def spec(self, upload: str, name: str) -> dict[str, Any] | None:

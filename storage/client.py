@@ -16,7 +16,7 @@ from minio import Minio
 from minio.datatypes import PostPolicy
 from minio.error import S3Error
 
-from .media_types import download_headers
+from .media_types import OPAQUE, download_headers
 from .settings import StorageSettings
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,14 @@ class Store:
         return self.signers[Audience.PUBLIC].presigned_get_object(
             bucket, key, expires=expiry, response_headers=download_headers(key)
         )
+
+    def download_url(self, bucket: str, key: str) -> str:
+        """A presigned GET that a browser saves as a file (named as the key's last part), never shows."""
+        expiry = timedelta(seconds=self.settings.url_expiry_s)
+        name = key.rsplit("/", 1)[-1].replace('"', "")
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "response-content-type": OPAQUE, "response-content-disposition": f'attachment; filename="{name}"'}
+        return self.signers[Audience.PUBLIC].presigned_get_object(bucket, key, expires=expiry, response_headers=headers)
 
     def presigned_post(self, bucket: str, key: str, content_type: str, max_bytes: int) -> PresignedPost:
         """An upload the store itself holds to this key, content type and at most ``max_bytes``

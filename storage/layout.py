@@ -8,8 +8,11 @@ whose it is.
 from __future__ import annotations
 
 import re
+import uuid
 
 WORKSPACE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,31}")
+FORM_FOLDER_LENGTH = 12
+FORM_FOLDER = re.compile(rf"[0-9a-f]{{{FORM_FOLDER_LENGTH}}}")
 
 
 def valid_workspace(workspace: str) -> bool:
@@ -36,6 +39,20 @@ def workspace_of(key: str) -> str | None:
 def upload_key(workspace: str, name: str) -> str:
     """Where an upload's original goes: ``<workspace>/<name>``."""
     return workspace_prefix(workspace) + name
+
+
+def form_upload_key(workspace: str, name: str) -> str:
+    """Where a file sent through an upload form goes: a folder of its own, so two files of one name
+    never replace each other."""
+    return upload_key(workspace, f"{uuid.uuid4().hex[:FORM_FOLDER_LENGTH]}/{name}")
+
+
+def shown_path(key: str, workspace: str) -> str:
+    """An upload's key as its workspace reads it: without the workspace's prefix and an upload form's folder."""
+    prefix = f"{workspace}/"
+    relative = key[len(prefix):] if key.startswith(prefix) else key
+    folder, slash, rest = relative.partition("/")
+    return rest if slash and rest and FORM_FOLDER.fullmatch(folder) else relative
 
 
 def result_key(upload_key: str) -> str:

@@ -205,6 +205,42 @@ def jpeg(size: tuple[int, int] = (640, 480), color: tuple[int, int, int] = (200,
     return buffer.getvalue()
 
 
+def exif_jpeg(taken: str = "2019:07:14 09:30:00", size: tuple[int, int] = (320, 240),
+              color: tuple[int, int, int] = (10, 120, 200)) -> bytes:
+    """A JPEG a camera could have written: date taken with its offset, camera, lens, GPS and orientation."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Canon", "Canon EOS 5D Mark IV", 1  # Make, Model, Orientation
+    details = exif.get_ifd(0x8769)
+    details[0x9003], details[0x9011], details[0xA434] = taken, "+02:00", "EF50mm f/1.8 STM"
+    gps = exif.get_ifd(0x8825)  # 48° 51' 29.52" N, 2° 17' 40.2" W
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 29.52), "W", (2.0, 17.0, 40.2)
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def dated_mp4(created: str = "2020-05-01T10:00:00.000000Z", seconds: float = 2.0) -> bytes:
+    """An MP4 clip whose container says when and where it was recorded, as phones write it."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        container.metadata["creation_time"] = created
+        container.metadata["location"] = "+48.8577+002.2950/"
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for number in range(int(seconds * 10)):
+            pixels = np.full((120, 160, 3), (number * 10 % 255, 80, 160), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 DATA = Path(__file__).parent / "data"
 
 

@@ -67,6 +67,34 @@ def test_a_workspace_lists_only_its_own_uploads(redis_db: Redis) -> None:
     assert records.page("nobody").total == 0
 
 
+def test_uploads_are_listed_by_the_day_they_were_taken_once_probe_has_read_it(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    for number in range(4):
+        records.create(make(number))
+    # Probe finds that the newest upload is an old photo: it moves to its place, in every listing it is in.
+    records.update(make(3).id, taken_at=1_000.0)
+    assert [u.key for u in records.page(WS).uploads] == ["k2.jpg", "k1.jpg", "k0.jpg", "k3.jpg"]
+    assert [u.key for u in records.page(WS, State.QUEUED.value, "image").uploads][-1] == "k3.jpg"
+    assert [u.key for u in records.page(WS, until=2_000.0).uploads] == ["k3.jpg"], "a date range reads the date taken"
+    # A state change afterwards keeps that place.
+    records.set_state(make(3).id, State.DONE)
+    assert [u.key for u in records.page(WS, State.DONE.value).uploads] == ["k3.jpg"]
+    assert records.page(WS, State.DONE.value, since=1_500.0).total == 0
+
+
+def test_a_page_can_be_narrowed_to_some_uploads_of_the_workspace_alone(redis_db: Redis) -> None:
+    records = Uploads(redis_db)
+    for number in range(6):
+        records.create(make(number, workspace=WS if number < 5 else "other"))
+    some = {make(number).id for number in (0, 2, 4)} | {make(5, workspace="other").id, "no-such-upload"}
+    page = records.page(WS, among=some, limit=2)
+    assert page.total == 3, "ids of another workspace, or of nothing, are not counted"
+    assert [u.key for u in page.uploads] == ["k4.jpg", "k2.jpg"]
+    assert [u.key for u in records.page(WS, among=some, offset=2).uploads] == ["k0.jpg"]
+    assert records.page(WS, among=some, since=1_000_001.0).total == 2
+    assert records.page(WS, among=set()).total == 0
+
+
 def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -> None:
     connection = Counting(connection_pool=redis_db.connection_pool)
     records = Uploads(connection)

@@ -112,19 +112,20 @@ def test_retry_runs_a_failed_upload_again_from_the_start(
     assert "thumbnail.jpg" in again["artefacts"]
 
 
-def test_retry_of_a_broken_file_fails_again_with_its_reason(
+def test_retry_of_a_file_refused_for_itself_is_refused_and_says_why(
     browser_client: tuple[FlaskClient, str], api: httpx.Client
 ) -> None:
     web, token = browser_client
     failed = upload_bytes(api, "empty.jpg", b"", "image/jpeg")
     assert failed["state"] == "failed"
     assert "empty" in failed["reason"]
+    assert failed["retryable"] is False
     reply = web.post(f"/api/v1/uploads/{failed['id']}/retry", headers={"X-CSRF-Token": token})
-    assert reply.status_code == 202
-    again = wait_for_upload(api, failed["key"])
+    assert reply.status_code == 409
+    assert "cannot help" in reply.get_json()["error"] and "empty" in reply.get_json()["error"]
+    again = api.get(f"/uploads/{failed['id']}").json()
     assert again["state"] == "failed"
-    assert "empty" in again["reason"]
-    assert again["steps"]["probe"]["started_at"] > failed["steps"]["probe"]["started_at"]
+    assert again["steps"]["probe"]["started_at"] == failed["steps"]["probe"]["started_at"], "nothing ran again"
 
 
 def test_events_need_a_sign_in(client: FlaskClient) -> None:

@@ -133,6 +133,9 @@ TABLE: list[Route] = [
           body={"filename": "table.jpg", "size": 10, "content_type": "image/jpeg"}),
     Route("api.list_uploads", "GET", "/api/v1/uploads", Need.VIEWER, 200),
     Route("api.get_upload", "GET", "/api/v1/uploads/{upload}", Need.VIEWER, 200),
+    Route("api.list_uploads", "GET", "/api/v1/uploads?person={person}", Need.VIEWER, 200),
+    # Another workspace's ids are left out of the archive: B gets an empty one.
+    Route("api.archive_uploads", "GET", "/api/v1/uploads/archive?ids={upload}", Need.VIEWER, 200, foreign=200),
     Route("api.retry_upload", "POST", "/api/v1/uploads/{fresh}/retry", Need.EDITOR, 202,
           prepare=lambda w, c: {"fresh": w.fresh_upload(w.a, State.FAILED)}),
     Route("api.delete_upload", "DELETE", "/api/v1/uploads/{fresh}", Need.EDITOR, 200,
@@ -293,7 +296,7 @@ def _ask(app: Flask, route: Route, caller: Caller, values: dict[str, str]) -> tu
         reply.close()
         return reply.status_code, text, path
     reply = client.open(path, method=route.method, json=body, headers=headers)
-    if route.endpoint == "workspaces.export_workspace" and reply.status_code == 200:
+    if route.endpoint in ("workspaces.export_workspace", "api.archive_uploads") and reply.status_code == 200:
         names = tarfile.open(fileobj=io.BytesIO(reply.data)).getnames()
         return reply.status_code, "\n".join(names) + reply.data.decode("latin-1"), path
     return reply.status_code, reply.get_data(as_text=True), f"{path} {body}"

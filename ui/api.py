@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import re
-import uuid
+from datetime import UTC, date, datetime, time
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify, stream_with_context
 
 from accounts.audit import Action
+from accounts.export import originals_archive
 from accounts.usage import Usage
 from scheduler.service import NotRetryable, UploadNotFound
-from storage.layout import upload_key
+from storage.layout import form_upload_key
 from storage.media_types import upload_type
 
 from . import audit
 from .access import Need, current, needs
 from .context import pipeline, redis, store
 from .openapi import operation
-from .schemas import Deleted, Error, UploadForm, UploadList, UploadRequest, UploadsQuery, UploadSummary, UploadView
+from .schemas import (
+    LIST_MAX,
+    ArchiveQuery,
+    Deleted,
+    Error,
+    UploadForm,
+    UploadList,
+    UploadRequest,
+    UploadsQuery,
+    UploadSummary,
+    UploadView,
+)
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -53,7 +65,7 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
         return error(415, "only pictures, video and sound are analysed: send their 'content_type' "
                           "(image/jpeg, video/mp4, audio/mpeg, ...)")
     name = SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1]).strip("._") or "upload"
-    key = upload_key(g.workspace, f"{uuid.uuid4().hex[:12]}/{name}")
+    key = form_upload_key(g.workspace, name)
     s = store()
     bound = limit if size is None else size
     form = s.presigned_post(s.settings.uploads_bucket, key, content_type, bound)
@@ -67,16 +79,51 @@ def create_upload(body: UploadRequest) -> tuple[Response, int]:
 
 @api.get("/uploads")
 @needs(Need.VIEWER)
-@operation("Uploads, newest first, filtered and a page at a time.", {200: UploadList}, query=UploadsQuery)
+@operation("Uploads, newest first (by date taken, else uploaded), filtered and a page at a time.",
+           {200: UploadList, 404: Error}, query=UploadsQuery)
 def list_uploads(query: UploadsQuery) -> tuple[Response, int]:
+    among = None
+    if query.person:
+        # Imported here: the search blueprint builds on this module's `error`.
+        from search.people import PersonNotFound
+
+        from .search import people
+        try:
+            among = {entry["upload_id"] for entry in people().uploads_of(query.person)}
+        except PersonNotFound:
+            return error(404, f"no person {query.person}: pick one from the people page")
+    since, until = day_bounds(query.since, query.until)
     try:
         listing = pipeline().query(
             g.workspace, state=query.state, media_type=query.media_type, key=query.key, offset=query.offset,
-            limit=query.limit,
+            limit=query.limit, since=since, until=until, among=among,
         )
     except ValueError as exc:
         return error(400, str(exc))
     return jsonify(total=listing.total, uploads=listing.uploads), 200
+
+
+def day_bounds(since: date | None, until: date | None) -> tuple[float | None, float | None]:
+    """A range of whole days (UTC) as the first and last second they hold."""
+    start = None if since is None else datetime.combine(since, time.min, UTC).timestamp()
+    end = None if until is None else datetime.combine(until, time.max, UTC).timestamp()
+    return start, end
+
+
+@api.get("/uploads/archive")
+@needs(Need.VIEWER)
+@operation("The originals of some uploads as one tar archive, streamed.", {200: "application/x-tar", 400: Error},
+           query=ArchiveQuery)
+def archive_uploads(query: ArchiveQuery) -> Response | tuple[Response, int]:
+    """The originals of the uploads named (of this workspace; others are left out), each under its path."""
+    ids = [part for part in (item.strip() for item in query.ids.split(",")) if part]
+    if not ids or len(ids) > LIST_MAX:
+        return error(400, f"name 1 to {LIST_MAX} upload ids, separated by commas")
+    audit.record(Action.EXPORT, g.workspace, {"uploads": len(ids)})
+    chunks = originals_archive(pipeline(), g.workspace, ids)
+    name = f"medialens-{len(ids)}-uploads-{datetime.now(UTC):%Y%m%d}.tar"
+    return Response(stream_with_context(chunks), mimetype="application/x-tar",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @api.get("/uploads/<upload_id>")

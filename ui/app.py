@@ -56,7 +56,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxies, x_proto=config.proxies)  # type: ignore[method-assign]
     inputs.install(app)
     i18n.install(app)
-    headers.install(app, public_endpoint(pipeline.store.settings))
+    headers.install(app, public_endpoint(pipeline.store.settings), config.map_tiles)
     app.register_blueprint(openapi)
     app.register_blueprint(api)
     app.register_blueprint(workspaces)

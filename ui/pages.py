@@ -15,7 +15,8 @@ from search.wording import say
 
 from . import audit, results, sessions
 from .access import Need, needs
-from .context import pipeline
+from .context import pipeline, ui_settings
+from .details import details, place_map, where
 from .i18n import gettext as _
 from .i18n import lazy_gettext
 from .search import duplicates_of as search_duplicates
@@ -24,7 +25,6 @@ from .search import people as search_people
 
 pages = Blueprint("pages", __name__, template_folder="templates")
 
-LIST_LIMIT = 200
 SKIPPED_REASON = lazy_gettext("skipped: its model is not installed on this server")
 MEDIA_TYPES = ("image", "video", "audio")
 ALT_LABELS = 3  # the most likely labels name what a picture shows; more would be noise to a screen reader
@@ -91,24 +91,16 @@ def upload() -> str:
                            max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
 
 
-def listing(state: str, media_type: str) -> list[dict[str, Any]]:
-    """The newest uploads; those the filters leave out are marked hidden, so the page can show them live."""
-    found = []
-    for upload in pipeline().query(g.workspace, limit=LIST_LIMIT).uploads:
-        hidden = (bool(state) and upload["state"] != state) or (bool(media_type) and upload["media_type"] != media_type)
-        found.append({**upload, "hidden": hidden})
-    return found
+FILTERS = ("state", "media_type", "person", "since", "until")
 
 
 @pages.get("/uploads")
 @needs(Need.VIEWER)
 def uploads() -> str:
-    state = request.args.get("state", "")
-    media_type = request.args.get("media_type", "")
-    return render_template(
-        "uploads.html", active="uploads", uploads=listing(state, media_type), state=state,
-        media_type=media_type, states=[s.value for s in State], media_types=MEDIA_TYPES,
-    )
+    """The library: its script lists the uploads a page at a time through the API, with these filters."""
+    chosen = {name: request.args.get(name, "")[:200] for name in FILTERS}
+    return render_template("uploads.html", active="uploads", filters=chosen, states=[s.value for s in State],
+                           media_types=MEDIA_TYPES)
 
 
 def alt_text(name: str, found: dict[str, Any]) -> str:
@@ -137,12 +129,22 @@ def result_view(upload_id: str) -> dict[str, Any] | None:
         if step.get("state") == "skipped":
             # The function's reason names the missing model's directory on the server: of no use here.
             step["reason"] = str(SKIPPED_REASON)
-    parts = ("steps", "results", "artefacts", "source", "timeline")
+    parts = ("steps", "results", "artefacts", "source", "download", "timeline")
     upload = {key: value for key, value in view.items() if key not in parts}
+    newer, older = pipeline().neighbours(upload_id, g.workspace)
+    probe = found.get("probe") if isinstance(found.get("probe"), dict) else {}
+    place = where(probe)
     return {
         "upload": upload,
+        "name": upload["path"].rsplit("/", 1)[-1],
+        "folder": upload["path"].rpartition("/")[0],
+        "newer": newer,
+        "older": older,
+        "download": view["download"],
+        "details": details(upload, probe),
+        "map": place_map(*place, ui_settings().map_tiles) if place else None,
         "media_type": upload["media_type"] or str(found.get("probe", {}).get("media_type") or ""),
-        "steps": dict(sorted(view["steps"].items())),
+        "steps": dict(sorted(view["steps"].items(), key=lambda item: (item[1]["position"], item[0]))),
         "results": found,
         "artefacts": view["artefacts"],
         "source": view["source"],

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functions.nsfw.regions import EXPLICIT_REGIONS, HUMAN_NAMES
-from scheduler.names import KEYFRAME_SEPARATOR
+from scheduler.service import skipped
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -59,11 +59,7 @@ def nsfw_regions(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def clip_missing(steps: Mapping[str, Any]) -> bool:
     """Whether a CLIP step of this upload (the picture's or a keyframe's) was skipped: no model installed."""
-    for name, step in steps.items():
-        state = step.get("state") if isinstance(step, Mapping) else getattr(step, "state", None)
-        if name.partition(KEYFRAME_SEPARATOR)[0] == "clip" and str(getattr(state, "value", state)) == "skipped":
-            return True
-    return False
+    return skipped(steps, "clip")
 
 
 def captions(results: Mapping[str, Any]) -> list[dict[str, Any]]:

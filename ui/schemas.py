@@ -41,6 +41,15 @@ class UploadsQuery(Query):
     state: Literal["", "queued", "running", "done", "failed"] = Field("", description="Only uploads in this state.")
     media_type: str = Field("", max_length=64, description="Only this media type (image, video, audio).")
     key: str = Field("", max_length=1024, description="Only the newest upload of this object key.")
+    since: datetime.date | None = Field(
+        None, description="Only uploads taken (else uploaded) on or after this day (UTC).")
+    until: datetime.date | None = Field(
+        None, description="Only uploads taken (else uploaded) on or before this day (UTC).")
+    person: str = Field("", max_length=200, description="Only uploads where this person appears.")
+
+
+class ArchiveQuery(Query):
+    ids: str = Field(min_length=1, max_length=LIST_MAX * 21, description="Upload ids, separated by commas.")
 
 
 class SearchQuery(Query):
@@ -128,15 +137,29 @@ class StepRecord(Reply):
     reason: str
     attempts: int
     progress: float
+    rejected: bool = Field(False, description="The file itself was refused: running the step again cannot help.")
+    position: int = Field(0, description="Its place in the order a person reads steps in (sort by it).")
 
 
 class UploadSummary(Reply):
     id: str
     bucket: str
     key: str
+    path: str = Field(description="The key as the workspace reads it (no workspace prefix, no form folder).")
     state: Literal["queued", "running", "done", "failed"]
+    reason: str
+    media_type: str
+    size: int
+    created_at: float
+    taken_at: float | None = Field(description="When it was taken (EXIF or container date), if known.")
+    listed_at: float = Field(description="What lists sort and group by: taken_at, else created_at.")
+    duration: float | None = Field(description="Seconds of video or sound.")
+    overview: dict[str, int] = Field(description="What the analysis found: faces, people, text_lines, "
+                                     "spoken_segments (counts above zero, once finished).")
     steps: dict[str, StepRecord]
-    progress: float
+    progress: float = Field(description="The share of planned steps that have settled, 0 to 1.")
+    retryable: bool = Field(description="Whether running it again can help (failed, and not for the file itself).")
+    thumbnail: str | None = Field(description="A URL of its thumbnail, once made.")
 
 
 class UploadView(UploadSummary):

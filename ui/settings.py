@@ -35,3 +35,7 @@ class UiSettings(BaseSettings):
     search_max_query_chars: int = Field(
         500, description="Longest search query; a longer one is refused (each query is scanned and embedded)."
     )
+    map_tiles: str = Field(
+        "", description="A map tile URL with {z}, {x} and {y} (https://tile.openstreetmap.org/{z}/{x}/{y}.png) "
+        "for the map of where a photo was taken; empty: no map, and no request leaves for a tile server.",
+    )

@@ -11,9 +11,10 @@ from functions.common import images, media
 from functions.common.contract import InputError
 from functions.common.transfer import Source, head, sha256_of, size_of
 
+from . import capture
 from .fingerprint import perceptual_hash
 
-ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "1"}
+ENGINE = {"engine": "probe", "model": "pillow+pyav", "version": "2"}
 
 # Formats Pillow opens that are not pictures a person uploads as an image.
 NOT_IMAGES = {"PDF", "EPS", "PSD"}
@@ -80,6 +81,7 @@ def _as_image(data: Source) -> dict[str, Any] | None:
         "streams": [],
         "image": info,
         "phash": perceptual_hash(upright),
+        "metadata": capture.of_image(opened),
     }
 
 
@@ -94,6 +96,7 @@ def _as_audio_or_video(data: Source) -> dict[str, Any]:
         streams = media.describe_streams(container)
         duration = media.container_duration(container, streams)
         format_name = container.format.name
+        metadata = capture.of_container(container, streams)
     kinds = {stream["type"] for stream in streams}
     # An image pipe that read nothing reports a 0 x 0 "video": that is no picture at all.
     video = next((s for s in streams if s["type"] == "video" and s.get("width")), None)
@@ -111,6 +114,7 @@ def _as_audio_or_video(data: Source) -> dict[str, Any]:
         "duration": duration,
         "streams": streams,
         "container": format_name,
+        "metadata": metadata,
     }
 
 

@@ -31,7 +31,7 @@ const ML = (() => {
       headers["Content-Type"] = "application/json";
     }
     const reply = await fetch("/api/v1" + path, {
-      method: options.method || "GET", headers, body, credentials: "same-origin",
+      method: options.method || "GET", headers, body, credentials: "same-origin", keepalive: Boolean(options.keepalive),
     });
     let data = null;
     try { data = await reply.json(); } catch (e) { data = null; }
@@ -80,5 +80,10 @@ const ML = (() => {
     return node;
   }
 
-  return { api, el, clock, bytes, csrf, faceCrop, _, ngettext, name };
+  // A message with {name} places filled in: page scripts keep their words in one place and fill them here.
+  function format(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  }
+
+  return { api, el, clock, bytes, csrf, faceCrop, format, _, ngettext, name };
 })();

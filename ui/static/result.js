@@ -239,7 +239,11 @@
       if (change.kind === "step") {
         const chips = document.getElementById("steps");
         let chip = [...chips.children].find((c) => c.dataset.step === change.data.name);
-        if (!chip) { chip = ML.el("li", { "data-step": change.data.name }); chips.append(chip); }
+        if (!chip) {
+          const position = Number(change.data.position ?? 0);
+          chip = ML.el("li", { "data-step": change.data.name, "data-position": String(position) });
+          chips.insertBefore(chip, [...chips.children].find((c) => Number(c.dataset.position) > position) || null);
+        }
         chip.className = `step state-${change.data.state}`;
         chip.textContent = `${change.data.name}: ${ML.name(change.data.state)}`;
       } else if (change.kind === "upload") {
@@ -251,6 +255,70 @@
       }
     });
   }
+
+  // ---- the viewer's actions: previous/next, zoom, retry, delete with an undo window ----------
+  const TEXT = JSON.parse(document.getElementById("result-text").textContent);
+  const UNDO_MS = 8000;
+  const notice = document.getElementById("notice");
+
+  function tell(message, undo) {
+    notice.querySelector(".message").textContent = message;
+    const button = notice.querySelector(".undo");
+    button.textContent = TEXT.undo;
+    button.hidden = !undo;
+    button.onclick = undo || null;
+    notice.hidden = false;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.target.closest("input, select, textarea, video, audio, [contenteditable]")) return;
+    const link = document.getElementById({ ArrowLeft: "previous", ArrowRight: "next" }[event.key] || "");
+    if (link) { event.preventDefault(); location.href = link.href; }
+  });
+
+  const zoom = document.getElementById("zoom");
+  zoom?.addEventListener("click", () => {
+    const zoomed = document.getElementById("stage").classList.toggle("zoomed");
+    zoom.setAttribute("aria-pressed", String(zoomed));
+    zoom.textContent = zoomed ? TEXT.zoom_out : TEXT.zoom_in;
+  });
+
+  const retry = document.getElementById("retry");
+  retry?.addEventListener("click", async () => {
+    retry.disabled = true;
+    retry.textContent = TEXT.retrying;
+    const reply = await ML.api(`/uploads/${view.upload.id}/retry`, { method: "POST" });
+    if (reply.ok) { tell(TEXT.retry_started); location.reload(); return; }
+    retry.disabled = false;
+    tell(ML.format(TEXT.retry_refused, { error: reply.data?.error || reply.status }));
+  });
+
+  const remove = document.getElementById("delete");
+  remove.addEventListener("click", () => {
+    if (!confirm(TEXT.confirm_delete)) return;
+    remove.disabled = true;
+    const after = document.getElementById("next")?.href || document.getElementById("previous")?.href || "/uploads";
+    let timer = null;
+    const commit = async () => {
+      window.removeEventListener("pagehide", commit);
+      const reply = await ML.api(`/uploads/${view.upload.id}`, { method: "DELETE", keepalive: true });
+      if (reply.ok || reply.status === 404) location.replace(after);
+      else { remove.disabled = false; tell(ML.format(TEXT.delete_failed, { error: reply.data?.error || reply.status })); }
+    };
+    timer = setTimeout(commit, UNDO_MS);
+    window.addEventListener("pagehide", commit);
+    tell(TEXT.deleting, () => {
+      clearTimeout(timer);
+      window.removeEventListener("pagehide", commit);
+      remove.disabled = false;
+      tell(TEXT.undone);
+    });
+  });
+
+  // The map's pin: placed from script, since the page's policy allows no inline style.
+  const pin = document.querySelector("#map .pin");
+  if (pin) { pin.style.left = `${pin.dataset.left}%`; pin.style.top = `${pin.dataset.top}%`; }
 
   if (view.media_type === "image") drawImage();
   else if (view.media_type === "video" || view.media_type === "audio") drawMedia();
