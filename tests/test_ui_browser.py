@@ -404,7 +404,9 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
     duplicate = page.locator(f"#hits li.hit[data-upload-id='{ids['obama.jpg']}']")
     expect(duplicate.locator(".badge")).to_have_text("near-duplicate")
     expect(duplicate.locator("img")).to_be_visible()
-    assert duplicate.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # Loaded, not merely placed: the thumbnail's presigned URL works from the browser.
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=duplicate.locator("img").element_handle(),
+                           timeout=SETTLE_S)
     expect(page.locator("#image-preview")).to_be_visible()
     shot(page, "13-search-by-image")
 

@@ -4,12 +4,14 @@ found without CLIP, and people (a page each, named from a picture, moved, hidden
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from embedded.settings import free_port
 from functions.common import images
 from functions.nsfw import engines
 from functions.probe.content import describe
@@ -23,6 +25,12 @@ playwright = pytest.importorskip("playwright.sync_api", reason="install requirem
 
 PHONE = {"width": 390, "height": 844}
 FACES = DATA / "faces"
+
+
+@pytest.fixture(autouse=True)
+def no_functions_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No functions host serves these pages, whatever else the session runs: CLIP is out of reach."""
+    monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAYS", json.dumps({"cpu": f"http://127.0.0.1:{free_port()}"}))
 
 
 def _ocr(*lines: str) -> dict[str, Any]:
