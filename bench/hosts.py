@@ -55,6 +55,18 @@ def image(number: int) -> bytes:
     return buffer.getvalue()
 
 
+def poll(done: Callable[[], bool], timeout: float, what: str) -> int:
+    """Polls until ``done``; returns how many rounds that took (each one costs Redis commands the bench
+    subtracts)."""
+    deadline, rounds = time.monotonic() + timeout, 0
+    while not done():
+        rounds += 1
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} within {timeout:.0f} s")
+        time.sleep(POLL_S)
+    return rounds
+
+
 @dataclass
 class Client:
     """This process's view of the shared storage: what a worker host sees, through the same TLS tunnel."""
@@ -86,13 +98,7 @@ class Client:
 
     def wait(self, uploads: list[str], timeout: float = BATCH_TIMEOUT_S) -> int:
         """Waits until every upload has settled; returns how many rounds of polling that took."""
-        deadline, rounds = time.monotonic() + timeout, 0
-        while self.unfinished(uploads):
-            rounds += 1
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(self.unfinished(uploads))} uploads not settled within {timeout:.0f} s")
-            time.sleep(POLL_S)
-        return rounds
+        return poll(lambda: not self.unfinished(uploads), timeout, "uploads not settled")
 
     def jobs(self, uploads: list[str], step: str) -> list[Job]:
         found = []
@@ -105,13 +111,8 @@ class Client:
 
     def wait_indexed(self, uploads: list[str], timeout: float = BATCH_TIMEOUT_S) -> int:
         """Waits until each upload's search indexing (queued once it is done) has ended; rounds of polling."""
-        deadline, rounds = time.monotonic() + timeout, 0
-        while len([job for job in self.jobs(uploads, steps.INDEX) if job.ended_at]) < len(uploads):
-            rounds += 1
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uploads not indexed within {timeout:.0f} s")
-            time.sleep(POLL_S)
-        return rounds
+        return poll(lambda: len([job for job in self.jobs(uploads, steps.INDEX) if job.ended_at]) >= len(uploads),
+                    timeout, "uploads not indexed")
 
     def seconds(self, uploads: list[str], step: str) -> list[float]:
         """How long each upload's job of ``step`` ran, in seconds."""

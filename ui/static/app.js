@@ -85,5 +85,15 @@ const ML = (() => {
     return String(template).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
   }
 
-  return { api, el, clock, bytes, csrf, faceCrop, format, _, ngettext, name };
+  // A page's status line (#notice): a message, and an Undo button while `undo` can still take it back.
+  function tell(notice, message, undoLabel, undo) {
+    notice.querySelector(".message").textContent = message;
+    const button = notice.querySelector(".undo");
+    button.textContent = undoLabel;
+    button.hidden = !undo;
+    button.onclick = undo || null;
+    notice.hidden = false;
+  }
+
+  return { api, el, clock, bytes, csrf, faceCrop, format, tell, _, ngettext, name };
 })();

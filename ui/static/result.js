@@ -261,14 +261,7 @@
   const UNDO_MS = 8000;
   const notice = document.getElementById("notice");
 
-  function tell(message, undo) {
-    notice.querySelector(".message").textContent = message;
-    const button = notice.querySelector(".undo");
-    button.textContent = TEXT.undo;
-    button.hidden = !undo;
-    button.onclick = undo || null;
-    notice.hidden = false;
-  }
+  const tell = (message, undo) => ML.tell(notice, message, TEXT.undo, undo);
 
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;

@@ -287,14 +287,7 @@
     showCounts();
   }
 
-  function tell(message, undo) {
-    notice.querySelector(".message").textContent = message;
-    const button = notice.querySelector(".undo");
-    button.textContent = TEXT.undo;
-    button.hidden = !undo;
-    button.onclick = undo || null;
-    notice.hidden = false;
-  }
+  const tell = (message, undo) => ML.tell(notice, message, TEXT.undo, undo);
 
   library.addEventListener("click", async (event) => {
     const button = event.target.closest("button.retry");
