@@ -63,7 +63,7 @@ THUMBNAIL = "thumbnail.jpg"  # the artefact lists show an upload by
 
 # The order a person reads an upload's steps in: what it is, how it looks, what was cut from it, what
 # each picture shows (the upload's own, then keyframe by keyframe), and last what was heard.
-READING_ORDER = ("probe", "thumbnail", "extract", *IMAGE_ANALYZERS, "transcribe")
+READING_ORDER = ("probe", "thumbnail", "extract", *IMAGE_ANALYZERS, "transcribe", "summarize")
 
 
 def position(step: str) -> int:

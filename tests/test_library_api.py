@@ -16,7 +16,7 @@ from embedded.stack import Stack
 from tests.conftest import jpeg, make_account
 from tests.ui_support import upload_bytes
 
-IMAGE_STEPS = ["probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip"]
+IMAGE_STEPS = ["probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip", "caption"]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from tests.ui_support import post_upload, upload_bytes
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
 expect = playwright.expect
 
-IMAGE_STEPS = ["probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip"]
+IMAGE_STEPS = ["probe", "thumbnail", "pose", "ocr", "nsfw", "faces", "clip", "caption"]
 PHONE = {"width": 390, "height": 844}
 
 
