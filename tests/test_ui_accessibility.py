@@ -197,6 +197,60 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"a11y-{name}.png"), full_page=True)
 
 
+# First in this file: run after the scans, Chromium opened no file chooser for the Enter key (cause not yet found).
+def test_a_keyboard_reaches_every_control_and_uploads_a_file(
+    driver: Any, base_url: str, account: Account, library: Library, tmp_path: Path,
+) -> None:
+    expect = playwright.expect
+    page, errors = new_page(driver, Screen("desktop", "light"))
+    sign_in(page, base_url, account)
+
+    # The first Tab offers a way past the header; following it puts the focus on the page's content.
+    page.goto(f"{base_url}/uploads")
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    expect(page.locator("a.skip")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    # Every link, button and field of each page is on the Tab path, and shows where the focus is.
+    for name, path in pages_of(library).items():
+        page.goto(base_url + path)
+        settle(page, name)
+        stops = tab_stops(page)
+        assert stops, f"{name}: Tab reaches nothing"
+        assert unreachable(page) == [], f"{name}: Tab never reaches these"
+
+    # Upload with the keyboard alone: Tab to the file picker, Enter opens it, the file goes to the store.
+    picture = tmp_path / "keyboard-picture.png"
+    picture.write_bytes(text_picture())
+    page.goto(f"{base_url}/upload")
+    page.bring_to_front()  # pages of earlier tests stay open: a tab in the background opens no file chooser
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "files":
+            break
+    expect(page.locator("#files")).to_be_focused()
+    label = page.locator("label[for=files]")
+    assert label.evaluate("l => getComputedStyle(l).outlineStyle") != "none", "the focused picker shows no focus ring"
+    shot(page, "keyboard-upload-focus")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(picture))
+    expect(page.locator("#queue li.file.uploaded")).to_have_count(1, timeout=SETTLE_S)
+
+    # Keyboard through the header to another page.
+    page.goto(f"{base_url}/upload")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") == "/search":
+            break
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{base_url}/search")
+    assert errors == [], f"the pages raised script errors: {errors}"
+    page.context.close()
+
+
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: s.name)
 def test_every_page_passes_an_accessibility_scan(
     driver: Any, base_url: str, account: Account, library: Library, screen: Screen,
@@ -247,58 +301,6 @@ def unreachable(page: Any) -> list[str]:
                 && (e.getClientRects().length || e.classList.contains('visually-hidden')))
         .filter((e) => e.dataset.tabbed !== '1')
         .map((e) => e.id || e.getAttribute('href') || e.outerHTML.slice(0, 80))""")
-
-
-def test_a_keyboard_reaches_every_control_and_uploads_a_file(
-    driver: Any, base_url: str, account: Account, library: Library, tmp_path: Path,
-) -> None:
-    expect = playwright.expect
-    page, errors = new_page(driver, Screen("desktop", "light"))
-    sign_in(page, base_url, account)
-
-    # The first Tab offers a way past the header; following it puts the focus on the page's content.
-    page.goto(f"{base_url}/uploads")
-    page.keyboard.press("Tab")
-    expect(page.locator("a.skip")).to_be_focused()
-    expect(page.locator("a.skip")).to_be_visible()
-    page.keyboard.press("Enter")
-    expect(page.locator("main")).to_be_focused()
-
-    # Every link, button and field of each page is on the Tab path, and shows where the focus is.
-    for name, path in pages_of(library).items():
-        page.goto(base_url + path)
-        settle(page, name)
-        stops = tab_stops(page)
-        assert stops, f"{name}: Tab reaches nothing"
-        assert unreachable(page) == [], f"{name}: Tab never reaches these"
-
-    # Upload with the keyboard alone: Tab to the file picker, Enter opens it, the file goes to the store.
-    picture = tmp_path / "keyboard-picture.png"
-    picture.write_bytes(text_picture())
-    page.goto(f"{base_url}/upload")
-    for _ in range(30):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.id") == "files":
-            break
-    expect(page.locator("#files")).to_be_focused()
-    label = page.locator("label[for=files]")
-    assert label.evaluate("l => getComputedStyle(l).outlineStyle") != "none", "the focused picker shows no focus ring"
-    shot(page, "keyboard-upload-focus")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(picture))
-    expect(page.locator("#queue li.file.uploaded")).to_have_count(1, timeout=SETTLE_S)
-
-    # Keyboard through the header to another page.
-    page.goto(f"{base_url}/upload")
-    for _ in range(10):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.getAttribute('href')") == "/search":
-            break
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(f"{base_url}/search")
-    assert errors == [], f"the pages raised script errors: {errors}"
-    page.context.close()
 
 
 def test_the_result_view_describes_a_picture_by_its_text(
