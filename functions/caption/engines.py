@@ -13,7 +13,6 @@ import io
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
@@ -21,6 +20,7 @@ from functions.common import chat
 from functions.common.device import device
 from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
+from functions.common.pretrained import load_pretrained, transformers_version
 
 from .settings import CaptionSettings, settings
 
@@ -45,18 +45,14 @@ class BlipCaptioner(Model[Caption]):
 
     @property
     def version(self) -> str:
-        import transformers
-
-        return str(transformers.__version__)
+        return transformers_version()
 
     def _load(self) -> None:
         require_dir(self.directory, "the caption model")
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
         self._processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
-        model: Any = BlipForConditionalGeneration.from_pretrained(self.directory, local_files_only=True)
-        self._model = model.to(device()).eval()
-        self.model_name = Path(str(getattr(self._model.config, "_name_or_path", "") or self.directory)).name
+        self._model, self.model_name = load_pretrained(BlipForConditionalGeneration, self.directory)
 
     def predict(self, image: Image.Image) -> Caption:
         import torch

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .models import Model, require_dir
+from .pretrained import transformers_version
 
 
 class ClipModel(Model[np.ndarray]):
@@ -32,9 +33,7 @@ class ClipModel(Model[np.ndarray]):
 
     @property
     def version(self) -> str:
-        import transformers
-
-        return str(transformers.__version__)
+        return transformers_version()
 
     def _load(self) -> None:
         require_dir(self.directory, "the CLIP model")

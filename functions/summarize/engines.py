@@ -17,6 +17,7 @@ from typing import Any
 from functions.common import chat
 from functions.common.device import device
 from functions.common.models import Model, require_dir
+from functions.common.pretrained import load_pretrained, transformers_version
 
 from .settings import SummarizeSettings, settings
 
@@ -46,9 +47,7 @@ class InstructWriter(Writer):
 
     @property
     def version(self) -> str:
-        import transformers
-
-        return str(transformers.__version__)
+        return transformers_version()
 
     @property
     def context_tokens(self) -> int:
@@ -59,9 +58,7 @@ class InstructWriter(Writer):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
-        model: Any = AutoModelForCausalLM.from_pretrained(self.directory, local_files_only=True)
-        self._model = model.to(device()).eval()
-        self.model_name = Path(str(getattr(self._model.config, "_name_or_path", "") or self.directory)).name
+        self._model, self.model_name = load_pretrained(AutoModelForCausalLM, self.directory)
 
     def predict(self, system: str, user: str, max_tokens: int) -> str:  # type: ignore[override]
         import torch
