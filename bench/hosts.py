@@ -162,10 +162,10 @@ def redis_counters(redis: Redis) -> dict[str, float]:
             "net_output_bytes": info["total_net_output_bytes"], "used_memory": info["used_memory"]}
 
 
-def poll_cost(redis: Redis, poll: Callable[[], object]) -> dict[str, float]:
+def poll_cost(redis: Redis, one_round: Callable[[], object]) -> dict[str, float]:
     """What one round of the bench's own polling asks of Redis (idle workers add a little meanwhile)."""
     before = redis_counters(redis)
-    poll()
+    one_round()
     after = redis_counters(redis)
     return {name: after[name] - before[name] for name in ("commands", "net_input_bytes", "net_output_bytes")}
 
