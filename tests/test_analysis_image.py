@@ -102,6 +102,17 @@ def test_a_too_thin_picture_is_refused_by_probe_and_nothing_is_written(
         read()
 
 
+def test_a_panorama_at_the_shape_limit_stays_within_it_in_its_analysis_image(
+    call_function: Call, source_url: Callable[..., str], output_url: Outputs
+) -> None:
+    panorama = io.BytesIO()
+    Image.new("RGB", (2500, 100), (20, 120, 200)).save(panorama, "PNG")  # 25:1, the longest shape analysed
+    status, body, read, _ = probe_with_output(call_function, source_url, output_url, panorama.getvalue())
+    assert status == 200 and body["analysis_image"]["height"] == 52, "51.2 px rounded up, not down to 51"
+    status, body = call_function("ocr", {"source": {"url": source_url(read())}})
+    assert status == 200, body
+
+
 def test_analyzers_answer_from_the_analysis_image_as_from_the_original(
     call_function: Call, source_url: Callable[..., str], output_url: Outputs, original: bytes
 ) -> None:
