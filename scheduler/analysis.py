@@ -12,7 +12,8 @@ the same ``results``::
         "probe": {...}, "thumbnail": {...}, "extract": {...}, "transcribe": {...},
         "keyframes": {"0": {"ocr": {...}, "faces": {...}, ...}, "3": {...}},
       },
-      "artefacts": {"thumbnail.jpg": "<object key>", "keyframe_0.jpg": "<object key>", ...},
+      "artefacts": {"thumbnail.jpg": "<object key>", "keyframe_0.jpg": "<object key>", ...},  # and a
+                                  # picture's "analysis.jpg": the image its analyzers read
       "timeline": {...},          # videos only
       "transcript": [...],        # when something was transcribed
     }

@@ -1,6 +1,7 @@
 """What runs for which media type: `probe` first, then the steps each finished step makes possible.
 
-    image: probe -> thumbnail, pose, ocr, nsfw, faces, clip, caption   (in parallel)
+    image: probe -> thumbnail, pose, ocr, nsfw, faces, clip, caption   (in parallel, reading the analysis
+                    image probe wrote: the picture decoded once, upright and at most the analysis size)
     video: probe -> thumbnail, extract -> per keyframe: pose, ocr, nsfw, faces, clip, caption
                                        -> transcribe (the extracted audio track)
            ... then, once all of them have settled: summarize
@@ -57,7 +58,9 @@ class PlanSettings:
     transcribe_chunk_s: float
 
 
-PROBE = StepSpec(name="probe", function="probe")
+ANALYSIS = "analysis"  # probe's output for a picture, stored as ANALYSIS_IMAGE
+ANALYSIS_IMAGE = f"{ANALYSIS}.jpg"
+PROBE = StepSpec(name="probe", function="probe", outputs=(ANALYSIS_IMAGE,))
 THUMBNAIL = "thumbnail.jpg"  # the artefact lists show an upload by
 
 
@@ -100,7 +103,13 @@ def closing(media_type: str, results: dict[str, Any]) -> list[StepSpec]:
 def _after_probe(probe: dict[str, Any], config: PlanSettings) -> list[StepSpec]:
     media_type = probe.get("media_type")
     if media_type == "image":
-        return [_thumbnail("image", config), *(StepSpec(name, name) for name in IMAGE_ANALYZERS)]
+        analysis = _analysis_image(probe)
+        # A thumbnail is made from the analysis image only where that is no smaller than the thumbnail.
+        big_enough = analysis != "upload" and _long_side(probe.get("analysis_image")) >= config.thumbnail_size
+        return [
+            _thumbnail("image", config, analysis if big_enough else "upload"),
+            *(StepSpec(name, name, source=analysis) for name in IMAGE_ANALYZERS),
+        ]
     if media_type == "video":
         keyframes = tuple(Keyframe(index).artefact for index in range(config.max_keyframes))
         extract = StepSpec(
@@ -128,9 +137,19 @@ def _after_extract(extract: dict[str, Any], config: PlanSettings) -> list[StepSp
     return steps
 
 
-def _thumbnail(media_type: str, config: PlanSettings) -> StepSpec:
+def _analysis_image(probe: dict[str, Any]) -> str:
+    """What the image analyzers read: the analysis image when probe wrote one, else the upload (already
+    fit to be read as it is, or probed by a probe that wrote none)."""
+    return ANALYSIS_IMAGE if ANALYSIS in (probe.get("outputs_written") or ()) else "upload"
+
+
+def _long_side(image: Any) -> int:
+    return max(int(image.get("width") or 0), int(image.get("height") or 0)) if isinstance(image, dict) else 0
+
+
+def _thumbnail(media_type: str, config: PlanSettings, source: str = "upload") -> StepSpec:
     return StepSpec(
-        "thumbnail", "thumbnail", outputs=(THUMBNAIL,),
+        "thumbnail", "thumbnail", source=source, outputs=(THUMBNAIL,),
         options={"size": config.thumbnail_size, "media_type": media_type},
     )
 

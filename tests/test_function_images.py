@@ -62,13 +62,16 @@ def _video(seconds: float = 3.0) -> bytes:
 
 def _expect_probe(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
     picture = encode(photo("astronaut"))
+    put_url, read = outputs()
 
     def check(body: dict[str, Any]) -> None:
         assert body["media_type"] == "image" and (body["width"], body["height"]) == (512, 512)
         assert body["size"] == len(picture)
         assert len(body["phash"]) == 16  # imagehash, installed from the function's own requirements
+        assert body["outputs_written"] == ["analysis"], "a PNG becomes the analysis image, a JPEG"
+        assert Image.open(io.BytesIO(read())).format == "JPEG"
 
-    return {"source": {"url": sources(picture)}}, check
+    return {"source": {"url": sources(picture)}, "outputs": {"analysis": put_url}}, check
 
 
 def _expect_thumbnail(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:

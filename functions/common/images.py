@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -82,12 +84,17 @@ def to_array(image: Image.Image) -> np.ndarray:
 
 def fit_long_side(image: Image.Image, long_side: int | None = None) -> Image.Image:
     """Shrinks an image so its long side is at most ``long_side``; never enlarges."""
-    target = long_side or settings().analysis_long_side
+    s = settings()
+    target = long_side or s.analysis_long_side
     scale = target / max(image.size)
     if scale >= 1:
         return image
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR)
+    exact = [side * scale for side in image.size]
+    # Rounded to the nearest pixel, but up where rounding down would make a shape refuse_degenerate
+    # accepted one it refuses: the analysis image probe writes is checked again by every analyzer.
+    thinnest = max(exact) / s.max_aspect_ratio
+    width, height = (max(1, round(side) if round(side) >= thinnest else math.ceil(side)) for side in exact)
+    return image.resize((width, height), Image.Resampling.BILINEAR)
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -28,7 +29,19 @@ SIGNATURES = {
 SVG = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]", re.DOTALL | re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Findings:
+    """What an upload is, and, when it is a picture, that picture decoded: upright 8-bit RGB, full size."""
+
+    description: dict[str, Any]
+    picture: Image.Image | None = None
+
+
 def describe(data: Source) -> dict[str, Any]:
+    return examine(data).description
+
+
+def examine(data: Source) -> Findings:
     summary: dict[str, Any] = {
         "size": size_of(data),
         "sha256": sha256_of(data),
@@ -39,8 +52,9 @@ def describe(data: Source) -> dict[str, Any]:
     _refuse_drawings_and_damaged_pictures(data)
     image = _as_image(data)
     if image is not None:
-        return {**summary, **image}
-    return {**summary, **_as_audio_or_video(data)}
+        found, picture = image
+        return Findings({**summary, **found}, picture)
+    return Findings({**summary, **_as_audio_or_video(data)})
 
 
 def _refuse_drawings_and_damaged_pictures(data: Source) -> None:
@@ -58,7 +72,7 @@ def _refuse_drawings_and_damaged_pictures(data: Source) -> None:
         raise InputError(f"the {kind} image is damaged or cut short and cannot be read") from exc
 
 
-def _as_image(data: Source) -> dict[str, Any] | None:
+def _as_image(data: Source) -> tuple[dict[str, Any], Image.Image] | None:
     try:
         opened = images.open_image(data)
     except InputError as exc:
@@ -82,7 +96,7 @@ def _as_image(data: Source) -> dict[str, Any] | None:
         "image": info,
         "phash": perceptual_hash(upright),
         "metadata": capture.of_image(opened),
-    }
+    }, upright
 
 
 def _as_audio_or_video(data: Source) -> dict[str, Any]:

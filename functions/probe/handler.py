@@ -1,4 +1,4 @@
-"""probe: what an upload is, told by its content, not its name."""
+"""probe: what an upload is, told by its content, not its name; for a picture, also the analysis image."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from functions.common import contract
 
-from .content import describe
+from . import analysis_image
+from .content import examine
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
@@ -16,4 +17,9 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
 def analyze(request: contract.Request) -> dict[str, Any]:
     data = request.fetch_source()
     with request.timed("describe"):
-        return describe(data)
+        found = examine(data)
+    # Probe has just decoded the whole picture: the analyzers read what it makes of it, not the original.
+    if found.picture is not None and analysis_image.OUTPUT in request.outputs:
+        return {**found.description,
+                "analysis_image": analysis_image.write(request, found.description, found.picture)}
+    return found.description
