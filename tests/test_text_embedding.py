@@ -1,10 +1,15 @@
-"""Text embedding lives in the embed function: while it gives no answer, indexing waits and search says why."""
+"""Text embedding lives in the embed function: no worker or web app loads a model; while the function gives no
+answer, indexing waits and search says why."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -27,9 +32,24 @@ from tests.search_data import SearchEnv
 
 pytest_plugins = ["tests.search_support"]
 
+PROJECT = Path(__file__).resolve().parent.parent
+
 TALK = {"transcribe": {"language": "en", "segments": [
     {"start": 0.0, "end": 4.0, "text": "The harbour master reads the tide tables every morning."},
 ]}}
+
+
+def test_a_worker_or_web_app_embeds_text_without_loading_a_model(embed_host: Host) -> None:
+    # A fresh process (this one has imported torch for other tests) that embeds as an index job and a search do.
+    code = ("import sys, scheduler.worker, search.jobs, search.queries, ui.app; from search import text; "
+            "vectors = text.embedder().embed(['a dog on the beach', 'tide tables']); "
+            "print(vectors.shape, sorted({'torch', 'sentence_transformers', 'transformers'} & set(sys.modules)))")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "MEDIALENS_SCHEDULER_GATEWAY_TOKEN": embed_host.token,
+           "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": embed_host.url})}
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 384) []"
 
 
 @pytest.fixture
