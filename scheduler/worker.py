@@ -1,7 +1,7 @@
 """Runs an RQ worker on the scheduler's queue (one per process; start several for more).
 
-Jobs run in this process rather than in a fork per job: a step is an HTTP call (text embedding
-too: the embed function holds the model), and a fork per job costs more than the call. Without a
+Jobs run in this process rather than in a fork per job: a job is HTTP calls (a step's, or the
+embed function's for the index), which a fork per job would only add its own cost to. Without a
 fork RQ keeps no heartbeat for the job, so `Worker` beats for it: a worker killed mid-job is
 noticed within a few beats, and any other worker takes the job back (RQ's abandoned-job cleanup,
 then the job's retries). A Redis outage does not end the process: it waits and connects again.

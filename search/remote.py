@@ -50,6 +50,10 @@ class RemoteFunction:
         except httpx.HTTPError as exc:
             logger.warning("the %s function could not be reached: %s", self.name, exc)
             raise FunctionUnavailable(self.unreachable) from exc
+        if reply.verdict == Verdict.NOT_DEPLOYED:
+            # To a reader the same as a gateway away (an operator deploys it: the System page says so).
+            logger.warning("the %s function is not deployed on gateway %s", self.name, gateway.name)
+            raise FunctionUnavailable(self.unreachable)
         if reply.verdict == Verdict.UNAVAILABLE:
             # The function's own message names the directory on the server: logged, not shown.
             logger.info("the %s function has no model: %s", self.name, reply.error)
