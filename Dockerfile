@@ -17,10 +17,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --uid 10001 --create-home app
 WORKDIR /app
 
-# torch from the CPU index keeps CUDA packages (gigabytes) out of an image that never sees a GPU.
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 COPY requirements/services.txt requirements/services.txt
-RUN pip install --extra-index-url ${TORCH_INDEX} -r requirements/services.txt
+RUN pip install -r requirements/services.txt
 
 # What each function is (timeouts, GPU) comes from stack.yml, through the function catalog.
 COPY stack.yml ./

@@ -233,6 +233,8 @@ def normal_requests(base_url: str) -> dict[str, dict[str, Any]]:
     return {
         **image_only,
         "summarize": {"options": {"transcript": talk, "language": "en", "duration": 300.0}},
+        # One index job's worth: the transcript chunks of five minutes of talk.
+        "embed": {"options": {"texts": [segment["text"] for segment in talk]}},
         "thumbnail": body("picture", thumbnail="thumbnail"),
         "extract": {**body("video", audio="audio", keyframe_0="k0", keyframe_1="k1"),
                     "options": {"max_keyframes": 2}},

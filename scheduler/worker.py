@@ -1,7 +1,7 @@
 """Runs an RQ worker on the scheduler's queue (one per process; start several for more).
 
-Jobs run in this process rather than in a fork per job: a step is an HTTP call, and forking a
-process that holds the text model cost as much CPU per image as the inference itself. Without a
+Jobs run in this process rather than in a fork per job: a job is HTTP calls (a step's, or the
+embed function's for the index), which a fork per job would only add its own cost to. Without a
 fork RQ keeps no heartbeat for the job, so `Worker` beats for it: a worker killed mid-job is
 noticed within a few beats, and any other worker takes the job back (RQ's abandoned-job cleanup,
 then the job's retries). A Redis outage does not end the process: it waits and connects again.
@@ -25,7 +25,6 @@ from rq.job import Job
 
 from functions.common.logs import configure_logging
 from scheduler.uploads import Uploads
-from search import text
 from search.hook import SearchHook
 from search.index import index
 
@@ -130,15 +129,11 @@ class Worker(SimpleWorker):
 
 def main() -> None:
     configure_logging("worker")
-    # Made once at start, not by the first job: the S3 client, the gateway's HTTP client and the
-    # text model that indexing uses. Jobs find them in the context.
+    # Made once at start, not by the first job: the S3 client and the gateway's HTTP client. Jobs find
+    # them in the context.
     context = use(Context.from_environment())
     name = sys.argv[1] if len(sys.argv) > 1 else f"{context.settings.worker_prefix}-{uuid.uuid4().hex[:8]}"
     context.gateway(CPU)
-    try:
-        text.embedder().load()
-    except FileNotFoundError as exc:
-        logger.warning("search indexing of text will fail: %s", exc)
     context.hooks.append(SearchHook(Uploads(context.redis), context.queue, index))
     pause, restarts = 1.0, 0
     worker: Worker | None = None

@@ -23,7 +23,8 @@ class SearchHook(PipelineHook):
 
     def finished(self, upload: str) -> None:
         # Its own job, so a slow embedding never holds the upload's state back; the id makes it once.
-        self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, INDEX), description=f"index {upload}")
+        self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, INDEX), retry=jobs.retry_later(),
+                           description=f"index {upload}")
 
     def deleted(self, upload: str, workspace: str) -> dict[str, int]:
         return jobs.forget_upload(upload, workspace, self.records, self.index())

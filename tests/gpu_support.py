@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 
-from embedded.settings import free_port
 from embedded.stack import Stack
 from functions import catalog
 from gpu import clock
@@ -26,7 +19,7 @@ from gpu import settings as gpu_settings
 from gpu.clock import ManualClock
 from gpu.manager import Manager
 from gpu.settings import GpuSettings
-from gpu.tls import NodeCertificate, node_certificate, pinned_context
+from gpu.tls import NodeCertificate, node_certificate
 from scheduler import plans, steps
 from scheduler.context import Context, current, use, using
 from scheduler.plans import PROBE
@@ -34,64 +27,16 @@ from scheduler.uploads import Upload, Uploads
 from storage.client import Store
 from tests.conftest import jpeg
 from tests.fakes.vast_server import FakeVast
+from tests.host_support import Host, start_host
 
-PROJECT = Path(__file__).resolve().parent.parent
 HOST_FUNCTIONS = "probe,thumbnail"
 KEY = "good-key"
 
 
-@dataclass
-class Host:
-    """`python -m host` in its own process: the CPU gateway or a GPU node (over TLS)."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    token: str
-    password: str
-    cert: NodeCertificate | None = None
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(verify=pinned_context(self.cert.cert_pem) if self.cert else True)
-
-    def invocations(self, function: str) -> int:
-        with self.client() as client:
-            reply = client.get(f"{self.url}/system/function/{function}", auth=("admin", self.password), timeout=5)
-        return int(reply.json()["invocationCount"])
-
-
-def start_host(
-    label: str, token: str, password: str = "", store: str = "", cert: NodeCertificate | None = None
-) -> Host:
-    """A host on a free port whose functions use the store at `store` (none when empty); with
-    `cert` it serves HTTPS, as a node started by the manager does."""
-    port = free_port()
-    env = {**os.environ, "MEDIALENS_HOST_PORT": str(port), "MEDIALENS_HOST_LABEL": label,
-           "MEDIALENS_HOST_TOKEN": token, "MEDIALENS_HOST_BASIC_AUTH_PASSWORD": password,
-           "MEDIALENS_FN_ALLOWED_ORIGINS": store,
-           "MEDIALENS_HOST_FUNCTIONS": HOST_FUNCTIONS, "PYTHONPATH": str(PROJECT),
-           **(cert.environment() if cert else {})}
-    process = subprocess.Popen([sys.executable, "-m", "host"], cwd=PROJECT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    host = Host(process, f"{'https' if cert else 'http'}://127.0.0.1:{port}", token, password, cert)
-    deadline = time.monotonic() + 60
-    with host.client() as client:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if client.get(f"{host.url}/healthz", timeout=1).status_code == 200:
-                    return host
-            except httpx.HTTPError:
-                time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"functions host ({label}) did not start on port {port}")
-
-
 @pytest.fixture(scope="session")
 def cpu_host(store: Store) -> Iterator[Host]:
-    host = start_host("cpu", token="cpu-token", password="cpu-secret", store=store.settings.endpoint)
+    host = start_host("cpu", token="cpu-token", password="cpu-secret", store=store.settings.endpoint,
+                      functions=HOST_FUNCTIONS)
     yield host
     host.kill()
 
@@ -110,7 +55,8 @@ def gpu_cert() -> NodeCertificate:
 @pytest.fixture(scope="session")
 def gpu_host(gpu_token: str, gpu_cert: NodeCertificate, store: Store) -> Iterator[Host]:
     """The GPU node of most tests; the test that kills a node starts its own."""
-    host = start_host("gpu", token=gpu_token, password=gpu_token, store=store.settings.endpoint, cert=gpu_cert)
+    host = start_host("gpu", token=gpu_token, password=gpu_token, store=store.settings.endpoint, cert=gpu_cert,
+                      functions=HOST_FUNCTIONS)
     yield host
     if host.process.poll() is None:
         host.kill()

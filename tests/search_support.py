@@ -3,6 +3,8 @@ for the legacy workspace or any other."""
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from search.index import Index
 from search.settings import IndexSettings
 from storage.client import Store
 from tests.conftest import make_account
+from tests.host_support import Host, start_host
 from tests.search_data import SearchEnv
 from tests.ui_support import UNTHROTTLED
 from ui.settings import UiSettings
@@ -34,9 +37,29 @@ def search_store(store: Store) -> Store:
     return own
 
 
+@pytest.fixture(scope="session")
+def embed_host(store: Store) -> Iterator[Host]:
+    """A functions host serving the embed function alone: where search gets its text embeddings."""
+    host = start_host("cpu", token=secrets.token_urlsafe(16), password=secrets.token_urlsafe(16),
+                      store=store.settings.endpoint, functions="embed")
+    host.wait_ready("embed")
+    yield host
+    host.kill()
+
+
 @pytest.fixture
-def search_env(redis_db: Redis, search_store: Store, tmp_path: Path) -> Iterator[SearchEnv]:
-    yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
+def search_env(
+    redis_db: Redis, redis_server: Stack, search_store: Store, embed_host: Host, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[SearchEnv]:
+    """Indexing and searching in this process embed text through `embed_host`, as a worker does."""
+    from scheduler.context import using
+
+    monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
+    monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAYS", json.dumps({"cpu": embed_host.url}))
+    monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAY_TOKEN", embed_host.token)
+    with using():
+        yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
 
 
 @pytest.fixture

@@ -161,10 +161,22 @@ def _expect_summarize(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any
     return {"options": {"transcript": transcript, "language": "en", "duration": 2.0}}, check
 
 
+def _expect_embed(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
+    texts = ["a dog runs on the beach", "a puppy plays by the sea", "the quarterly tax report"]
+
+    def check(body: dict[str, Any]) -> None:
+        vectors = np.asarray(body["embeddings"])
+        assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+        assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # close in meaning, close in space
+
+    return {"options": {"texts": texts}}, check
+
+
 REQUESTS = {
     "probe": _expect_probe, "thumbnail": _expect_thumbnail, "extract": _expect_extract, "pose": _expect_pose,
     "ocr": _expect_ocr, "nsfw": _expect_nsfw, "faces": _expect_faces, "clip": _expect_clip,
     "transcribe": _expect_transcribe, "caption": _expect_caption, "summarize": _expect_summarize,
+    "embed": _expect_embed,
 }
 
 

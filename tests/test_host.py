@@ -75,7 +75,7 @@ def test_system_functions_needs_basic_auth_and_lists_every_function(
     listing = anonymous.get("/system/functions", auth=auth).json()
     names = {entry["name"] for entry in listing}
     assert names == {"probe", "thumbnail", "extract", "pose", "ocr", "nsfw", "faces", "clip", "transcribe", "caption",
-                     "summarize"}
+                     "summarize", "embed"}
     for entry in listing:
         assert entry["replicas"] == 1 and entry["image"].endswith(f"/{entry['name']}:latest")
         assert entry["annotations"]["medialens.ready"] in ("true", "false")

@@ -11,7 +11,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from functions.probe.content import describe
-from search.clip import NOT_INSTALLED, ClipNotInstalled
+from search.clip import NOT_INSTALLED
+from search.remote import FunctionNotInstalled
 from tests.conftest import DATA
 from tests.search_data import SearchEnv
 
@@ -38,7 +39,7 @@ def no_clip(monkeypatch: pytest.MonkeyPatch) -> None:
     from ui import search as search_api
 
     def missing(*args: Any, **kwargs: Any) -> Any:
-        raise ClipNotInstalled()
+        raise FunctionNotInstalled(NOT_INSTALLED)
 
     monkeypatch.setattr(search_api, "image_embedding", missing)
 

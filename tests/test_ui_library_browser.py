@@ -4,14 +4,12 @@ found without CLIP, and people (a page each, named from a picture, moved, hidden
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from embedded.settings import free_port
 from functions.common import images
 from functions.nsfw import engines
 from functions.probe.content import describe
@@ -25,12 +23,6 @@ playwright = pytest.importorskip("playwright.sync_api", reason="install requirem
 
 PHONE = {"width": 390, "height": 844}
 FACES = DATA / "faces"
-
-
-@pytest.fixture(autouse=True)
-def no_functions_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No functions host serves these pages, whatever else the session runs: CLIP is out of reach."""
-    monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAYS", json.dumps({"cpu": f"http://127.0.0.1:{free_port()}"}))
 
 
 def _ocr(*lines: str) -> dict[str, Any]:
@@ -159,7 +151,8 @@ def test_search_splits_exact_from_similar_finds_nothing_for_nonsense_and_filters
     expect(page.locator(f"#hits [data-group=copies] li.hit[data-upload-id='{library['obama']}'] .badge")).to_have_text(
         "identical")
     expect(page.locator("#search-notice")).to_be_visible()
-    # No gateway serves this app: the notice says so plainly, with no address or error number.
+    # The app's gateway serves the embed function alone (tests/search_support.py), no clip: the notice says so
+    # plainly, with no address or error number.
     expect(page.locator("#search-notice")).to_have_text(UNREACHABLE)
     shot(page, "lf-06-search-copies-without-clip")
 

@@ -189,7 +189,8 @@ class SearchReply(Reply):
     kind: Literal["text", "image"]
     hits: list[Hit]
     note: str | None = None
-    notice: str | None = Field(None, description="Why pictures could not be looked for by what they show, and the fix.")
+    notice: str | None = Field(None, description="Why passages close in meaning, or pictures by what they show, "
+                               "could not be looked for, and the fix.")
 
 
 class Duplicate(Hit):

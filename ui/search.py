@@ -15,11 +15,12 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from accounts.audit import Action
 from scheduler.service import IMAGE_PICTURE, UploadNotFound
 from search import jobs, queries
-from search.clip import NOT_INSTALLED, ClipRejected, ClipUnavailable, image_embedding, text_embedding
+from search.clip import NOT_INSTALLED, image_embedding, text_embedding
 from search.filters import Filters
 from search.index import Index, index
 from search.people import FaceNotFound, NothingToUndo, People, PersonConflict, PersonNotFound, face_id
 from search.people import label as person_label
+from search.remote import FunctionRejected, FunctionUnavailable
 from search.wording import say
 from storage.layout import workspace_prefix
 
@@ -149,9 +150,9 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
     if kind == "image":
         try:
             vector, model = text_embedding(words)
-        except ClipUnavailable as exc:
+        except FunctionUnavailable as exc:
             return error(501, str(exc))
-        except ClipRejected as exc:
+        except FunctionRejected as exc:
             return error(400, f"these words cannot be searched for as a picture: {exc}")
         hits = queries.similar_images(search_index(), workspace(), vector, model, limit, filters=filters,
                                       uploaded_at=uploaded_at)
@@ -160,7 +161,10 @@ def search_words(query: SearchQuery) -> tuple[Response, int]:
     idx = search_index()
     found = queries.words(idx, workspace(), words, limit, modes, filters, uploaded_at)
     reply: dict[str, Any] = {"query": words, "kind": kind, "hits": _hits(found.hits)}
-    if not any(hit["match"] == queries.EXACT for hit in found.hits) and queries.pictures_without_clip(idx, workspace()):
+    if found.notice:
+        reply["notice"] = say(found.notice)  # a known notice in the reader's language
+    elif not any(hit["match"] == queries.EXACT for hit in found.hits) and queries.pictures_without_clip(
+            idx, workspace()):
         # Words found nowhere may describe a picture, which only CLIP could find.
         reply["notice"] = say(NOT_INSTALLED)
     if not found.complete:
@@ -199,9 +203,9 @@ def search_image(query: LimitQuery, body: ImageSearchRequest | None = None) -> t
         vector, model = image_embedding(s, s.settings.artefacts_bucket, key, content_type)
         reply["hits"] = _hits(queries.similar_images(idx, workspace(), vector, model, query.limit,
                                                      sha256=sent.sha256))
-    except ClipUnavailable as exc:
+    except FunctionUnavailable as exc:
         reply["notice"] = say(str(exc))  # a known notice in the reader's language
-    except ClipRejected as exc:
+    except FunctionRejected as exc:
         return error(415, f"send a picture (JPEG, PNG, WebP, ...): {exc}")
     finally:
         s.delete(s.settings.artefacts_bucket, key)

@@ -12,6 +12,7 @@ import torchvision_nms
 from functions.caption import settings as caption_settings
 from functions.clip import settings as clip_settings
 from functions.common import settings as common_settings
+from functions.embed import settings as embed_settings
 from functions.faces import settings as faces_settings
 from functions.nsfw import settings as nsfw_settings
 from functions.ocr import settings as ocr_settings
@@ -20,7 +21,7 @@ from functions.summarize import settings as summarize_settings
 from tests.models import build_tiny_blip, build_tiny_clip, build_tiny_instruct
 
 SETTINGS = (common_settings, pose_settings, ocr_settings, nsfw_settings, faces_settings, clip_settings,
-            caption_settings, summarize_settings)
+            caption_settings, summarize_settings, embed_settings)
 
 
 @pytest.fixture
