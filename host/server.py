@@ -371,6 +371,9 @@ def main() -> None:
 
     settings = HostSettings()
     logs.configure_logging(f"functions-host-{settings.label}")
+    # httpx logs each fetch and write of a function at info: a second line per call beside the host's own,
+    # costing as much as it (issue 17); a transfer that fails logs a warning of its own (transfer.py).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.token:
         # Whoever reaches the port could otherwise make the functions fetch and write for them.
         raise SystemExit("MEDIALENS_HOST_TOKEN is empty: set the bearer token callers must send (make up sets one)")
