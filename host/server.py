@@ -19,15 +19,18 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from flask import Flask, Response, jsonify, request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Request
 
 from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
 from functions.common import logs
@@ -37,9 +40,14 @@ from functions.common.origins import Origin, allow_list, allowed
 from . import metrics
 from .memory import MemoryBound
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 logger = logging.getLogger(__name__)
 
 TEMPLATE_INDEX = PROJECT / "template" / "python3-http-debian" / "index.py"
+# What /function/<name> answers, as faasd's gateway passes them on; werkzeug drops the body of a HEAD reply.
+CALL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 
 class HostSettings(BaseSettings):
@@ -167,13 +175,46 @@ def _authorised_basic(settings: HostSettings) -> bool:
     )
 
 
-def _authorised_token(settings: HostSettings) -> bool:
+def _authorised_token(settings: HostSettings, headers: Headers) -> bool:
     # The check a function image makes itself (the template's), so both answer a caller alike.
-    return bool(template.authorised(settings.token, request.headers.get("Authorization")))
+    return bool(template.authorised(settings.token, headers.get("Authorization")))
 
 
 def _unauthorised(realm: str) -> Response:
     return Response("unauthorized", status=401, headers={"WWW-Authenticate": f'Basic realm="{realm}"'})
+
+
+class FunctionCalls:
+    """WSGI middleware that serves `/function/<name>[/<rest>]` on werkzeug alone and hands the rest to Flask.
+
+    A sync call is the host's hot path, and Flask's request machinery (URL map, contexts, session,
+    signals) cost as much as all the host's own work on it (issue 17); a call needs none of it.
+    """
+
+    def __init__(self, flask_app: WSGIApplication, call: Callable[[str, Request], Response]) -> None:
+        self.flask_app = flask_app
+        self.call = call
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        name = function_named(environ.get("PATH_INFO", ""))
+        if name is None:
+            return self.flask_app(environ, start_response)
+        if environ["REQUEST_METHOD"] not in CALL_METHODS:
+            reply = Response("method not allowed", status=405, headers={"Allow": ", ".join(sorted(CALL_METHODS))})
+        else:
+            reply = self.call(name, Request(environ))
+        return reply(environ, start_response)
+
+
+def function_named(path: str) -> str | None:
+    """The function a `/function/<name>` or `/function/<name>/<rest>` path calls; None for any other path."""
+    prefix, _, tail = path.partition("/function/")
+    if prefix:
+        return None
+    name, slash, rest = tail.partition("/")
+    if not name or (slash and not rest):
+        return None
+    return name
 
 
 def create_app(settings: HostSettings | None = None) -> Flask:
@@ -231,10 +272,8 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         return jsonify({"provider": {"provider": "medialens-functions-host", "orchestration": settings.label},
                         "version": {"release": "medialens"}, "arch": "x86_64", "device": device()})
 
-    @app.route("/function/<name>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    @app.route("/function/<name>/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def call(name: str, rest: str = "") -> Response:
-        if not _authorised_token(settings):
+    def call(name: str, incoming: Request) -> Response:
+        if not _authorised_token(settings, incoming.headers):
             return template.unauthorised()
         found = lookup(name)
         if isinstance(found, Response):
@@ -242,9 +281,9 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         started = time.perf_counter()
         status = 500  # what a handler that raises becomes
         # The caller's upload and step name every line logged for this call, the handler's too.
-        with logs.bound(function=name, **logs.from_headers(dict(request.headers))):
+        with logs.bound(function=name, **logs.from_headers(dict(incoming.headers))):
             try:
-                reply = found.call(template.event_from_flask())
+                reply = found.call(template.event_from(incoming))
                 status = reply.status_code
             finally:
                 elapsed = time.perf_counter() - started
@@ -254,9 +293,11 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         reply.headers["X-Served-By"] = settings.label
         return reply
 
+    app.wsgi_app = FunctionCalls(app.wsgi_app, call)  # type: ignore[method-assign]
+
     @app.route("/async-function/<name>", methods=["POST", "PUT"])
     def call_async(name: str) -> Response:
-        if not _authorised_token(settings):
+        if not _authorised_token(settings, request.headers):
             return template.unauthorised()
         found = lookup(name)
         if isinstance(found, Response):
@@ -330,6 +371,9 @@ def main() -> None:
 
     settings = HostSettings()
     logs.configure_logging(f"functions-host-{settings.label}")
+    # httpx logs each fetch and write of a function at info: a second line per call beside the host's own,
+    # costing as much as it (issue 17); a transfer that fails logs a warning of its own (transfer.py).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.token:
         # Whoever reaches the port could otherwise make the functions fetch and write for them.
         raise SystemExit("MEDIALENS_HOST_TOKEN is empty: set the bearer token callers must send (make up sets one)")

@@ -213,3 +213,30 @@ def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
     assert described["availableReplicas"] == 0
     assert described["annotations"]["medialens.ready"] == "false"
     assert "No module named" in described["annotations"]["medialens.error"]
+
+
+def test_a_call_reaches_the_handler_as_the_template_presents_it(host: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls skip Flask's routing (issue 17): the handler still sees the template's event, sub-path and all."""
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        return {"statusCode": 201, "headers": {"X-Echo": "yes"},
+                "body": {"body": event.body.decode(), "method": event.method, "path": event.path,
+                         "query": dict(event.query), "step": event.headers.get("x-medialens-step")}}
+
+    probe = host.config["served"]["probe"]
+    monkeypatch.setattr(probe, "handler", types.SimpleNamespace(handle=handle))
+    client = host.test_client()
+    bearer = {"Authorization": f"Bearer {TOKEN}", "X-Medialens-Step": "probe@1"}
+    reply = client.put("/function/probe/some/path?page=2", data=b"payload", headers=bearer)
+    assert reply.status_code == 201 and reply.headers["X-Echo"] == "yes"
+    assert float(reply.headers["X-Duration-Seconds"]) > 0 and reply.headers["X-Served-By"] == "cpu"
+    assert reply.get_json() == {"body": "payload", "method": "PUT", "path": "/function/probe/some/path",
+                                "query": {"page": "2"}, "step": "probe@1"}
+    assert client.head("/function/probe", headers=bearer).status_code == 201
+    assert client.options("/function/probe", headers=bearer).status_code == 405
+    assert client.put("/function/probe/some/path", data=b"x").status_code == 401
+    assert client.post("/function/", headers=bearer).status_code == 404
+    loaded = threading.Event()
+    monkeypatch.setattr(probe, "readiness", template.Readiness(lambda: loaded.wait(30)))
+    loading = client.post("/function/probe", headers=bearer)
+    assert loading.status_code == 503 and loading.headers["Retry-After"] == "1"
+    loaded.set()

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.wrappers import Request
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +52,19 @@ class Context:
         self.hostname = hostname or os.getenv("HOSTNAME", "localhost")
 
 
-def event_from_flask() -> Event:
+def event_from(incoming: Request) -> Event:
+    """The handler's view of a request: werkzeug's, or Flask's, which extends it."""
     return Event(
-        body=request.get_data(),
-        headers=request.headers,
-        method=request.method,
-        query=request.args,
-        path=request.path,
+        body=incoming.get_data(),
+        headers=incoming.headers,
+        method=incoming.method,
+        query=incoming.args,
+        path=incoming.path,
     )
+
+
+def event_from_flask() -> Event:
+    return event_from(request)
 
 
 def to_response(result: Any) -> Response:
