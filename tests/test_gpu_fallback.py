@@ -8,6 +8,7 @@ import time
 import pytest
 from werkzeug.serving import make_server
 
+from embedded.settings import free_port
 from gpu.breaker import Breaker
 from gpu.nodes import Nodes, NodeState
 from gpu.settings import OFF_MESSAGE
@@ -19,7 +20,6 @@ from tests.gpu_support import (  # noqa: F401
     Burst,
     burst,
     cpu_host,
-    free_port,
     gpu_cert,
     gpu_host,
     gpu_token,
