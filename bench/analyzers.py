@@ -3,71 +3,50 @@ the summary of a recording.
 
 Each analyzer runs in a fresh Python process, so its cold start (imports + model load) and peak
 RSS are its own. Inside that process every image goes through the function's real ``analyze``
-(decode, resize, inference, result), only the fetch is replaced by the bytes in hand. The caption
-and summary models, when `make models` has not put them here, are random weights of the real size
-(bench/random_models.py): their cost is the real one, their words are not.
+(decode, resize, inference, result), only the fetch is replaced by the bytes in hand. The CLIP,
+caption and summary models, when `make models` has not put them here, are random weights of the real
+size (bench/random_models.py): their cost is the real one, their words are not.
 Run alone: ``.venv/bin/python -m bench.analyzers`` prints a markdown table.
 """
 
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import os
 import pickle
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from bench import random_models
 
 ANALYZERS = ("pose", "ocr", "nsfw", "faces", "clip", "caption")
 SUMMARY_MINUTES = (5, 12)  # a short recording, and one long enough for chapters
 LONG_SIDE = 640
 REPEATS = 3
-TEXT = [
-    ["Quarterly report 2024", "Revenue grew 12% to EUR 4.1 million", "Next review: 14 March"],
-    ["PARKING ONLY", "Monday to Friday 8am - 6pm", "Violators will be towed"],
-]
 
 
 def sample_images() -> dict[str, bytes]:
-    """640 px JPEGs: half people (portraits, full body), half text, and scenes with neither."""
-    import matplotlib
-    import skimage.data
-    from PIL import Image, ImageDraw, ImageFont
+    """Each photo and text page of bench/sample_media.py once, as a 640 px JPEG."""
+    from bench import sample_media
 
-    faces = Path(__file__).resolve().parent.parent / "tests" / "data" / "faces"
-    photos = {
-        "camera": Image.fromarray(skimage.data.camera()),
-        "astronaut": Image.fromarray(skimage.data.astronaut()),
-        "grace_hopper": Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"),
-        "obama": Image.open(faces / "obama.jpg"),
-        "coffee": Image.fromarray(skimage.data.coffee()),
-        "chelsea": Image.fromarray(skimage.data.chelsea()),
-    }
-    font_file = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    for number, lines in enumerate(TEXT):
-        font = ImageFont.truetype(str(font_file), 32)
-        page = Image.new("RGB", (LONG_SIDE, 360), "white")
-        draw = ImageDraw.Draw(page)
-        for row, line in enumerate(lines):
-            draw.text((30, 40 + row * 90), line, font=font, fill="black")
-        photos[f"text{number + 1}"] = page
-    photos["page"] = Image.fromarray(skimage.data.page())
-    encoded = {}
-    for name, image in photos.items():
-        image = image.convert("RGB")
-        scale = LONG_SIDE / max(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)))
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=90)
-        encoded[name] = buffer.getvalue()
-    return encoded
+    pages = {**sample_media.photos(), **sample_media.text_pages(LONG_SIDE)}
+    return {name: sample_media.jpeg(image, LONG_SIDE) for name, image in pages.items()}
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM) in MB. Not ru_maxrss: Linux carries that across fork and
+    exec, so a worker would report the bench's own peak (the random models it built) when that was higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def measure(name: str, images: list[bytes]) -> dict[str, Any]:
@@ -107,7 +86,7 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
         "cpu_ms_per_image": round(statistics.median(cpu), 1),
         "cpu_ms_mean": round(statistics.fmean(cpu), 1),
         "cold_start_s": round(cold, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": peak_rss_mb(),
         "images": len(images),
     }
 
@@ -143,31 +122,8 @@ def measure_summary() -> dict[str, Any]:
         row[f"cpu_s_{minutes}_min"] = round(time.process_time() - cpu_start, 1)
         row[f"chapters_{minutes}_min"] = len(result["chapters"])
         row["engine"] = result["engine"]["engine"]
-    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    row["peak_rss_mb"] = peak_rss_mb()
     return row
-
-
-def random_models(folder: Path, analyzers: tuple[str, ...]) -> dict[str, str]:
-    """Settings that point the caption and summarize engines at random real-size models where `make models`
-    has put none (bench/random_models.py)."""
-    from bench import random_models
-    from functions.caption.settings import settings as caption_settings
-    from functions.common.models import require_dir
-    from functions.summarize.settings import settings as summarize_settings
-
-    env = {}
-    for name, variable, directory, build in (
-        ("caption", "MEDIALENS_CAPTION_MODEL_DIR", caption_settings().directory(), random_models.blip_base),
-        ("summarize", "MEDIALENS_SUMMARIZE_MODEL_DIR", summarize_settings().directory(),
-         random_models.qwen_half_billion),
-    ):
-        if name not in analyzers:
-            continue
-        try:
-            require_dir(directory, name)
-        except Exception:  # not installed: measure the real size with random weights
-            env[variable] = str(build(folder / name))
-    return env
 
 
 def _worker(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -182,37 +138,48 @@ def _worker(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 def run(
-    images: list[bytes] | None = None, analyzers: tuple[str, ...] = (*ANALYZERS, "summarize")
+    images: list[bytes] | None = None, analyzers: tuple[str, ...] = (*ANALYZERS, "summarize"),
+    models: random_models.ModelDir | None = None,
 ) -> dict[str, Any]:
-    """Measures each analyzer in its own process; returns per-analyzer rows, the summary's and the CPU bound."""
+    """Measures each analyzer in its own process, the functions reading their models from ``models`` (by
+    default a directory of what `make models` installed, with random real-size models where it installed none);
+    returns per-analyzer rows, the summary's and the CPU bound with and without caption."""
+    from functions.weights import CACHE
+
     chosen = images or list(sample_images().values())
     rows: dict[str, Any] = {}
     summary: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "images.pickle"
         path.write_bytes(pickle.dumps(chosen))
-        env = random_models(Path(folder), analyzers)
+        models = models or random_models.model_dir(Path(folder) / "models", CACHE, analyzers)
+        env = {"MEDIALENS_FN_MODEL_DIR": str(models.path)}
         for name in analyzers:
             if name == "summarize":
                 summary = _worker(["summarize"], env)
-                summary["random_weights"] = "MEDIALENS_SUMMARIZE_MODEL_DIR" in env
                 continue
             rows[name] = _worker([name, str(path)], env)
-            if name == "caption":
-                rows[name]["random_weights"] = "MEDIALENS_CAPTION_MODEL_DIR" in env
-    measured = [row for row in rows.values() if "cpu_ms_mean" in row]
-    cpu_per_image = sum(row["cpu_ms_mean"] for row in measured)
     cores = len(os.sched_getaffinity(0))
-    bound = round(cores * 3_600_000 / cpu_per_image) if cpu_per_image else None
+    measured = {name: row["cpu_ms_mean"] for name, row in rows.items() if "cpu_ms_mean" in row}
+    without_caption = {name: cpu for name, cpu in measured.items() if name != "caption"}
     return {
         "analyzers": rows,
         "images": len(chosen),
         "long_side": LONG_SIDE,
         "cores": cores,
-        "cpu_ms_per_image_all_analyzers": round(cpu_per_image, 1),
-        "inference_bound_images_per_hour": bound,
+        "random_weights": sorted(random_models.models_of(analyzers) & models.random),
+        "cpu_ms_per_image_all_analyzers": round(sum(measured.values()), 1),
+        "inference_bound_images_per_hour": bound(measured.values(), cores),
+        "cpu_ms_per_image_without_caption": round(sum(without_caption.values()), 1),
+        "inference_bound_without_caption": bound(without_caption.values(), cores),
         "summarize": summary,
     }
+
+
+def bound(cpu_ms_per_image: Iterable[float], cores: int) -> int | None:
+    """Images per hour when every core does nothing but these analyzers' inference."""
+    total = sum(cpu_ms_per_image)
+    return round(cores * 3_600_000 / total) if total else None
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -232,13 +199,20 @@ def markdown(result: dict[str, Any]) -> str:
         else:
             reason = row.get("not_installed") or row.get("error")
             lines.append(f"| {name} | not measured: {reason} | | | | |")
+    random = result.get("random_weights", [])
     lines += [
         "",
         f"Inference bound: {result['cpu_ms_per_image_all_analyzers']} CPU ms per image for all analyzers "
         f"(mean), so at most {result['inference_bound_images_per_hour']} images per hour on "
-        f"{result['cores']} cores.",
+        f"{result['cores']} cores; without caption {result['cpu_ms_per_image_without_caption']} CPU ms, "
+        f"{result['inference_bound_without_caption']} images per hour.",
     ]
-    if (result["analyzers"].get("caption") or {}).get("random_weights"):
+    if "clip" in random:
+        lines.append("clip ran random weights of CLIP ViT-B/32's size.")
+    if "ms_per_image" in (result["analyzers"].get("clip") or {}):
+        lines.append("With a CLIP installed nsfw runs it too, for its zero-shot labels: the nsfw row holds a "
+                     "second CLIP pass per image.")
+    if "blip" in random:
         lines.append("caption ran random weights of BLIP base's size, each caption to its 30-token limit: the "
                      "worst case (real captions stop at 10-15 tokens).")
     summary = result.get("summarize") or {}
@@ -251,7 +225,7 @@ def markdown(result: dict[str, Any]) -> str:
               f"{summary[f'cpu_s_{minutes}_min']} | {summary[f'chapters_{minutes}_min']} | {summary['cold_start_s']} "
               f"| {summary['peak_rss_mb']} |" for minutes in SUMMARY_MINUTES),
         ]
-        if summary.get("random_weights"):
+        if "instruct" in random:
             lines.append("summarize ran random weights of Qwen2.5-0.5B-Instruct's size, every answer to its token "
                          "limit: the worst case.")
     elif summary:

@@ -1,7 +1,9 @@
-"""Builds sample media in memory for tests and benchmarks: videos with words at known times, speech."""
+"""Builds sample media in memory for tests and benchmarks: photos and text pages, videos with words at known
+times, speech."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,7 +18,14 @@ from PIL import Image, ImageDraw, ImageFont
 from functions.common import audio
 
 SPEECH_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"
+FACES_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "faces"
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+TEXT = [
+    ["Quarterly report 2024", "Revenue grew 12% to EUR 4.1 million", "Next review: 14 March"],
+    ["PARKING ONLY", "Monday to Friday 8am - 6pm", "Violators will be towed"],
+    ["Flight LH 1234 to Berlin", "Gate B42, boarding 17:05", "Seat 23C, group 3"],
+    ["Tomato soup 4.50", "Grilled cheese 6.00", "Coffee or tea 2.20"],
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,75 @@ def render(word: str, background: tuple[int, int, int], size: tuple[int, int]) -
     position = ((size[0] - (right - left)) / 2 - left, (size[1] - (bottom - top)) / 2 - top)
     draw.text(position, word, fill=(255, 255, 255) if sum(background) < 384 else (0, 0, 0), font=font)
     return np.asarray(image)
+
+
+def photos() -> dict[str, Image.Image]:
+    """Photos that ship in packages: portraits (one person in several, another beside him), full body, and
+    scenes with no one in them."""
+    import skimage.data
+
+    return {
+        "camera": Image.fromarray(skimage.data.camera()),
+        "astronaut": Image.fromarray(skimage.data.astronaut()),
+        "grace_hopper": Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"),
+        **{name: Image.open(FACES_DIR / f"{name}.jpg") for name in ("obama", "obama2", "obama3", "biden")},
+        "coffee": Image.fromarray(skimage.data.coffee()),
+        "chelsea": Image.fromarray(skimage.data.chelsea()),
+        "rocket": Image.fromarray(skimage.data.rocket()),
+        "motorcycle": Image.fromarray(skimage.data.stereo_motorcycle()[0]),
+    }
+
+
+def text_pages(width: int = 640) -> dict[str, Image.Image]:
+    """Printed text: pages rendered from TEXT, and scikit-image's scanned page."""
+    import skimage.data
+
+    font = ImageFont.truetype(str(FONT), 32)
+    pages = {}
+    for number, lines in enumerate(TEXT):
+        page = Image.new("RGB", (width, 360), "white")
+        draw = ImageDraw.Draw(page)
+        for row, line in enumerate(lines):
+            draw.text((30, 40 + row * 90), line, font=font, fill="black")
+        pages[f"text{number + 1}"] = page
+    pages["page"] = Image.fromarray(skimage.data.page())
+    return pages
+
+
+def jpeg(image: Image.Image, long_side: int, quality: int = 90) -> bytes:
+    """The image as an RGB JPEG scaled to ``long_side`` pixels on its longer side."""
+    image = image.convert("RGB")
+    scale = long_side / max(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def image_set(count: int, long_side: int, seed: int = 0) -> dict[str, bytes]:
+    """``count`` distinct JPEGs made from the photos and text pages in turn, each one varied: cropped to
+    80-100 % of each side, its colours scaled by up to 8 % per channel, photos mirrored half the time
+    (mirrored text is not what people upload). No two share their bytes, so none shares an etag."""
+    rng = np.random.default_rng(seed)
+    sources = [(name, image, True) for name, image in photos().items()]
+    sources += [(name, image, False) for name, image in text_pages(long_side).items()]
+    made: dict[str, bytes] = {}
+    digests = set()
+    for number in range(count):
+        name, image, may_mirror = sources[number % len(sources)]
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+        height, width = pixels.shape[:2]
+        keep_h, keep_w = (int(side * rng.uniform(0.8, 1.0)) for side in (height, width))
+        top, left = rng.integers(0, height - keep_h + 1), rng.integers(0, width - keep_w + 1)
+        pixels = pixels[top:top + keep_h, left:left + keep_w] * rng.uniform(0.92, 1.08, 3)
+        if may_mirror and rng.random() < 0.5:
+            pixels = pixels[:, ::-1]
+        data = jpeg(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), long_side)
+        digests.add(hashlib.md5(data).hexdigest())
+        made[f"{number:04d}-{name}"] = data
+    if len(digests) != count:
+        raise RuntimeError(f"{count - len(digests)} of the {count} varied images came out the same; change the seed")
+    return made
 
 
 def soundtrack(speech: list[Speech], duration: float) -> np.ndarray:
