@@ -294,7 +294,7 @@ def wrap_up(records: Uploads, upload: str) -> None:
         return
     steps = records.steps(upload)
     if any(step.state == StepState.FAILED for step in steps.values()) or not plan_closing(
-        records, upload, record, steps
+        records, upload, record, steps, records.results(upload)
     ):
         enqueue_finish(queue(), upload)
 
@@ -306,9 +306,10 @@ def replicate(upload: str, step: str) -> None:
         logger.warning("settled on the Redis master alone: a failover now would run it again", **_log(upload, step))
 
 
-def plan_closing(records: Uploads, upload: str, record: Upload, steps: dict[str, Step]) -> bool:
+def plan_closing(
+    records: Uploads, upload: str, record: Upload, steps: dict[str, Step], results: dict[str, Any]
+) -> bool:
     """Plans the closing steps not planned yet (they read every result, so they come last); True if any."""
-    results = records.results(upload)
     media_type = record.media_type or str(results.get("probe", {}).get("media_type") or "")
     closing = [spec for spec in plans.closing(media_type, results) if spec.name not in steps]
     if closing:
@@ -351,12 +352,13 @@ def finish(upload: str) -> str:
     except UploadNotFound:
         return "deleted"
     steps = records.steps(upload)
+    results = records.results(upload)
     failed = [step for step in steps.values() if step.state == StepState.FAILED]
-    if not failed and plan_closing(records, upload, record, steps):
+    if not failed and plan_closing(records, upload, record, steps, results):
         return "closing"  # its job was lost between the last settle and planning: the sweep brought finish
     state = State.FAILED if failed else State.DONE
     reason = "; ".join(f"{step.name}: {step.reason}" for step in failed)
-    document = analysis(record, steps, records.results(upload), state, reason)
+    document = analysis(record, steps, results, state, reason)
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason, overview=overview(document["results"]))

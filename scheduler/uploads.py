@@ -246,8 +246,8 @@ class Uploads:
             for listing in self._listings(upload):
                 pipe.zadd(listing, {upload.id: upload.listed_at})
             pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
+            self.publish(upload.id, "upload", upload.to_dict(), upload.workspace, pipe)
             pipe.execute()
-        self.publish(upload.id, "upload", upload.to_dict(), upload.workspace)
         return True
 
     def page(
@@ -388,10 +388,11 @@ class Uploads:
             moved = current.listed_at != before.listed_at
             for listing in (new if moved else new - old):
                 pipe.zadd(listing, {upload: current.listed_at})
+            # Published by the transaction: the change and its event in one round trip.
+            self.publish(upload, "upload", current.to_dict(), current.workspace, pipe)
             changed[:] = [current]
 
         self.redis.transaction(write, key)
-        self.publish(upload, "upload", changed[0].to_dict(), changed[0].workspace)
         return changed[0]
 
     def set_state(self, upload: str, state: State, reason: str = "") -> Upload:
@@ -514,9 +515,11 @@ class Uploads:
             self._workspaces.clear()
         self._workspaces[upload] = workspace
 
-    def publish(self, upload: str, kind: str, data: dict[str, Any], workspace: str | None = None) -> None:
-        """Tells the upload's workspace, and only it, of a change."""
-        self.redis.publish(self._channel(upload, workspace), self._message(upload, kind, data))
+    def publish(self, upload: str, kind: str, data: dict[str, Any], workspace: str | None = None,
+                pipe: Pipeline | None = None) -> None:
+        """Tells the upload's workspace, and only it, of a change; with ``pipe``, as part of that transaction."""
+        target = self.redis if pipe is None else pipe
+        target.publish(self._channel(upload, workspace), self._message(upload, kind, data))
 
     def _channel(self, upload: str, workspace: str | None = None) -> str:
         return events_channel(workspace or self.workspace_of(upload))
