@@ -207,7 +207,7 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         # What plans new steps or writes the record checks first that the upload is still there;
         # any other step's writes check it in the settle's own script.
         if (children or spec.name == PROBE.name) and not records.exists(upload):
-            return deleted(record, spec.name)
+            return deleted_meanwhile(record, spec.name)
         written = set(result.get("outputs_written") or ())
         step.artefacts = {
             output: artefact_key(record.workspace, upload, output)
@@ -231,11 +231,11 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         plan(records, queue(), upload, children, pipe)
 
     if not settle(records, upload, step, state, reason, result, with_settle) and not records.exists(upload):
-        return deleted(record, spec.name)
+        return deleted_meanwhile(record, spec.name)
     return step.state.value
 
 
-def deleted(record: Upload, step: str) -> str:
+def deleted_meanwhile(record: Upload, step: str) -> str:
     """Deleted while the function ran: what it just wrote to the store goes too."""
     s = store()
     s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(record.workspace, record.id))
