@@ -1,9 +1,9 @@
 """The RQ jobs: run one step of an upload, plan what it makes possible, finish the upload.
 
 A step job records its own outcome and never raises for a failed call, so no job waits on it.
-Fan-in is a count of outstanding steps in Redis: children are counted before their parent
-settles, and the step that brings the count to zero enqueues `finish`. A crash or a timeout is
-settled by RQ's failure callback, so an upload can never be left waiting.
+Fan-in is a count of outstanding steps in Redis: children are counted and queued in the transaction
+that settles their parent, ahead of it, and the step that brings the count to zero enqueues `finish`.
+A crash or a timeout is settled by RQ's failure callback, so an upload can never be left waiting.
 """
 
 from __future__ import annotations
