@@ -17,6 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
@@ -60,15 +61,20 @@ def record_step(connection: Redis, function: str, seconds: float | None, failed:
     """Adds one finished step; `seconds` is None when a crash left no duration to tell."""
     try:
         with connection.pipeline() as pipe:
-            if seconds is not None:
-                pipe.hincrby(keys.STEP_SECONDS, f"{function}|{_bucket(seconds)}", 1)
-                pipe.hincrbyfloat(keys.STEP_SECONDS, f"{function}|sum", seconds)
-                pipe.hincrby(keys.STEP_SECONDS, f"{function}|count", 1)
-            pipe.hincrby(keys.STEP_FAILURES, function, 1 if failed else 0)
+            observe_step(pipe, function, seconds, failed)
             pipe.execute()
     except RedisError as exc:
         # A lost observation must never fail the step it describes.
         logger.warning("could not record metrics for %s: %s", function, exc)
+
+
+def observe_step(pipe: Pipeline, function: str, seconds: float | None, failed: bool) -> None:
+    """Queues one finished step's observation on ``pipe`` (a step's settle, which it rides along with)."""
+    if seconds is not None:
+        pipe.hincrby(keys.STEP_SECONDS, f"{function}|{_bucket(seconds)}", 1)
+        pipe.hincrbyfloat(keys.STEP_SECONDS, f"{function}|sum", seconds)
+        pipe.hincrby(keys.STEP_SECONDS, f"{function}|count", 1)
+    pipe.hincrby(keys.STEP_FAILURES, function, 1 if failed else 0)
 
 
 def record_repairs(connection: Redis, kinds: Iterable[str]) -> None:

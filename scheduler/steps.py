@@ -1,9 +1,9 @@
 """The RQ jobs: run one step of an upload, plan what it makes possible, finish the upload.
 
 A step job records its own outcome and never raises for a failed call, so no job waits on it.
-Fan-in is a count of outstanding steps in Redis: children are counted before their parent
-settles, and the step that brings the count to zero enqueues `finish`. A crash or a timeout is
-settled by RQ's failure callback, so an upload can never be left waiting.
+Fan-in is a count of outstanding steps in Redis: children are counted and queued in the transaction
+that settles their parent, ahead of it, and the step that brings the count to zero enqueues `finish`.
+A crash or a timeout is settled by RQ's failure callback, so an upload can never be left waiting.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 from rq.results import Result
 
 from functions import catalog
@@ -72,15 +74,15 @@ def retry() -> Retry:
     return Retry(max=settings().job_retries, interval=[5, 30])
 
 
-def enqueue_step(q: Queue, upload: str, spec: StepSpec) -> Job:
+def step_job(upload: str, spec: StepSpec) -> EnqueueData:
+    """The job that runs one step, to enqueue."""
     s = settings()
     per_call = catalog.spec(spec.function).timeout_s * s.step_attempts + s.retry_backoff_s * 2**s.step_attempts
-    return q.enqueue(
+    return Queue.prepare_data(
         run_step,
-        upload,
-        spec.to_dict(),
+        (upload, spec.to_dict()),
         job_id=job_id(upload, spec.name),
-        job_timeout=int(per_call * spec.expected_calls + s.not_ready_wait_s + s.outage_wait_s + 30),
+        timeout=int(per_call * spec.expected_calls + s.not_ready_wait_s + s.outage_wait_s + 30),
         on_failure=Callback(step_crashed),
         retry=retry(),
         result_ttl=s.result_ttl_s,
@@ -117,11 +119,18 @@ def will_retry(job: Job) -> bool:
     return bool(job.retries_left and job.retries_left > 0)
 
 
-def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec]) -> None:
-    """Counts the steps as outstanding first, then enqueues them."""
-    records.plan_steps(upload, [spec.name for spec in specs], {spec.name: spec.to_dict() for spec in specs})
-    for spec in specs:
-        enqueue_step(q, upload, spec)
+def plan(records: Uploads, q: Queue, upload: str, specs: list[StepSpec], pipe: Pipeline | None = None) -> None:
+    """Counts the steps as outstanding and enqueues them, in one transaction: ``pipe``'s when given
+    (a parent settling with them), else one of its own."""
+    if not specs:
+        return
+    if pipe is None:
+        with records.redis.pipeline() as own:
+            plan(records, q, upload, specs, own)
+            own.execute()
+        return
+    records.plan_steps(upload, [spec.name for spec in specs], {spec.name: spec.to_dict() for spec in specs}, pipe)
+    q.enqueue_many([step_job(upload, spec) for spec in specs], pipeline=pipe)
 
 
 def start(upload: str, q: Queue | None = None, records: Uploads | None = None) -> None:
@@ -158,11 +167,10 @@ def run_step(upload: str, spec_data: dict[str, Any]) -> str:
 def _run_step(upload: str, spec: StepSpec) -> str:
     records = uploads()
     try:
-        record = records.get(upload)
+        record, step = records.with_step(upload, spec.name)
     except UploadNotFound:
         logger.info("upload was deleted before %s ran", spec.name, **_log(upload, spec.name))
         return "deleted"
-    step = records.step(upload, spec.name)
     if step.state in FINAL_STEP_STATES:
         # Run again after its worker died: if that was between settling the last step and queueing
         # `finish`, nothing else would ever finish the upload.
@@ -172,8 +180,8 @@ def _run_step(upload: str, spec: StepSpec) -> str:
     if record.state == State.QUEUED:
         records.set_state(upload, State.RUNNING)
     started = time.time()
+    # Stored with the first attempt, which follows at once: one write fewer per step.
     step.state, step.started_at = StepState.RUNNING, started
-    records.put_step(upload, step)
 
     def attempt(number: int, gateway: str) -> None:
         step.attempts, step.gateway = number, gateway
@@ -190,35 +198,49 @@ def _run_step(upload: str, spec: StepSpec) -> str:
         outcome = call_in_chunks(spec, request, attempt, progress)
     else:
         outcome = calls.call(spec.function, request, routing.route, attempt)
-    metrics.record_step(redis(), spec.function, time.time() - started, outcome.kind in ("rejected", "error"))
-    if not records.exists(upload):
-        # Deleted while the function ran: what it just wrote to the store goes too.
-        s = store()
-        s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(record.workspace, upload))
-        logger.info("upload was deleted while %s ran", spec.name, **_log(upload, spec.name))
-        return "deleted"
+    seconds, failed = time.time() - started, outcome.kind in ("rejected", "error")
+    children: list[StepSpec] = []
+    result = None
     if outcome.kind == "ok":
-        records.put_result(upload, spec.name, outcome.result)
-        written = set(outcome.result.get("outputs_written") or ())
+        result = outcome.result
+        children = plans.after(spec, result, settings().plan_settings())
+        # What plans new steps or writes the record checks first that the upload is still there;
+        # any other step's writes check it in the settle's own script.
+        if (children or spec.name == PROBE.name) and not records.exists(upload):
+            return deleted_meanwhile(record, spec.name)
+        written = set(result.get("outputs_written") or ())
         step.artefacts = {
             output: artefact_key(record.workspace, upload, output)
             for output in spec.outputs if _stem(output) in written
         }
         if spec.name == PROBE.name:
-            duration = outcome.result.get("duration")
-            records.update(upload, media_type=str(outcome.result.get("media_type", "")),
+            duration = result.get("duration")
+            records.update(upload, media_type=str(result.get("media_type", "")),
                            duration=float(duration) if isinstance(duration, int | float) else None,
-                           taken_at=taken_at(outcome.result))
-        children = plans.after(spec, outcome.result, settings().plan_settings())
-        plan(records, queue(), upload, children)
-        settle(records, upload, step, StepState.DONE, "")
+                           taken_at=taken_at(result))
+        state, reason = StepState.DONE, ""
     elif outcome.kind == "unavailable":
-        settle(records, upload, step, StepState.SKIPPED, outcome.reason)
+        state, reason = StepState.SKIPPED, outcome.reason
     else:
         logger.warning("step failed: %s", outcome.reason, **_log(upload, spec.name))
         step.rejected = outcome.kind == "rejected"
-        settle(records, upload, step, StepState.FAILED, outcome.reason)
+        state, reason = StepState.FAILED, outcome.reason
+
+    def with_settle(pipe: Pipeline) -> None:
+        metrics.observe_step(pipe, spec.function, seconds, failed)
+        plan(records, queue(), upload, children, pipe)
+
+    if not settle(records, upload, step, state, reason, result, with_settle) and not records.exists(upload):
+        return deleted_meanwhile(record, spec.name)
     return step.state.value
+
+
+def deleted_meanwhile(record: Upload, step: str) -> str:
+    """Deleted while the function ran: what it just wrote to the store goes too."""
+    s = store()
+    s.delete_prefix(s.settings.artefacts_bucket, artefact_prefix(record.workspace, record.id))
+    logger.info("upload was deleted while %s ran", step, **_log(record.id, step))
+    return "deleted"
 
 
 def call_in_chunks(
@@ -248,12 +270,20 @@ def call_in_chunks(
     return calls.Outcome("ok", result, "", outcome.gateway, outcome.attempts)
 
 
-def settle(records: Uploads, upload: str, step: Step, state: StepState, reason: str) -> None:
+def settle(
+    records: Uploads, upload: str, step: Step, state: StepState, reason: str,
+    result: dict[str, Any] | None = None, before: Callable[[Pipeline], None] | None = None,
+) -> bool:
+    """Settles a step with its result; what ``before`` queues (the steps it makes possible, counted
+    before their parent settles) is written with it, all or nothing. False when the upload is gone
+    or the step had settled before."""
     step.state, step.reason, step.finished_at = state, reason, time.time()
     step.progress = 1.0
-    if records.settle(upload, step) == 0:
+    left = records.settle(upload, step, result, before)
+    if left == 0:
         wrap_up(records, upload)
     replicate(upload, step.name)
+    return left is not None
 
 
 def wrap_up(records: Uploads, upload: str) -> None:
@@ -264,7 +294,7 @@ def wrap_up(records: Uploads, upload: str) -> None:
         return
     steps = records.steps(upload)
     if any(step.state == StepState.FAILED for step in steps.values()) or not plan_closing(
-        records, upload, record, steps
+        records, upload, record, steps, records.results(upload)
     ):
         enqueue_finish(queue(), upload)
 
@@ -276,9 +306,10 @@ def replicate(upload: str, step: str) -> None:
         logger.warning("settled on the Redis master alone: a failover now would run it again", **_log(upload, step))
 
 
-def plan_closing(records: Uploads, upload: str, record: Upload, steps: dict[str, Step]) -> bool:
+def plan_closing(
+    records: Uploads, upload: str, record: Upload, steps: dict[str, Step], results: dict[str, Any]
+) -> bool:
     """Plans the closing steps not planned yet (they read every result, so they come last); True if any."""
-    results = records.results(upload)
     media_type = record.media_type or str(results.get("probe", {}).get("media_type") or "")
     closing = [spec for spec in plans.closing(media_type, results) if spec.name not in steps]
     if closing:
@@ -321,12 +352,13 @@ def finish(upload: str) -> str:
     except UploadNotFound:
         return "deleted"
     steps = records.steps(upload)
+    results = records.results(upload)
     failed = [step for step in steps.values() if step.state == StepState.FAILED]
-    if not failed and plan_closing(records, upload, record, steps):
+    if not failed and plan_closing(records, upload, record, steps, results):
         return "closing"  # its job was lost between the last settle and planning: the sweep brought finish
     state = State.FAILED if failed else State.DONE
     reason = "; ".join(f"{step.name}: {step.reason}" for step in failed)
-    document = analysis(record, steps, records.results(upload), state, reason)
+    document = analysis(record, steps, results, state, reason)
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
     records.update(upload, state=state, reason=reason, overview=overview(document["results"]))

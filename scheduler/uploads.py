@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from storage.events import UploadEvent
 from storage.layout import LEGACY_WORKSPACE
@@ -149,33 +150,50 @@ class UploadNotFound(KeyError):
 
 ANY = "*"
 
-# KEYS: the upload's record, one of its hashes; ARGV: field, value, 1 to write only a new field.
+# KEYS: the upload's record, one of its hashes; ARGV: field, value.
 WRITE_IF_RECORDED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[3] == '1' then return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 """
-# KEYS: the record, its outstanding count; ARGV: how many steps were planned.
-COUNT_IF_RECORDED = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('INCRBY', KEYS[2], ARGV[1])
+# Each script below publishes the change it made on the channel it is given, so a write and its
+# event cost one round trip, and no event tells of a write that did not happen.
+#
+# KEYS: the record, its steps, its requests, its outstanding count; ARGV: the channel, then per step its
+# name, its pending state, its request ('' for none) and its event. Only new steps are written, published
+# and counted; the count of them, or 0 when the upload is gone.
+PLAN_IF_RECORDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local added = 0
+for i = 2, #ARGV, 4 do
+  if ARGV[i + 2] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) end
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
+    added = added + 1
+    redis.call('PUBLISH', ARGV[1], ARGV[i + 3])
+  end
+end
+if added > 0 then redis.call('INCRBY', KEYS[4], added) end
+return added
 """
-# KEYS: the record, its steps, its set of settled steps; ARGV: the step, its state. A settled step is
-# never written again: a run overlapping another (its worker thought dead) must not undo the outcome.
+# KEYS: the record, its steps, its set of settled steps; ARGV: the step, its state, the channel, the event.
+# A settled step is never written again: a run overlapping another (its worker thought dead) must not
+# undo the outcome.
 WRITE_STEP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
-# KEYS: the record, its steps, its set of settled steps, its outstanding count; ARGV: the step, its final
-# state. The count left, or nothing when the upload is gone or the step had settled before (then the
-# first outcome stays).
+# KEYS: the record, its steps, its set of settled steps, its outstanding count, its results; ARGV: the
+# step, its final state, the channel, the event, and its result if it has one. The count left, or nothing
+# when the upload is gone or the step had settled before (then the first outcome, and its result, stay).
 SETTLE_IF_RECORDED = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[5] then redis.call('HSET', KEYS[5], ARGV[1], ARGV[5]) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return redis.call('DECR', KEYS[4])
 """
 INDEX_VERSION = "2"
@@ -228,8 +246,8 @@ class Uploads:
             for listing in self._listings(upload):
                 pipe.zadd(listing, {upload.id: upload.listed_at})
             pipe.set(f"{PREFIX}:bykey:{upload.bucket}/{upload.key}", upload.id)
+            self.publish(upload.id, "upload", upload.to_dict(), upload.workspace, pipe)
             pipe.execute()
-        self.publish(upload.id, "upload", upload.to_dict(), upload.workspace)
         return True
 
     def page(
@@ -306,10 +324,22 @@ class Uploads:
         return f"{keys.workspace(workspace)}:expected:{key}"
 
     def get(self, upload: str) -> Upload:
-        raw = self.redis.hgetall(self._key(upload))
+        return self._found(upload, self.redis.hgetall(self._key(upload)))
+
+    def with_step(self, upload: str, name: str) -> tuple[Upload, Step]:
+        """An upload and one of its steps, read in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key(upload))
+            pipe.hget(self._key(upload, "steps"), name)
+            raw, step = pipe.execute()
+        return self._found(upload, raw), self._step(name, step)
+
+    def _found(self, upload: str, raw: dict[Any, Any]) -> Upload:
         if not raw or b"state" not in raw:
             raise UploadNotFound(upload)
-        return Upload.from_redis(raw)
+        found = Upload.from_redis(raw)
+        self._remember(upload, found.workspace)
+        return found
 
     def exists(self, upload: str) -> bool:
         return bool(self.redis.exists(self._key(upload)))
@@ -358,10 +388,11 @@ class Uploads:
             moved = current.listed_at != before.listed_at
             for listing in (new if moved else new - old):
                 pipe.zadd(listing, {upload: current.listed_at})
+            # Published by the transaction: the change and its event in one round trip.
+            self.publish(upload, "upload", current.to_dict(), current.workspace, pipe)
             changed[:] = [current]
 
         self.redis.transaction(write, key)
-        self.publish(upload, "upload", changed[0].to_dict(), changed[0].workspace)
         return changed[0]
 
     def set_state(self, upload: str, state: State, reason: str = "") -> Upload:
@@ -372,51 +403,56 @@ class Uploads:
         return {text(k): Step.from_dict(json.loads(v)) for k, v in raw.items()}
 
     def step(self, upload: str, name: str) -> Step:
-        raw = self.redis.hget(self._key(upload, "steps"), name)
-        return Step.from_dict(json.loads(raw)) if raw else Step(name=name)
+        return self._step(name, self.redis.hget(self._key(upload, "steps"), name))
 
-    def _write_if_recorded(self, upload: str, part: str, field: str, value: str, only_new: bool = False) -> bool:
-        """One field of a per-upload hash, written only while the upload's record exists (checked in
-        the same Redis script): a step still running when its upload is deleted leaves nothing."""
-        written = self.redis.eval(
-            WRITE_IF_RECORDED, 2, self._key(upload), self._key(upload, part), field, value, int(only_new)
-        )
-        return bool(written)
+    @staticmethod
+    def _step(name: str, raw: Any) -> Step:
+        return Step.from_dict(json.loads(raw)) if raw else Step(name=name)
 
     def put_step(self, upload: str, step: Step) -> None:
         """Stores a step's progress; a step that has settled keeps its outcome."""
-        if self.redis.eval(WRITE_STEP, 3, self._key(upload), self._key(upload, "steps"),
-                           self._key(upload, "settled"), step.name, json.dumps(step.to_dict())):
-            self.publish(upload, "step", step.described())
+        self.redis.eval(WRITE_STEP, 3, self._key(upload), self._key(upload, "steps"), self._key(upload, "settled"),
+                        step.name, json.dumps(step.to_dict()), self._channel(upload),
+                        self._message(upload, "step", step.described()))
 
-    def plan_steps(self, upload: str, names: list[str], specs: dict[str, dict[str, Any]] | None = None) -> int:
-        """Records planned steps as pending and counts them as outstanding; returns how many were new.
+    def plan_steps(self, upload: str, names: list[str], specs: dict[str, dict[str, Any]] | None = None,
+                   pipe: Pipeline | None = None) -> None:
+        """Records planned steps as pending and counts them as outstanding, in one script; with ``pipe``,
+        as part of that transaction.
 
         Counting before a parent settles keeps the outstanding count above zero until the last
         step of the whole plan has settled, which is when the upload is finished. A step's request
         (`specs`, by name) is kept beside it, so a job lost with its worker or Redis can be made again.
         """
-        added = 0
+        if not names:
+            return
+        steps: list[str] = []
         for name in names:
-            if specs and name in specs:
-                self._write_if_recorded(upload, "specs", name, json.dumps(specs[name]), only_new=True)
-            if self._write_if_recorded(upload, "steps", name, json.dumps(Step(name).to_dict()), only_new=True):
-                added += 1
-                self.publish(upload, "step", Step(name).described())
-        if added:
-            self.redis.eval(COUNT_IF_RECORDED, 2, self._key(upload), self._key(upload, "outstanding"), added)
-        return added
+            request = json.dumps(specs[name]) if specs and name in specs else ""
+            pending = Step(name)
+            steps += [name, json.dumps(pending.to_dict()), request, self._message(upload, "step", pending.described())]
+        (self.redis if pipe is None else pipe).eval(
+            PLAN_IF_RECORDED, 4, self._key(upload), self._key(upload, "steps"), self._key(upload, "specs"),
+            self._key(upload, "outstanding"), self._channel(upload), *steps)
 
-    def settle(self, upload: str, step: Step) -> int | None:
-        """Stores a step in a final state; returns the steps still outstanding, or None when this
-        step had settled before (so the caller that sees 0 is the only one to finish the upload)."""
-        left = self.redis.eval(SETTLE_IF_RECORDED, 4, self._key(upload), self._key(upload, "steps"),
-                               self._key(upload, "settled"), self._key(upload, "outstanding"), step.name,
-                               json.dumps(step.to_dict()))
-        if left is None:
-            return None
-        self.publish(upload, "step", step.described())
-        return int(left)
+    def settle(self, upload: str, step: Step, result: dict[str, Any] | None = None,
+               before: Callable[[Pipeline], None] | None = None) -> int | None:
+        """Stores a step in a final state, with its result if it has one; returns the steps still
+        outstanding, or None when the upload is gone or this step had settled before (so the caller
+        that sees 0 is the only one to finish the upload).
+
+        What ``before`` queues on the transaction (planning the steps this outcome makes possible)
+        happens with the settle, all or nothing, in one round trip."""
+        with self.redis.pipeline() as pipe:
+            if before is not None:
+                before(pipe)
+            pipe.eval(SETTLE_IF_RECORDED, 5, self._key(upload), self._key(upload, "steps"),
+                      self._key(upload, "settled"), self._key(upload, "outstanding"), self._key(upload, "results"),
+                      step.name, json.dumps(step.to_dict()), self._channel(upload),
+                      self._message(upload, "step", step.described()),
+                      *([] if result is None else [json.dumps(result)]))
+            left = pipe.execute()[-1]
+        return None if left is None else int(left)
 
     def spec(self, upload: str, name: str) -> dict[str, Any] | None:
         """The request a step was planned with (None for a step planned before requests were kept)."""
@@ -440,7 +476,8 @@ class Uploads:
         return int(self.redis.get(self._key(upload, "outstanding")) or 0)
 
     def put_result(self, upload: str, step: str, result: dict[str, Any]) -> None:
-        self._write_if_recorded(upload, "results", step, json.dumps(result))
+        """Stores a step's result while the upload's record exists (checked in the same script)."""
+        self.redis.eval(WRITE_IF_RECORDED, 2, self._key(upload), self._key(upload, "results"), step, json.dumps(result))
 
     def results(self, upload: str) -> dict[str, Any]:
         """The results of the steps so far, in the analysis document's shape (keyframes nested)."""
@@ -470,12 +507,23 @@ class Uploads:
         if found is None:
             raw = self.redis.hget(self._key(upload), "workspace")
             found = json.loads(raw) if raw else LEGACY_WORKSPACE
-            if len(self._workspaces) >= WORKSPACES_CACHED:
-                self._workspaces.clear()
-            self._workspaces[upload] = found
+            self._remember(upload, found)
         return found
 
-    def publish(self, upload: str, kind: str, data: dict[str, Any], workspace: str | None = None) -> None:
-        """Tells the upload's workspace, and only it, of a change."""
-        message = json.dumps({"upload_id": upload, "kind": kind, "data": data, "time": time.time()})
-        self.redis.publish(events_channel(workspace or self.workspace_of(upload)), message)
+    def _remember(self, upload: str, workspace: str) -> None:
+        if upload not in self._workspaces and len(self._workspaces) >= WORKSPACES_CACHED:
+            self._workspaces.clear()
+        self._workspaces[upload] = workspace
+
+    def publish(self, upload: str, kind: str, data: dict[str, Any], workspace: str | None = None,
+                pipe: Pipeline | None = None) -> None:
+        """Tells the upload's workspace, and only it, of a change; with ``pipe``, as part of that transaction."""
+        target = self.redis if pipe is None else pipe
+        target.publish(self._channel(upload, workspace), self._message(upload, kind, data))
+
+    def _channel(self, upload: str, workspace: str | None = None) -> str:
+        return events_channel(workspace or self.workspace_of(upload))
+
+    @staticmethod
+    def _message(upload: str, kind: str, data: dict[str, Any]) -> str:
+        return json.dumps({"upload_id": upload, "kind": kind, "data": data, "time": time.time()})

@@ -69,12 +69,13 @@ def test_a_settled_step_keeps_its_outcome_against_an_overlapping_run(redis_db: R
     second.state = StepState.RUNNING
     records.put_step(upload.id, second)
     first.state, first.reason = StepState.DONE, ""
-    assert records.settle(upload.id, first) == 1
+    assert records.settle(upload.id, first, {"text": "from the first run"}) == 1
     records.put_step(upload.id, second)  # the overlapping run reports progress after the outcome
-    second.state, second.reason = StepState.FAILED, "the worker running it stopped"
-    assert records.settle(upload.id, second) is None, "a step settles once"
+    second.state, second.reason = StepState.DONE, ""
+    assert records.settle(upload.id, second, {"text": "from the second run"}) is None, "a step settles once"
     kept = records.step(upload.id, "ocr")
     assert (kept.state, kept.reason) == (StepState.DONE, "")
+    assert records.results(upload.id)["ocr"] == {"text": "from the first run"}, "the outcome keeps its own result"
     assert records.outstanding(upload.id) == 1
     records.reset(upload.id)
     records.plan_steps(upload.id, ["probe"])
