@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-from functions.common.clip import ClipModel
+from functions.common.clip import ClipModel, clip_model
 
 from .settings import settings
 
 
 def engine() -> ClipModel:
     """The CLIP model of the configured directory; one instance per directory and process."""
-    return _engine(settings().directory(), settings().prompt)
-
-
-@cache
-def _engine(directory: Path, prompt: str) -> ClipModel:
-    return ClipModel(directory, prompt)
+    return clip_model(settings().directory(), settings().prompt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,26 @@ from .models import Model, require_dir
 from .pretrained import transformers_version
 
 
+PROMPT = "a photo of {}"
+
+
+def clip_model(directory: Path, prompt: str = PROMPT) -> ClipModel:
+    """One CLIP per directory and prompt in a process: where one host serves both the clip and the nsfw
+    function (the embedded stack), they share one model in memory instead of loading it twice."""
+    return _shared(Path(directory), prompt)
+
+
+@cache
+def _shared(directory: Path, prompt: str) -> ClipModel:
+    return ClipModel(directory, prompt)
+
+
 class ClipModel(Model[np.ndarray]):
     """A transformers CLIPModel + CLIPProcessor loaded with ``local_files_only=True``."""
 
     engine = "transformers-clip"
 
-    def __init__(self, directory: Path, prompt: str = "a photo of {}") -> None:
+    def __init__(self, directory: Path, prompt: str = PROMPT) -> None:
         super().__init__()
         self.directory = Path(directory)
         self.prompt = prompt

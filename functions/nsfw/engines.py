@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from functions.common.clip import ClipModel
+from functions.common.clip import ClipModel, clip_model
 from functions.common.contract import ModelNotInstalled
 from functions.common.models import Model, onnx_session_options
 
@@ -126,17 +126,12 @@ def whole_image() -> OpenNsfwScore:
     return OpenNsfwScore()
 
 
-@cache
-def clip(directory: Path) -> ClipModel:
-    return ClipModel(directory)
-
-
 def clip_if_installed() -> ClipModel | None:
     """The CLIP model when its directory is filled; zero-shot labels are optional here."""
     directory = settings().clip_directory()
     if not directory.is_dir() or not any(directory.iterdir()):
         return None
-    model = clip(directory)
+    model = clip_model(directory)
     model.load()
     return model
 
