@@ -180,6 +180,7 @@ def image_throughput(
         if settled >= memory_after and not early:
             early.update(resident_memory(stack), images_done=settled)
 
+    redis_before = int(stack.redis().info("memory")["used_memory"])
     started = time.perf_counter()
     for name, data in images.items():
         key = f"bench/throughput-{uuid.uuid4().hex[:6]}-{name}.jpg"
@@ -195,6 +196,8 @@ def image_throughput(
         "failed": len(failed),
         "memory_early": early,
         "memory_after": resident_memory(stack),
+        # What each upload leaves in Redis: its record, steps, results and listings, for sizing the server.
+        "redis_bytes_per_upload": (int(stack.redis().info("memory")["used_memory"]) - redis_before) / len(keys),
     }
 
 
@@ -319,7 +322,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"measured on the first {bound['images']} of them (the photos and pages in turn), one analyzer at a "
         f"time: a representative subset, as all of them through every analyzer, four passes each, would take "
         f"{throughput['images'] / bound['images']:.0f} times as long. Goals: at least "
-        f"{GOALS['share_of_bound']:.0%} of the bound and {GOALS['images_per_hour']:,} images per hour.",
+        f"{GOALS['share_of_bound']:.0%} of the bound and {GOALS['images_per_hour']:,} images per hour. Redis "
+        f"holds {throughput.get('redis_bytes_per_upload', 0) / 1024:,.1f} KiB per finished upload (its record, "
+        "steps, results and listings).",
         "",
         "### Memory of the stack's processes during the throughput batch",
         "",
