@@ -18,7 +18,6 @@ from PIL import Image
 from .models import Model, require_dir
 from .pretrained import transformers_version
 
-
 PROMPT = "a photo of {}"
 
 
