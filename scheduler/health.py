@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from redis import Redis
 from rq import Queue, Worker
+from rq.registry import BaseRegistry
 
 from .context import current, settings
 
@@ -99,13 +100,21 @@ def queues(connection: Redis) -> list[QueueStatus]:
         QueueStatus(
             name=queue.name,
             queued=queue.count,
-            running=queue.started_job_registry.count,
-            deferred=queue.deferred_job_registry.count,
-            failed=queue.failed_job_registry.count,
-            finished=queue.finished_job_registry.count,
+            running=jobs_in(queue.started_job_registry),
+            deferred=jobs_in(queue.deferred_job_registry),
+            failed=jobs_in(queue.failed_job_registry),
+            finished=jobs_in(queue.finished_job_registry),
         )
         for queue in sorted(Queue.all(connection=connection), key=lambda q: q.name)
     ]
+
+
+def jobs_in(registry: BaseRegistry) -> int:
+    """How many jobs a registry holds, as it stands. RQ's `count` first cleans the registry up, and for a job
+    whose worker died that runs the job's failure callback right here: in a web page's thread (where RQ's
+    timeout signal cannot be set, so the System page failed) and outside any worker. Abandoned jobs are
+    the workers' and the sweep's to settle."""
+    return registry.get_job_count(cleanup=False)
 
 
 def workers(connection: Redis) -> list[WorkerStatus]:

@@ -24,7 +24,7 @@ from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobReg
 
 from gpu.budget import booked_usd
 
-from . import keys
+from . import health, keys
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class RedisCollector(Collector):
         }
         depth.add_metric([self.queue_name, "queued"], queue.count)
         for state, registry in registries.items():
-            depth.add_metric([self.queue_name, state], registry.count)
+            depth.add_metric([self.queue_name, state], health.jobs_in(registry))
         yield depth
         spend = self._gpu_spend()
         if spend:
