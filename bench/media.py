@@ -165,7 +165,7 @@ def video_through_stack() -> dict[str, Any]:
     """A one-minute 720p video with speech, uploaded to the embedded stack: put to every step settled."""
     from pathlib import Path
 
-    from bench.stack import _put_one, api_client, wait_all, with_stack
+    from bench.stack import api_client, wait_all, warm_up, with_stack
     from embedded.settings import EmbeddedSettings
 
     scenes = [Scene(6.0 * i, WORDS[i], COLOURS[i % len(COLOURS)]) for i in range(10)]
@@ -173,7 +173,7 @@ def video_through_stack() -> dict[str, Any]:
 
     def measure(stack: Any) -> dict[str, Any]:
         api = api_client(stack)
-        wait_all(api, [_put_one(stack)], 300)  # every model loaded before the clock starts
+        warm_up(stack, api)
         store = stack.store()
         key = f"bench/video-{uuid.uuid4().hex}.mp4"
         put_at = time.time()
