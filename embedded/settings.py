@@ -42,7 +42,7 @@ class EmbeddedSettings(BaseSettings):
         9440, description="Shared TLS ports on share_address: Redis on base, S3 on base+1, the index on base+2."
     )
     index_port: int = Field(
-        8002, description="Index server on loopback (runs when sharing); Chroma itself listens on the next port."
+        8002, description="Index server on loopback; Chroma itself listens on the next port."
     )
     host_name: str = Field(
         "", description="A worker host's name, which starts its workers' names (default: the machine's hostname)."

@@ -174,10 +174,10 @@ class Stack:
         return bool(self.settings.share_address)
 
     def _index_environment(self) -> dict[str, str]:
-        """Embedded Chroma lives in one machine's files: once other hosts index too, every process on
-        every host goes through the index server instead (search/index.py)."""
-        if not self.sharing:
-            return {}
+        """Every process goes through the index server (search/server.py), which alone holds Chroma. An
+        embedded Chroma in each process keeps the whole index's graphs in that process's memory: four
+        workers and the web app grew by the index's size each, and worker hosts need the
+        server anyway."""
         s = self.settings
         return {
             "MEDIALENS_INDEX_SERVER_URL": s.url(s.index_port),
@@ -203,7 +203,6 @@ class Stack:
                          self.secrets.index_token, ca_pem).save(self.join_file)
         redis_port = s.shared_ports[0]
         return [
-            Service("index", [sys.executable, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
             Service("tunnel", tunnel.command(config), lambda: port_open(s.share_address, redis_port)),
         ]
 
@@ -242,6 +241,7 @@ class Stack:
             Service("seaweedfs", seaweedfs.mini_command(s, seaweed_dir), self._store_ready,
                     env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key),
                     cwd=seaweed_dir),
+            Service("index", [python, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
             *(self.share() if self.sharing else []),
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
