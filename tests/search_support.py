@@ -58,8 +58,11 @@ def search_env(
     monkeypatch.setenv("MEDIALENS_SCHEDULER_REDIS_URL", redis_server.redis_url(15))
     monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAYS", json.dumps({"cpu": embed_host.url}))
     monkeypatch.setenv("MEDIALENS_SCHEDULER_GATEWAY_TOKEN", embed_host.token)
+    # The test's own embedded index, even where an earlier fixture pointed this process at the stack's server.
+    monkeypatch.setenv("MEDIALENS_INDEX_SERVER_URL", "")
     with using():
-        yield SearchEnv(Uploads(redis_db), search_store, Index(redis_db, IndexSettings(path=tmp_path / "chroma")))
+        index = Index(redis_db, IndexSettings(path=tmp_path / "chroma", server_url=""))
+        yield SearchEnv(Uploads(redis_db), search_store, index)
 
 
 @pytest.fixture

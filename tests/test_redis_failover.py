@@ -270,6 +270,7 @@ def pipeline_on_sentinel(
         "MEDIALENS_BRIDGE_INTAKE_URL": f"http://127.0.0.1:{intake_port}/events",
         "MEDIALENS_EMBEDDED_STATE_DIR": str(tmp_path),
         "MEDIALENS_INDEX_PATH": str(tmp_path / "chroma"),
+        "MEDIALENS_INDEX_SERVER_URL": "",  # their own embedded index, not the stack's server
         "PYTHONPATH": str(PROJECT),
     }
     upgrade(connect(redis_group.url()))

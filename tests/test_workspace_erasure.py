@@ -54,7 +54,9 @@ def traces(stack: Stack, redis: Redis, marks: list[str]) -> list[str]:
     store = stack.store()
     for bucket in store.buckets:
         found += [f"s3 {bucket}/{key}" for key in store.keys(bucket) if any(m in key for m in marks)]
-    index = Index(redis, IndexSettings(path=stack.state / "chroma"))
+    index_env = {name.removeprefix("MEDIALENS_INDEX_").lower(): value
+                 for name, value in stack.environment().items() if name.startswith("MEDIALENS_INDEX_")}
+    index = Index(redis, IndexSettings.model_validate(index_env))
     with index.reading() as client:
         for collection in client.list_collections():
             meta = json.dumps(collection.metadata or {}) + collection.name
