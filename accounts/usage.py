@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from scheduler import keys
 
@@ -65,12 +66,14 @@ class Usage:
         self.redis = redis
         self.days_kept = AccountsSettings().usage_days_kept if days_kept is None else days_kept
 
-    def _add_to_day(self, workspace: str, day: str | None, amounts: dict[str, int | float]) -> None:
+    def _add_to_day(self, workspace: str, day: str | None, amounts: dict[str, int | float],
+                    into: Pipeline | None = None) -> None:
+        """With ``into``, the counts are written by that pipeline (a transaction of the caller's)."""
         # Validates the day before any key is named after it.
         when = date.fromisoformat(day) if day is not None else datetime.now(UTC).date()
         key = keys.usage_day(workspace, when.isoformat())
         start = datetime(when.year, when.month, when.day, tzinfo=UTC).timestamp()
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline() if into is None else into
         for name, amount in amounts.items():
             if isinstance(amount, int):
                 pipe.hincrby(key, name, amount)
@@ -79,7 +82,8 @@ class Usage:
         # Counted from the day's end, so each day is kept as long whichever hour it was written;
         # a day already past keeping is deleted at once.
         pipe.expireat(key, int(start + DAY_S * (1 + self.days_kept)))
-        pipe.execute()
+        if into is None:
+            pipe.execute()
 
     def stored(self, workspace: str, files: int, size: int) -> None:
         """Adds files and bytes now stored; negative on delete."""
@@ -92,12 +96,12 @@ class Usage:
         """One upload accepted (intake calls this for each new upload); `day` is UTC YYYY-MM-DD, today by default."""
         self._add_to_day(workspace, day, {STARTED: 1})
 
-    def processed(self, workspace: str, cpu_s: float, day: str | None = None) -> None:
+    def processed(self, workspace: str, cpu_s: float, day: str | None = None, into: Pipeline | None = None) -> None:
         """One file processed, with the CPU seconds it took."""
-        self._add_to_day(workspace, day, {PROCESSED: 1, CPU_S: float(cpu_s)})
+        self._add_to_day(workspace, day, {PROCESSED: 1, CPU_S: float(cpu_s)}, into)
 
-    def gpu_spent(self, workspace: str, usd: float, day: str | None = None) -> None:
-        self._add_to_day(workspace, day, {GPU_USD: float(usd)})
+    def gpu_spent(self, workspace: str, usd: float, day: str | None = None, into: Pipeline | None = None) -> None:
+        self._add_to_day(workspace, day, {GPU_USD: float(usd)}, into)
 
     def _day(self, workspace: str, day: str) -> dict[str, str]:
         return keys.texts(self.redis.hgetall(keys.usage_day(workspace, day)))

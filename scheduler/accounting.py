@@ -4,8 +4,10 @@ finished upload the CPU seconds of its steps and the GPU dollars of those a rent
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from accounts.usage import Usage
@@ -46,14 +48,21 @@ def gpu_usd(redis: Redis, steps: dict[str, Step]) -> float:
     return total
 
 
-def finished(redis: Redis, upload: Upload, steps: dict[str, Step]) -> None:
-    """Books one processed file; a lost booking never fails the upload it describes."""
+def booking(redis: Redis, upload: Upload, steps: dict[str, Step]) -> Callable[[Pipeline], None]:
+    """Books one processed file: read now, written by the transaction that ends the upload, so a
+    finish run again after a crash never books it twice. A price that cannot be read is not booked
+    rather than holding the upload back."""
+    cpu_s = sum(_seconds(s) for s in steps.values() if not s.gateway.startswith(GPU_GATEWAY_PREFIX))
     try:
-        usage = Usage(redis)
-        usage.processed(upload.workspace, sum(_seconds(s) for s in steps.values() if not s.gateway.startswith(
-            GPU_GATEWAY_PREFIX)))
         spent = gpu_usd(redis, steps)
-        if spent:
-            usage.gpu_spent(upload.workspace, spent)
     except RedisError as exc:
-        logger.warning("could not book the usage of %s: %s", upload.id, exc)
+        logger.warning("could not read the GPU price of %s: %s", upload.id, exc)
+        spent = 0.0
+    usage = Usage(redis)
+
+    def book(pipe: Pipeline) -> None:
+        usage.processed(upload.workspace, cpu_s, into=pipe)
+        if spent:
+            usage.gpu_spent(upload.workspace, spent, into=pipe)
+
+    return book

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from redis.client import Pipeline
+
 
 class PipelineHook(Protocol):
-    def finished(self, upload: str) -> None:
-        """The upload's result document is stored and its state is final."""
+    def finished(self, upload: str, pipe: Pipeline) -> None:
+        """The upload's result document is stored and ``pipe`` is the transaction that makes its state
+        final: what the hook queues on it happens with that, or not at all (then ``finish`` runs again)."""
 
     def deleted(self, upload: str, workspace: str) -> dict[str, int]:
         """The upload of this workspace is being deleted (its record is already gone): remove what this

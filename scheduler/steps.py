@@ -351,6 +351,10 @@ def finish(upload: str) -> str:
         record = records.get(upload)
     except UploadNotFound:
         return "deleted"
+    if record.state in (State.DONE, State.FAILED):
+        # Run again after its worker died: the transaction below either ended the upload, with its
+        # booking and its hooks' work, or did nothing at all.
+        return record.state.value
     steps = records.steps(upload)
     results = records.results(upload)
     failed = [step for step in steps.values() if step.state == StepState.FAILED]
@@ -361,10 +365,14 @@ def finish(upload: str) -> str:
     document = analysis(record, steps, results, state, reason)
     s = store()
     s.put_json(s.settings.results_bucket, result_key(record.key), document)
-    records.update(upload, state=state, reason=reason, overview=overview(document["results"]))
-    accounting.finished(records.redis, record, steps)
-    for hook in current().hooks:
-        hook.finished(upload)
+    book, hooks = accounting.booking(records.redis, record, steps), current().hooks
+
+    def close(pipe: Pipeline) -> None:
+        book(pipe)
+        for hook in hooks:
+            hook.finished(upload, pipe)
+
+    records.update(upload, also=close, state=state, reason=reason, overview=overview(document["results"]))
     replicate(upload, FINISH)
     logger.info("upload %s: %s", state.value, reason or "all steps done", **_log(upload, FINISH))
     return state.value

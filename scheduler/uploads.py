@@ -363,7 +363,9 @@ class Uploads:
     def count(self, workspace: str | None = None) -> int:
         return int(self.redis.zcard(ALL if workspace is None else self._listing(workspace)))
 
-    def update(self, upload: str, **fields: Any) -> Upload:
+    def update(self, upload: str, also: Callable[[Pipeline], None] | None = None, **fields: Any) -> Upload:
+        """Changes the record's fields; what ``also`` queues on the transaction (the end of an upload's
+        bookkeeping) happens with the change, all or nothing."""
         if isinstance(fields.get("state"), Enum):
             fields["state"] = fields["state"].value
         fields["updated_at"] = time.time()
@@ -390,6 +392,8 @@ class Uploads:
                 pipe.zadd(listing, {upload: current.listed_at})
             # Published by the transaction: the change and its event in one round trip.
             self.publish(upload, "upload", current.to_dict(), current.workspace, pipe)
+            if also is not None:
+                also(pipe)
             changed[:] = [current]
 
         self.redis.transaction(write, key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from redis.client import Pipeline
 from rq import Queue
 
 from scheduler.hooks import PipelineHook
@@ -21,10 +22,11 @@ class SearchHook(PipelineHook):
     def __init__(self, records: Uploads, queue: Queue, index: Callable[[], Index]) -> None:
         self.records, self.queue, self.index = records, queue, index
 
-    def finished(self, upload: str) -> None:
-        # Its own job, so a slow embedding never holds the upload's state back; the id makes it once.
+    def finished(self, upload: str, pipe: Pipeline) -> None:
+        # Its own job, so a slow embedding never holds the upload's state back; the id makes it once,
+        # and queued with the final state, no crash leaves a finished upload out of the index.
         self.queue.enqueue(jobs.index_upload, upload, job_id=job_id(upload, INDEX), retry=jobs.retry_later(),
-                           description=f"index {upload}")
+                           description=f"index {upload}", pipeline=pipe)
 
     def deleted(self, upload: str, workspace: str) -> dict[str, int]:
         return jobs.forget_upload(upload, workspace, self.records, self.index())

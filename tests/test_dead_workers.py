@@ -18,14 +18,16 @@ import pytest
 from redis import Redis
 from rq import Queue
 
+from accounts.usage import CPU_S, PROCESSED, today
 from bench.sample_media import Scene, Speech, make_video
 from embedded.settings import free_port
 from embedded.stack import PROJECT, Stack
-from scheduler import steps
+from scheduler import keys, steps
 from scheduler.context import Context, using
 from scheduler.settings import SchedulerSettings
-from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
+from scheduler.uploads import FINAL_STEP_STATES, State, Step, StepState, Upload, Uploads
 from scheduler.worker import CLEANUP_LOCK_S, Worker
+from search.hook import SearchHook
 from search.index import renewed
 from storage.client import Store
 from storage.settings import StorageSettings
@@ -45,6 +47,7 @@ def chaos(running_stack: Stack, redis_db: Redis, tmp_path: Path) -> Iterator[tup
         "MEDIALENS_SCHEDULER_HEARTBEAT_S": "1",
         "MEDIALENS_S3_UPLOADS_BUCKET": BUCKET,
         "MEDIALENS_INDEX_PATH": str(tmp_path / "chroma"),
+        "MEDIALENS_INDEX_SERVER_URL": "",  # their own embedded index, not the stack's server
         "PYTHONPATH": str(PROJECT),
     }
     storage = StorageSettings(endpoint=env["MEDIALENS_S3_ENDPOINT"], access_key=env["MEDIALENS_S3_ACCESS_KEY"],
@@ -213,3 +216,48 @@ def test_a_writer_killed_mid_write_frees_the_index_within_its_lease(redis_db: Re
     # The writer dies here, without releasing it.
     time.sleep(1.5)
     assert redis_db.lock("test:index-lock", timeout=1).acquire(blocking=False), "a dead writer's lock lapses"
+
+
+class DiesMidFinish:
+    """A hook during which the worker dies: after the result document is stored, before the end is written."""
+
+    def finished(self, upload: str, pipe: Any) -> None:
+        raise SystemExit("worker killed")
+
+    def deleted(self, upload: str, workspace: str) -> dict[str, int]:
+        return {}
+
+    def erase(self, workspace: str) -> dict[str, int]:
+        return {}
+
+
+def test_a_finish_killed_midway_and_run_again_ends_the_upload_once(redis_db: Redis, store: Store) -> None:
+    """The end of an upload (its state, its usage booking, its index job) is written at once or not at all:
+    a `finish` killed midway and run again (RQ retries it) books the file once and queues its indexing."""
+    bucket = store.settings.uploads_bucket
+    key = f"finish-once/{uuid.uuid4().hex}.jpg"
+    upload = Upload(id=uuid.uuid4().hex[:20], bucket=bucket, key=key, etag="e", size=1, media_type="image")
+    records, queue = Uploads(redis_db), Queue("finish-once", connection=redis_db)
+    records.create(upload)
+    records.plan_steps(upload.id, ["pose"])
+    started = time.time()
+    records.settle(upload.id, Step(name="pose", state=StepState.DONE, started_at=started, finished_at=started + 2),
+                   {"people": []})
+    booked = keys.usage_day(upload.workspace, today())
+    index_job = steps.job_id(upload.id, steps.INDEX)
+    search = SearchHook(records, queue, lambda: pytest.fail("nothing to forget"))
+
+    with using(Context(SchedulerSettings(), redis_db, store, hooks=[search, DiesMidFinish()])):
+        with pytest.raises(SystemExit):
+            steps.finish(upload.id)
+    assert records.get(upload.id).state == State.QUEUED, "ended though its end was not written"
+    assert redis_db.hget(booked, PROCESSED) is None, "booked though the upload did not end"
+    assert index_job not in queue.job_ids
+
+    with using(Context(SchedulerSettings(), redis_db, store, hooks=[search])):
+        assert steps.finish(upload.id) == State.DONE.value
+        assert steps.finish(upload.id) == State.DONE.value, "a third run (its retry) changes nothing"
+    assert records.get(upload.id).state == State.DONE
+    assert int(redis_db.hget(booked, PROCESSED) or 0) == 1
+    assert float(redis_db.hget(booked, CPU_S) or 0) == pytest.approx(2.0)
+    assert queue.job_ids.count(index_job) == 1, "its indexing is queued with its end, once"

@@ -82,8 +82,9 @@ def test_an_index_job_that_cannot_embed_runs_again_later_and_keeps_the_text(
 ) -> None:
     upload = search_env.stored("tides.ogg", "audio", TALK)
     down = worker_context(search_env, redis_server, nowhere, embed_host.token)
-    with using(down):
-        SearchHook(search_env.records, queue, index).finished(upload)
+    with using(down), queue.connection.pipeline() as pipe:
+        SearchHook(search_env.records, queue, index).finished(upload, pipe)
+        pipe.execute()
     work(queue, down)
     job = Job.fetch(job_id(upload, INDEX), connection=queue.connection)
     assert job.get_status() == JobStatus.SCHEDULED, "failed for good instead of waiting for the embed function"
