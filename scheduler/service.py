@@ -85,10 +85,12 @@ class Pipeline:
         """Adds a subsystem that must hear of finished and deleted uploads (search: vectors, faces)."""
         self.context.hooks.append(hook)
 
-    def summary(self, upload: Upload) -> dict[str, Any]:
+    def summary(self, upload: Upload, found: dict[str, Step] | None = None) -> dict[str, Any]:
         """An upload as lists show it: its record, the path its workspace knows it by, its steps (each
-        with its place in the reading order), how far it is, whether a retry can help, its thumbnail."""
-        found = self.records.steps(upload.id)
+        with its place in the reading order), how far it is, whether a retry can help, its thumbnail.
+        ``found``: its steps, where the caller read them already."""
+        if found is None:
+            found = self.records.steps(upload.id)
         made = artefacts(found)
         bucket = self.store.settings.artefacts_bucket
         return {
@@ -118,7 +120,9 @@ class Pipeline:
             page = Page(len(matches), matches[offset : offset + limit])
         else:
             page = self.records.page(workspace, state or ANY, media_type or ANY, offset, limit, since, until, among)
-        return Listing(page.total, [self.summary(upload) for upload in page.uploads])
+        steps = self.records.steps_of([upload.id for upload in page.uploads])
+        return Listing(page.total, [self.summary(upload, found) for upload, found in zip(page.uploads, steps,
+                                                                                           strict=True)])
 
     def artefact_urls(self, upload: str) -> dict[str, str]:
         """Presigned GET URLs of every artefact an upload's steps wrote, by name."""
