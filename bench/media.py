@@ -165,7 +165,7 @@ def video_through_stack() -> dict[str, Any]:
     """A one-minute 720p video with speech, uploaded to the embedded stack: put to every step settled."""
     from pathlib import Path
 
-    from bench.stack import api_client, wait_all, warm_up, with_stack
+    from bench.stack import api_client, wait_one, warm_up, with_stack
     from embedded.settings import EmbeddedSettings
 
     scenes = [Scene(6.0 * i, WORDS[i], COLOURS[i % len(COLOURS)]) for i in range(10)]
@@ -178,7 +178,7 @@ def video_through_stack() -> dict[str, Any]:
         key = f"bench/video-{uuid.uuid4().hex}.mp4"
         put_at = time.time()
         store.put_bytes(store.settings.uploads_bucket, key, film, "video/mp4")
-        record = wait_all(api, [key], 600)[key]
+        record = wait_one(api, key, 600)
         steps = record["steps"]
         spans: dict[str, float] = {}
         for name, step in steps.items():

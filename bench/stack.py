@@ -27,6 +27,7 @@ import httpx
 from bench.media import store_for_functions
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import PROJECT, SUPERVISOR, Stack
+from ui.schemas import LIST_MAX
 
 CALLS = 300
 IMAGES = 300  # the throughput batch: distinct varied photos and text pages (bench/sample_media.image_set)
@@ -95,24 +96,42 @@ def gateway_overhead(stack: Stack) -> dict[str, float]:
     }
 
 
-def wait_all(
-    api: httpx.Client, keys: list[str], timeout: float, poll_s: float = 0.05,
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Waits for every upload to settle, asking the API once per round (the poll costs CPU too); tells
-    ``progress`` how many have settled after each round."""
+SETTLED = ("done", "failed")
+
+
+def wait_one(api: httpx.Client, key: str, timeout: float, poll_s: float = 0.05) -> dict[str, Any]:
+    """Waits for the upload of ``key`` to settle, asking for that key alone (a cheap look-up)."""
     deadline = time.monotonic() + timeout
-    wanted = set(keys)
     while time.monotonic() < deadline:
-        listing = api.get("/uploads", params={"limit": 500}).json()["uploads"]
-        settled = {
-            item["key"]: item for item in listing if item["key"] in wanted and item["state"] in ("done", "failed")
-        }
+        found = api.get("/uploads", params={"key": key}).json()["uploads"]
+        if found and found[0]["state"] in SETTLED:
+            return dict(found[0])
+        time.sleep(poll_s)
+    raise RuntimeError(f"{key} did not finish within {timeout} s")
+
+
+def settled_count(api: httpx.Client) -> int:
+    """How many uploads of the workspace are done or failed: two counts, not a listing."""
+    return sum(int(api.get("/uploads", params={"state": state, "limit": 1}).json()["total"]) for state in SETTLED)
+
+
+def wait_batch(
+    api: httpx.Client, keys: list[str], settled_before: int, timeout: float,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Waits until ``keys`` more uploads than ``settled_before`` have settled (the bench alone uploads to its
+    workspace), counting twice a second as a progress bar would; tells ``progress`` how many have; returns
+    the keys that failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        settled = settled_count(api) - settled_before
         if progress is not None:
-            progress(len(settled))
-        if len(settled) == len(wanted):
-            return settled
-        time.sleep(poll_s if len(wanted) == 1 else 0.5)
+            progress(settled)
+        if settled >= len(keys):
+            wanted = set(keys)
+            failed = api.get("/uploads", params={"state": "failed", "limit": LIST_MAX}).json()["uploads"]
+            return [item["key"] for item in failed if item["key"] in wanted]
+        time.sleep(0.5)
     raise RuntimeError(f"uploads did not finish within {timeout} s")
 
 
@@ -133,7 +152,7 @@ def upload_latency(stack: Stack, api: httpx.Client, count: int = 15) -> dict[str
         key = f"bench/latency-{uuid.uuid4().hex}.jpg"
         put_at = time.time()
         store.put_bytes(store.settings.uploads_bucket, key, small_jpeg(), "image/jpeg")
-        record = wait_all(api, [key], 120)[key]
+        record = wait_one(api, key, 120)
         first_steps.append(record["steps"]["thumbnail"]["finished_at"] - put_at)
         whole.append(record["updated_at"] - put_at)
     return {
@@ -181,14 +200,14 @@ def image_throughput(
             early.update(resident_memory(stack), images_done=settled)
 
     redis_before = int(stack.redis().info("memory")["used_memory"])
+    settled_before = settled_count(api)
     started = time.perf_counter()
     for name, data in images.items():
         key = f"bench/throughput-{uuid.uuid4().hex[:6]}-{name}.jpg"
         store.put_bytes(store.settings.uploads_bucket, key, data, "image/jpeg")
         keys.append(key)
-    finished = wait_all(api, keys, 3600, progress=take_memory)
+    failed = wait_batch(api, keys, settled_before, 3600, progress=take_memory)
     elapsed = time.perf_counter() - started
-    failed = [key for key, record in finished.items() if record["state"] != "done"]
     return {
         "images": len(keys),
         "seconds": elapsed,
@@ -267,7 +286,7 @@ def warm_up(stack: Stack, api: httpx.Client) -> None:
     store = stack.store()
     key = f"bench/warm-{uuid.uuid4().hex}.jpg"
     store.put_bytes(store.settings.uploads_bucket, key, small_jpeg(), "image/jpeg")
-    wait_all(api, [key], 300)
+    wait_one(api, key, 300)
 
 
 if __name__ == "__main__":
