@@ -118,7 +118,6 @@ def _expect_ocr(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Cal
 def _expect_nsfw(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Callable[..., None]]:
     def check(body: dict[str, Any]) -> None:
         assert body["verdict"] == "safe"
-        assert body["clip_labels"], "CLIP labels come from the weights placed in the context"
 
     return {"source": {"url": sources(encode(photo("coffee")))}}, check
 
@@ -134,7 +133,7 @@ def _expect_clip(sources: Sources, outputs: Outputs) -> tuple[dict[str, Any], Ca
     def check(body: dict[str, Any]) -> None:
         vector = np.asarray(body["embedding"])
         assert vector.size > 0 and abs(np.linalg.norm(vector) - 1.0) < 1e-3
-        assert body["labels"]
+        assert body["labels"] and body["safety"], "CLIP labels come from the weights placed in the context"
 
     return {"source": {"url": sources(encode(photo("astronaut")))}}, check
 

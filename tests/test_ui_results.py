@@ -37,12 +37,14 @@ def test_segments_tolerate_missing_keys() -> None:
     assert results.segments({"transcribe": {"error": "no model"}}) == []
 
 
-def test_labels_merge_clip_and_nsfw_labels_most_likely_first() -> None:
+def test_labels_merge_clip_labels_its_safety_labels_and_older_nsfw_ones_most_likely_first() -> None:
     found = {
-        "clip": {"labels": [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.2}]},
+        "clip": {"labels": [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.2}],
+                 "safety": [{"label": "a safe for work photo", "score": 0.9}]},
         "nsfw": {"clip_labels": [{"label": "a dog", "score": 0.4}, {"score": 1.0}]},
     }
-    assert results.labels(found) == [{"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.4}]
+    assert results.labels(found) == [{"label": "a safe for work photo", "score": 0.9},
+                                     {"label": "a cat", "score": 0.7}, {"label": "a dog", "score": 0.4}]
     assert results.labels({"clip": None}) == []
 
 

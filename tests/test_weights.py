@@ -32,7 +32,7 @@ def test_make_up_goes_on_without_internet_and_says_what_stays_off(
 
 
 def test_the_weights_each_function_needs_come_from_stack_yml() -> None:
-    assert weights.users("clip") == [PROJECT / "functions" / "nsfw", PROJECT / "functions" / "clip"]
+    assert weights.users("clip") == [PROJECT / "functions" / "clip"]
     assert weights.users("facenet") == [PROJECT / "functions" / "faces"]
 
 

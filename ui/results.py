@@ -32,9 +32,11 @@ def segments(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def labels(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Content labels with their scores, most likely first, from CLIP and the NSFW check."""
+    """Content labels with their scores, most likely first, from CLIP (its safety labels too; results stored
+    before they moved to CLIP have them under the NSFW check)."""
     found: dict[str, float] = {}
-    for source in (_dict(results.get("clip")).get("labels"), _dict(results.get("nsfw")).get("clip_labels")):
+    clip = _dict(results.get("clip"))
+    for source in (clip.get("labels"), clip.get("safety"), _dict(results.get("nsfw")).get("clip_labels")):
         for item in source if isinstance(source, list) else []:
             if isinstance(item, dict) and item.get("label"):
                 label = str(item["label"])

@@ -1,4 +1,5 @@
-"""OpenFaaS handler for clip: an image embedding and zero-shot content labels, or a text embedding."""
+"""OpenFaaS handler for clip: an image embedding, zero-shot content labels and safety labels, or a text
+embedding."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ def analyze(request: contract.Request) -> dict[str, Any]:
     with request.timed("inference"):
         embedding = model.predict(image)
         ranked = model.zero_shot(embedding, labels)
+        # Over the same embedding: a few label embeddings more, no second look at the picture.
+        safety = model.zero_shot(embedding, settings().safety_labels)
     return {
         "engine": model.info(),
         "embedding": [round(float(value), 6) for value in embedding],
         "embedding_model": model.model_name,
         "labels": ranked[: settings().top_k],
+        "safety": safety,
     }
 
 

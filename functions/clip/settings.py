@@ -28,6 +28,8 @@ DEFAULT_LABELS = [
     "art",
 ]
 
+SAFETY_LABELS = ["a safe for work photo", "a suggestive photo", "an explicit nude photo"]
+
 
 class ClipSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_CLIP_")
@@ -37,6 +39,11 @@ class ClipSettings(BaseSettings):
     )
     labels: list[str] = Field(
         default=DEFAULT_LABELS, description="Zero-shot label set (JSON list); a request may send its own."
+    )
+    safety_labels: list[str] = Field(
+        default=SAFETY_LABELS,
+        description="A second zero-shot set, over the same embedding, always ranked whole (not the NSFW verdict, "
+                    "which is the nsfw function's).",
     )
     prompt: str = Field(default="a photo of {}", description="Prompt each label is put into.")
     top_k: int = Field(default=5, description="How many labels a result lists, most likely first.")

@@ -1,6 +1,6 @@
 """CLIP image embeddings and zero-shot labels from a local transformers model directory.
 
-Shared by the clip and nsfw functions. Nothing ships in a package: `make models` fills the
+Used by the clip function. Nothing ships in a package: `make models` fills the
 directory (CLIP ViT-B/32 by default); a missing directory is ModelNotInstalled, never a download.
 """
 
@@ -22,8 +22,7 @@ PROMPT = "a photo of {}"
 
 
 def clip_model(directory: Path, prompt: str = PROMPT) -> ClipModel:
-    """One CLIP per directory and prompt in a process: where one host serves both the clip and the nsfw
-    function (the embedded stack), they share one model in memory instead of loading it twice."""
+    """One CLIP per directory and prompt in a process: every caller in one host shares one model in memory."""
     return _shared(Path(directory), prompt)
 
 

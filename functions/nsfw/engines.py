@@ -29,7 +29,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from functions.common.clip import ClipModel, clip_model
 from functions.common.contract import ModelNotInstalled
 from functions.common.models import Model, onnx_session_options
 
@@ -124,16 +123,6 @@ def regions() -> NudeNetRegions:
 @cache
 def whole_image() -> OpenNsfwScore:
     return OpenNsfwScore()
-
-
-def clip_if_installed() -> ClipModel | None:
-    """The CLIP model when its directory is filled; zero-shot labels are optional here."""
-    directory = settings().clip_directory()
-    if not directory.is_dir() or not any(directory.iterdir()):
-        return None
-    model = clip_model(directory)
-    model.load()
-    return model
 
 
 def _any(regions: list[Region], labels: frozenset[str], threshold: float) -> bool:

@@ -7,18 +7,15 @@ from typing import Any
 from functions.common import contract, images, models
 
 from . import engines
-from .settings import settings
 
 
 def load() -> None:
     engines.regions().load()
     engines.whole_image().load()
-    engines.clip_if_installed()
 
 
 def analyze(request: contract.Request) -> dict[str, Any]:
-    image = images.analysis_image(request)
-    pixels = images.to_array(image)
+    pixels = images.to_array(images.analysis_image(request))
     detector, scorer = engines.regions().load(), engines.whole_image().load()
     with request.timed("inference"):
         regions = detector.predict(pixels)
@@ -30,11 +27,6 @@ def analyze(request: contract.Request) -> dict[str, Any]:
         "regions": regions,
         "verdict": engines.verdict(score, regions),
     }
-    clip = engines.clip_if_installed()
-    if clip is not None:
-        with request.timed("clip"):
-            result["clip_labels"] = clip.zero_shot(clip.predict(image), settings().clip_labels)
-        result["engines"]["clip"] = clip.info()
     return result
 
 

@@ -6,12 +6,9 @@ The verdict thresholds are explained in ``functions/nsfw/engines.py``.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from functions.common.settings import settings as function_settings
 
 
 class NsfwSettings(BaseSettings):
@@ -30,16 +27,6 @@ class NsfwSettings(BaseSettings):
         default=0.5, description="nudenet score from which a covered intimate region makes it questionable."
     )
     min_region_score: float = Field(default=0.3, description="nudenet regions scored lower are not reported.")
-    clip_dir: Path | None = Field(
-        default=None, description="CLIP model directory for zero-shot labels; default <weights>/clip."
-    )
-    clip_labels: list[str] = Field(
-        default=["a safe for work photo", "a suggestive photo", "an explicit nude photo"],
-        description="Zero-shot labels reported when a CLIP model is installed (not used in the verdict).",
-    )
-
-    def clip_directory(self) -> Path:
-        return self.clip_dir or function_settings().weights(Path(__file__).parent) / "clip"
 
 
 @lru_cache(maxsize=1)

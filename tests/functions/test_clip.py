@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from analyzer_media import encode, photo
 
-from functions.clip.settings import DEFAULT_LABELS
+from functions.clip.settings import DEFAULT_LABELS, SAFETY_LABELS
 
 # Fixtures shared by the analyzer tests (tests/functions/analyzer_fixtures.py).
 configure = analyzer_fixtures.configure
@@ -43,6 +43,10 @@ def test_embedding_and_labels(
     assert len(labels) == 5 and {item["label"] for item in labels} <= set(DEFAULT_LABELS)
     scores = [item["score"] for item in labels]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0001
+    # The safety labels, ranked whole from the same embedding (they were a second CLIP pass in nsfw).
+    safety = result["safety"]
+    assert sorted(item["label"] for item in safety) == sorted(SAFETY_LABELS)
+    assert sum(item["score"] for item in safety) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_same_image_same_answer_other_image_other_embedding(

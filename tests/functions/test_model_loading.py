@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import analyzer_fixtures
-import pytest
 from analyzer_media import photo
 
 from functions.caption.engines import BlipCaptioner
@@ -46,26 +45,3 @@ def test_models_loaded_side_by_side_in_threads_all_work(
         assert all(captioner.predict(picture).text for captioner in captioners)
         assert all(clip.predict(picture).shape == (16,) for clip in clips)
         assert writer.predict("a", "a dog", 3)
-
-
-def test_the_clip_and_nsfw_functions_of_one_host_share_one_clip_model(
-    tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # One functions host serves both: two copies of a real CLIP would cost about 600 MB for nothing.
-    from functions.clip import engines as clip_engines
-    from functions.clip import settings as clip_settings
-    from functions.nsfw import engines as nsfw_engines
-    from functions.nsfw import settings as nsfw_settings
-
-    monkeypatch.setenv("MEDIALENS_CLIP_MODEL_DIR", str(tiny_clip_dir))
-    monkeypatch.setenv("MEDIALENS_NSFW_CLIP_DIR", str(tiny_clip_dir))
-    clip_settings.settings.cache_clear()
-    nsfw_settings.settings.cache_clear()
-    try:
-        shared = nsfw_engines.clip_if_installed()
-        assert shared is not None and shared is clip_engines.engine()
-        picture = photo("coffee", 64)
-        assert shared.predict(picture).shape == (16,)
-    finally:
-        clip_settings.settings.cache_clear()
-        nsfw_settings.settings.cache_clear()

