@@ -210,8 +210,7 @@ def markdown(result: dict[str, Any]) -> str:
     if "clip" in random:
         lines.append("clip ran random weights of CLIP ViT-B/32's size.")
     if "ms_per_image" in (result["analyzers"].get("clip") or {}):
-        lines.append("With a CLIP installed nsfw runs it too, for its zero-shot labels: the nsfw row holds a "
-                     "second CLIP pass per image.")
+        lines.append("clip also ranks the safety labels over the same embedding; nsfw runs no CLIP.")
     if "blip" in random:
         lines.append("caption ran random weights of BLIP base's size, each caption to its 30-token limit: the "
                      "worst case (real captions stop at 10-15 tokens).")
