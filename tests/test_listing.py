@@ -109,7 +109,7 @@ def test_a_page_can_be_narrowed_to_some_uploads_of_the_workspace_alone(redis_db:
 def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -> None:
     connection = Counting(connection_pool=redis_db.connection_pool)
     records = Uploads(connection)
-    costs = []
+    costs, steps_costs = [], []
     for count in (100, 2_000):
         with redis_db.pipeline() as pipe:
             for number in range(count):
@@ -122,7 +122,11 @@ def test_a_page_costs_the_same_however_many_uploads_there_are(redis_db: Redis) -
         page = records.page(WS, State.QUEUED.value, "audio", offset=20, limit=10)
         assert len(page.uploads) == 10 and page.total == count // 2
         costs.append(Counting.commands)
+        Counting.commands = 0
+        records.steps_of([upload.id for upload in page.uploads])
+        steps_costs.append(Counting.commands)
     assert costs[0] == costs[1] == 2, "one index read and one read of the records shown, at 100 and at 2,000"
+    assert steps_costs == [1, 1], "the steps of every upload shown in one read"
 
 
 def test_uploads_recorded_before_the_index_existed_are_listed_after_an_upgrade(redis_db: Redis) -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from redis import Redis
-from redis.connection import Connection
 
 from scheduler.uploads import State, StepState, Upload, Uploads, upload_id
 from storage.events import UploadEvent
@@ -87,31 +83,3 @@ def test_a_settled_step_keeps_its_outcome_against_an_overlapping_run(redis_db: R
     again.state = StepState.RUNNING
     records.put_step(upload.id, again)
     assert records.step(upload.id, "probe").state == StepState.RUNNING, "a retry starts afresh"
-
-
-def test_a_page_of_uploads_is_read_in_the_same_few_round_trips_however_long(
-    redis_db: Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A listing's cost does not grow with its length in Redis round trips (a page of 500 took 1,000)."""
-    records = Uploads(redis_db)
-    for number in range(60):
-        upload = make(f"page/{number}.jpg", f"e{number}")
-        records.create(upload)
-        records.plan_steps(upload.id, ["probe"])
-    sent: list[int] = []
-    real = Connection.send_packed_command
-
-    def counted(self: Connection, command: Any, check_health: bool = True) -> None:
-        sent.append(1)
-        real(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", counted)
-    trips = []
-    for length in (5, 60):
-        sent.clear()
-        page = records.page("acme", limit=length)
-        steps = records.steps_of([upload.id for upload in page.uploads])
-        assert page.total == 60 and len(page.uploads) == length
-        assert all(set(found) == {"probe"} for found in steps)
-        trips.append(len(sent))
-    assert trips[0] == trips[1] <= 3, trips
