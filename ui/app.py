@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,10 +17,9 @@ from search.hook import SearchHook
 from search.index import index
 from storage.client import Store, public_endpoint
 
-from . import access, headers, i18n, inputs, limits, metrics
+from . import access, events, headers, i18n, inputs, limits, metrics
 from .access import Need, needs
 from .api import api
-from .events import events
 from .gpu import gpu
 from .openapi import openapi
 from .pages import pages
@@ -63,7 +63,7 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     app.register_blueprint(gpu)
     metrics.install(app)
     app.register_blueprint(pages)
-    app.register_blueprint(events)
+    events.install(app, config.event_streams)
     app.register_blueprint(search)
     limits.limiter(app, config, pipeline.redis)
     # After the limiter: a client over its limit of wrong keys is refused before its key is looked at.
@@ -77,6 +77,11 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
     return app
 
 
+def serving(config: UiSettings) -> dict[str, Any]:
+    """waitress's settings for the app: its threads, and a read-ahead that notices a closed event stream at once."""
+    return {"threads": config.threads, "channel_request_lookahead": 1, "ident": "medialens"}
+
+
 def main() -> None:
     from waitress import serve
 
@@ -84,7 +89,7 @@ def main() -> None:
 
     configure_logging("ui")
     config = UiSettings()
-    serve(create_app(config), host=config.host, port=config.port, threads=8, ident="medialens")
+    serve(create_app(config), host=config.host, port=config.port, **serving(config))
 
 
 if __name__ == "__main__":

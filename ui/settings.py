@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,11 @@ class UiSettings(BaseSettings):
         0, description="Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For and -Proto are "
         "trusted, for the client's address (throttling) and HTTPS (Secure cookies).",
     )
+    threads: int = Field(16, description="Server threads: requests answered at once (a live-progress page holds one).")
+    event_streams: int = Field(
+        8, description="Live-progress streams served at once; a page opened beyond them is told to reconnect later, "
+        "so pages and API calls always find a server thread. Must be below `threads`.",
+    )
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest file the API hands an upload URL for.")
     sign_in_limit: str = Field(
         "10 per minute", description="Failed sign-ins a client may make (then every sign-in is refused a while)."
@@ -39,3 +44,10 @@ class UiSettings(BaseSettings):
         "", description="A map tile URL with {z}, {x} and {y} (https://tile.openstreetmap.org/{z}/{x}/{y}.png) "
         "for the map of where a photo was taken; empty: no map, and no request leaves for a tile server.",
     )
+
+    @model_validator(mode="after")
+    def _threads_left_for_pages(self) -> UiSettings:
+        if not 0 < self.event_streams < self.threads:
+            raise ValueError(f"MEDIALENS_UI_EVENT_STREAMS ({self.event_streams}) must be at least 1 and below "
+                             f"MEDIALENS_UI_THREADS ({self.threads}): the threads left over answer pages and the API")
+        return self

@@ -1,0 +1,72 @@
+"""Live-progress streams share the web app's server threads with everything else: open pages never starve them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from contextlib import ExitStack
+from typing import cast
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from embedded.stack import Stack
+from tests.served_support import serving_in_thread
+from tests.ui_support import UNTHROTTLED, app_on
+from ui.settings import UiSettings
+
+THREADS, STREAMS = 4, 2
+
+
+@pytest.fixture
+def few_threads(running_stack: Stack) -> Iterator[str]:
+    """The web app served with few threads, so that open streams could take them all."""
+    with app_on(running_stack, threads=THREADS, event_streams=STREAMS, **UNTHROTTLED) as app, \
+            serving_in_thread(app) as url:
+        yield url
+
+
+def first_lines(streams: ExitStack, client: httpx.Client) -> str:
+    """Opens the event stream and returns its first message, leaving the stream open until ``streams`` closes."""
+    reply = streams.enter_context(client.stream("GET", "/events"))
+    assert reply.status_code == 200
+    chunks = cast(Generator[str, None, None], reply.iter_text())
+    # Kept until ``streams`` closes: a reader dropped halfway closes its connection.
+    streams.callback(chunks.close)
+    return next(chunks)
+
+
+def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads: str, api_key: str) -> None:
+    # More pages open than the server has threads: the old server answered nothing more until one was closed.
+    client = httpx.Client(base_url=few_threads, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
+    with ExitStack() as streams:
+        for _ in range(STREAMS):
+            assert first_lines(streams, client).startswith("retry: 2000"), "a live stream"
+        for _ in range(THREADS):
+            refused = client.get("/events")
+            assert refused.status_code == 200, "an EventSource gives up for good on an error status"
+            assert refused.text.startswith("retry: 15000") and "busy" in refused.text, "told to come back later"
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/login").status_code == 200
+        assert client.get("/api/v1/uploads").status_code == 200
+
+
+def test_a_closed_page_gives_its_stream_back(few_threads: str, api_key: str) -> None:
+    client = httpx.Client(base_url=few_threads, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
+    with ExitStack() as kept:
+        first_lines(kept, client)
+        with ExitStack() as closed:
+            first_lines(closed, client)
+        deadline, opened = time.monotonic() + 10, ""
+        # A closed tab is noticed from the connection itself, not at the next keepalive (15 s).
+        while not opened.startswith("retry: 2000") and time.monotonic() < deadline:
+            with ExitStack() as again:
+                opened = first_lines(again, client)
+            time.sleep(0.2)
+        assert opened.startswith("retry: 2000"), f"the closed page's stream was never given back: {opened!r}"
+
+
+def test_streams_must_leave_threads_for_pages() -> None:
+    with pytest.raises(ValidationError, match="MEDIALENS_UI_EVENT_STREAMS"):
+        UiSettings(threads=8, event_streams=8)
