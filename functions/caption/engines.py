@@ -20,7 +20,7 @@ from functions.common import chat
 from functions.common.device import device
 from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
-from functions.common.pretrained import load_pretrained, transformers_version
+from functions.common.pretrained import int8_linear, load_pretrained, transformers_version
 
 from .settings import CaptionSettings, settings
 
@@ -37,15 +37,20 @@ class BlipCaptioner(Model[Caption]):
 
     engine = "transformers-blip"
 
-    def __init__(self, directory: Path, max_new_tokens: int) -> None:
+    def __init__(self, directory: Path, max_new_tokens: int, precision: str = "float32") -> None:
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
+        self.precision = precision
         self.model_name = self.directory.name
 
     @property
     def version(self) -> str:
         return transformers_version()
+
+    def info(self) -> dict[str, str]:
+        # Another precision writes other words: the result says which one wrote these.
+        return {**super().info(), "precision": self.precision}
 
     def _load(self) -> None:
         require_dir(self.directory, "the caption model")
@@ -53,6 +58,10 @@ class BlipCaptioner(Model[Caption]):
 
         self._processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
         self._model, self.model_name = load_pretrained(BlipForConditionalGeneration, self.directory)
+        if self.precision == "int8" and device() == "cpu":
+            self._model = int8_linear(self._model)
+        else:
+            self.precision = "float32"
 
     def predict(self, image: Image.Image) -> Caption:
         import torch
@@ -117,4 +126,4 @@ def engine() -> Model[Caption]:
 def _engine(config: CaptionSettings) -> Model[Caption]:
     if config.engine == "endpoint":
         return EndpointCaptioner(config)
-    return BlipCaptioner(config.directory(), config.max_new_tokens)
+    return BlipCaptioner(config.directory(), config.max_new_tokens, config.precision)

@@ -11,9 +11,11 @@ from typing import Any
 
 import analyzer_fixtures
 import pytest
+import torch
 from analyzer_media import encode, photo
 from PIL import Image
 
+from functions.caption import engines
 from tests.fakes.openai_server import FakeChat, Reply
 
 configure = analyzer_fixtures.configure
@@ -62,6 +64,25 @@ def test_blip_writes_a_sentence_the_same_each_time_within_its_token_limit(
     blip_installed(MEDIALENS_CAPTION_MAX_NEW_TOKENS="3")
     status, short = caption(call_function, url)
     assert status == 200 and 1 <= len(short["caption"].split()) <= 3
+
+
+def test_int8_precision_captions_with_int8_layers_and_says_so(
+    blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
+) -> None:
+    url = source_url(encode(photo("chelsea")), "image/png")
+    assert caption(call_function, url)[1]["engine"]["precision"] == "float32"
+    blip_installed(MEDIALENS_CAPTION_PRECISION="int8")
+    status, result = caption(call_function, url)
+    assert status == 200, result
+    assert result["engine"]["precision"] == "int8", "the result names the precision that wrote it"
+    assert result["caption"] and result["caption"].endswith(".")
+    assert caption(call_function, url)[1]["caption"] == result["caption"], "int8 is deterministic too"
+    blip = engines.engine()
+    assert isinstance(blip, engines.BlipCaptioner)
+    modules = list(blip._model.modules())
+    assert not [layer for layer in modules if isinstance(layer, torch.nn.Linear)], "no linear layer left in float32"
+    int8 = [layer for layer in modules if isinstance(layer, torch.ao.nn.quantized.dynamic.Linear)]
+    assert int8 and {layer.weight().dtype for layer in int8} == {torch.qint8}
 
 
 def test_a_missing_caption_model_names_its_directory(
