@@ -22,6 +22,7 @@ from bench.stack import api_client, percentile
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
 from scheduler.uploads import State, Upload, Uploads
+from ui.settings import UiSettings
 
 UPLOADS = 10_000
 CLIENTS = 50
@@ -109,7 +110,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join([
         f"{r['clients']} clients for {r['seconds']:.0f} s against {r['uploads']:,} recorded uploads (listing, a "
         "filtered page deep in the index, one upload's view, a word search), loopback only, the real web app "
-        "(waitress, 8 threads). Goal: 0 errors, p99 under 1 s.",
+        f"(waitress, {UiSettings().threads} threads). Goal: 0 errors, p99 under 1 s.",
         "",
         "| requests | requests/s | errors | p50 (ms) | p99 (ms) | web app RSS after (MiB) |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -9,7 +9,9 @@ from typing import cast
 
 import httpx
 import pytest
+from flask import Response, request
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from embedded.stack import Stack
 from tests.served_support import serving_in_thread
@@ -42,11 +44,12 @@ def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads:
     client = httpx.Client(base_url=few_threads, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
     with ExitStack() as streams:
         for _ in range(STREAMS):
-            assert first_lines(streams, client).startswith("retry: 2000"), "a live stream"
+            assert "event: ready" in first_lines(streams, client), "a live stream"
         for _ in range(THREADS):
             refused = client.get("/events")
             assert refused.status_code == 200, "an EventSource gives up for good on an error status"
             assert refused.text.startswith("retry: 15000") and "busy" in refused.text, "told to come back later"
+            assert "ready" not in refused.text, "the page does not say it is live"
         assert client.get("/healthz").status_code == 200
         assert client.get("/login").status_code == 200
         assert client.get("/api/v1/uploads").status_code == 200
@@ -60,13 +63,33 @@ def test_a_closed_page_gives_its_stream_back(few_threads: str, api_key: str) -> 
             first_lines(closed, client)
         deadline, opened = time.monotonic() + 10, ""
         # A closed tab is noticed from the connection itself, not at the next keepalive (15 s).
-        while not opened.startswith("retry: 2000") and time.monotonic() < deadline:
+        while "event: ready" not in opened and time.monotonic() < deadline:
             with ExitStack() as again:
                 opened = first_lines(again, client)
             time.sleep(0.2)
-        assert opened.startswith("retry: 2000"), f"the closed page's stream was never given back: {opened!r}"
+        assert "event: ready" in opened, f"the closed page's stream was never given back: {opened!r}"
+
+
+def test_a_stream_that_fails_on_its_way_out_keeps_no_slot(running_stack: Stack, api_key: str) -> None:
+    failing = True
+    with app_on(running_stack, threads=THREADS, event_streams=STREAMS, **UNTHROTTLED) as app:
+
+        @app.after_request
+        def redis_blip(response: Response) -> Response:  # as a session save or a limiter would, on a Redis failover
+            if failing and request.path == "/events":
+                raise RedisConnectionError("Redis went away")
+            return response
+
+        with serving_in_thread(app) as url:
+            client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
+            assert [client.get("/events").status_code for _ in range(STREAMS + 1)] == [500] * (STREAMS + 1)
+            failing = False
+            with ExitStack() as streams:
+                for _ in range(STREAMS):
+                    assert "event: ready" in first_lines(streams, client), "every stream is free again"
 
 
 def test_streams_must_leave_threads_for_pages() -> None:
+    assert UiSettings(threads=8).event_streams == 4, "half the threads unless set"
     with pytest.raises(ValidationError, match="MEDIALENS_UI_EVENT_STREAMS"):
         UiSettings(threads=8, event_streams=8)

@@ -49,10 +49,12 @@ def never() -> bool:
 
 
 def stream(workspace: str, gone: Callable[[], bool] = never, lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
-    """The workspace's changes as server-sent events, until ``lifetime_s`` has passed or the client is ``gone``."""
+    """The workspace's changes as server-sent events, until ``lifetime_s`` has passed or the client is ``gone``.
+
+    It opens with a ``ready`` event: a page refused a stream sees the connection open too, but no ``ready``."""
     listener = pipeline().subscribe(workspace)
     try:
-        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield f"retry: {RETRY_MS}\nevent: ready\ndata: live\n\n"
         ends = time.monotonic() + lifetime_s
         last_sent = time.monotonic()
         while time.monotonic() < ends and not gone():
@@ -67,26 +69,30 @@ def stream(workspace: str, gone: Callable[[], bool] = never, lifetime_s: float =
         listener.close()
 
 
+def held(streams: Streams, workspace: str, gone: Callable[[], bool]) -> Iterator[str]:
+    """A stream when one is free, else word to come back later. Taken only once the server sends the body,
+    and given back however it ends, so that no failure after the view returned can keep it."""
+    if not streams.take():
+        yield f"retry: {BUSY_RETRY_MS}\n: busy, every live stream is taken\n\n"
+        return
+    try:
+        yield from stream(workspace, gone)
+    finally:
+        streams.give_back()
+
+
 @events.get("/events")
 @needs(Need.VIEWER)
 @operation("Every upload and step change, live, as server-sent events.",
            {200: "text/event-stream", 401: "text/plain"}, keyed=False)
 def event_stream() -> Response:
     streams: Streams = current_app.extensions["medialens.streams"]
-    taken = streams.take()
-    if taken:
-        # waitress tells when the client has closed the connection: a closed tab frees its thread within a second.
-        gone = request.environ.get("waitress.client_disconnected", never)
-        body: Iterator[str] = stream_with_context(stream(g.workspace, gone))
-    else:
-        body = iter([f"retry: {BUSY_RETRY_MS}\n: busy, every live stream is taken\n\n"])
-    reply = Response(
-        body,
+    # waitress tells when the client has closed the connection: a closed tab frees its thread within a second
+    # or two (elsewhere, at the next keepalive).
+    gone = request.environ.get("waitress.client_disconnected", never)
+    return Response(
+        stream_with_context(held(streams, g.workspace, gone)),
         mimetype="text/event-stream",
         # No proxy may buffer the stream, or the page would see changes late.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    if taken:
-        # The server closes every response it has sent, streamed to the end or not.
-        reply.call_on_close(streams.give_back)
-    return reply

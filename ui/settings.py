@@ -26,8 +26,8 @@ class UiSettings(BaseSettings):
     )
     threads: int = Field(16, description="Server threads: requests answered at once (a live-progress page holds one).")
     event_streams: int = Field(
-        8, description="Live-progress streams served at once; a page opened beyond them is told to reconnect later, "
-        "so pages and API calls always find a server thread. Must be below `threads`.",
+        0, description="Live-progress streams served at once (0: half the threads); a page opened beyond them is "
+        "told to reconnect later, so pages and API calls always find a server thread. Must be below `threads`.",
     )
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest file the API hands an upload URL for.")
     sign_in_limit: str = Field(
@@ -47,6 +47,10 @@ class UiSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _threads_left_for_pages(self) -> UiSettings:
+        if self.threads < 2:
+            raise ValueError(f"MEDIALENS_UI_THREADS ({self.threads}) must be at least 2: one for live progress, "
+                             "one for pages and the API")
+        self.event_streams = self.event_streams or self.threads // 2
         if not 0 < self.event_streams < self.threads:
             raise ValueError(f"MEDIALENS_UI_EVENT_STREAMS ({self.event_streams}) must be at least 1 and below "
                              f"MEDIALENS_UI_THREADS ({self.threads}): the threads left over answer pages and the API")

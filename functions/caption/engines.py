@@ -10,6 +10,7 @@ picture on one thread for a full 30-token caption and 2.8 GB peak (`make bench`,
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,9 @@ from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
 from functions.common.pretrained import int8_linear, load_pretrained, transformers_version
 
-from .settings import CaptionSettings, settings
+from .settings import CaptionSettings, Precision, settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class BlipCaptioner(Model[Caption]):
 
     engine = "transformers-blip"
 
-    def __init__(self, directory: Path, max_new_tokens: int, precision: str = "float32") -> None:
+    def __init__(self, directory: Path, max_new_tokens: int, precision: Precision = "float32") -> None:
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
@@ -56,12 +59,15 @@ class BlipCaptioner(Model[Caption]):
         require_dir(self.directory, "the caption model")
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
-        self._processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
-        self._model, self.model_name = load_pretrained(BlipForConditionalGeneration, self.directory)
-        if self.precision == "int8" and device() == "cpu":
-            self._model = int8_linear(self._model)
-        else:
+        processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
+        model, name = load_pretrained(BlipForConditionalGeneration, self.directory)
+        if self.precision == "int8" and device() != "cpu":
+            logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
             self.precision = "float32"
+        if self.precision == "int8":
+            model = int8_linear(model)
+        # Set last: what `_load` sets is dropped by `unload`, and a load that failed midway set nothing.
+        self._processor, self._model, self.model_name = processor, model, name
 
     def predict(self, image: Image.Image) -> Caption:
         import torch

@@ -18,6 +18,9 @@ PROMPT = (
 )
 
 
+Precision = Literal["float32", "int8"]
+
+
 class CaptionSettings(ChatEngineSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIALENS_CAPTION_", frozen=True)
 
@@ -25,10 +28,10 @@ class CaptionSettings(ChatEngineSettings):
         default=None, description="Vision-language model directory (transformers BLIP format); default <weights>/blip."
     )
     max_new_tokens: int = Field(default=30, description="Longest caption the local model writes, in tokens.")
-    precision: Literal["float32", "int8"] = Field(
+    precision: Precision = Field(
         default="float32", description="int8: the local model's linear layers are quantized to int8 as it loads "
-        "(CPU only; a GPU keeps float32): about half the CPU time per caption and less memory. Its captions "
-        "can differ from float32's in a word or two.",
+        "(CPU only; a GPU keeps float32): less CPU time per caption and less memory (`make bench`). Its captions "
+        "can differ from float32's; they were not yet compared on the real weights.",
     )
     endpoint_prompt: str = Field(default=PROMPT, description="What the endpoint engine asks of each picture.")
     endpoint_max_tokens: int = Field(default=120, description="Longest answer the endpoint may give, in tokens.")

@@ -36,7 +36,8 @@ def int8_linear(model: Any) -> Any:
                 layer.bias.data = layer.bias.data.clone()
         with warnings.catch_warnings():
             # torch points at torchao for new work; this API is the one that runs on torch's CPU wheel alone.
-            warnings.simplefilter("ignore")
+            warnings.filterwarnings("ignore", "torch.ao.quantization", DeprecationWarning)
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
             quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         for tensor in [*model.parameters(), *model.buffers()]:
             tensor.data = tensor.data.clone()

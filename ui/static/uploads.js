@@ -255,7 +255,8 @@
 
   function connect() {
     const source = new EventSource("/events");
-    source.addEventListener("open", () => {
+    // "ready", not "open": a server with every stream taken opens the connection only to say "later".
+    source.addEventListener("ready", () => {
       live.textContent = TEXT.live;
       live.classList.add("on");
       // Changes made between loading the list and (re)connecting were not streamed: catch up once.
