@@ -78,8 +78,9 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
 
 
 def serving(config: UiSettings) -> dict[str, Any]:
-    """waitress's settings for the app: its threads, and a read-ahead that notices a closed event stream at once."""
-    return {"threads": config.threads, "channel_request_lookahead": 1, "ident": "medialens"}
+    """waitress's settings for the app. No read-ahead (`channel_request_lookahead`): with it, a request body the
+    app refused unread was once parsed as the start of the next request on that connection."""
+    return {"threads": config.threads, "ident": "medialens"}
 
 
 def main() -> None:

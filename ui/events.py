@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from flask import Blueprint, Flask, Response, current_app, g, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, g, stream_with_context
 
 from scheduler.keys import text
 
@@ -16,9 +16,9 @@ from .openapi import operation
 
 events = Blueprint("events", __name__)
 
-# A comment line now and then keeps proxies from closing a quiet stream, and lets a dead connection be noticed
-# by servers that cannot tell otherwise.
-KEEPALIVE_S = 15.0
+# A comment line now and then keeps proxies from closing a quiet stream and lets a closed page be noticed: the
+# server learns of it only when writes fail, the second or third after the close, and then frees the thread.
+KEEPALIVE_S = 5.0
 # Each stream holds one server thread; the browser's EventSource reconnects on its own afterwards.
 STREAM_LIFETIME_S = 300.0
 RETRY_MS = 2000
@@ -44,12 +44,8 @@ def install(app: Flask, most: int) -> None:
     app.register_blueprint(events)
 
 
-def never() -> bool:
-    return False
-
-
-def stream(workspace: str, gone: Callable[[], bool] = never, lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
-    """The workspace's changes as server-sent events, until ``lifetime_s`` has passed or the client is ``gone``.
+def stream(workspace: str, lifetime_s: float = STREAM_LIFETIME_S) -> Iterator[str]:
+    """The workspace's changes as server-sent events, until ``lifetime_s`` has passed or the client has gone.
 
     It opens with a ``ready`` event: a page refused a stream sees the connection open too, but no ``ready``."""
     listener = pipeline().subscribe(workspace)
@@ -57,7 +53,7 @@ def stream(workspace: str, gone: Callable[[], bool] = never, lifetime_s: float =
         yield f"retry: {RETRY_MS}\nevent: ready\ndata: live\n\n"
         ends = time.monotonic() + lifetime_s
         last_sent = time.monotonic()
-        while time.monotonic() < ends and not gone():
+        while time.monotonic() < ends:
             message = listener.get_message(timeout=1.0)
             if message is not None and message["type"] == "message":
                 yield f"data: {text(message['data'])}\n\n"
@@ -69,14 +65,14 @@ def stream(workspace: str, gone: Callable[[], bool] = never, lifetime_s: float =
         listener.close()
 
 
-def held(streams: Streams, workspace: str, gone: Callable[[], bool]) -> Iterator[str]:
+def held(streams: Streams, workspace: str) -> Iterator[str]:
     """A stream when one is free, else word to come back later. Taken only once the server sends the body,
     and given back however it ends, so that no failure after the view returned can keep it."""
     if not streams.take():
         yield f"retry: {BUSY_RETRY_MS}\n: busy, every live stream is taken\n\n"
         return
     try:
-        yield from stream(workspace, gone)
+        yield from stream(workspace)
     finally:
         streams.give_back()
 
@@ -87,11 +83,8 @@ def held(streams: Streams, workspace: str, gone: Callable[[], bool]) -> Iterator
            {200: "text/event-stream", 401: "text/plain"}, keyed=False)
 def event_stream() -> Response:
     streams: Streams = current_app.extensions["medialens.streams"]
-    # waitress tells when the client has closed the connection: a closed tab frees its thread within a second
-    # or two (elsewhere, at the next keepalive).
-    gone = request.environ.get("waitress.client_disconnected", never)
     return Response(
-        stream_with_context(held(streams, g.workspace, gone)),
+        stream_with_context(held(streams, g.workspace)),
         mimetype="text/event-stream",
         # No proxy may buffer the stream, or the page would see changes late.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
