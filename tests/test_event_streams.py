@@ -9,7 +9,7 @@ from typing import cast
 
 import httpx
 import pytest
-from flask import Response, request
+from flask import Flask, Response, request
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -22,11 +22,11 @@ THREADS, STREAMS = 4, 2
 
 
 @pytest.fixture
-def few_threads(running_stack: Stack) -> Iterator[str]:
-    """The web app served with few threads, so that open streams could take them all."""
+def few_threads(running_stack: Stack, api_key: str) -> Iterator[tuple[Flask, httpx.Client]]:
+    """The web app served with few threads, so that open streams could take them all, and a client of its API."""
     with app_on(running_stack, threads=THREADS, event_streams=STREAMS, **UNTHROTTLED) as app, \
             serving_in_thread(app) as url:
-        yield url
+        yield app, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
 
 
 def first_lines(streams: ExitStack, client: httpx.Client) -> str:
@@ -39,9 +39,9 @@ def first_lines(streams: ExitStack, client: httpx.Client) -> str:
     return next(chunks)
 
 
-def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads: str, api_key: str) -> None:
+def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads: tuple[Flask, httpx.Client]) -> None:
     # More pages open than the server has threads: the old server answered nothing more until one was closed.
-    client = httpx.Client(base_url=few_threads, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
+    _, client = few_threads
     with ExitStack() as streams:
         for _ in range(STREAMS):
             assert "event: ready" in first_lines(streams, client), "a live stream"
@@ -55,8 +55,8 @@ def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads:
         assert client.get("/api/v1/uploads").status_code == 200
 
 
-def test_a_closed_page_gives_its_stream_back(few_threads: str, api_key: str) -> None:
-    client = httpx.Client(base_url=few_threads, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
+def test_a_closed_page_gives_its_stream_back(few_threads: tuple[Flask, httpx.Client]) -> None:
+    _, client = few_threads
     with ExitStack() as kept:
         first_lines(kept, client)
         with ExitStack() as closed:
@@ -70,23 +70,21 @@ def test_a_closed_page_gives_its_stream_back(few_threads: str, api_key: str) -> 
         assert "event: ready" in opened, f"the closed page's stream was never given back: {opened!r}"
 
 
-def test_a_stream_that_fails_on_its_way_out_keeps_no_slot(running_stack: Stack, api_key: str) -> None:
+def test_a_stream_that_fails_on_its_way_out_keeps_no_slot(few_threads: tuple[Flask, httpx.Client]) -> None:
+    app, client = few_threads
     failing = True
-    with app_on(running_stack, threads=THREADS, event_streams=STREAMS, **UNTHROTTLED) as app:
 
-        @app.after_request
-        def redis_blip(response: Response) -> Response:  # as a session save or a limiter would, on a Redis failover
-            if failing and request.path == "/events":
-                raise RedisConnectionError("Redis went away")
-            return response
+    @app.after_request
+    def redis_blip(response: Response) -> Response:  # as a session save or a limiter would, on a Redis failover
+        if failing and request.path == "/events":
+            raise RedisConnectionError("Redis went away")
+        return response
 
-        with serving_in_thread(app) as url:
-            client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=20)
-            assert [client.get("/events").status_code for _ in range(STREAMS + 1)] == [500] * (STREAMS + 1)
-            failing = False
-            with ExitStack() as streams:
-                for _ in range(STREAMS):
-                    assert "event: ready" in first_lines(streams, client), "every stream is free again"
+    assert [client.get("/events").status_code for _ in range(STREAMS + 1)] == [500] * (STREAMS + 1)
+    failing = False
+    with ExitStack() as streams:
+        for _ in range(STREAMS):
+            assert "event: ready" in first_lines(streams, client), "every stream is free again"
 
 
 def test_streams_must_leave_threads_for_pages() -> None:

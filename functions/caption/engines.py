@@ -44,6 +44,9 @@ class BlipCaptioner(Model[Caption]):
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
+        if precision == "int8" and device() != "cpu":
+            logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
+            precision = "float32"
         self.precision = precision
         self.model_name = self.directory.name
 
@@ -61,9 +64,6 @@ class BlipCaptioner(Model[Caption]):
 
         processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
         model, name = load_pretrained(BlipForConditionalGeneration, self.directory)
-        if self.precision == "int8" and device() != "cpu":
-            logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
-            self.precision = "float32"
         if self.precision == "int8":
             model = int8_linear(model)
         # Set last: what `_load` sets is dropped by `unload`, and a load that failed midway set nothing.
