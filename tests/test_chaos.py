@@ -242,7 +242,7 @@ def test_every_component_killed_in_turn_mid_batch_loses_and_fails_nothing(chaos_
     uploads = Batch(chaos_stack, journal)
     files = batch("killed")
     uploads.put(*files[0])
-    wait_until(uploads.running, 60, uploads.report)
+    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}")
     # One upload more before each kill, so every component dies with work in flight.
     for victim, upload in zip(VICTIMS, [*files[1:], *[None] * len(VICTIMS)], strict=False):
         if upload is not None:
@@ -258,7 +258,7 @@ def test_down_mid_batch_then_up_finishes_the_batch(chaos_stack: Stack) -> None:
     uploads = Batch(chaos_stack, journal)
     for upload in batch("drained"):
         uploads.put(*upload)
-    wait_until(uploads.running, 60, uploads.report)
+    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}")
     time.sleep(BETWEEN_KILLS_S)
     try:
         stopped = chaos_stack.down()

@@ -96,6 +96,17 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def pages_closed_after(browser: Any) -> Iterator[None]:
+    """A test's pages close when it ends, failed or not: one left open would keep its event stream, and its
+    scripts' requests, running beside the next test in the shared context."""
+    before = set(browser.pages)
+    yield
+    for page in browser.pages:
+        if page not in before:
+            page.close()
+
+
 @pytest.fixture(scope="module")
 def base_url(running_stack: Stack) -> str:
     s = running_stack.settings
@@ -312,6 +323,65 @@ def test_a_person_signs_in_uploads_watches_and_explores(
     expect(page).to_have_url(base_url + "/login")
     page.close()
     assert errors == [], f"the pages raised script errors: {errors}"
+
+
+# Every change the page's event stream delivers, kept for the test to wait on.
+RECORD_CHANGES = """
+window.changesSeen = [];
+const NativeEventSource = window.EventSource;
+window.EventSource = class extends NativeEventSource {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (event) => window.changesSeen.push(JSON.parse(event.data)));
+  }
+};
+"""
+
+
+def test_a_change_streamed_during_the_catch_up_listing_is_not_undone_by_it(
+    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads,
+) -> None:
+    """The uploads page catches up with one listing once its stream is ready. A step that finishes while that
+    listing is on its way arrives first as a change; the listing, read before it, must not undo it."""
+    found = wait_for_upload(api, post_upload(api, "catch-up.png", text_picture(), "image/png"))
+    upload, thumbnail, probe = found["id"], found["steps"]["thumbnail"], found["steps"]["probe"]
+    assert thumbnail["state"] == "done"
+    page, errors = signed_in_page(browser, base_url, account, "/search")
+    page.add_init_script(RECORD_CHANGES)
+    held: list[Any] = []
+
+    def listing(route: Any) -> None:
+        # The first page of the list goes through; the catch-up listing (it asks for no offset) is held.
+        if "offset=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/api/v1/uploads\?"), listing)
+    page.goto(f"{base_url}/uploads")
+    playwright.expect(page.locator(f"#upload-{upload}")).to_have_count(1)
+    while not held:
+        page.wait_for_timeout(50)
+    # The listing as it was read before the thumbnail finished (its probe marked too: no change follows for
+    # it, so the page showing it running says the listing has been applied) ...
+    reply = held[0].fetch()
+    before = reply.json()
+    for listed in before["uploads"]:
+        if listed["id"] == upload:
+            listed["steps"]["thumbnail"] = {**thumbnail, "state": "running"}
+            listed["steps"]["probe"] = {**probe, "state": "running"}
+    # ... and the thumbnail's change, streamed while that listing is still on its way.
+    records.publish(upload, "step", thumbnail)
+    page.wait_for_function(
+        "([id, step]) => window.changesSeen.some((c) => c.upload_id === id && c.data.name === step)",
+        arg=[upload, "thumbnail"],
+    )
+    held[0].fulfill(response=reply, json=before)
+    steps = page.locator(f"#upload-{upload} .steps")
+    playwright.expect(steps.locator(".step[data-step=probe]")).to_have_attribute("data-state", "running")
+    playwright.expect(steps.locator(".step[data-step=thumbnail]")).to_have_attribute("data-state", "done")
+    assert errors == []
+    page.close()
 
 
 def row_id(api: httpx.Client, name: str) -> str:

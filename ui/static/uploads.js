@@ -253,26 +253,39 @@
     showCounts();
   }
 
+  function apply(change) {
+    if (change.kind === "upload") changed(change.data);
+    else if (change.kind === "step") setStep(change.upload_id, change.data);
+    else if (change.kind === "deleted") removeCard(change.upload_id);
+  }
+
   function connect() {
     const source = new EventSource("/events");
+    // Changes streamed while the catch-up listing is on its way wait for it, then apply in order: the
+    // listing may have left the server before them, and applied after them it would undo them.
+    let held = null;
     // "ready", not "open": a server with every stream taken opens the connection only to say "later".
     source.addEventListener("ready", () => {
       live.textContent = TEXT.live;
       live.classList.add("on");
       // Changes made between loading the list and (re)connecting were not streamed: catch up once.
+      const waiting = [];
+      held = waiting;
       const query = new URLSearchParams({ ...chosen(), limit: String(Math.max(offset, PAGE)) });
       ML.api(`/uploads?${query}`).then((reply) => {
         if (reply.ok) for (const upload of reply.data.uploads) {
           if (document.getElementById(`upload-${upload.id}`)) setUpload(upload);
         }
+      }).finally(() => {
+        if (held === waiting) held = null;
+        waiting.forEach(apply);
       });
     });
     source.addEventListener("error", () => { live.textContent = TEXT.reconnecting; live.classList.remove("on"); });
     source.addEventListener("message", (event) => {
       const change = JSON.parse(event.data);
-      if (change.kind === "upload") changed(change.data);
-      else if (change.kind === "step") setStep(change.upload_id, change.data);
-      else if (change.kind === "deleted") removeCard(change.upload_id);
+      if (held) held.push(change);
+      else apply(change);
     });
   }
 
