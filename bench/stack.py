@@ -24,9 +24,10 @@ from typing import Any
 
 import httpx
 
+from bench import cores
 from bench.media import store_for_functions
 from embedded.settings import EmbeddedSettings, on_free_ports
-from embedded.stack import PROJECT, SUPERVISOR, Stack
+from embedded.stack import PROJECT, Stack
 from ui.schemas import LIST_MAX
 
 CALLS = 300
@@ -177,12 +178,7 @@ def resident_memory(stack: Stack) -> dict[str, Any]:
                 pass
         return round(total / 2**20, 1)
 
-    services = {}
-    for name, pid in stack.running().items():
-        service = psutil.Process(pid)
-        services[name] = rss_mb([service, *service.children(recursive=True)])
-    if (supervisor := stack.supervisor_pid()) is not None:
-        services[SUPERVISOR] = rss_mb([psutil.Process(supervisor)])
+    services = {name: rss_mb(processes) for name, processes in cores.service_processes(stack).items()}
     return {"services_mb": services, "total_mb": round(sum(services.values()), 1)}
 
 
@@ -201,6 +197,7 @@ def image_throughput(
 
     redis_before = int(stack.redis().info("memory")["used_memory"])
     settled_before = settled_count(api)
+    cpu_before = cores.taken(stack)
     started = time.perf_counter()
     for name, data in images.items():
         key = f"bench/throughput-{uuid.uuid4().hex[:6]}-{name}.jpg"
@@ -208,6 +205,7 @@ def image_throughput(
         keys.append(key)
     failed = wait_batch(api, keys, settled_before, 3600, progress=take_memory)
     elapsed = time.perf_counter() - started
+    cpu = cores.spent(cpu_before, cores.taken(stack), len(keys), len(os.sched_getaffinity(0)))
     return {
         "images": len(keys),
         "seconds": elapsed,
@@ -215,6 +213,7 @@ def image_throughput(
         "failed": len(failed),
         "memory_early": early,
         "memory_after": resident_memory(stack),
+        "cpu": cpu,
         # What each upload leaves in Redis: its record, steps, results and listings, for sizing the server.
         "redis_bytes_per_upload": (int(stack.redis().info("memory")["used_memory"]) - redis_before) / len(keys),
     }
@@ -344,6 +343,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"{GOALS['share_of_bound']:.0%} of the bound and {GOALS['images_per_hour']:,} images per hour. Redis "
         f"holds {throughput.get('redis_bytes_per_upload', 0) / 1024:,.1f} KiB per finished upload (its record, "
         "steps, results and listings).",
+        "",
+        "### Where the cores went during the throughput batch",
+        "",
+        cores.markdown(throughput["cpu"], bound) if "cpu" in throughput else "Not measured in this run.",
         "",
         "### Memory of the stack's processes during the throughput batch",
         "",

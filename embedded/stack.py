@@ -49,6 +49,9 @@ class Service:
     cwd: Path = PROJECT
     # An RQ worker: `down` lets it finish its job (warm shutdown) before anything else stops.
     worker: bool = False
+    # A store the others connect to as they start: they start once it answers. The rest start at once,
+    # their imports side by side, and are waited for together.
+    foundation: bool = False
 
 
 class StackError(RuntimeError):
@@ -237,10 +240,10 @@ class Stack:
             workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True))
         return [
             Service("redis", redis_server.server_command(s, redis_dir, redis_config),
-                    lambda: port_open(s.host, s.redis_port)),
+                    lambda: port_open(s.host, s.redis_port), foundation=True),
             Service("seaweedfs", seaweedfs.mini_command(s, seaweed_dir), self._store_ready,
                     env=seaweedfs.credentials_env(self.secrets.s3_access_key, self.secrets.s3_secret_key),
-                    cwd=seaweed_dir),
+                    cwd=seaweed_dir, foundation=True),
             Service("index", [python, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
             *(self.share() if self.sharing else []),
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),

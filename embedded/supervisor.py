@@ -1,7 +1,8 @@
 """Keeps every service of the embedded stack alive: `python -m embedded.supervisor`, launched by `make up`.
 
-It starts the services in order, each once the one before answers, adopting any that already runs
-(an older install, or a supervisor that died). A service that exits is restarted after a backoff
+It starts the stores (Redis, SeaweedFS) in order, each once the one before answers, then every other
+service at once, and waits for them to answer; it adopts any service that already runs (an older
+install, or a supervisor that died). A service that exits is restarted after a backoff
 that doubles up to a cap and starts over once the service has stayed up a while, so a service that
 cannot start does not spin. SIGHUP (`make up` again) restarts whatever is down at once; SIGTERM
 (`make down`) drains: workers finish their job first, then the rest stops, the last started first.
@@ -75,6 +76,9 @@ class Supervisor:
         self.drain()
 
     def adopt_or_start(self) -> None:
+        # Python services spend seconds importing before they answer: started one after another, they
+        # made `make up` the sum of those seconds (issue 17).
+        waiting: list[Child] = []
         for child in self.children:
             if self.stopping:
                 return
@@ -86,6 +90,13 @@ class Supervisor:
                 logger.info("adopted %s (pid %d)", child.name, pid, extra={"service": child.name})
             else:
                 self.start(child)
+            if child.service.foundation:
+                self.ready_or_kill(child)
+            else:
+                waiting.append(child)
+        for child in waiting:
+            if self.stopping:
+                return
             self.ready_or_kill(child)
 
     def tend(self, child: Child, kicked: bool) -> None:

@@ -25,11 +25,18 @@ DURATION = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
+# A model runs on the thread that serves its call (one inference thread each: functions/common/models.py),
+# so this is what each function costs the cores, beside the time its callers wait.
+CPU = Counter(
+    "medialens_function_cpu_seconds", "CPU time of the threads that served each function's calls.", ["function"],
+    registry=REGISTRY,
+)
 
 
-def observe(function: str, status: int, seconds: float) -> None:
+def observe(function: str, status: int, seconds: float, cpu_seconds: float) -> None:
     REQUESTS.labels(function, str(status)).inc()
     DURATION.labels(function).observe(seconds)
+    CPU.labels(function).inc(cpu_seconds)
 
 
 def install(app: Flask) -> None:

@@ -278,7 +278,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         found = lookup(name)
         if isinstance(found, Response):
             return found
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         status = 500  # what a handler that raises becomes
         # The caller's upload and step name every line logged for this call, the handler's too.
         with logs.bound(function=name, **logs.from_headers(dict(incoming.headers))):
@@ -287,7 +287,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
                 status = reply.status_code
             finally:
                 elapsed = time.perf_counter() - started
-                metrics.observe(name, status, elapsed)
+                metrics.observe(name, status, elapsed, time.thread_time() - cpu_started)
                 logger.info("answered %d in %.3f s", status, elapsed)
         reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
         reply.headers["X-Served-By"] = settings.label

@@ -60,6 +60,8 @@ def test_after_an_upload_every_component_reports_it(
     functions = scrape(host)
     assert value(functions, "medialens_function_requests_total", function="probe", status="200") >= 1
     assert value(functions, "medialens_function_duration_seconds_count", function="thumbnail") >= 1
+    assert value(functions, "medialens_function_cpu_seconds_total", function="thumbnail") > 0, \
+        "what a thumbnail cost the cores"
 
     assert httpx.get(ui + "/metrics").status_code == 401, "the web app's metrics are an operator's"
     web = scrape(ui, api_key)
