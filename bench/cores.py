@@ -27,8 +27,11 @@ def service_processes(stack: Stack) -> dict[str, list[psutil.Process]]:
 
     services = {}
     for name, pid in stack.running().items():
-        service = psutil.Process(pid)
-        services[name] = [service, *service.children(recursive=True)]
+        try:
+            service = psutil.Process(pid)
+            services[name] = [service, *service.children(recursive=True)]
+        except psutil.NoSuchProcess:  # it ended since the stack was asked (a restart)
+            continue
     if (supervisor := stack.supervisor_pid()) is not None:
         services[SUPERVISOR] = [psutil.Process(supervisor)]
     return services
@@ -65,35 +68,40 @@ def function_cpu(stack: Stack) -> dict[str, float]:
 
 def taken(stack: Stack) -> dict[str, Any]:
     """A reading, to subtract from a later one."""
-    return {"at": time.perf_counter(), "services": service_cpu(stack), "functions": function_cpu(stack)}
+    import psutil
+
+    return {"at": time.perf_counter(), "idle": psutil.cpu_times().idle, "services": service_cpu(stack),
+            "functions": function_cpu(stack)}
 
 
 def spent(before: dict[str, Any], after: dict[str, Any], images: int, cores: int) -> dict[str, Any]:
-    """CPU ms per image of each service and function between two readings, and the cores' time left idle."""
+    """CPU ms per image of each service and function between two readings, the machine's idle time, and what
+    the cores could have given (cores x wall time)."""
 
-    def per_image(kind: str) -> dict[str, float]:
-        return {name: round((after[kind][name] - before[kind].get(name, 0.0)) * 1000 / images, 1)
-                for name in after[kind]}
+    def per_image(seconds: float) -> float:
+        return round(seconds * 1000 / images, 1)
 
-    services = per_image("services")
-    offered = (after["at"] - before["at"]) * cores * 1000 / images
+    def each(kind: str) -> dict[str, float]:
+        return {name: per_image(after[kind][name] - before[kind].get(name, 0.0)) for name in after[kind]}
+
     return {
         "images": images,
         "cores": cores,
-        "services_ms": services,
-        "functions_ms": per_image("functions"),
-        "offered_ms": round(offered, 1),
-        "idle_ms": round(max(offered - sum(services.values()), 0.0), 1),
+        "services_ms": each("services"),
+        "functions_ms": each("functions"),
+        "offered_ms": per_image((after["at"] - before["at"]) * cores),
+        "idle_ms": per_image(after["idle"] - before["idle"]),
     }
 
 
-def markdown(cores: dict[str, Any], bound: dict[str, Any]) -> str:
+def markdown(used: dict[str, Any], bound: dict[str, Any]) -> str:
     """Two tables: the functions host's calls against the bound's in-process figures, then every service."""
     alone = {name: row["cpu_ms_mean"] for name, row in bound["analyzers"].items() if "cpu_ms_mean" in row}
-    functions = sorted(cores["functions_ms"].items(), key=lambda item: -item[1])
-    inside = sum(cores["functions_ms"].values())
-    host = cores["services_ms"].get(FUNCTIONS, 0.0)
-    services = sorted(cores["services_ms"].items(), key=lambda item: -item[1])
+    functions = sorted(used["functions_ms"].items(), key=lambda item: -item[1])
+    in_bound = sum(ms for name, ms in functions if name in alone)
+    host = used["services_ms"].get(FUNCTIONS, 0.0)
+    services = sorted(used["services_ms"].items(), key=lambda item: -item[1])
+    stack = sum(ms for _, ms in services)
 
     def ratio(name: str, ms: float) -> str:
         return f"{ms / alone[name]:.2f}" if alone.get(name) else "not in the bound"
@@ -102,17 +110,21 @@ def markdown(cores: dict[str, Any], bound: dict[str, Any]) -> str:
         "| function | CPU ms per image in the pipeline | alone (the bound's figure) | pipeline / alone |",
         "|---|---|---|---|",
         *(f"| {name} | {ms:,.1f} | {alone.get(name, '')} | {ratio(name, ms)} |" for name, ms in functions),
-        f"| **every call** | **{inside:,.1f}** | {bound['cpu_ms_per_image_all_analyzers']:,.1f} | |",
-        f"| the functions host outside its calls | {host - inside:,.1f} | | |",
+        f"| **the bound's analyzers** | **{in_bound:,.1f}** | {bound['cpu_ms_per_image_all_analyzers']:,.1f} | "
+        f"{in_bound / bound['cpu_ms_per_image_all_analyzers']:.2f} |",
+        f"| the functions host beside its calls' threads | {host - sum(ms for _, ms in functions):,.1f} | | |",
         "",
-        "| service | CPU ms per image |",
+        "| where | CPU ms per image |",
         "|---|---|",
         *(f"| {name} | {ms:,.1f} |" for name, ms in services),
-        f"| cores left idle | {cores['idle_ms']:,.1f} |",
-        f"| **the cores' time per image** ({cores['cores']} cores x wall time / images) | "
-        f"**{cores['offered_ms']:,.1f}** |",
+        f"| **every service of the stack** | **{stack:,.1f}** |",
+        f"| outside the stack (the bench's uploads and polling, the rest of the machine) | "
+        f"{used['offered_ms'] - stack - used['idle_ms']:,.1f} |",
+        f"| cores idle | {used['idle_ms']:,.1f} |",
+        f"| **the cores' time per image** ({used['cores']} cores x wall time / images) | "
+        f"**{used['offered_ms']:,.1f}** |",
         "",
-        "A function's CPU is that of the threads serving its calls (its model runs on them); the host's remainder "
-        "is its server threads, logging and metrics. Idle is what no service of the stack used, the bench's own "
-        "uploads and polling included.",
+        "A function's CPU is that of the thread serving each call, where its model runs (the bound's figures count "
+        "every thread of a process); the host's remainder is its server threads, logging, metrics and any thread "
+        "a call starts. Idle is the machine's, read from the kernel.",
     ])

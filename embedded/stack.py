@@ -49,8 +49,8 @@ class Service:
     cwd: Path = PROJECT
     # An RQ worker: `down` lets it finish its job (warm shutdown) before anything else stops.
     worker: bool = False
-    # A store the others connect to as they start: they start once it answers. The rest start at once,
-    # their imports side by side, and are waited for together.
+    # A store the others connect to as they start: they start once it answers (the supervisor's first start).
+    # The rest start at once, their imports side by side, and are waited for together.
     foundation: bool = False
 
 

@@ -77,27 +77,36 @@ class Supervisor:
 
     def adopt_or_start(self) -> None:
         # Python services spend seconds importing before they answer: started one after another, they
-        # made `make up` the sum of those seconds (issue 17).
-        waiting: list[Child] = []
-        for child in self.children:
+        # made `make up` the sum of those seconds (issue 17). Past the stores they need no order: each
+        # retries what it asks of another (the bridge its deliveries, a worker its calls and index jobs).
+        for child in [child for child in self.children if child.service.foundation]:
             if self.stopping:
                 return
-            if self.stack.hold_file(child.name).exists():
-                child.held = True
-                continue
-            if (pid := self.stack.pid(child.name)) is not None:
-                child.pid, child.started = pid, time.monotonic()
-                logger.info("adopted %s (pid %d)", child.name, pid, extra={"service": child.name})
-            else:
-                self.start(child)
-            if child.service.foundation:
-                self.ready_or_kill(child)
-            else:
-                waiting.append(child)
-        for child in waiting:
+            if self.launch(child):
+                self.ready_or_kill(child, time.monotonic() + self.settings.ready_timeout_s)
+        started = []
+        for child in [child for child in self.children if not child.service.foundation]:
             if self.stopping:
                 return
-            self.ready_or_kill(child)
+            if self.launch(child):
+                started.append(child)
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        for child in started:
+            if self.stopping:
+                return
+            self.ready_or_kill(child, deadline)
+
+    def launch(self, child: Child) -> bool:
+        """Adopts the child's process, or starts one; False for a service stopped on purpose."""
+        if self.stack.hold_file(child.name).exists():
+            child.held = True
+            return False
+        if (pid := self.stack.pid(child.name)) is not None:
+            child.pid, child.started = pid, time.monotonic()
+            logger.info("adopted %s (pid %d)", child.name, pid, extra={"service": child.name})
+        else:
+            self.start(child)
+        return True
 
     def tend(self, child: Child, kicked: bool) -> None:
         """Restarts the child when it is dead and its wait is over."""
@@ -119,7 +128,7 @@ class Supervisor:
             child.restart_at = now
         if now >= child.restart_at:
             self.start(child)
-            if self.ready_or_kill(child):
+            if self.ready_or_kill(child, time.monotonic() + self.settings.ready_timeout_s):
                 logger.info("%s restarted and ready", child.name, extra={"service": child.name})
 
     @staticmethod
@@ -144,9 +153,9 @@ class Supervisor:
         child.process = self.stack.start_service(child.service)
         child.pid, child.started, child.restart_at = child.process.pid, time.monotonic(), None
 
-    def ready_or_kill(self, child: Child) -> bool:
-        """Waits for the child to answer; one that never does is killed, to be restarted after its wait."""
-        deadline = time.monotonic() + self.settings.ready_timeout_s
+    def ready_or_kill(self, child: Child, deadline: float) -> bool:
+        """Waits for the child to answer; one that has not by ``deadline`` is killed, to be restarted after
+        its wait."""
         try:
             self.stack.wait_ready(child.service, deadline, lambda: child.running() and not self.stopping)
             return True

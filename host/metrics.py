@@ -1,4 +1,4 @@
-"""Prometheus metrics of the functions host: requests and latencies per function."""
+"""Prometheus metrics of the functions host: requests, latencies and CPU time per function."""
 
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ DURATION = Histogram(
     registry=REGISTRY,
 )
 # A model runs on the thread that serves its call (one inference thread each: functions/common/models.py),
-# so this is what each function costs the cores, beside the time its callers wait.
+# so this is most of what each function costs the cores; threads a call starts (a video decoder's) are
+# not in it.
 CPU = Counter(
-    "medialens_function_cpu_seconds", "CPU time of the threads that served each function's calls.", ["function"],
+    "medialens_function_cpu_seconds", "CPU time of the thread that served each call, per function.", ["function"],
     registry=REGISTRY,
 )
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from embedded.settings import EmbeddedSettings
-from embedded.stack import PROJECT, SUPERVISOR, Stack, alive
+from embedded.stack import PROJECT, SUPERVISOR, Service, Stack, alive
 from embedded.supervisor import Supervisor
 from tests.conftest import jpeg, wait_for_upload
 from tests.test_pipeline import unique
@@ -57,6 +57,42 @@ def test_the_backoff_doubles_to_its_cap_and_starts_over_after_a_healthy_while(tm
     assert [supervisor.backoff(child) for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     child.started = time.monotonic() - 61
     assert supervisor.backoff(child) == 0.5
+
+
+class OrderedStack(Stack):
+    """A stack of three small processes: a store, and two services that each say what they found on starting."""
+
+    def services(self) -> list[Service]:
+        state = self.state
+
+        def process(script: str) -> list[str]:
+            return [sys.executable, "-c", f"import pathlib, time; state = pathlib.Path({str(state)!r}); {script}; "
+                                          "time.sleep(300)"]
+
+        def says(name: str) -> str:
+            return (f"state.joinpath('{name}.found').write_text(str(state.joinpath('store.ready').exists())); "
+                    f"state.joinpath('{name}.started').touch()")
+
+        return [
+            Service("store", process("time.sleep(0.5); state.joinpath('store.ready').touch()"),
+                    lambda: (state / "store.ready").exists(), foundation=True),
+            # The first answers only once the second has started: waited for before the second starts, it never would.
+            Service("first", process(says("first")),
+                    lambda: (state / "first.started").exists() and (state / "second.started").exists()),
+            Service("second", process(says("second")), lambda: (state / "second.started").exists()),
+        ]
+
+
+def test_services_start_once_the_stores_answer_and_all_at_once(tmp_path: Path) -> None:
+    stack = OrderedStack(EmbeddedSettings(state_dir=tmp_path, ready_timeout_s=60.0))
+    supervisor = Supervisor(stack)
+    try:
+        supervisor.adopt_or_start()
+        assert all(child.running() for child in supervisor.children), "every service answered and runs"
+        assert (tmp_path / "first.found").read_text() == "True", "the store answered before the others started"
+        assert (tmp_path / "second.found").read_text() == "True"
+    finally:
+        stack.down()
 
 
 @pytest.mark.parametrize("name", ["functions", "worker-1", "intake", "bridge"])

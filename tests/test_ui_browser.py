@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps",
 ]
+# The sign-in form's own button: a signed-in page's header has a submit button too (sign out), met first.
+SIGN_IN = "form:has(#password) button[type=submit]"
 SETTLE_S = 240_000  # milliseconds Playwright waits for the pipeline; generous on 2 shared cores
 WORD = "MEDIALENS"
 # Shapes the analyzers return (functions/<name>/handler.py); drawn when the pipeline has no analyzer yet.
@@ -135,7 +137,7 @@ def signed_in_page(browser: Any, base_url: str, account: Account, target: str) -
     page.goto(f"{base_url}/login?next={target}")
     page.fill("#user", account.user)
     page.fill("#password", account.password)
-    page.click("button[type=submit]")
+    page.click(SIGN_IN)
     playwright.expect(page).to_have_url(base_url + target)
     return page, errors
 
@@ -164,12 +166,12 @@ def test_a_person_signs_in_uploads_watches_and_explores(
     expect(page).to_have_url(base_url + "/login?next=/uploads")
     page.fill("#user", account.user)
     page.fill("#password", "not-the-password")
-    page.click("button[type=submit]")
+    page.click(SIGN_IN)
     expect(page.locator(".error")).to_contain_text("do not match")
     shot(page, "01-sign-in-refused")
     page.fill("#user", account.user)
     page.fill("#password", account.password)
-    page.click("button[type=submit]")
+    page.click(SIGN_IN)
     expect(page).to_have_url(base_url + "/uploads")
 
     # Upload an image and a short video by picking them; each goes straight to the store (CORS).
@@ -360,8 +362,11 @@ def test_a_change_streamed_during_the_catch_up_listing_is_not_undone_by_it(
     page.route(re.compile(r"/api/v1/uploads\?"), listing)
     page.goto(f"{base_url}/uploads")
     playwright.expect(page.locator(f"#upload-{upload}")).to_have_count(1)
-    while not held:
+    for _ in range(600):
+        if held:
+            break
         page.wait_for_timeout(50)
+    assert held, "the page made no catch-up listing once its stream was ready"
     # The listing as it was read before the thumbnail finished (its probe marked too: no change follows for
     # it, so the page showing it running says the listing has been applied) ...
     reply = held[0].fetch()
@@ -381,7 +386,6 @@ def test_a_change_streamed_during_the_catch_up_listing_is_not_undone_by_it(
     playwright.expect(steps.locator(".step[data-step=probe]")).to_have_attribute("data-state", "running")
     playwright.expect(steps.locator(".step[data-step=thumbnail]")).to_have_attribute("data-state", "done")
     assert errors == []
-    page.close()
 
 
 def row_id(api: httpx.Client, name: str) -> str:

@@ -262,22 +262,26 @@
   function connect() {
     const source = new EventSource("/events");
     // Changes streamed while the catch-up listing is on its way wait for it, then apply in order: the
-    // listing may have left the server before them, and applied after them it would undo them.
+    // listing may have left the server before them, and applied after them it would undo them. After a
+    // reconnect only the latest listing counts, and it releases everything held since the first.
     let held = null;
+    let catchUps = 0;
     // "ready", not "open": a server with every stream taken opens the connection only to say "later".
     source.addEventListener("ready", () => {
       live.textContent = TEXT.live;
       live.classList.add("on");
       // Changes made between loading the list and (re)connecting were not streamed: catch up once.
-      const waiting = [];
-      held = waiting;
+      const mine = ++catchUps;
+      held = held || [];
       const query = new URLSearchParams({ ...chosen(), limit: String(Math.max(offset, PAGE)) });
       ML.api(`/uploads?${query}`).then((reply) => {
-        if (reply.ok) for (const upload of reply.data.uploads) {
+        if (mine === catchUps && reply.ok) for (const upload of reply.data.uploads) {
           if (document.getElementById(`upload-${upload.id}`)) setUpload(upload);
         }
       }).finally(() => {
-        if (held === waiting) held = null;
+        if (mine !== catchUps) return;
+        const waiting = held;
+        held = null;
         waiting.forEach(apply);
       });
     });
