@@ -123,6 +123,7 @@ def markdown(used: dict[str, Any], bound: dict[str, Any]) -> str:
         f"| cores idle | {used['idle_ms']:,.1f} |",
         f"| **the cores' time per image** ({used['cores']} cores x wall time / images) | "
         f"**{used['offered_ms']:,.1f}** |",
+        f"| share of it spent in the bound's analyzers, on these same images | {in_bound / used['offered_ms']:.0%} |",
         "",
         "A function's CPU is that of the thread serving each call, where its model runs (the bound's figures count "
         "every thread of a process); the host's remainder is its server threads, logging, metrics and any thread "
