@@ -8,6 +8,7 @@ costing more in the host than alone, the services around the models, or cores le
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -37,21 +38,28 @@ def service_processes(stack: Stack) -> dict[str, list[psutil.Process]]:
     return services
 
 
-def service_cpu(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user and system) each service has used: its processes, and those of them that ended."""
+def summed(processes: list[psutil.Process], read: Callable[[psutil.Process], float]) -> float:
+    """``read`` of each process, added up; a short-lived child that ended meanwhile counts nothing."""
     import psutil
 
-    used = {}
-    for name, processes in service_processes(stack).items():
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:  # a short-lived child that ended meanwhile
-                continue
-            total += times.user + times.system + times.children_user + times.children_system
-        used[name] = total
-    return used
+    total = 0.0
+    for process in processes:
+        try:
+            total += read(process)
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system time of a process and of its children that ended."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def service_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user and system) each service has used: its processes, and those of them that ended."""
+    return {name: summed(processes, cpu_seconds) for name, processes in service_processes(stack).items()}
 
 
 def function_cpu(stack: Stack) -> dict[str, float]:

@@ -167,18 +167,10 @@ def upload_latency(stack: Stack, api: httpx.Client, count: int = 15) -> dict[str
 def resident_memory(stack: Stack) -> dict[str, Any]:
     """The resident memory (RSS, MiB) of each service of the stack, counting any process a service started
     with it, and of the supervisor alone; and their total."""
-    import psutil
-
-    def rss_mb(processes: list[psutil.Process]) -> float:
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:  # a short-lived child that ended meanwhile
-                pass
-        return round(total / 2**20, 1)
-
-    services = {name: rss_mb(processes) for name, processes in cores.service_processes(stack).items()}
+    services = {
+        name: round(cores.summed(processes, lambda process: process.memory_info().rss) / 2**20, 1)
+        for name, processes in cores.service_processes(stack).items()
+    }
     return {"services_mb": services, "total_mb": round(sum(services.values()), 1)}
 
 
