@@ -4,6 +4,12 @@ SeaweedFS has no bucket notifications, so this bridge tails the filer's metadata
 exactly what MinIO's webhook target would. It remembers the timestamp of the last event the
 intake accepted and replays from there after any restart; intake is idempotent, so the small
 overlap it replays is harmless, and no upload is missed.
+
+A filer subscription can stop delivering while its process lives on (SeaweedFS issues 6182, 8730,
+10733), and a tail that is merely idle looks the same from here. So a tail silent for
+`bridge_silence_s` is restarted from the stored offset: a live one loses nothing by it, a stuck one
+hands over what it held back. The wait doubles while the filer stays quiet, up to 32 times, so an idle
+store is not read over and over.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 INITIAL_LOOKBACK_S = 7 * 24 * 3600
 REPLAY_MARGIN_S = 2.0
+LONGEST_SILENCE_FACTOR = 32
 
 
 def parse_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -131,6 +138,11 @@ class FilerBridge:
         self.offset = offset
         self.stopping = threading.Event()
         self.client = httpx.Client(timeout=10.0)
+        self.silence_s = settings.bridge_silence_s
+        self.heard = time.monotonic()
+        # Filer timestamps of the events handled in the last REPLAY_MARGIN_S: a restarted tail
+        # replays them, and this process does not post them again.
+        self.handled: set[int] = set()
 
     def deliver(self, event: UploadEvent) -> None:
         """Posts until the intake accepts: MinIO's webhook target retries the same way."""
@@ -154,22 +166,60 @@ class FilerBridge:
         command = meta_tail_command(self.settings, f"/buckets/{self.bucket}/", self.offset.seconds_ago())
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=self.config_dir)
         assert process.stdout is not None
+        self.heard = time.monotonic()
+        watch = threading.Thread(target=self.watch, args=(process,), daemon=True)
+        watch.start()
         try:
             for record in parse_stream(process.stdout):
-                try:
-                    event = upload_event(record, self.bucket)
-                except EventError as exc:
-                    # The intake would refuse it too; stopping here would replay it forever.
-                    logger.warning("skipping filer event: %s", exc)
-                    event = None
-                if event is not None:
-                    self.deliver(event)
+                self.heard = time.monotonic()
+                if self.handle(record):
+                    self.silence_s = self.settings.bridge_silence_s
                 if self.stopping.is_set():
                     return
-                self.offset.write(int(record.get("tsNs") or 0))
         finally:
             process.terminate()
-            process.wait(timeout=5)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # a stopped process waits for SIGKILL
+                process.kill()
+                process.wait()
+            watch.join()
+
+    def handle(self, record: dict[str, Any]) -> bool:
+        """Posts the upload a filer event stands for, once per process, then stores its timestamp;
+        false for an event this process has handled already."""
+        ts_ns = int(record.get("tsNs") or 0)
+        if ts_ns in self.handled:
+            return False
+        try:
+            event = upload_event(record, self.bucket)
+        except EventError as exc:
+            # The intake would refuse it too; stopping here would replay it forever.
+            logger.warning("skipping filer event: %s", exc)
+            event = None
+        if event is not None:
+            self.deliver(event)
+            if self.stopping.is_set():
+                return True
+        self.offset.write(ts_ns)
+        oldest = ts_ns - int(REPLAY_MARGIN_S * 1e9)
+        self.handled = {seen for seen in self.handled if seen >= oldest}
+        self.handled.add(ts_ns)
+        return True
+
+    def watch(self, process: subprocess.Popen[str]) -> None:
+        """Kills the tail when the bridge stops, or once it has said nothing for `silence_s` (`run`
+        then starts another)."""
+        while process.poll() is None:
+            silent = time.monotonic() - self.heard
+            if not self.stopping.is_set() and silent < self.silence_s:
+                self.stopping.wait(min(1.0, self.silence_s - silent))
+                continue
+            if not self.stopping.is_set():
+                logger.info("filer tail silent for %.0f s: restarting it from the stored offset", silent)
+                self.silence_s = min(self.silence_s * 2, self.settings.bridge_silence_s * LONGEST_SILENCE_FACTOR)
+            process.kill()
+            return
 
     def run(self) -> None:
         """Tails the filer until stopped; restarts the tail when SeaweedFS goes away."""

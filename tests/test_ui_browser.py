@@ -340,33 +340,47 @@ window.EventSource = class extends NativeEventSource {
 """
 
 
-def test_a_change_streamed_during_the_catch_up_listing_is_not_undone_by_it(
-    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads,
+# The listings the uploads page makes, each held by the test while a change is streamed: the catch-up once
+# its stream is ready (the only one that asks for no offset), and the list again after a filter is chosen.
+LISTINGS = {
+    "catch-up": lambda url: "offset=" not in url,
+    "filter": lambda url: "media_type=image" in url,
+}
+
+
+@pytest.mark.parametrize("listing", sorted(LISTINGS))
+def test_a_change_streamed_during_a_listing_is_not_undone_by_it(
+    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads, listing: str,
 ) -> None:
-    """The uploads page catches up with one listing once its stream is ready. A step that finishes while that
-    listing is on its way arrives first as a change; the listing, read before it, must not undo it."""
-    found = wait_for_upload(api, post_upload(api, "catch-up.png", text_picture(), "image/png"))
+    """A step that finishes while a listing of the uploads page is on its way arrives first as a change; the
+    listing, read before it, must not undo it."""
+    found = wait_for_upload(api, post_upload(api, f"{listing}.png", text_picture(), "image/png"))
     upload, thumbnail, probe = found["id"], found["steps"]["thumbnail"], found["steps"]["probe"]
     assert thumbnail["state"] == "done"
     page, errors = signed_in_page(browser, base_url, account, "/search")
     page.add_init_script(RECORD_CHANGES)
     held: list[Any] = []
+    holding = LISTINGS[listing]
 
-    def listing(route: Any) -> None:
-        # The first page of the list goes through; the catch-up listing (it asks for no offset) is held.
-        if "offset=" in route.request.url:
-            route.continue_()
-        else:
+    def route(route: Any) -> None:
+        if holding(route.request.url) and not held:
             held.append(route)
+        else:
+            route.continue_()
 
-    page.route(re.compile(r"/api/v1/uploads\?"), listing)
-    page.goto(f"{base_url}/uploads")
-    playwright.expect(page.locator(f"#upload-{upload}")).to_have_count(1)
+    if listing == "filter":
+        page.goto(f"{base_url}/uploads")
+        playwright.expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
+        page.route(re.compile(r"/api/v1/uploads\?"), route)
+        page.select_option("#filters select[name=media_type]", "image")
+    else:
+        page.route(re.compile(r"/api/v1/uploads\?"), route)
+        page.goto(f"{base_url}/uploads")
     for _ in range(600):
         if held:
             break
         page.wait_for_timeout(50)
-    assert held, "the page made no catch-up listing once its stream was ready"
+    assert held, f"the page made no {listing} listing"
     # The listing as it was read before the thumbnail finished (its probe marked too: no change follows for
     # it, so the page showing it running says the listing has been applied) ...
     reply = held[0].fetch()

@@ -30,8 +30,10 @@ const ML = (() => {
       body = JSON.stringify(body);
       headers["Content-Type"] = "application/json";
     }
+    // options.timeout (ms): a reply that has not come by then is given up (the promise rejects).
+    const signal = options.timeout ? AbortSignal.timeout(options.timeout) : undefined;
     const reply = await fetch("/api/v1" + path, {
-      method: options.method || "GET", headers, body, credentials: "same-origin", keepalive: Boolean(options.keepalive),
+      method: options.method || "GET", headers, body, credentials: "same-origin", keepalive: Boolean(options.keepalive), signal,
     });
     let data = null;
     try { data = await reply.json(); } catch (e) { data = null; }

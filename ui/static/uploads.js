@@ -7,6 +7,7 @@
   // Uploads a page holds: 48, or what the address asks for (?limit=), as the API allows.
   const PAGE = Math.min(Math.max(Number(new URLSearchParams(location.search).get("limit")) || 48, 1), 500);
   const UNDO_MS = 8000;
+  const REPLY_TIMEOUT_MS = 20000;
   const library = document.getElementById("library");
   const filters = document.getElementById("filters");
   const empty = document.getElementById("empty");
@@ -24,6 +25,11 @@
   let offset = 0;
   let loading = null;
   let generation = 0; // a reply to a request made under other filters is dropped
+  // Changes streamed while a reply that carries uploads is on its way (a listing, a retry) wait for it,
+  // then apply in order: the reply may have left the server before them, and applied after them it would
+  // undo them. A reply that has not come within REPLY_TIMEOUT_MS is given up, so nothing waits for good.
+  let awaited = 0;
+  let held = [];
 
   const say = ML.format;
   function count(forms, n) { return say(forms[n === 1 ? 0 : 1], { n }); }
@@ -144,10 +150,27 @@
     return row;
   }
 
-  async function askRetryable(upload) {
-    const reply = await ML.api(`/uploads?${new URLSearchParams({ key: upload.key })}`);
-    const found = reply.ok ? reply.data.uploads.find((item) => item.id === upload.id) : null;
-    if (found && document.getElementById(`upload-${upload.id}`)) setUpload(found);
+  function askRetryable(upload) {
+    return fromServer(`/uploads?${new URLSearchParams({ key: upload.key })}`, (reply) => {
+      const found = reply.ok ? reply.data.uploads.find((item) => item.id === upload.id) : null;
+      if (found && document.getElementById(`upload-${upload.id}`)) setUpload(found);
+    });
+  }
+
+  // Asks the API, hands the reply to `use`, then applies the changes streamed meanwhile.
+  async function fromServer(path, use, options = {}) {
+    awaited++;
+    try {
+      const reply = await ML.api(path, { timeout: REPLY_TIMEOUT_MS, ...options })
+        .catch(() => ({ status: 0, ok: false, data: { error: TEXT.no_answer } }));
+      use(reply);
+    } finally {
+      if (--awaited === 0) {
+        const waiting = held;
+        held = [];
+        waiting.forEach(apply);
+      }
+    }
   }
 
   function showProgress(row) {
@@ -194,7 +217,7 @@
     more.disabled = true;
     more.textContent = TEXT.loading;
     const query = new URLSearchParams({ ...chosen(), offset: String(offset), limit: String(PAGE) });
-    loading = ML.api(`/uploads?${query}`).then((reply) => {
+    loading = fromServer(`/uploads?${query}`, (reply) => {
       if (mine !== generation) return;
       if (!reply.ok) {
         shown.textContent = say(TEXT.load_failed, { error: reply.data?.error || reply.status });
@@ -261,10 +284,7 @@
 
   function connect() {
     const source = new EventSource("/events");
-    // Changes streamed while the catch-up listing is on its way wait for it, then apply in order: the
-    // listing may have left the server before them, and applied after them it would undo them. After a
-    // reconnect only the latest listing counts, and it releases everything held since the first.
-    let held = null;
+    // After a reconnect only the latest catch-up listing counts.
     let catchUps = 0;
     // "ready", not "open": a server with every stream taken opens the connection only to say "later".
     source.addEventListener("ready", () => {
@@ -272,23 +292,17 @@
       live.classList.add("on");
       // Changes made between loading the list and (re)connecting were not streamed: catch up once.
       const mine = ++catchUps;
-      held = held || [];
       const query = new URLSearchParams({ ...chosen(), limit: String(Math.max(offset, PAGE)) });
-      ML.api(`/uploads?${query}`).then((reply) => {
+      fromServer(`/uploads?${query}`, (reply) => {
         if (mine === catchUps && reply.ok) for (const upload of reply.data.uploads) {
           if (document.getElementById(`upload-${upload.id}`)) setUpload(upload);
         }
-      }).finally(() => {
-        if (mine !== catchUps) return;
-        const waiting = held;
-        held = null;
-        waiting.forEach(apply);
       });
     });
     source.addEventListener("error", () => { live.textContent = TEXT.reconnecting; live.classList.remove("on"); });
     source.addEventListener("message", (event) => {
       const change = JSON.parse(event.data);
-      if (held) held.push(change);
+      if (awaited) held.push(change);
       else apply(change);
     });
   }
@@ -314,15 +328,16 @@
     const note = row.querySelector(".retry-note");
     button.disabled = true;
     button.textContent = TEXT.retrying;
-    const reply = await ML.api(`/uploads/${row.dataset.id}/retry`, { method: "POST" });
-    button.disabled = false;
-    button.textContent = TEXT.retry;
-    if (reply.ok) {
-      setUpload(reply.data);
-      tell(TEXT.retry_started);
-    } else {
-      note.textContent = say(TEXT.retry_refused, { error: reply.data?.error || reply.status });
-    }
+    await fromServer(`/uploads/${row.dataset.id}/retry`, (reply) => {
+      button.disabled = false;
+      button.textContent = TEXT.retry;
+      if (reply.ok) {
+        setUpload(reply.data);
+        tell(TEXT.retry_started);
+      } else {
+        note.textContent = say(TEXT.retry_refused, { error: reply.data?.error || reply.status });
+      }
+    }, { method: "POST" });
   });
 
   // Bulk actions over the selected cards.

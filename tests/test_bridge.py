@@ -1,0 +1,127 @@
+"""The filer bridge against a real SeaweedFS: a filer tail that stops delivering is replaced without
+losing an upload, no upload is posted twice by one bridge, and the bridge stops promptly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import psutil
+import pytest
+
+from embedded.bridge import FilerBridge, Offset
+from embedded.stack import Stack
+
+TOKEN = "bridge-test-token"
+BUCKET = "bridge-test"
+
+
+class Posted:
+    """The object keys an intake stand-in was sent, with a valid token."""
+
+    def __init__(self) -> None:
+        self.keys: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def add(self, notification: dict[str, Any]) -> None:
+        with self.lock:
+            for record in notification["Records"]:
+                self.keys[unquote_plus(record["s3"]["object"]["key"])] += 1
+
+    def wait_for(self, key: str, within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
+        while self.keys[key] == 0:
+            assert time.monotonic() < deadline, f"{key} was not posted within {within_s} s: {dict(self.keys)}"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def intake_url() -> Iterator[tuple[str, Posted]]:
+    """Where the bridge posts: a recorder of MinIO notifications (the intake's own tests are elsewhere)."""
+    posted = Posted()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self.send_response(401)
+            else:
+                posted.add(json.loads(body))
+                self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/events", posted
+    server.shutdown()
+    server.server_close()
+
+
+def unique(name: str) -> str:
+    return f"{uuid.uuid4().hex[:8]}-{name}"
+
+
+def filer_tails() -> list[psutil.Process]:
+    return [
+        child for child in psutil.Process().children(recursive=True)
+        if child.is_running() and child.status() != psutil.STATUS_ZOMBIE and "filer.meta.tail" in child.cmdline()
+    ]
+
+
+def wait_until(condition: Callable[[], bool], what: str, within_s: float = 30.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within_s} s: {what}"
+        time.sleep(0.1)
+
+
+def test_a_frozen_filer_tail_is_replaced_and_every_upload_is_posted_once(
+    stack: Stack, s3_client: Any, intake_url: tuple[str, Posted], tmp_path: Path
+) -> None:
+    url, posted = intake_url
+    if BUCKET not in {bucket["Name"] for bucket in s3_client.list_buckets()["Buckets"]}:
+        s3_client.create_bucket(Bucket=BUCKET)
+    offset = Offset(tmp_path / "bridge.offset")
+    offset.write(time.time_ns())
+    settings = stack.settings.model_copy(update={"bridge_silence_s": 2.0})
+    bridge = FilerBridge(settings, BUCKET, url, TOKEN, offset, stack.seaweed_dir)
+    running = threading.Thread(target=bridge.run, daemon=True)
+    running.start()
+    try:
+        first = unique("before.jpg")
+        s3_client.put_object(Bucket=BUCKET, Key=first, Body=b"first")
+        posted.wait_for(first)
+
+        # A subscription that stops delivering while its process lives on, as SeaweedFS's can.
+        wait_until(lambda: len(filer_tails()) == 1, "one filer tail running")
+        frozen = filer_tails()[0]
+        os.kill(frozen.pid, signal.SIGSTOP)
+        second = unique("while-frozen.jpg")
+        s3_client.put_object(Bucket=BUCKET, Key=second, Body=b"second")
+        posted.wait_for(second)
+        assert not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE
+
+        # Idle tails are restarted too, each replaying the last event: it is not posted again.
+        restarted = {tail.pid for tail in filer_tails()}
+        wait_until(lambda: not restarted & {tail.pid for tail in filer_tails()}, "a quiet tail restarted")
+        assert posted.keys[first] == 1 and posted.keys[second] == 1, dict(posted.keys)
+    finally:
+        bridge.stopping.set()
+        running.join(timeout=15)
+    assert not running.is_alive(), "the bridge did not stop"
+    assert filer_tails() == []
