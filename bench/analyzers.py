@@ -1,5 +1,5 @@
-"""Speed of the image analyzers: warm ms per 640 px image, cold start, peak memory, CPU per image; and of
-the summary of a recording.
+"""Speed of the image analyzers: warm ms per 640 px image, cold start, peak memory, CPU per image; the
+inference bound with every core busy; and the summary of a recording.
 
 Each analyzer runs in a fresh Python process, so its cold start (imports + model load) and peak
 RSS are its own. Inside that process every image goes through the function's real ``analyze``
@@ -51,17 +51,18 @@ def peak_rss_mb() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def in_memory(data: bytes) -> Any:
+    """A function request whose source is ``data`` in hand: of the function's work, only the fetch is left out."""
+    from functions.common import contract
+
+    request = contract.Request(source_url="memory")
+    request.fetch_source = lambda: data  # type: ignore[method-assign]
+    return request
+
+
 def measure(name: str, images: list[bytes]) -> dict[str, Any]:
     """Runs in the worker process: loads one analyzer, then times it on every image."""
-    from functions.common import contract, transfer
-
-    class LocalRequest(contract.Request):
-        def __init__(self, data: bytes) -> None:
-            super().__init__(source_url="memory")
-            self.data = data
-
-        def fetch_source(self) -> transfer.Source:
-            return self.data
+    from functions.common import contract
 
     started = time.perf_counter()
     handler = importlib.import_module(f"functions.{name}.handler")
@@ -71,16 +72,16 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
         return {"analyzer": name, "not_installed": str(exc)}
     cold = time.perf_counter() - started
     for data in images:
-        handler.analyze(LocalRequest(data))
+        handler.analyze(in_memory(data))
     wall: list[float] = []
     cpu: list[float] = []
     for _ in range(REPEATS):
         for data in images:
             wall_start, cpu_start = time.perf_counter(), time.process_time()
-            handler.analyze(LocalRequest(data))
+            handler.analyze(in_memory(data))
             wall.append((time.perf_counter() - wall_start) * 1000)
             cpu.append((time.process_time() - cpu_start) * 1000)
-    engine = handler.analyze(LocalRequest(images[0]))["engine"]
+    engine = handler.analyze(in_memory(images[0]))["engine"]
     return {
         "analyzer": name,
         # A setting the engine could not honour (int8 on a GPU) shows here.
@@ -91,6 +92,61 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
         "cold_start_s": round(cold, 2),
         "peak_rss_mb": peak_rss_mb(),
         "images": len(images),
+    }
+
+
+def measure_together(names: list[str], images: list[bytes], ready: Path, go: Path) -> dict[str, Any]:
+    """Runs in one of several worker processes started at once: loads every analyzer, warms each, says it is
+    ready, waits for the word, then puts every image through every analyzer in turn."""
+    handlers = [importlib.import_module(f"functions.{name}.handler") for name in names]
+    for handler in handlers:
+        handler.load()
+        handler.analyze(in_memory(images[0]))
+    ready.touch()
+    while not go.exists():
+        time.sleep(0.01)
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    for data in images:
+        for handler in handlers:
+            handler.analyze(in_memory(data))
+    return {"wall_s": time.perf_counter() - wall_start, "cpu_s": time.process_time() - cpu_start,
+            "images": len(images)}
+
+
+def together(path: Path, names: list[str], env: dict[str, str], processes: int) -> dict[str, Any]:
+    """The inference bound with every core busy: ``processes`` processes, each with every analyzer loaded, put
+    the same images through them at the same moment. Cores running inference side by side can slow each other,
+    which a bound from one process alone, spread over the cores, does not see."""
+    with tempfile.TemporaryDirectory() as folder:
+        go = Path(folder) / "go"
+        readies = [Path(folder) / f"ready-{number}" for number in range(processes)]
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.analyzers", "--together", ",".join(names), str(path), str(ready),
+                 str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
+            )
+            for ready in readies
+        ]
+        while not all(ready.exists() for ready in readies):
+            if any(process.poll() is not None for process in started):
+                break
+            time.sleep(0.1)
+        go.touch()
+        replies = [process.communicate() for process in started]
+    failed = [err.strip().splitlines()[-1:] for process, (_, err) in zip(started, replies, strict=True)
+              if process.returncode != 0]
+    if failed:
+        return {"error": failed[0]}
+    rows = [json.loads(out.strip().splitlines()[-1]) for out, _ in replies]
+    images = sum(row["images"] for row in rows)
+    wall = max(row["wall_s"] for row in rows)
+    return {
+        "processes": processes,
+        "images": images,
+        "wall_s": round(wall, 1),
+        "cpu_ms_per_image": round(sum(row["cpu_s"] for row in rows) / images * 1000, 1),
+        "images_per_hour": round(images / wall * 3600),
     }
 
 
@@ -165,8 +221,10 @@ def run(
         for label, (name, setting) in VARIANTS.items():
             if name in analyzers:
                 rows[label] = _worker([name, str(path)], {**env, **setting})
-    cores = len(os.sched_getaffinity(0))
-    measured = {name: row["cpu_ms_mean"] for name, row in rows.items() if "cpu_ms_mean" in row and name in analyzers}
+        cores = len(os.sched_getaffinity(0))
+        measured = {name: row["cpu_ms_mean"] for name, row in rows.items()
+                    if "cpu_ms_mean" in row and name in analyzers}
+        side_by_side = together(path, list(measured), env, cores) if measured else {}
     without_caption = {name: cpu for name, cpu in measured.items() if name != "caption"}
     return {
         "analyzers": rows,
@@ -178,6 +236,7 @@ def run(
         "inference_bound_images_per_hour": bound(measured.values(), cores),
         "cpu_ms_per_image_without_caption": round(sum(without_caption.values()), 1),
         "inference_bound_without_caption": bound(without_caption.values(), cores),
+        "together": side_by_side,
         "summarize": summary,
     }
 
@@ -213,6 +272,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['cores']} cores; without caption {result['cpu_ms_per_image_without_caption']} CPU ms, "
         f"{result['inference_bound_without_caption']} images per hour.",
     ]
+    side_by_side = result.get("together") or {}
+    if "images_per_hour" in side_by_side:
+        lines.append(
+            f"With every core busy ({side_by_side['processes']} processes, each with every analyzer loaded, putting "
+            f"the same {side_by_side['images'] // side_by_side['processes']} images through them at once): "
+            f"{side_by_side['cpu_ms_per_image']} CPU ms per image, "
+            f"{side_by_side['cpu_ms_per_image'] / result['cpu_ms_per_image_all_analyzers']:.2f}x one process "
+            f"alone, so at most {side_by_side['images_per_hour']} images per hour.")
+    elif side_by_side:
+        lines.append(f"The bound with every core busy was not measured: {side_by_side.get('error')}")
     if "clip" in random:
         lines.append("clip ran random weights of CLIP ViT-B/32's size.")
     if "ms_per_image" in (result["analyzers"].get("clip") or {}):
@@ -245,6 +314,10 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str]) -> None:
     if argv[:2] == ["--worker", "summarize"]:
         print(json.dumps(measure_summary()))
+        return
+    if argv[:1] == ["--together"]:
+        images = pickle.loads(Path(argv[2]).read_bytes())
+        print(json.dumps(measure_together(argv[1].split(","), images, Path(argv[3]), Path(argv[4]))))
         return
     if argv[:1] == ["--worker"]:
         images = pickle.loads(Path(argv[2]).read_bytes())
