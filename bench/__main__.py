@@ -35,8 +35,9 @@ def machine() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Measures the sections named (all by default); sections not named keep their last figures."""
-    chosen = set(argv) or {name for name, _, _ in SECTIONS}
+    """Measures the sections named (all by default); sections not named keep their last figures. `--render`
+    measures nothing: it writes BENCHMARKS.md again from benchmarks.json, as this code words it."""
+    chosen = set() if argv == ["--render"] else set(argv) or {name for name, _, _ in SECTIONS}
     unknown = chosen - {name for name, _, _ in SECTIONS}
     if unknown:
         print(f"unknown sections {sorted(unknown)}; choose from {[n for n, _, _ in SECTIONS]}", file=sys.stderr)

@@ -97,13 +97,17 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
 
 def measure_together(names: list[str], images: list[bytes], ready: Path, go: Path) -> dict[str, Any]:
     """Runs in one of several worker processes started at once: loads every analyzer, warms each, says it is
-    ready, waits for the word, then puts every image through every analyzer in turn."""
+    ready, waits for the word (and gives up if the bench that started it is gone), then puts every image
+    through every analyzer in turn."""
     handlers = [importlib.import_module(f"functions.{name}.handler") for name in names]
     for handler in handlers:
         handler.load()
         handler.analyze(in_memory(images[0]))
     ready.touch()
+    parent = os.getppid()
     while not go.exists():
+        if os.getppid() != parent or not go.parent.exists():
+            raise SystemExit("the bench that started this process is gone")
         time.sleep(0.01)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     for data in images:
@@ -113,32 +117,43 @@ def measure_together(names: list[str], images: list[bytes], ready: Path, go: Pat
             "images": len(images)}
 
 
-def together(path: Path, names: list[str], env: dict[str, str], processes: int) -> dict[str, Any]:
+def together(
+    path: Path, names: list[str], env: dict[str, str], processes: int, ready_s: float = 600.0
+) -> dict[str, Any]:
     """The inference bound with every core busy: ``processes`` processes, each with every analyzer loaded, put
     the same images through them at the same moment. Cores running inference side by side can slow each other,
-    which a bound from one process alone, spread over the cores, does not see."""
+    which a bound from one analyzer at a time, spread over the cores, does not see."""
     with tempfile.TemporaryDirectory() as folder:
         go = Path(folder) / "go"
-        readies = [Path(folder) / f"ready-{number}" for number in range(processes)]
-        started = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.analyzers", "--together", ",".join(names), str(path), str(ready),
-                 str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
-            )
-            for ready in readies
-        ]
-        while not all(ready.exists() for ready in readies):
-            if any(process.poll() is not None for process in started):
-                break
-            time.sleep(0.1)
-        go.touch()
-        replies = [process.communicate() for process in started]
-    failed = [err.strip().splitlines()[-1:] for process, (_, err) in zip(started, replies, strict=True)
-              if process.returncode != 0]
+        started: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
+        try:
+            for number in range(processes):
+                ready, output = Path(folder) / f"ready-{number}", Path(folder) / f"output-{number}"
+                with output.open("wb") as sink:
+                    started.append((subprocess.Popen(
+                        [sys.executable, "-m", "bench.analyzers", "--together", ",".join(names), str(path),
+                         str(ready), str(go)], stdout=sink, stderr=subprocess.STDOUT,
+                        env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
+                    ), ready, output))
+            deadline = time.monotonic() + ready_s
+            while not all(ready.exists() for _, ready, _ in started):
+                if any(process.poll() is not None for process, _, _ in started) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            go.touch()
+            for process, _, _ in started:
+                process.wait()
+        finally:
+            for process, _, _ in started:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        outputs = [(process.returncode, output.read_text(errors="replace").strip().splitlines())
+                   for process, _, output in started]
+    failed = [f"exit {code}: {lines[-1] if lines else ''}" for code, lines in outputs if code != 0]
     if failed:
         return {"error": failed[0]}
-    rows = [json.loads(out.strip().splitlines()[-1]) for out, _ in replies]
+    rows = [json.loads(lines[-1]) for _, lines in outputs]
     images = sum(row["images"] for row in rows)
     wall = max(row["wall_s"] for row in rows)
     return {
@@ -148,6 +163,14 @@ def together(path: Path, names: list[str], env: dict[str, str], processes: int) 
         "cpu_ms_per_image": round(sum(row["cpu_s"] for row in rows) / images * 1000, 1),
         "images_per_hour": round(images / wall * 3600),
     }
+
+
+def side_by_side_processes(cores: int, peak_rss_mb: Iterable[float]) -> int:
+    """A process per core, as many as the memory now free holds with every analyzer loaded in each."""
+    import psutil
+
+    each = sum(peak_rss_mb) * 2**20
+    return max(1, min(cores, int(psutil.virtual_memory().available // each) if each else cores))
 
 
 def recording(minutes: int) -> dict[str, Any]:
@@ -224,7 +247,8 @@ def run(
         cores = len(os.sched_getaffinity(0))
         measured = {name: row["cpu_ms_mean"] for name, row in rows.items()
                     if "cpu_ms_mean" in row and name in analyzers}
-        side_by_side = together(path, list(measured), env, cores) if measured else {}
+        processes = side_by_side_processes(cores, (rows[name]["peak_rss_mb"] for name in measured))
+        side_by_side = together(path, list(measured), env, processes) if measured else {}
     without_caption = {name: cpu for name, cpu in measured.items() if name != "caption"}
     return {
         "analyzers": rows,
@@ -278,8 +302,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"With every core busy ({side_by_side['processes']} processes, each with every analyzer loaded, putting "
             f"the same {side_by_side['images'] // side_by_side['processes']} images through them at once): "
             f"{side_by_side['cpu_ms_per_image']} CPU ms per image, "
-            f"{side_by_side['cpu_ms_per_image'] / result['cpu_ms_per_image_all_analyzers']:.2f}x one process "
-            f"alone, so at most {side_by_side['images_per_hour']} images per hour.")
+            f"{side_by_side['cpu_ms_per_image'] / result['cpu_ms_per_image_all_analyzers']:.2f}x the analyzers' "
+            f"figures one at a time above, so at most {side_by_side['images_per_hour']} images per hour.")
     elif side_by_side:
         lines.append(f"The bound with every core busy was not measured: {side_by_side.get('error')}")
     if "clip" in random:

@@ -167,7 +167,7 @@ def upload_latency(stack: Stack, api: httpx.Client, count: int = 15) -> dict[str
 def resident_memory(stack: Stack) -> dict[str, Any]:
     """The resident memory (MiB) of each service of the stack, counting any process a service started with it,
     and of the supervisor alone; and their total. RSS counts a page shared by several processes (a library's
-    code) in each; PSS divides it among them, so the PSS total is what the stack holds of the machine."""
+    code) in each; PSS divides it among them, so the PSS total is about what the stack holds of the machine."""
     processes = cores.service_processes(stack)
     services = {
         name: round(cores.summed(found, lambda process: process.memory_info().rss) / 2**20, 1)
@@ -333,12 +333,12 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|",
         *((f"| inference bound with every core running inference at once (the analyzers in a process per core, "
            f"no HTTP, no queue) | {throughput['bound_together']:,.0f} |",) if "bound_together" in throughput else ()),
-        f"| inference bound from one process alone: the default analyzers, CLIP and caption (their in-process CPU "
-        f"time, spread over the cores) | {throughput['bound_images_per_hour']:,.0f} |",
+        f"| inference bound from the analyzers one at a time: the default analyzers, CLIP and caption (their "
+        f"in-process CPU time, spread over the cores) | {throughput['bound_images_per_hour']:,.0f} |",
         f"| the whole pipeline, the same analyzers (upload -> result stored) | {throughput['images_per_hour']:,.0f} |",
         *((f"| **share of the bound with every core busy** | **{throughput['share_of_bound_together']:.1%}** |",)
           if "share_of_bound_together" in throughput else ()),
-        f"| share of the bound from one process alone | {throughput['share_of_bound']:.1%} |",
+        f"| share of the bound from the analyzers one at a time | {throughput['share_of_bound']:.1%} |",
         f"| inference bound without caption, for comparison | {throughput['bound_without_caption']:,.0f} |",
         "",
         f"{throughput['images']} distinct images of 640 px (photos and text pages that ship in packages, each "
@@ -378,7 +378,7 @@ def goals_table(result: dict[str, Any]) -> str:
     def met(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
-    shares = [("one process alone, spread over the cores", throughput["share_of_bound"])]
+    shares = [("the analyzers one at a time, spread over the cores", throughput["share_of_bound"])]
     if "share_of_bound_together" in throughput:
         shares.insert(0, ("every core running inference at once", throughput["share_of_bound_together"]))
     rows = [
@@ -393,7 +393,7 @@ def goals_table(result: dict[str, Any]) -> str:
          f"< {GOALS['probe_thumbnail_p50_s']:g} s", latency["probe_thumbnail_p50_s"] < GOALS["probe_thumbnail_p50_s"]),
         ("RSS of every process of the stack, after the batch", f"{memory['total_mb']:,.0f} MiB",
          f"< {GOALS['total_rss_mb'] / 1024:g} GiB", memory["total_mb"] < GOALS["total_rss_mb"]),
-        *((("PSS of every process of the stack (each shared page counted once), after the batch",
+        *((("PSS of every process of the stack (shared pages divided among the processes), after the batch",
             f"{memory['total_pss_mb']:,.0f} MiB", f"< {GOALS['total_rss_mb'] / 1024:g} GiB",
             memory["total_pss_mb"] < GOALS["total_rss_mb"]),) if "total_pss_mb" in memory else ()),
         ("RSS of the largest RQ worker, after the batch", f"{max(workers.values(), default=0):,.0f} MiB",
@@ -435,7 +435,7 @@ def memory_table(throughput: dict[str, Any]) -> str:
         "",
         "Each service counts any process it started (the bridge's `weed` tail, say); the supervisor counts "
         "itself alone. RSS counts shared library pages in every process that maps them, so its total "
-        "overstates what the machine gives up; PSS divides each shared page among the processes that map it, "
-        "so its total is what the stack holds.",
+        "overstates what the machine gives up; PSS divides each shared page among the processes that map it "
+        "(the bench's own among them), so its total is about what the stack holds.",
     ]
     return "\n".join(lines)

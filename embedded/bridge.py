@@ -8,8 +8,8 @@ overlap it replays is harmless, and no upload is missed.
 A filer subscription can stop delivering while its process lives on (SeaweedFS issues 6182, 8730,
 10733), and a tail that is merely idle looks the same from here. So a tail silent for
 `bridge_silence_s` is restarted from the stored offset: a live one loses nothing by it, a stuck one
-hands over what it held back. The wait doubles while the filer stays quiet, up to 32 times, so an idle
-store is not read over and over.
+hands over what it held back. The wait doubles while the filer stays quiet, up to 8 times (4 minutes by
+default), so an idle store is not read over and over. Time spent posting to the intake is not silence.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 INITIAL_LOOKBACK_S = 7 * 24 * 3600
 REPLAY_MARGIN_S = 2.0
-LONGEST_SILENCE_FACTOR = 32
+LONGEST_SILENCE_FACTOR = 8
 
 
 def parse_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -140,6 +140,7 @@ class FilerBridge:
         self.client = httpx.Client(timeout=10.0)
         self.silence_s = settings.bridge_silence_s
         self.heard = time.monotonic()
+        self.handling = False  # a record is being posted: the tail's silence meanwhile is ours, not its
         # Filer timestamps of the events handled in the last REPLAY_MARGIN_S: a restarted tail
         # replays them, and this process does not post them again.
         self.handled: set[int] = set()
@@ -171,9 +172,13 @@ class FilerBridge:
         watch.start()
         try:
             for record in parse_stream(process.stdout):
-                self.heard = time.monotonic()
-                if self.handle(record):
-                    self.silence_s = self.settings.bridge_silence_s
+                self.handling = True
+                try:
+                    if self.handle(record):
+                        self.silence_s = self.settings.bridge_silence_s
+                finally:
+                    self.heard = time.monotonic()
+                    self.handling = False
                 if self.stopping.is_set():
                     return
         finally:
@@ -211,7 +216,7 @@ class FilerBridge:
         """Kills the tail when the bridge stops, or once it has said nothing for `silence_s` (`run`
         then starts another)."""
         while process.poll() is None:
-            silent = time.monotonic() - self.heard
+            silent = 0.0 if self.handling else time.monotonic() - self.heard
             if not self.stopping.is_set() and silent < self.silence_s:
                 self.stopping.wait(min(1.0, self.silence_s - silent))
                 continue

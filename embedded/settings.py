@@ -32,7 +32,7 @@ class EmbeddedSettings(BaseSettings):
         60.0, description="A service up this long is healthy again: its next restart waits the first wait."
     )
     bridge_silence_s: float = Field(
-        30.0, description="The bridge restarts a filer tail that has said nothing this long (a SeaweedFS "
+        30.0, gt=0, description="The bridge restarts a filer tail that has said nothing this long (a SeaweedFS "
         "subscription can stop delivering); it replays from its last event, so nothing is missed.",
     )
     drain_timeout_s: float = Field(

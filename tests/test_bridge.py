@@ -4,13 +4,12 @@ losing an upload, no upload is posted twice by one bridge, and the bridge stops 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,41 @@ def unique(name: str) -> str:
 
 
 def filer_tails() -> list[psutil.Process]:
-    return [
-        child for child in psutil.Process().children(recursive=True)
-        if child.is_running() and child.status() != psutil.STATUS_ZOMBIE and "filer.meta.tail" in child.cmdline()
-    ]
+    """This test's filer tails: children of this process (the stack's own bridge tails the uploads bucket
+    from a process of its own)."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and f"-pathPrefix=/buckets/{BUCKET}/" in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:  # a tail that ended between the listing and the look
+            continue
+    return found
+
+
+def one_tail(within_s: float = 30.0) -> psutil.Process:
+    """The one tail running, once there is exactly one (a restart leaves none for a moment)."""
+    deadline = time.monotonic() + within_s
+    while len(tails := filer_tails()) != 1:
+        assert time.monotonic() < deadline, f"not one filer tail within {within_s} s: {tails}"
+        time.sleep(0.05)
+    return tails[0]
+
+
+def stopped(process: psutil.Process) -> bool:
+    return bool(process.status() == psutil.STATUS_STOPPED)
+
+
+def freeze_a_tail() -> psutil.Process:
+    """Stops the running tail as a stuck subscription would be: alive, saying nothing."""
+    while True:
+        tail = one_tail()
+        try:
+            tail.suspend()
+            wait_until(partial(stopped, tail), "the tail stopped", within_s=5.0)
+            return tail
+        except psutil.NoSuchProcess:  # restarted just then: freeze its successor
+            continue
 
 
 def wait_until(condition: Callable[[], bool], what: str, within_s: float = 30.0) -> None:
@@ -108,17 +138,16 @@ def test_a_frozen_filer_tail_is_replaced_and_every_upload_is_posted_once(
         posted.wait_for(first)
 
         # A subscription that stops delivering while its process lives on, as SeaweedFS's can.
-        wait_until(lambda: len(filer_tails()) == 1, "one filer tail running")
-        frozen = filer_tails()[0]
-        os.kill(frozen.pid, signal.SIGSTOP)
+        frozen = freeze_a_tail()
         second = unique("while-frozen.jpg")
         s3_client.put_object(Bucket=BUCKET, Key=second, Body=b"second")
         posted.wait_for(second)
         assert not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE
 
         # Idle tails are restarted too, each replaying the last event: it is not posted again.
-        restarted = {tail.pid for tail in filer_tails()}
-        wait_until(lambda: not restarted & {tail.pid for tail in filer_tails()}, "a quiet tail restarted")
+        quiet = one_tail()
+        wait_until(lambda: quiet.pid not in {tail.pid for tail in filer_tails()}, "a quiet tail restarted")
+        one_tail()
         assert posted.keys[first] == 1 and posted.keys[second] == 1, dict(posted.keys)
     finally:
         bridge.stopping.set()

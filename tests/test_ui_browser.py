@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -348,58 +349,112 @@ LISTINGS = {
 }
 
 
-@pytest.mark.parametrize("listing", sorted(LISTINGS))
-def test_a_change_streamed_during_a_listing_is_not_undone_by_it(
-    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads, listing: str,
-) -> None:
-    """A step that finishes while a listing of the uploads page is on its way arrives first as a change; the
-    listing, read before it, must not undo it."""
+@dataclass
+class HeldListing:
+    """An uploads page whose listing of one kind the test holds, and an upload of it whose steps are done."""
+
+    page: Any
+    errors: list[str]
+    upload: str
+    steps: dict[str, Any]
+    held: list[Any] = field(default_factory=list)
+
+    def wait_held(self, listing: str) -> Any:
+        for _ in range(600):
+            if self.held:
+                return self.held[0]
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"the page made no {listing} listing")
+
+    def publish(self, records: Uploads, step: str) -> None:
+        """Streams the step's real change and waits until the page has it."""
+        records.publish(self.upload, "step", self.steps[step])
+        self.page.wait_for_function(
+            "([id, step]) => window.changesSeen.some((c) => c.upload_id === id && c.data.name === step)",
+            arg=[self.upload, step],
+        )
+
+    def step(self, name: str) -> Any:
+        return self.page.locator(f"#upload-{self.upload} .steps .step[data-step={name}]")
+
+
+def uploads_page_holding(
+    browser: Any, base_url: str, account: Account, api: httpx.Client, listing: str,
+    first_page: Callable[[dict[str, Any], HeldListing], None] = lambda reply, watched: None,
+) -> HeldListing:
+    """Opens the uploads page with the first ``listing`` it makes held; ``first_page`` may edit the list's
+    first page on its way."""
     found = wait_for_upload(api, post_upload(api, f"{listing}.png", text_picture(), "image/png"))
-    upload, thumbnail, probe = found["id"], found["steps"]["thumbnail"], found["steps"]["probe"]
-    assert thumbnail["state"] == "done"
+    assert found["steps"]["thumbnail"]["state"] == "done"
     page, errors = signed_in_page(browser, base_url, account, "/search")
     page.add_init_script(RECORD_CHANGES)
-    held: list[Any] = []
-    holding = LISTINGS[listing]
+    watched = HeldListing(page, errors, found["id"], found["steps"])
+    holding = LISTINGS.get(listing, LISTINGS["catch-up"])
 
-    def route(route: Any) -> None:
-        if holding(route.request.url) and not held:
-            held.append(route)
+    def hold(route: Any) -> None:
+        if holding(route.request.url) and not watched.held:
+            watched.held.append(route)
+        elif "offset=0" in route.request.url:
+            reply = route.fetch()
+            listed = reply.json()
+            first_page(listed, watched)
+            route.fulfill(response=reply, json=listed)
         else:
             route.continue_()
 
     if listing == "filter":
         page.goto(f"{base_url}/uploads")
         playwright.expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
-        page.route(re.compile(r"/api/v1/uploads\?"), route)
+    page.route(re.compile(r"/api/v1/uploads\?"), hold)
+    if listing == "filter":
         page.select_option("#filters select[name=media_type]", "image")
     else:
-        page.route(re.compile(r"/api/v1/uploads\?"), route)
         page.goto(f"{base_url}/uploads")
-    for _ in range(600):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, f"the page made no {listing} listing"
+    return watched
+
+
+def marked(reply: dict[str, Any], upload: str, steps: dict[str, Any], state: str, *names: str) -> None:
+    for listed in reply["uploads"]:
+        if listed["id"] == upload:
+            for name in names:
+                listed["steps"][name] = {**steps[name], "state": state}
+
+
+@pytest.mark.parametrize("listing", sorted(LISTINGS))
+def test_a_change_streamed_during_a_listing_is_not_undone_by_it(
+    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads, listing: str,
+) -> None:
+    """A step that finishes while a listing of the uploads page is on its way arrives first as a change; the
+    listing, read before it, must not undo it."""
+    watched = uploads_page_holding(browser, base_url, account, api, listing)
+    held = watched.wait_held(listing)
     # The listing as it was read before the thumbnail finished (its probe marked too: no change follows for
     # it, so the page showing it running says the listing has been applied) ...
-    reply = held[0].fetch()
+    reply = held.fetch()
     before = reply.json()
-    for listed in before["uploads"]:
-        if listed["id"] == upload:
-            listed["steps"]["thumbnail"] = {**thumbnail, "state": "running"}
-            listed["steps"]["probe"] = {**probe, "state": "running"}
+    marked(before, watched.upload, watched.steps, "running", "thumbnail", "probe")
     # ... and the thumbnail's change, streamed while that listing is still on its way.
-    records.publish(upload, "step", thumbnail)
-    page.wait_for_function(
-        "([id, step]) => window.changesSeen.some((c) => c.upload_id === id && c.data.name === step)",
-        arg=[upload, "thumbnail"],
+    watched.publish(records, "thumbnail")
+    held.fulfill(response=reply, json=before)
+    playwright.expect(watched.step("probe")).to_have_attribute("data-state", "running")
+    playwright.expect(watched.step("thumbnail")).to_have_attribute("data-state", "done")
+    assert watched.errors == []
+
+
+def test_a_listing_that_never_answers_is_given_up_and_changes_flow_again(
+    browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads,
+) -> None:
+    """Changes wait for a listing on its way, but not for good: one that never answers is given up (after
+    20 s) and the changes streamed meanwhile show."""
+    watched = uploads_page_holding(
+        browser, base_url, account, api, "unanswered",
+        first_page=lambda reply, watched: marked(reply, watched.upload, watched.steps, "running", "thumbnail"),
     )
-    held[0].fulfill(response=reply, json=before)
-    steps = page.locator(f"#upload-{upload} .steps")
-    playwright.expect(steps.locator(".step[data-step=probe]")).to_have_attribute("data-state", "running")
-    playwright.expect(steps.locator(".step[data-step=thumbnail]")).to_have_attribute("data-state", "done")
-    assert errors == []
+    watched.wait_held("catch-up")
+    playwright.expect(watched.step("thumbnail")).to_have_attribute("data-state", "running")
+    watched.publish(records, "thumbnail")
+    playwright.expect(watched.step("thumbnail")).to_have_attribute("data-state", "done", timeout=40_000)
+    assert watched.errors == []
 
 
 def row_id(api: httpx.Client, name: str) -> str:

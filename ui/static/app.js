@@ -31,13 +31,19 @@ const ML = (() => {
       headers["Content-Type"] = "application/json";
     }
     // options.timeout (ms): a reply that has not come by then is given up (the promise rejects).
-    const signal = options.timeout ? AbortSignal.timeout(options.timeout) : undefined;
-    const reply = await fetch("/api/v1" + path, {
-      method: options.method || "GET", headers, body, credentials: "same-origin", keepalive: Boolean(options.keepalive), signal,
-    });
-    let data = null;
-    try { data = await reply.json(); } catch (e) { data = null; }
-    return { status: reply.status, ok: reply.ok, data };
+    const controller = new AbortController();
+    const timer = options.timeout ? setTimeout(() => controller.abort(), options.timeout) : null;
+    try {
+      const reply = await fetch("/api/v1" + path, {
+        method: options.method || "GET", headers, body, credentials: "same-origin",
+        keepalive: Boolean(options.keepalive), signal: controller.signal,
+      });
+      let data = null;
+      try { data = await reply.json(); } catch (e) { data = null; }
+      return { status: reply.status, ok: reply.ok, data };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   function el(tag, attrs, ...children) {

@@ -25,11 +25,11 @@
   let offset = 0;
   let loading = null;
   let generation = 0; // a reply to a request made under other filters is dropped
-  // Changes streamed while a reply that carries uploads is on its way (a listing, a retry) wait for it,
-  // then apply in order: the reply may have left the server before them, and applied after them it would
-  // undo them. A reply that has not come within REPLY_TIMEOUT_MS is given up, so nothing waits for good.
-  let awaited = 0;
-  let held = [];
+  // Replies that carry uploads (a listing, a retry) and streamed changes apply in the order they were asked
+  // for or arrived: a change waits for every reply asked for before it, which may have been read before it
+  // happened, and a reply waits for the changes that came before it was asked for. A reply that has not
+  // come within REPLY_TIMEOUT_MS is given up, so nothing waits for good.
+  const queue = [];
 
   const say = ML.format;
   function count(forms, n) { return say(forms[n === 1 ? 0 : 1], { n }); }
@@ -157,20 +157,27 @@
     });
   }
 
-  // Asks the API, hands the reply to `use`, then applies the changes streamed meanwhile.
-  async function fromServer(path, use, options = {}) {
-    awaited++;
-    try {
-      const reply = await ML.api(path, { timeout: REPLY_TIMEOUT_MS, ...options })
-        .catch(() => ({ status: 0, ok: false, data: { error: TEXT.no_answer } }));
-      use(reply);
-    } finally {
-      if (--awaited === 0) {
-        const waiting = held;
-        held = [];
-        waiting.forEach(apply);
-      }
+  function drain() {
+    while (queue.length && queue[0].ready) {
+      const item = queue.shift();
+      try { item.run(); } catch (error) { setTimeout(() => { throw error; }); }
     }
+  }
+
+  // Asks the API and hands the reply to `use` in its turn, then resolves; a reply that did not come is a
+  // failed one.
+  function fromServer(path, use, options = {}) {
+    return new Promise((resolve) => {
+      const slot = { ready: false, run: null };
+      queue.push(slot);
+      ML.api(path, { timeout: REPLY_TIMEOUT_MS, ...options }).catch(() => null).then((answer) => {
+        const failed = !answer || (answer.ok && !answer.data);
+        const reply = failed ? { status: 0, ok: false, data: { error: TEXT.no_answer } } : answer;
+        slot.run = () => { try { use(reply); } finally { resolve(); } };
+        slot.ready = true;
+        drain();
+      });
+    });
   }
 
   function showProgress(row) {
@@ -302,8 +309,8 @@
     source.addEventListener("error", () => { live.textContent = TEXT.reconnecting; live.classList.remove("on"); });
     source.addEventListener("message", (event) => {
       const change = JSON.parse(event.data);
-      if (awaited) held.push(change);
-      else apply(change);
+      queue.push({ ready: true, run: () => apply(change) });
+      drain();
     });
   }
 
@@ -334,6 +341,8 @@
       if (reply.ok) {
         setUpload(reply.data);
         tell(TEXT.retry_started);
+      } else if (!reply.status) {
+        note.textContent = TEXT.retry_unknown;
       } else {
         note.textContent = say(TEXT.retry_refused, { error: reply.data?.error || reply.status });
       }
