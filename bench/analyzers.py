@@ -133,7 +133,7 @@ def together(
                     started.append((subprocess.Popen(
                         [sys.executable, "-m", "bench.analyzers", "--together", ",".join(names), str(path),
                          str(ready), str(go)], stdout=sink, stderr=subprocess.STDOUT,
-                        env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
+                        env=worker_env(env),
                     ), ready, output))
             deadline = time.monotonic() + ready_s
             while not all(ready.exists() for _, ready, _ in started):
@@ -208,10 +208,15 @@ def measure_summary() -> dict[str, Any]:
     return row
 
 
+def worker_env(env: dict[str, str]) -> dict[str, str]:
+    """A measuring process's environment: this one's, one inference thread unless set otherwise, and ``env``."""
+    return {**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env}
+
+
 def _worker(arguments: list[str], env: dict[str, str]) -> dict[str, Any]:
     finished = subprocess.run(
         [sys.executable, "-m", "bench.analyzers", "--worker", *arguments], capture_output=True, text=True,
-        check=False, env={**os.environ, "MEDIALENS_FN_THREADS": os.environ.get("MEDIALENS_FN_THREADS", "1"), **env},
+        check=False, env=worker_env(env),
     )
     if finished.returncode != 0:
         return {"analyzer": arguments[0], "error": finished.stderr.strip().splitlines()[-1:]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +18,8 @@ from embedded.stack import SUPERVISOR, Stack
 
 if TYPE_CHECKING:
     import psutil
+
+T = TypeVar("T")
 
 FUNCTIONS = "functions"
 
@@ -38,17 +40,22 @@ def service_processes(stack: Stack) -> dict[str, list[psutil.Process]]:
     return services
 
 
-def summed(processes: list[psutil.Process], read: Callable[[psutil.Process], float]) -> float:
-    """``read`` of each process, added up; a short-lived child that ended meanwhile counts nothing."""
+def readings(processes: list[psutil.Process], read: Callable[[psutil.Process], T]) -> list[T]:
+    """``read`` of each process; a short-lived child that ended meanwhile gives none."""
     import psutil
 
-    total = 0.0
+    found = []
     for process in processes:
         try:
-            total += read(process)
+            found.append(read(process))
         except psutil.NoSuchProcess:
             continue
-    return total
+    return found
+
+
+def summed(processes: list[psutil.Process], read: Callable[[psutil.Process], float]) -> float:
+    """``read`` of each process, added up; a short-lived child that ended meanwhile counts nothing."""
+    return float(sum(readings(processes, read)))
 
 
 def cpu_seconds(process: psutil.Process) -> float:

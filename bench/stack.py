@@ -168,15 +168,11 @@ def resident_memory(stack: Stack) -> dict[str, Any]:
     """The resident memory (MiB) of each service of the stack, counting any process a service started with it,
     and of the supervisor alone; and their total. RSS counts a page shared by several processes (a library's
     code) in each; PSS divides it among them, so the PSS total is about what the stack holds of the machine."""
-    processes = cores.service_processes(stack)
-    services = {
-        name: round(cores.summed(found, lambda process: process.memory_info().rss) / 2**20, 1)
-        for name, found in processes.items()
-    }
-    proportional = {
-        name: round(cores.summed(found, lambda process: process.memory_full_info().pss) / 2**20, 1)
-        for name, found in processes.items()
-    }
+    # One reading per process gives both figures, taken at the same moment.
+    read = {name: cores.readings(found, lambda process: process.memory_full_info())
+            for name, found in cores.service_processes(stack).items()}
+    services = {name: round(sum(info.rss for info in infos) / 2**20, 1) for name, infos in read.items()}
+    proportional = {name: round(sum(info.pss for info in infos) / 2**20, 1) for name, infos in read.items()}
     return {"services_mb": services, "total_mb": round(sum(services.values()), 1),
             "services_pss_mb": proportional, "total_pss_mb": round(sum(proportional.values()), 1)}
 

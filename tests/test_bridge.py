@@ -37,11 +37,8 @@ class Posted:
             for record in notification["Records"]:
                 self.keys[unquote_plus(record["s3"]["object"]["key"])] += 1
 
-    def wait_for(self, key: str, within_s: float = 30.0) -> None:
-        deadline = time.monotonic() + within_s
-        while self.keys[key] == 0:
-            assert time.monotonic() < deadline, f"{key} was not posted within {within_s} s: {dict(self.keys)}"
-            time.sleep(0.1)
+    def wait_for(self, key: str) -> None:
+        wait_until(lambda: self.keys[key] > 0, lambda: f"{key} posted (posted: {dict(self.keys)})")
 
 
 @pytest.fixture
@@ -113,10 +110,11 @@ def freeze_a_tail() -> psutil.Process:
             continue
 
 
-def wait_until(condition: Callable[[], bool], what: str, within_s: float = 30.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str | Callable[[], str], within_s: float = 30.0) -> None:
+    """Waits for ``condition``; ``what`` it waited for (a callable, to say it as it stood then) fails the test."""
     deadline = time.monotonic() + within_s
     while not condition():
-        assert time.monotonic() < deadline, f"not within {within_s} s: {what}"
+        assert time.monotonic() < deadline, f"not within {within_s} s: {what() if callable(what) else what}"
         time.sleep(0.1)
 
 
