@@ -7,11 +7,11 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from redis import Redis
 
 from scheduler import keys
 from scheduler.gateway import Gateway, Reply
+from scheduler.transport import GatewayError, TimedOut
 from storage.client import Audience
 
 from . import clock
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 NODE_FAULTS = {401, 403, 404}
 
 
-class NodeFailed(httpx.TransportError):
+class NodeFailed(GatewayError):
     """The node answered as no working gateway would; raised so the call is retried on another gateway."""
 
 
@@ -40,7 +40,7 @@ class NodeGateway(Gateway):
         # A rented node is outside the VPS: it fetches through the store's public HTTPS name.
         # A node without a certificate of its own gets the system's CAs: its self-signed one fails.
         super().__init__(node.gateway_name, node.url, auth=("admin", node.token), token=node.token,
-                         audience=Audience.PUBLIC, verify=pinned_context(node.cert) if node.cert else True)
+                         audience=Audience.PUBLIC, verify=pinned_context(node.cert) if node.cert else None)
         self.node_id = node.id
         self.nodes = Nodes(redis)
         self.breaker = Breaker(redis, settings.breaker_failures, settings.breaker_cooldown_s)
@@ -49,10 +49,10 @@ class NodeGateway(Gateway):
         started = self.nodes.begin(self.node_id)
         try:
             reply = super().invoke(function, payload, timeout_s)
-        except httpx.TimeoutException:
+        except TimedOut:
             self.breaker.failure(self.name)
             raise
-        except httpx.HTTPError as exc:
+        except GatewayError as exc:
             # A lost connection means the node is gone or going: no more calls until it proves otherwise.
             self.breaker.failure(self.name, trip=True)
             logger.warning("GPU node %s failed a call of %s: %s; retrying elsewhere",

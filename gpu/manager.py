@@ -10,12 +10,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-import httpx
 from redis import Redis
 from rq import Queue
 
 from functions.common.logs import configure_logging
 from scheduler import keys
+from scheduler.transport import GatewayError
 from storage.client import public_endpoint
 from storage.settings import StorageSettings
 
@@ -256,7 +256,7 @@ class Manager:
             return None
         try:
             listed = gateway.functions()
-        except httpx.HTTPError:
+        except (GatewayError, ValueError):
             return None
         return [str(f["name"]) for f in listed if int(f.get("availableReplicas") or 0) > 0]
 

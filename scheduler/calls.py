@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from functions import catalog
 
 from .context import settings
 from .gateway import Gateway, Reply, Verdict
+from .transport import GatewayError, TimedOut, Unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def call(
             on_attempt(attempt, gateway_name)
         try:
             reply: Reply | None = gateway.invoke(function, payload(gateway), timeout)
-        except httpx.ConnectError as exc:
+        except Unreachable as exc:
             # The gateway is down or restarting: that is no fault of the file, so wait for it
             # (without spending attempts) as long as `outage_wait_s` allows.
             last_reason = f"gateway {gateway_name} could not be reached"
@@ -68,9 +67,9 @@ def call(
                 outage_pause = min(outage_pause * 2, 30.0)
                 continue
             return Outcome("error", {}, f"{last_reason} for {s.outage_wait_s:.0f} s", gateway_name, attempt)
-        except httpx.TimeoutException:
+        except TimedOut:
             reply, last_reason = None, f"{function} did not answer within {timeout:.0f} s"
-        except httpx.HTTPError as exc:
+        except GatewayError as exc:
             reply, last_reason = None, f"gateway {gateway_name} unreachable: {exc}"
         if reply is not None:
             verdict = reply.verdict

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
 import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-import httpx
-
 from functions.common import logs
 from storage.client import Audience
+
+from .transport import Answer, Connections, GatewayError
 
 
 class Verdict(Enum):
@@ -58,19 +60,20 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def plain_error(function: str, reply: httpx.Response) -> str:
+def plain_error(function: str, reply: Answer) -> str:
     """One sentence for a reply that is not JSON: a short plain-text line as it is (faasd's gateway
     says "Can't reach service for: ocr."), never an HTML error page."""
     line = reply.text.strip().splitlines()[0] if reply.text.strip() else ""
     plain = reply.headers.get("content-type", "").startswith("text/plain")
     if plain and 0 < len(line) <= 200:
         return line
-    return f"{function} answered HTTP {reply.status_code} without saying why"
+    return f"{function} answered HTTP {reply.status} without saying why"
 
 
 class Gateway:
     """`audience` says which address of the store the functions behind this gateway reach, so the
-    URLs in a payload are signed for it; `verify` is what its TLS certificate is checked against."""
+    URLs in a payload are signed for it; `verify` is what its TLS certificate is checked against (None: the
+    system's certificate authorities). Transport failures raise a transport.GatewayError."""
 
     def __init__(
         self,
@@ -79,45 +82,46 @@ class Gateway:
         auth: tuple[str, str] | None = None,
         token: str = "",
         audience: Audience = Audience.FUNCTIONS,
-        verify: ssl.SSLContext | bool = True,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.url = url.rstrip("/")
         self.auth = auth
         self.audience = audience
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(headers=self.headers, verify=verify)
+        self.connections = Connections(self.url, verify)
 
     def __repr__(self) -> str:
         return f"Gateway({self.name!r}, {self.url!r})"
 
     def invoke(self, function: str, payload: dict[str, Any], timeout_s: float) -> Reply:
-        """One synchronous call; transport errors propagate (httpx.HTTPError)."""
+        """One synchronous call."""
         started = time.perf_counter()
-        reply = self.client.post(
-            f"{self.url}/function/{function}",
-            json=payload,
-            # The upload and step being worked on, so the function's own log lines name them.
-            headers=logs.headers(),
-            timeout=httpx.Timeout(timeout_s, connect=5.0),
-        )
+        # The upload and step being worked on, so the function's own log lines name them.
+        headers = {**self.headers, **logs.headers(), "Content-Type": "application/json"}
+        reply = self.connections.request(
+            "POST", f"/function/{function}", headers, json.dumps(payload).encode(), timeout_s)
         try:
             body = reply.json()
         except ValueError:
             body = {"error": plain_error(function, reply)}
         if not isinstance(body, dict):
             body = {"value": body}
-        return Reply(reply.status_code, body, time.perf_counter() - started, self.name,
+        return Reply(reply.status, body, time.perf_counter() - started, self.name,
                      retry_after(reply.headers.get("Retry-After")))
 
     def functions(self) -> list[dict[str, Any]]:
-        reply = self.client.get(f"{self.url}/system/functions", auth=self.auth or ("", ""), timeout=5.0)
-        reply.raise_for_status()
+        user, password = self.auth or ("", "")
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        reply = self.connections.request("GET", "/system/functions", {"Authorization": f"Basic {basic}"},
+                                         timeout_s=5.0)
+        if reply.status != 200:
+            raise GatewayError(f"{self.url}/system/functions answered HTTP {reply.status}")
         data: list[dict[str, Any]] = reply.json()
         return data
 
     def healthy(self) -> bool:
         try:
-            return self.client.get(f"{self.url}/healthz", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
+            return self.connections.request("GET", "/healthz", {}, timeout_s=2.0).status == 200
+        except GatewayError:
             return False

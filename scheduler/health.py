@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from redis import Redis
 from rq import Queue, Worker
 from rq.registry import BaseRegistry
 
 from .context import current, settings
+from .transport import GatewayError
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def gateways() -> list[GatewayStatus]:
         gateway = current().gateway(name)
         try:
             described = gateway.functions()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (GatewayError, ValueError) as exc:
             logger.info("gateway %s did not list its functions: %s", name, exc)
             reason = str(exc) or type(exc).__name__
             found.append(GatewayStatus(name, gateway.url, reachable=False, error=reason))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from email.message import Message
 from typing import Any
 
-import httpx
 import numpy as np
 from PIL import Image
 from skimage import data as samples
@@ -91,11 +91,16 @@ def test_a_handler_that_raises_answers_json_without_its_internals() -> None:
 
 def test_an_error_page_from_a_gateway_reaches_the_user_as_one_sentence() -> None:
     from scheduler.gateway import plain_error
+    from scheduler.transport import Answer
 
-    html = httpx.Response(502, text="<html><body><h1>502 Bad Gateway</h1></body></html>",
-                          headers={"content-type": "text/html"})
+    def answer(content_type: str, text: str) -> Answer:
+        headers = Message()
+        headers["Content-Type"] = content_type
+        return Answer(502, headers, text.encode())
+
+    html = answer("text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>")
     assert plain_error("ocr", html) == "ocr answered HTTP 502 without saying why"
-    faasd = httpx.Response(502, text="Can't reach service for: ocr.\n", headers={"content-type": "text/plain"})
+    faasd = answer("text/plain; charset=utf-8", "Can't reach service for: ocr.\n")
     assert plain_error("ocr", faasd) == "Can't reach service for: ocr."
 
 
