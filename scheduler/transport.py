@@ -53,17 +53,25 @@ class Answer:
 class Connections:
     """Kept-alive connections to the gateway at ``url``, safe to share between threads: each call takes an
     idle connection (or opens one) and puts it back once its reply has been read in full. ``verify`` is
-    what the gateway's TLS certificate is checked against; None: the system's certificate authorities."""
+    what the gateway's TLS certificate is checked against; None: the system's certificate authorities.
+
+    No call is ever sent twice: a connection the gateway closed while it lay idle is found before use
+    and replaced, and one that breaks during a call fails it, as the gateway may have run it."""
 
     def __init__(self, url: str, verify: ssl.SSLContext | None = None) -> None:
+        self.url = url
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"a gateway URL is http:// or https:// and names a host, not {url!r}")
+        try:
+            self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port out of range, or not a number
+            self.port = 0
+        # A URL that names no gateway is reported by each call, as a gateway that cannot be reached is:
+        # what an operator mistyped holds the work back, it fails no upload.
+        self.usable = parts.scheme in ("http", "https") and bool(parts.hostname) and self.port > 0
         self.tls = parts.scheme == "https"
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.tls else 80)
+        self.host = parts.hostname or ""
         self.base_path = parts.path.rstrip("/")
-        self.context = verify or ssl.create_default_context()
+        self.context = verify or (ssl.create_default_context() if self.tls else None)
         self.idle: list[http.client.HTTPConnection] = []
         self.lock = threading.Lock()
 
@@ -71,24 +79,34 @@ class Connections:
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
         timeout_s: float = 30.0,
     ) -> Answer:
-        """One request; raises a GatewayError when no answer comes. A kept-alive connection the gateway
-        closed while it lay idle is replaced, once, by a new one: the request never reached the gateway."""
-        connection, reused = self._take()
+        """One request, waiting at most ``timeout_s`` to connect and as long for each read and write;
+        raises a GatewayError when no answer comes."""
+        if not self.usable:
+            raise Unreachable(f"the gateway URL {self.url!r} is not http(s)://host[:port]")
+        connection = self._take()
         try:
-            try:
-                return self._exchange(connection, method, path, headers, body, timeout_s)
-            except ConnectionError:  # a broken pipe, a reset; http.client's RemoteDisconnected is one
-                if not reused:
-                    raise
-            connection.close()
-            connection = self._open()
-            return self._exchange(connection, method, path, headers, body, timeout_s)
+            if connection.sock is None:
+                self._connect(connection, timeout_s)
+            assert connection.sock is not None
+            connection.sock.settimeout(timeout_s)
+            connection.request(method, self.base_path + path, body=body, headers=headers)
+            reply = connection.getresponse()
+            answer = Answer(reply.status, reply.headers, reply.read())
         except TimeoutError as exc:
             connection.close()
             raise TimedOut(f"{self.host}:{self.port} did not answer within {timeout_s:g} s") from exc
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
             raise GatewayError(f"the connection to {self.host}:{self.port} broke: {exc!r}") from exc
+        except BaseException:
+            connection.close()
+            raise
+        if reply.will_close:
+            connection.close()
+        else:
+            with self.lock:
+                self.idle.append(connection)
+        return answer
 
     def close(self) -> None:
         with self.lock:
@@ -96,44 +114,27 @@ class Connections:
         for connection in idle:
             connection.close()
 
-    def _exchange(
-        self, connection: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str],
-        body: bytes | None, timeout_s: float,
-    ) -> Answer:
-        if connection.sock is None:
-            try:
-                connection.connect()
-            except OSError as exc:  # refused, no route, no answer within the connect timeout, TLS refused
-                connection.close()
-                raise Unreachable(f"{self.host}:{self.port} could not be reached: {exc}") from exc
-        assert connection.sock is not None
-        connection.sock.settimeout(timeout_s)
-        connection.request(method, self.base_path + path, body=body, headers=headers)
-        reply = connection.getresponse()
-        content = reply.read()
-        if reply.will_close:
-            connection.close()
-        else:
-            with self.lock:
-                self.idle.append(connection)
-        return Answer(reply.status, reply.headers, content)
+    def _connect(self, connection: http.client.HTTPConnection, timeout_s: float) -> None:
+        connection.timeout = min(CONNECT_TIMEOUT_S, timeout_s)
+        try:
+            connection.connect()
+        except (OSError, ValueError) as exc:  # refused, no route, no answer in time, TLS refused, a bad name
+            raise Unreachable(f"{self.host}:{self.port} could not be reached: {exc}") from exc
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection the gateway has not closed (and whether it is one), else a new one."""
+    def _take(self) -> http.client.HTTPConnection:
+        """An idle connection the gateway has not closed, else a new one (not yet connected)."""
         while True:
             with self.lock:
                 if not self.idle:
-                    return self._open(), False
+                    break
                 connection = self.idle.pop()
             if connection.sock is not None and not _readable(connection.sock):
-                return connection, True
+                return connection
             # Readable while idle: the gateway closed it (or sent what nobody asked for), so it is done.
             connection.close()
-
-    def _open(self) -> http.client.HTTPConnection:
         if self.tls:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_S, context=self.context)
-        return http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_S)
+            return http.client.HTTPSConnection(self.host, self.port, context=self.context)
+        return http.client.HTTPConnection(self.host, self.port)
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -10,12 +10,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from functions import catalog
 from scheduler import routing
 from scheduler.calls import Payload
 from scheduler.gateway import Verdict
+from scheduler.transport import GatewayError
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class RemoteFunction:
         gateway = routing.route(self.name)
         try:
             reply = gateway.invoke(self.name, payload(gateway), catalog.spec(self.name).timeout_s)
-        except httpx.HTTPError as exc:
+        except GatewayError as exc:
             logger.warning("the %s function could not be reached: %s", self.name, exc)
             raise FunctionUnavailable(self.unreachable) from exc
         if reply.verdict == Verdict.NOT_DEPLOYED:

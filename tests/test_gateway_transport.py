@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -143,6 +143,37 @@ def test_a_reply_that_is_not_http_is_an_error(port: int) -> None:
     server.join(5)
 
 
-def test_a_gateway_url_names_a_host() -> None:
-    with pytest.raises(ValueError, match="http:// or https://"):
-        Connections("127.0.0.1:8080")
+def test_a_connection_the_gateway_drops_during_a_call_fails_it_and_the_call_is_not_sent_again(port: int) -> None:
+    """The connection was kept alive after one answer, so the gateway may have run the second call."""
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(10)
+    received: list[bytes] = []
+
+    def answer_once_then_drop() -> None:
+        with listener:
+            connection, _ = listener.accept()
+            with connection:
+                received.append(connection.recv(65536))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                received.append(connection.recv(65536))
+            listener.settimeout(1)
+            with suppress(TimeoutError):  # a call sent again would come on a new connection
+                again, _ = listener.accept()
+                received.append(again.recv(65536))
+                again.close()
+
+    server = threading.Thread(target=answer_once_then_drop, daemon=True)
+    server.start()
+    gateway = Gateway("cpu", f"http://127.0.0.1:{port}")
+    assert gateway.invoke("echo", {"n": 1}, 10).body == {}
+    with pytest.raises(GatewayError, match="broke"):
+        gateway.invoke("echo", {"n": 2}, 10)
+    server.join(5)
+    assert [request.split(b"\r\n")[0] for request in received] == [b"POST /function/echo HTTP/1.1"] * 2
+
+
+def test_a_gateway_url_that_names_no_gateway_is_reported_by_each_call() -> None:
+    gateway = Gateway("cpu", "127.0.0.1:8080")
+    with pytest.raises(Unreachable, match="is not http"):
+        gateway.invoke("echo", {}, 10)
+    assert not gateway.healthy()

@@ -19,7 +19,9 @@ from cryptography.x509.oid import NameOID
 from gpu.manager import Manager
 from gpu.status import status
 from gpu.tls import NodeCertificate, node_certificate, pinned_context, store_problem
+from scheduler.gateway import Gateway
 from scheduler.routing import route
+from scheduler.transport import Unreachable
 from tests.gpu_support import (  # noqa: F401
     Burst,
     Host,
@@ -35,22 +37,24 @@ from tests.gpu_support import (  # noqa: F401
 def test_a_host_with_a_certificate_answers_over_tls_to_a_client_pinned_to_it(
     gpu_host: Host, gpu_token: str  # noqa: F811
 ) -> None:
-    assert gpu_host.url.startswith("https://")
-    with gpu_host.client() as client:
-        assert client.get(f"{gpu_host.url}/healthz", timeout=5).text == "OK"
-        listed = client.get(f"{gpu_host.url}/system/functions", auth=("admin", gpu_token), timeout=5)
-        assert listed.status_code == 200 and {f["name"] for f in listed.json()} == {"probe", "thumbnail"}
-        # The token still guards the functions: TLS adds privacy, not a way around it.
-        assert client.post(f"{gpu_host.url}/function/probe", json={}, timeout=5).status_code == 401
+    assert gpu_host.url.startswith("https://") and gpu_host.cert is not None
+    # The client the scheduler and the GPU manager call a node with.
+    gateway = Gateway("gpu", gpu_host.url, auth=("admin", gpu_token), verify=pinned_context(gpu_host.cert.cert_pem))
+    assert gateway.healthy()
+    assert {f["name"] for f in gateway.functions()} == {"probe", "thumbnail"}
+    # The token still guards the functions: TLS adds privacy, not a way around it.
+    assert gateway.invoke("probe", {}, 5).status == 401
 
 
 def test_a_client_pinned_to_another_certificate_or_the_system_cas_is_refused(gpu_host: Host) -> None:  # noqa: F811
     other = node_certificate()
     assert gpu_host.cert is not None and other.cert_pem != gpu_host.cert.cert_pem, "a fresh pair each"
-    for verify in (pinned_context(other.cert_pem), True):
-        with httpx.Client(verify=verify) as client:
-            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                client.get(f"{gpu_host.url}/healthz", timeout=5)
+    for verify in (pinned_context(other.cert_pem), None):
+        gateway = Gateway("gpu", gpu_host.url, verify=verify)
+        # Refused as a gateway that cannot be reached is: the step waits for another, it fails no upload.
+        with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            gateway.invoke("probe", {}, 5)
+        assert not gateway.healthy()
     plain = gpu_host.url.replace("https://", "http://")
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{plain}/healthz", timeout=5)
