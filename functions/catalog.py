@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,9 @@ class FunctionSpec:
     environment: dict[str, str]
     limits: dict[str, str]
 
-    @property
+    @cached_property
     def memory_limit(self) -> int:
-        """`limits.memory` in bytes (Kubernetes quantities: 256Mi, 1Gi, 500M)."""
+        """`limits.memory` in bytes (Kubernetes quantities: 256Mi, 1Gi, 500M); read on every call the host serves."""
         return quantity(self.limits["memory"])
 
     @property
