@@ -108,12 +108,6 @@ class Connections:
                 self.idle.append(connection)
         return answer
 
-    def close(self) -> None:
-        with self.lock:
-            idle, self.idle = self.idle, []
-        for connection in idle:
-            connection.close()
-
     def _connect(self, connection: http.client.HTTPConnection, timeout_s: float) -> None:
         connection.timeout = min(CONNECT_TIMEOUT_S, timeout_s)
         try:

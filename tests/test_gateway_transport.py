@@ -110,66 +110,81 @@ def test_a_call_not_answered_in_time_times_out_and_the_next_is_answered(function
         assert echo(gateway, 2) == 2
 
 
-def dropping_server(port: int, on_request: Callable[[socket.socket], None]) -> threading.Thread:
-    """Accepts one connection, reads one request and does ``on_request`` with the connection."""
-    listener = socket.create_server(("127.0.0.1", port))
+class Dropping:
+    """A socket server on ``port`` for one connection: it reads a request, hands the connection to ``on_request``
+    (with a way to read the next request), and closes it; then it waits a moment for a call sent again on a new
+    connection. ``requests`` keeps the first line of each request it read."""
 
-    def serve() -> None:
-        with listener:
-            connection, _ = listener.accept()
+    def __init__(self, port: int, on_request: Callable[[socket.socket, Callable[[], None]], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener.settimeout(10)
+        self.on_request = on_request
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def read(self, connection: socket.socket) -> None:
+        """One whole request: http.client writes its head and its body apart, and they may arrive apart."""
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:  # the client closed without sending one
+                return
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            body += connection.recv(65536)
+        self.requests.append(head.split(b"\r\n")[0])
+
+    def serve(self) -> None:
+        with self.listener:
+            connection, _ = self.listener.accept()
             with connection:
-                connection.recv(65536)
-                on_request(connection)
+                self.read(connection)
+                self.on_request(connection, lambda: self.read(connection))
+            self.listener.settimeout(1)
+            with suppress(TimeoutError):  # a call sent again would come on a new connection
+                again, _ = self.listener.accept()
+                with again:
+                    self.read(again)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return thread
+    def join(self) -> list[bytes]:
+        self.thread.join(5)
+        return self.requests
 
 
 def test_a_connection_broken_before_the_reply_is_an_error_not_an_outage(port: int) -> None:
     """The gateway took the call and the connection broke: the call may have run, so it is not sent again."""
-    server = dropping_server(port, lambda connection: None)
+    server = Dropping(port, lambda connection, read: None)
     connections = Connections(f"http://127.0.0.1:{port}")
     with pytest.raises(GatewayError, match="broke") as raised:
         connections.request("POST", "/function/echo", {}, b"{}", timeout_s=10)
     assert not isinstance(raised.value, (Unreachable, TimedOut))
-    server.join(5)
+    assert server.join() == [b"POST /function/echo HTTP/1.1"]
 
 
 def test_a_reply_that_is_not_http_is_an_error(port: int) -> None:
-    server = dropping_server(port, lambda connection: connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n"))
+    server = Dropping(port, lambda connection, read: connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n"))
     with pytest.raises(GatewayError, match="broke"):
         Connections(f"http://127.0.0.1:{port}").request("GET", "/healthz", {}, timeout_s=10)
-    server.join(5)
+    assert server.join() == [b"GET /healthz HTTP/1.1"]
 
 
 def test_a_connection_the_gateway_drops_during_a_call_fails_it_and_the_call_is_not_sent_again(port: int) -> None:
     """The connection was kept alive after one answer, so the gateway may have run the second call."""
-    listener = socket.create_server(("127.0.0.1", port))
-    listener.settimeout(10)
-    received: list[bytes] = []
 
-    def answer_once_then_drop() -> None:
-        with listener:
-            connection, _ = listener.accept()
-            with connection:
-                received.append(connection.recv(65536))
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-                received.append(connection.recv(65536))
-            listener.settimeout(1)
-            with suppress(TimeoutError):  # a call sent again would come on a new connection
-                again, _ = listener.accept()
-                received.append(again.recv(65536))
-                again.close()
+    def answer_then_drop(connection: socket.socket, read: Callable[[], None]) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        read()
 
-    server = threading.Thread(target=answer_once_then_drop, daemon=True)
-    server.start()
+    server = Dropping(port, answer_then_drop)
     gateway = Gateway("cpu", f"http://127.0.0.1:{port}")
     assert gateway.invoke("echo", {"n": 1}, 10).body == {}
     with pytest.raises(GatewayError, match="broke"):
         gateway.invoke("echo", {"n": 2}, 10)
-    server.join(5)
-    assert [request.split(b"\r\n")[0] for request in received] == [b"POST /function/echo HTTP/1.1"] * 2
+    assert server.join() == [b"POST /function/echo HTTP/1.1"] * 2
 
 
 def test_a_gateway_url_that_names_no_gateway_is_reported_by_each_call() -> None:
