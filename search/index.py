@@ -13,6 +13,7 @@ but the lock is cheap and keeps one code path.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
@@ -190,6 +191,16 @@ class Index:
             self._client = self._open()
             self._seen = version
         return self._client
+
+    def close(self) -> None:
+        """Lets go of the embedded Chroma and its open files (a dozen per index: its database, its vector
+        segments and its runtime), for a process that goes on without this index: a test's or a bench's.
+        Chroma keeps every client it opened until told to forget them, and its objects refer to each
+        other in cycles, which only the cycle collector frees; the next use opens the index again."""
+        with self._mutex:
+            self._client, self._listing = None, None
+            SharedSystemClient.clear_system_cache()
+        gc.collect()
 
     @contextmanager
     def reading(self) -> Iterator[ClientAPI]:

@@ -63,6 +63,9 @@ def search_env(
     with using():
         index = Index(redis_db, IndexSettings(path=tmp_path / "chroma", server_url=""))
         yield SearchEnv(Uploads(redis_db), search_store, index)
+    # What the test and the app it served opened of this index: left open, a suite runs out of the
+    # descriptors select() can watch (waitress serves the browser tests with it).
+    index.close()
 
 
 @pytest.fixture

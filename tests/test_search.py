@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from flask.testing import FlaskClient
+from redis import Redis
 
 from search import jobs
+from search.index import IMAGES, Entry, Index, IndexSettings
 from search.words import words_of
 from storage.layout import artefact_prefix, result_key
 from tests.search_data import SearchEnv, faces_result
@@ -220,3 +225,40 @@ def test_a_caption_or_a_summary_finds_its_upload_by_words_and_by_meaning(
     assert summary and summary[0]["source"] == "summary"
     meant = _hits(api_client, "a puppy at the seaside", "semantic")
     assert meant and meant[0]["upload_id"] == photo, "a caption is found by its meaning, without CLIP"
+
+
+def _open_under(path: Path) -> list[str]:
+    """The files under ``path`` this process holds open."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith(str(path)):
+            held.append(target)
+    return held
+
+
+def test_a_closed_index_lets_go_of_its_files_and_answers_alike_when_used_again(
+    redis_db: Redis, tmp_path: Path
+) -> None:
+    """A process that goes on without an index (a test, the bench) gets its descriptors back: left open,
+    a long run ran out of those select() can watch."""
+    index = Index(redis_db, IndexSettings(path=tmp_path / "chroma", server_url=""))
+    vectors = np.random.default_rng(3).normal(size=(6, 8))
+    index.replace("ws", "u1", [Entry(f"v{n}", IMAGES, "test", vector.tolist(), {"upload_id": "u1"})
+                               for n, vector in enumerate(vectors)])
+    before = [hit.id for hit in index.nearest("ws", IMAGES, "test", vectors[2].tolist(), 3)]
+    assert before[0] == "v2" and len(before) == 3
+    assert _open_under(tmp_path), "the index holds its database open while in use"
+
+    index.close()
+    # Chroma's runtime drops the files it held on a thread of its own, a moment later.
+    deadline = time.monotonic() + 10
+    while _open_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_under(tmp_path) == []
+
+    assert [hit.id for hit in index.nearest("ws", IMAGES, "test", vectors[2].tolist(), 3)] == before
+    index.close()
