@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
@@ -53,6 +55,30 @@ def test_pages_and_the_api_are_answered_while_every_stream_is_taken(few_threads:
         assert client.get("/healthz").status_code == 200
         assert client.get("/login").status_code == 200
         assert client.get("/api/v1/uploads").status_code == 200
+
+
+def test_pages_and_streams_are_answered_while_the_process_holds_over_1024_files(
+    few_threads: tuple[Flask, httpx.Client]
+) -> None:
+    # select() cannot watch a descriptor numbered 1,024 or more: the server's loop died on the first such
+    # connection, and nothing was answered after it.
+    _, client = few_threads
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if soft < wanted:
+        assert hard == resource.RLIM_INFINITY or hard >= wanted, f"the hard limit on open files is {hard}"
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert max(held) > 1024
+        with ExitStack() as streams:
+            assert "event: ready" in first_lines(streams, client)
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/api/v1/uploads").status_code == 200
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_closed_page_gives_its_stream_back(few_threads: tuple[Flask, httpx.Client]) -> None:

@@ -79,8 +79,10 @@ def create_app(config: UiSettings | None = None, store: Store | None = None) -> 
 
 def serving(config: UiSettings) -> dict[str, Any]:
     """waitress's settings for the app. No read-ahead (`channel_request_lookahead`): with it, a request body the
-    app refused unread was once parsed as the start of the next request on that connection."""
-    return {"threads": config.threads, "ident": "medialens"}
+    app refused unread was once parsed as the start of the next request on that connection. poll() rather
+    than select() to watch the connections: select() stops the server for good once the process holds a
+    descriptor numbered over 1,023 (an index opened in process holds four per collection)."""
+    return {"threads": config.threads, "ident": "medialens", "asyncore_use_poll": True}
 
 
 def main() -> None:
