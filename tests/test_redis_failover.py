@@ -148,6 +148,13 @@ class RedisGroup:
         port = int(found[1]) if found else 0
         return next((name for name, known in self.ports.items() if known == port), "")
 
+    def whole(self) -> bool:
+        """Whether the master the sentinels name is a master and the other data server its replica."""
+        master = self.master()
+        replicas = [name for name in self.ports if name != master]
+        return bool(master) and self.server(master).info("replication")["role"] == "master" and all(
+            self.server(name).info("replication")["role"] == "slave" for name in replicas)
+
     def sentinel(self) -> Redis:
         return Redis(port=self.sentinel_ports[0])
 
@@ -349,10 +356,12 @@ def test_the_master_killed_mid_batch_loses_nothing_and_runs_every_upload_once(
         put(index)
     wait_until(lambda: redis_group.master() == "b", 60, report)
     journal.append(f"{time.monotonic() - began:.1f} s: the replica was promoted")
-    # The old master comes back, as its supervisor would start it: the sentinels make it the new replica.
+    # The old master comes back, as its supervisor would start it: the sentinels make it a replica. On a
+    # loaded machine they may fail over once more (a master silent for a second is down to them, and the
+    # new one rewrites its log as it takes over): whichever master they settle on, the group is whole again.
     redis_group.start_server("a")
-    wait_until(lambda: redis_group.server("a").info("replication")["role"] == "slave", 60, report)
-    journal.append(f"{time.monotonic() - began:.1f} s: the old master is a replica")
+    wait_until(redis_group.whole, 60, report)
+    journal.append(f"{time.monotonic() - began:.1f} s: whole again, {redis_group.master()} the master")
 
     def finished() -> bool:
         return all(len(uploads) == 1 and uploads[0].state in (State.DONE, State.FAILED) for uploads in found().values())
@@ -367,4 +376,4 @@ def test_the_master_killed_mid_batch_loses_nothing_and_runs_every_upload_once(
             f"{key}: {({name: step.state.value for name, step in steps.items()})}")
         document = json.loads(store.get_bytes(store.settings.results_bucket, result_key(key)))
         assert document["upload"]["id"] == upload.id and document["upload"]["state"] == "done", document["upload"]
-    assert redis_group.master() == "b"
+    assert redis_group.whole(), report()
