@@ -135,7 +135,10 @@ class Dropping:
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
         while len(body) < length:
-            body += connection.recv(65536)
+            chunk = connection.recv(65536)
+            if not chunk:  # closed halfway through the body: an empty read would repeat for ever
+                break
+            body += chunk
         self.requests.append(head.split(b"\r\n")[0])
 
     def serve(self) -> None:
