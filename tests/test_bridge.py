@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 
 from embedded.bridge import FilerBridge, Offset
 from embedded.stack import Stack
+from tests.waiting import wait_until
 
 TOKEN = "bridge-test-token"
 BUCKET = "bridge-test"
@@ -38,7 +39,7 @@ class Posted:
                 self.keys[unquote_plus(record["s3"]["object"]["key"])] += 1
 
     def wait_for(self, key: str) -> None:
-        wait_until(lambda: self.keys[key] > 0, lambda: f"{key} posted (posted: {dict(self.keys)})")
+        wait_until(lambda: self.keys[key] > 0, 30, lambda: f"{key} posted (posted: {dict(self.keys)})")
 
 
 @pytest.fixture
@@ -104,18 +105,10 @@ def freeze_a_tail() -> psutil.Process:
         tail = one_tail()
         try:
             tail.suspend()
-            wait_until(partial(stopped, tail), "the tail stopped", within_s=5.0)
+            wait_until(partial(stopped, tail), 5, "the tail stopped")
             return tail
         except psutil.NoSuchProcess:  # restarted just then: freeze its successor
             continue
-
-
-def wait_until(condition: Callable[[], bool], what: str | Callable[[], str], within_s: float = 30.0) -> None:
-    """Waits for ``condition``; ``what`` it waited for (a callable, to say it as it stood then) fails the test."""
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {within_s} s: {what() if callable(what) else what}"
-        time.sleep(0.1)
 
 
 def test_a_frozen_filer_tail_is_replaced_and_every_upload_is_posted_once(
@@ -144,7 +137,7 @@ def test_a_frozen_filer_tail_is_replaced_and_every_upload_is_posted_once(
 
         # Idle tails are restarted too, each replaying the last event: it is not posted again.
         quiet = one_tail()
-        wait_until(lambda: quiet.pid not in {tail.pid for tail in filer_tails()}, "a quiet tail restarted")
+        wait_until(lambda: quiet.pid not in {tail.pid for tail in filer_tails()}, 30, "a quiet tail restarted")
         one_tail()
         assert posted.keys[first] == 1 and posted.keys[second] == 1, dict(posted.keys)
     finally:

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,6 +28,10 @@ from scheduler.settings import SchedulerSettings
 from scheduler.steps import job_id
 from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploads
 from storage.layout import LEGACY_WORKSPACE, result_key, upload_key
+from tests.waiting import wait_until
+
+# These tests kill servers: a check that errs while one is away counts as a no and is asked again.
+AWAY = (Exception,)
 
 # Each killed in turn, a few seconds apart, while uploads keep arriving; WORKER is whichever worker
 # holds a job at that moment.
@@ -177,18 +181,6 @@ def service_logs(stack: Stack, lines: int = 15) -> str:
     return "\n".join(found)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: Callable[[], str]) -> float:
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        try:
-            if check():
-                return time.monotonic() - began
-        except Exception:  # a component is down a moment: asked again
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout:.0f} s:\n{what()}")
-
-
 def busy_worker(stack: Stack) -> str:
     """The service name of a worker running a job now (the first worker when none is)."""
     services = {pid: name for name, pid in stack.running().items()}
@@ -216,14 +208,17 @@ def kill_and_wait(stack: Stack, name: str, journal: Journal) -> None:
         now = stack.pid(name)
         return now is not None and now != pid and not alive(pid) and service.ready()
 
-    took = wait_until(back, BACK_WITHIN_S, lambda: f"{name} did not come back\n{journal}\n{service_logs(stack)}")
-    journal.note(f"{name} back in {took:.1f} s (pid {stack.pid(name)})")
+    began = time.monotonic()
+    wait_until(back, BACK_WITHIN_S, lambda: f"{name} did not come back\n{journal}\n{service_logs(stack)}",
+               through=AWAY)  # a component down a moment is asked again
+    journal.note(f"{name} back in {time.monotonic() - began:.1f} s (pid {stack.pid(name)})")
 
 
 def assert_all_done_once(stack: Stack, uploads: Batch, journal: Journal) -> None:
-    took = wait_until(uploads.finished, BATCH_WITHIN_S,
-                      lambda: f"{uploads.report()}\n{journal}\n{service_logs(stack)}")
-    journal.note(f"every upload ended, {took:.1f} s after the last action")
+    began = time.monotonic()
+    wait_until(uploads.finished, BATCH_WITHIN_S, lambda: f"{uploads.report()}\n{journal}\n{service_logs(stack)}",
+               through=AWAY)
+    journal.note(f"every upload ended, {time.monotonic() - began:.1f} s after the last action")
     records = uploads.records()
     problems = uploads.report()
     assert all(len(found) == 1 for found in records.values()), f"one record per file:\n{problems}"
@@ -242,7 +237,7 @@ def test_every_component_killed_in_turn_mid_batch_loses_and_fails_nothing(chaos_
     uploads = Batch(chaos_stack, journal)
     files = batch("killed")
     uploads.put(*files[0])
-    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}")
+    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}", through=AWAY)
     # One upload more before each kill, so every component dies with work in flight.
     for victim, upload in zip(VICTIMS, [*files[1:], *[None] * len(VICTIMS)], strict=False):
         if upload is not None:
@@ -258,7 +253,7 @@ def test_down_mid_batch_then_up_finishes_the_batch(chaos_stack: Stack) -> None:
     uploads = Batch(chaos_stack, journal)
     for upload in batch("drained"):
         uploads.put(*upload)
-    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}")
+    wait_until(uploads.running, 60, lambda: f"{uploads.report()}\n{service_logs(chaos_stack)}", through=AWAY)
     time.sleep(BETWEEN_KILLS_S)
     try:
         stopped = chaos_stack.down()

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisAway
 from rq import Queue
 
 from accounts.usage import CPU_S, PROCESSED, today
@@ -31,6 +32,7 @@ from search.hook import SearchHook
 from search.index import renewed
 from storage.client import Store
 from storage.settings import StorageSettings
+from tests.waiting import wait_until
 
 BUCKET = "chaos-uploads"  # the stack's own intake ignores it: only these tests' workers run these uploads
 QUEUE = "chaos"
@@ -80,15 +82,6 @@ def submit(context: Context, data: bytes, suffix: str) -> str:
     return upload.id
 
 
-def wait_until(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
-
-
 def test_a_worker_killed_mid_step_loses_nothing(chaos: tuple[dict[str, str], Context], tmp_path: Path) -> None:
     env, context = chaos
     records = Uploads(context.redis)
@@ -130,7 +123,7 @@ def redis_on(port: int, folder: Path) -> subprocess.Popen[bytes]:
 
     server = subprocess.Popen([redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
                                "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL)
-    wait_until(lambda: Redis(port=port).ping(), 30, "Redis answers")  # type: ignore[no-any-return]
+    wait_until(lambda: Redis(port=port).ping(), 30, "Redis answers", through=(RedisAway,))
     return server
 
 

@@ -35,6 +35,10 @@ from scheduler.uploads import FINAL_STEP_STATES, State, StepState, Upload, Uploa
 from storage.client import Store
 from storage.events import UploadEvent, minio_notification
 from storage.layout import LEGACY_WORKSPACE, result_key, upload_key
+from tests.waiting import wait_until
+
+# These tests kill servers: a check that errs while one is away counts as a no and is asked again.
+AWAY = (Exception,)
 
 MASTER = "medialens"
 PASSWORD = "failover-secret"
@@ -186,18 +190,6 @@ class RedisGroup:
                 process.wait()
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:  # a component is away a moment: asked again
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"not within {timeout:.0f} s:\n{what()}")
-
-
 @pytest.fixture
 def redis_group(tmp_path: Path) -> Iterator[RedisGroup]:
     group = RedisGroup(tmp_path / "redis")
@@ -206,10 +198,10 @@ def redis_group(tmp_path: Path) -> Iterator[RedisGroup]:
         group.start_server("a")
         group.start_server("b", replica_of=group.ports["a"])
         wait_until(lambda: group.server("b").info("replication")["master_link_status"] == "up", 30,
-                   lambda: f"the replica did not sync\n{group.logs()}")
+                   lambda: f"the replica did not sync\n{group.logs()}", through=AWAY)
         group.start_sentinels(group.ports["a"])
         wait_until(lambda: group.master() == "a" and group.sentinels_seen() == 2, 30,
-            lambda: f"the sentinels did not find each other\n{group.logs()}")
+            lambda: f"the sentinels did not find each other\n{group.logs()}", through=AWAY)
         yield group
     finally:
         group.stop()
@@ -233,9 +225,10 @@ def test_a_command_waiting_on_the_master_that_dies_is_answered_by_the_promoted_r
     answer: list[Any] = []
     waiting = threading.Thread(target=lambda: answer.append(master.blpop(["jobs"], timeout=60)))
     waiting.start()
-    wait_until(lambda: redis_group.server("a").info("clients")["blocked_clients"] == 1, 30, redis_group.logs)
+    wait_until(lambda: redis_group.server("a").info("clients")["blocked_clients"] == 1, 30, redis_group.logs,
+               through=AWAY)
     redis_group.kill("a")
-    wait_until(lambda: redis_group.master() == "b", 60, redis_group.logs)
+    wait_until(lambda: redis_group.master() == "b", 60, redis_group.logs, through=AWAY)
     connect(redis_group.url()).rpush("jobs", "job-1")
     waiting.join(60)
     assert answer == [(b"jobs", b"job-1")]
@@ -294,7 +287,7 @@ def pipeline_on_sentinel(
                 processes[name] = subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT, env=env, stdout=log,
                                                    stderr=subprocess.STDOUT)
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{intake_port}/healthz", timeout=1).status_code == 200, 60,
-                   logs)
+                   logs, through=AWAY)
         yield store, bucket, logs
     finally:
         for process in processes.values():
@@ -347,26 +340,26 @@ def test_the_master_killed_mid_batch_loses_nothing_and_runs_every_upload_once(
         settled = any(step.state == StepState.DONE for upload in uploads for step in records.steps(upload.id).values())
         return settled and any(upload.state not in (State.DONE, State.FAILED) for upload in uploads)
 
-    wait_until(mid_batch, 90, report)
+    wait_until(mid_batch, 90, report, through=AWAY)
     began = time.monotonic()
     journal.append(f"killed the master; uploads then: {[u.state.value for listed in found().values() for u in listed]}")
     redis_group.kill("a")
     # Uploads keep coming while the sentinels promote the replica: their events wait for a replica.
     for index in range(half, len(keys)):
         put(index)
-    wait_until(lambda: redis_group.master() == "b", 60, report)
+    wait_until(lambda: redis_group.master() == "b", 60, report, through=AWAY)
     journal.append(f"{time.monotonic() - began:.1f} s: the replica was promoted")
     # The old master comes back, as its supervisor would start it: the sentinels make it a replica. On a
     # loaded machine they may fail over once more (a master silent for a second is down to them, and the
     # new one rewrites its log as it takes over): whichever master they settle on, the group is whole again.
     redis_group.start_server("a")
-    wait_until(redis_group.whole, 60, report)
+    wait_until(redis_group.whole, 60, report, through=AWAY)
     journal.append(f"{time.monotonic() - began:.1f} s: whole again, {redis_group.master()} the master")
 
     def finished() -> bool:
         return all(len(uploads) == 1 and uploads[0].state in (State.DONE, State.FAILED) for uploads in found().values())
 
-    wait_until(finished, 180, report)
+    wait_until(finished, 180, report, through=AWAY)
     journal.append(f"{time.monotonic() - began:.1f} s: every upload ended")
     print(report())
     for key, (upload,) in found().items():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from search.index import IMAGES, Entry, Index, IndexSettings
 from search.words import words_of
 from storage.layout import artefact_prefix, result_key
 from tests.search_data import SearchEnv, faces_result
+from tests.waiting import wait_until
 
 pytest_plugins = ["tests.search_support"]
 
@@ -255,10 +255,7 @@ def test_a_closed_index_lets_go_of_its_files_and_answers_alike_when_used_again(
 
     index.close()
     # Chroma's runtime drops the files it held on a thread of its own, a moment later.
-    deadline = time.monotonic() + 10
-    while _open_under(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _open_under(tmp_path) == []
+    wait_until(lambda: not _open_under(tmp_path), 10, lambda: f"still open: {_open_under(tmp_path)}")
 
     assert [hit.id for hit in index.nearest("ws", IMAGES, "test", vectors[2].tolist(), 3)] == before
     index.close()

@@ -27,11 +27,11 @@ from tests.test_ui_browser import (
     SETTLE_S,
     WORD,
     chromium,
-    eventually,
     short_video,
     text_picture,
 )
 from tests.ui_support import post_upload
+from tests.waiting import wait_until
 from ui.results import labels
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
@@ -130,7 +130,7 @@ def library(api: httpx.Client, running_stack: Stack, s3_client: Any) -> Library:
                 return str(person["id"])
         return None
 
-    person = eventually(person_of_face, timeout_s=SETTLE_S / 1000)
+    person = wait_until(person_of_face, SETTLE_S / 1000)
     return Library(**{kind: found["id"] for kind, found in done.items()}, person=person)
 
 

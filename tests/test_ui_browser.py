@@ -20,6 +20,7 @@ from storage.client import Store
 from storage.layout import result_key
 from tests.conftest import DATA, Account, wait_for_upload
 from tests.ui_support import post_upload
+from tests.waiting import wait_until
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
 
@@ -143,16 +144,6 @@ def signed_in_page(browser: Any, base_url: str, account: Account, target: str) -
     return page, errors
 
 
-def eventually(check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not so within {timeout_s} s: {check.__doc__ or check}")
-
-
 def test_a_person_signs_in_uploads_watches_and_explores(
     browser: Any, base_url: str, account: Account, api: httpx.Client, records: Uploads, s3_client: Any,
     store: Store, tmp_path: Path,
@@ -243,7 +234,7 @@ def test_a_person_signs_in_uploads_watches_and_explores(
             hits = api.get("/search", params={"q": WORD, "mode": "exact"}).json()["hits"]
             return any(hit["upload_id"] == image_id for hit in hits)
 
-        eventually(indexed, timeout_s=SETTLE_S / 1000)
+        wait_until(indexed, SETTLE_S / 1000)
     page.goto(f"{base_url}/uploads/{image_id}")
     overlay = page.locator("#overlay")
     expect(page.locator("#picture")).to_be_visible()
@@ -529,7 +520,7 @@ def test_a_person_searches_by_image_and_person_then_merges_and_splits_people(
         wanted = [f"{ids[name]}:image:0" for name in ("obama.jpg", "obama2.jpg", "biden.jpg")] + pair
         return owners if all(face in owners for face in wanted) else {}
 
-    owners = eventually(indexed, timeout_s=SETTLE_S / 1000)
+    owners = wait_until(indexed, SETTLE_S / 1000)
     obama = owners[f"{ids['obama.jpg']}:image:0"]
     assert owners[f"{ids['obama2.jpg']}:image:0"] == obama
     assert owners[f"{ids['biden.jpg']}:image:0"] != obama

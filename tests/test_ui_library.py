@@ -17,8 +17,9 @@ import pytest
 from embedded.stack import Stack
 from scheduler.uploads import State, StepState, Uploads
 from tests.conftest import Account, dated_mp4, exif_jpeg, jpeg, make_account, wait_for_upload
-from tests.test_ui_browser import SETTLE_S, base_url, browser, eventually, shot, signed_in_page  # noqa: F401
+from tests.test_ui_browser import SETTLE_S, base_url, browser, shot, signed_in_page  # noqa: F401
 from tests.ui_support import post_upload, upload_bytes
+from tests.waiting import wait_until
 
 playwright = pytest.importorskip("playwright.sync_api", reason="install requirements/dev.txt (playwright)")
 expect = playwright.expect
@@ -203,7 +204,7 @@ def test_bulk_select_downloads_one_archive_reprocesses_and_deletes_with_undo(
         found = library.api.get(f"/uploads/{library.id('camera')}").json()
         return found["state"] == "done" and found["steps"].get("probe", {}).get("started_at", 0) > before
 
-    eventually(ran_again, timeout_s=SETTLE_S / 1000)
+    wait_until(ran_again, SETTLE_S / 1000)
     expect(camera).to_have_attribute("data-state", "done", timeout=SETTLE_S)
 
     # Delete asks first, then waits a moment in which it can be undone.
