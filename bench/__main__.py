@@ -35,8 +35,9 @@ def machine() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Measures the sections named (all by default); sections not named keep their last figures. `--render`
-    measures nothing: it writes BENCHMARKS.md again from benchmarks.json, as this code words it."""
+    """Measures the sections named (all by default), writing the files after each; sections not named keep
+    their last figures. `--render` measures nothing: it writes BENCHMARKS.md again from benchmarks.json, as
+    this code words it."""
     chosen = set() if argv == ["--render"] else set(argv) or {name for name, _, _ in SECTIONS}
     unknown = chosen - {name for name, _, _ in SECTIONS}
     if unknown:
@@ -54,6 +55,13 @@ def main(argv: list[str]) -> int:
         results[name] = run()
         results[name]["bench_seconds"] = round(time.perf_counter() - started, 1)
         results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
+        write(results, stored)  # each section as it ends: one that fails later loses none of it
+    if not chosen:
+        write(results, stored)
+    return 0
+
+
+def write(results: dict[str, Any], stored: Path) -> None:
     parts = [
         "# Benchmarks",
         "",
@@ -67,7 +75,6 @@ def main(argv: list[str]) -> int:
     stored.write_text(json.dumps(results, indent=2, default=float) + "\n")
     (PROJECT / "BENCHMARKS.md").write_text("\n".join(parts) + "\n")
     print("wrote BENCHMARKS.md and benchmarks.json", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":
