@@ -1,9 +1,9 @@
 """The web API under load: 50 clients for 60 s against 10,000 recorded uploads, on the real web app.
 
-Upload records are written straight into Redis (as intake would, indexes included) so the load is
-the API's, not the analysers'. Each client loops over a listing page, a filtered page, one upload's
-view and a word search, from loopback only, for a bounded time. Throttling is raised for the run:
-every client comes from 127.0.0.1.
+Upload records are written straight into Redis (as intake would, indexes included), each with the
+eight steps of a picture, so the load is the API's, not the analysers'. Each client loops over a listing
+page, a filtered page, one upload's view and a word search, from loopback only, for a bounded time.
+Throttling is raised for the run: every client comes from 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,15 +18,20 @@ from typing import Any
 
 import httpx
 
+from bench.cores import service_cpu
 from bench.stack import api_client, percentile
 from embedded.settings import EmbeddedSettings, on_free_ports
 from embedded.stack import Stack
+from scheduler.plans import IMAGE_ANALYZERS
 from scheduler.uploads import State, Upload, Uploads
 from ui.settings import UiSettings
 
 UPLOADS = 10_000
 CLIENTS = 50
 SECONDS = 60.0
+CLIENTS_CPU = "the bench's clients (httpx, in this process)"
+IDLE = "cores idle"
+STEPS = ("probe", "thumbnail", *IMAGE_ANALYZERS)
 UNTHROTTLED = {f"MEDIALENS_UI_{name}_LIMIT": "1000000 per minute" for name in ("SIGN_IN", "KEY_FAILURE", "SEARCH")}
 
 
@@ -38,6 +43,7 @@ def seed(stack: Stack, count: int) -> list[str]:
                         size=1000 + number, content_type="image/jpeg", media_type=random.choice(("image", "video")),
                         state=random.choice((State.DONE, State.DONE, State.DONE, State.FAILED)))
         records.create(upload)
+        records.plan_steps(upload.id, [*STEPS])
         ids.append(upload.id)
     return ids
 
@@ -82,10 +88,12 @@ def run() -> dict[str, Any]:
                 clients = [httpx.Client(base_url=base.base_url, headers=base.headers, timeout=30)
                            for _ in range(CLIENTS)]
                 threads = [threading.Thread(target=hammer, args=(c, ids, until, latencies, errors)) for c in clients]
+                before = cpu_reading(stack)
                 for thread in threads:
                     thread.start()
                 for thread in threads:
                     thread.join()
+                used = cpu_spent(before, cpu_reading(stack))
                 rss = stack_rss_mb(stack, "ui")
             finally:
                 stack.down()
@@ -103,7 +111,20 @@ def run() -> dict[str, Any]:
         "routes": {name: {"requests": len(of), "p50_ms": percentile(of, 0.5) * 1000,
                           "p99_ms": percentile(of, 0.99) * 1000} for name, of in latencies.items() if of},
         "ui_rss_mb": rss, "ui_threads": UiSettings().threads,
+        "cpu_ms_per_request": {name: seconds * 1000 / max(len(every), 1) for name, seconds in used.items()},
     }
+
+
+def cpu_reading(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each service, of this process (the clients), and the machine's idle time."""
+    import psutil
+
+    own = psutil.Process().cpu_times()
+    return {**service_cpu(stack), CLIENTS_CPU: own.user + own.system, IDLE: psutil.cpu_times().idle}
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 def stack_rss_mb(stack: Stack, service: str) -> float:
@@ -127,6 +148,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"| {r['requests']} | {r['requests_per_s']:.1f} | {r['errors']} {', '.join(r['error_kinds'])} | "
         f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['ui_rss_mb']:.0f} |",
         *_routes(r.get("routes", {})),
+        *_cores(r.get("cpu_ms_per_request", {})),
     ])
 
 
@@ -137,3 +159,12 @@ def _routes(routes: dict[str, dict[str, float]]) -> list[str]:
     return ["", "| route | requests | p50 (ms) | p99 (ms) |", "|---|---:|---:|---:|",
             *[f"| {name} | {of['requests']} | {of['p50_ms']:.0f} | {of['p99_ms']:.0f} |"
               for name, of in routes.items()]]
+
+
+def _cores(used: dict[str, float]) -> list[str]:
+    """Where the cores went, per request (older runs measured none)."""
+    if not used:
+        return []
+    busy = sorted(((name, ms) for name, ms in used.items() if name != IDLE), key=lambda item: -item[1])
+    return ["", "| where the cores went | CPU ms per request |", "|---|---:|",
+            *[f"| {name} | {ms:.2f} |" for name, ms in busy], f"| {IDLE} | {used.get(IDLE, 0.0):.2f} |"]

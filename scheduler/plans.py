@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .names import Keyframe, MalformedName, StepName
@@ -69,6 +70,7 @@ THUMBNAIL = "thumbnail.jpg"  # the artefact lists show an upload by
 READING_ORDER = ("probe", "thumbnail", "extract", *IMAGE_ANALYZERS, "transcribe", "summarize")
 
 
+@lru_cache(maxsize=4096)  # a page of 50 uploads asks it for 400 steps, of a few names
 def position(step: str) -> int:
     """Where a step stands in the reading order: one number, so any client can sort steps by it."""
     try:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -56,6 +56,21 @@ def upload_id(bucket: str, key: str, etag: str) -> str:
     return digest[:20]
 
 
+def json_hash(raw: dict[Any, Any]) -> dict[str, Any]:
+    """A Redis hash whose every value is JSON (a record, an upload's steps), read as the members of one
+    object: one parse (parsing the values one by one took a third of the time a page of 50 uploads took)."""
+    members = ",".join(f"{json.dumps(text(name))}:{text(value)}" for name, value in raw.items())
+    found: dict[str, Any] = json.loads("{" + members + "}")
+    return found
+
+
+def written(record: Step | Upload) -> dict[str, Any]:
+    """A record's fields as JSON and Redis store them, its state as text. Its dicts are the record's own,
+    not copies (``asdict`` copied each: a page of 50 uploads with their steps spent a tenth of its time
+    there), so the answer is for writing out, not for changing."""
+    return {**vars(record), "state": record.state.value}
+
+
 @dataclass
 class Step:
     name: str
@@ -70,9 +85,7 @@ class Step:
     rejected: bool = False  # the function refused the file itself: running the step again cannot help
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        return data
+        return written(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
@@ -125,16 +138,14 @@ class Upload:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        return data
+        return written(self)
 
     def to_redis(self) -> dict[Any, Any]:
         return {k: json.dumps(v) for k, v in self.to_dict().items()}
 
     @classmethod
     def from_redis(cls, raw: dict[Any, Any]) -> Upload:
-        data = {text(k): json.loads(v) for k, v in raw.items()}
+        data = json_hash(raw)
         data["state"] = State(data["state"])
         return cls(**data)
 
@@ -423,7 +434,7 @@ class Uploads:
             for upload in ids:
                 pipe.hgetall(self._key(upload, "steps"))
             raws = pipe.execute()
-        return [{text(k): Step.from_dict(json.loads(v)) for k, v in raw.items()} for raw in raws]
+        return [{name: Step.from_dict(step) for name, step in json_hash(raw).items()} for raw in raws]
 
     def step(self, upload: str, name: str) -> Step:
         return self._step(name, self.redis.hget(self._key(upload, "steps"), name))
@@ -505,7 +516,7 @@ class Uploads:
     def results(self, upload: str) -> dict[str, Any]:
         """The results of the steps so far, in the analysis document's shape (keyframes nested)."""
         raw = self.redis.hgetall(self._key(upload, "results"))
-        return nested({text(k): json.loads(v) for k, v in raw.items()})
+        return nested(json_hash(raw))
 
     def reset(self, upload: str) -> Upload:
         """Forgets an upload's steps and results and queues it again, for a retry."""

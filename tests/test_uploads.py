@@ -83,3 +83,20 @@ def test_a_settled_step_keeps_its_outcome_against_an_overlapping_run(redis_db: R
     again.state = StepState.RUNNING
     records.put_step(upload.id, again)
     assert records.step(upload.id, "probe").state == StepState.RUNNING, "a retry starts afresh"
+
+
+def test_what_a_person_wrote_comes_back_as_written(redis_db: Redis) -> None:
+    """Records, steps and results are each read back in one parse per hash: quotes, commas, braces,
+    backslashes and any script survive it, in metadata names and values alike."""
+    records = Uploads(redis_db)
+    awkward = 'a "quoted", {braced}: back\\slash \u00e9t\u00e9 \u65e5\u672c \U0001f600'
+    upload = Upload.from_event(UploadEvent("uploads", f"dir/{awkward}.jpg", "e1", 10, "image/jpeg",
+                                           {"x-amz-meta-title": awkward, 'odd", "key': awkward}), "acme")
+    records.create(upload)
+    records.plan_steps(upload.id, ["probe", "ocr"])
+    records.put_result(upload.id, "ocr", {"text": awkward, "lines": [awkward, ""]})
+    assert records.get(upload.id) == upload
+    assert records.many([upload.id]) == [upload]
+    assert {name: step.state for name, step in records.steps(upload.id).items()} == {
+        "probe": StepState.PENDING, "ocr": StepState.PENDING}
+    assert records.results(upload.id) == {"ocr": {"text": awkward, "lines": [awkward, ""]}}
