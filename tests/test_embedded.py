@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import psutil
 from PIL import Image
 from skimage import data as samples
 
@@ -42,6 +44,30 @@ def test_down_stops_everything_up_started(tmp_path: Path) -> None:
     assert sorted(stack.down()) == ["redis", "seaweedfs"]
     assert not any(alive(pid) for pid in pids.values())
     assert stack.running() == {}
+
+
+def test_two_web_app_processes_share_its_port_and_one_answers_alone(tmp_path: Path) -> None:
+    settings = on_free_ports(tmp_path / "state", tmp_path / "models").model_copy(update={"ui_processes": 2})
+    stack = Stack(settings)
+    try:
+        stack.up(only=["redis", "seaweedfs", "index", "ui", "ui-2"])
+        processes = {name: psutil.Process(stack.pid(name)) for name in ("ui", "ui-2")}
+        # Connections held open: the kernel spreads them over both processes.
+        clients = [httpx.Client(base_url=settings.url(settings.ui_port), timeout=30) for _ in range(24)]
+        assert {client.get("/healthz").status_code for client in clients} == {200}
+        serving = {name for name, process in processes.items()
+                   if any(held.laddr.port == settings.ui_port and held.status == psutil.CONN_ESTABLISHED
+                          for held in process.net_connections("tcp"))}
+        assert serving == {"ui", "ui-2"}
+        for client in clients:
+            client.close()
+
+        processes["ui"].kill()
+        processes["ui"].wait(10)
+        answers = [httpx.get(settings.url(settings.ui_port) + "/healthz", timeout=30).status_code for _ in range(24)]
+        assert answers == [200] * 24, "the other process answers every new connection alone"
+    finally:
+        stack.down()
 
 
 def test_medialens_analyze_uploads_follows_and_prints(running_stack: Stack, api_key: str, tmp_path: Path) -> None:

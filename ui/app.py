@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 from typing import Any
 
 from flask import Flask, Response
@@ -92,7 +93,18 @@ def main() -> None:
 
     configure_logging("ui")
     config = UiSettings()
-    serve(create_app(config), host=config.host, port=config.port, **serving(config))
+    app = create_app(config)
+    if config.share_port:
+        serve(app, sockets=[shared_socket(config.host, config.port)], **serving(config))
+    else:
+        serve(app, host=config.host, port=config.port, **serving(config))
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """The app's listening socket, which other processes of this user may bind as well: the kernel hands
+    each new connection to one of them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, reuse_port=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ class UiSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8000, description="Port of the web app and its API.")
+    share_port: bool = Field(
+        False, description="Bind the port so that other web-app processes of the same user may bind it too "
+        "(SO_REUSEPORT): the kernel spreads new connections among them. The embedded stack sets it when it "
+        "runs more than one (`ui_processes`).",
+    )
     secret_key: str = Field("", description="Flask's signing key (sessions live in Redis; the cookie holds an id).")
     metrics_token: str = Field(
         "", description="A bearer token that reads /metrics and nothing else (Prometheus); empty: operators only."
