@@ -72,9 +72,17 @@ def write(results: dict[str, Any], stored: Path) -> None:
         if name in results:
             parts += ["", f"## {title}", "", f"_Measured {results[name]['date']}._", "",
                       module.markdown(results[name])]
-    stored.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    (PROJECT / "BENCHMARKS.md").write_text("\n".join(parts) + "\n")
+    replace(stored, json.dumps(results, indent=2, default=float) + "\n")
+    replace(PROJECT / "BENCHMARKS.md", "\n".join(parts) + "\n")
     print("wrote BENCHMARKS.md and benchmarks.json", file=sys.stderr)
+
+
+
+def replace(path: Path, text: str) -> None:
+    """The file's new text in one step: a run killed while writing leaves the figures stored before it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

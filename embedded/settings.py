@@ -20,7 +20,8 @@ class EmbeddedSettings(BaseSettings):
     ui_processes: int = Field(
         1, ge=1, description="Web-app processes answering on its port together (the kernel gives each new "
         "connection to one). Python runs a process's requests on one core at a time: on a busy API, one "
-        "process per core answers more at once, each holding its own memory.",
+        "process per core answers more at once, each holding its own memory. Each counts its own `/metrics` (a "
+        "scrape reads the one it reaches). Change it with the stack stopped.",
     )
     intake_port: int = Field(8001, description="Scheduler intake for bucket events.")
     gateway_port: int = Field(8080, description="Functions host (the OpenFaaS gateway stand-in).")

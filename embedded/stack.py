@@ -79,13 +79,15 @@ def listens(pid: int | None, port: int) -> bool:
     held = set()
     try:
         descriptors = os.listdir(f"/proc/{pid}/fd")
+        # Its sockets' table, of its own network namespace.
+        tables = [Path(f"/proc/{pid}/net/{table}").read_text() for table in ("tcp", "tcp6")]
     except OSError:  # it ended
         return False
     for descriptor in descriptors:
         with contextlib.suppress(OSError):  # closed meanwhile
             held.add(os.readlink(f"/proc/{pid}/fd/{descriptor}"))
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
+    for table in tables:
+        for line in table.splitlines()[1:]:
             _, local, _, state, *_, inode = line.split()[:10]
             if state == LISTENING and int(local.rsplit(":", 1)[1], 16) == port and f"socket:[{inode}]" in held:
                 return True

@@ -319,19 +319,24 @@ class Uploads:
         marker = f"{PREFIX}:uploads:index-version"
         if text(self.redis.get(marker) or b"") == INDEX_VERSION:
             return 0
-        # The listing sets from before workspaces ("ml:uploads:<state>:<type>") are replaced.
-        stale = list(self.redis.scan_iter(f"{PREFIX}:uploads:*:*", count=1000))
-        if stale:
-            self.redis.delete(*stale)
-        count = 0
-        for upload in self.all():
-            with self.redis.pipeline() as pipe:
-                for listing in self._listings(upload):
-                    pipe.zadd(listing, {upload.id: upload.listed_at})
-                pipe.execute()
-            count += 1
-        self.redis.set(marker, INDEX_VERSION)
-        return count
+        # One process builds them (every web-app process starts here), the others wait and find them built.
+        # The lock's name is outside the stale sets' pattern below, which would delete it.
+        with self.redis.lock(f"{PREFIX}:lock:uploads-index", timeout=600, blocking_timeout=600):
+            if text(self.redis.get(marker) or b"") == INDEX_VERSION:
+                return 0
+            # The listing sets from before workspaces ("ml:uploads:<state>:<type>") are replaced.
+            stale = list(self.redis.scan_iter(f"{PREFIX}:uploads:*:*", count=1000))
+            if stale:
+                self.redis.delete(*stale)
+            count = 0
+            for upload in self.all():
+                with self.redis.pipeline() as pipe:
+                    for listing in self._listings(upload):
+                        pipe.zadd(listing, {upload.id: upload.listed_at})
+                    pipe.execute()
+                count += 1
+            self.redis.set(marker, INDEX_VERSION)
+            return count
 
     def expect(self, workspace: str, key: str, uploader: str, ttl_s: int) -> None:
         """Notes who was handed the form to upload ``key``, for the upload that arrives with it."""

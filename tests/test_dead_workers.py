@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_step_loses_nothing(chaos: tuple[dict[str, str], Con
         second = start_worker(env, tmp_path / "worker-b.log")
         try:
             wait_until(lambda: records.get(upload).state in (State.DONE, State.FAILED), 240,
-                       f"the upload ends; worker log:\n{(tmp_path / 'worker-b.log').read_text()[-3000:]}")
+                       lambda: f"the upload ends; worker log:\n{(tmp_path / 'worker-b.log').read_text()[-3000:]}")
         finally:
             second.terminate()
             second.wait(30)
@@ -144,7 +144,7 @@ def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], 
         # A job enqueued after Redis is back is done by the same process.
         job = Queue(QUEUE, connection=connection).enqueue(steps.finish, "no-such-upload")
         wait_until(lambda: job.get_status(refresh=True) == "finished", 90,
-                   f"the job runs; worker log:\n{(tmp_path / 'worker.log').read_text()[-3000:]}")
+                   lambda: f"the job runs; worker log:\n{(tmp_path / 'worker.log').read_text()[-3000:]}")
         assert job.return_value() == "deleted"
         assert worker.poll() is None
     finally:
