@@ -77,7 +77,6 @@ def write(results: dict[str, Any], stored: Path) -> None:
     print("wrote BENCHMARKS.md and benchmarks.json", file=sys.stderr)
 
 
-
 def replace(path: Path, text: str) -> None:
     """The file's new text in one step: a run killed while writing leaves the figures stored before it."""
     partial = path.with_name(path.name + ".partial")

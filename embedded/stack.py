@@ -281,16 +281,15 @@ class Stack:
     def web_apps(self) -> list[Service]:
         """The web app's processes: "ui", then "ui-2" and on, sharing its port when there are more."""
         s = self.settings
-        names = ["ui", *(f"ui-{n}" for n in range(2, s.ui_processes + 1))]
-        if len(names) == 1:
-            return [Service("ui", [sys.executable, "-m", "ui.app"], http_ok(s.url(s.ui_port) + "/healthz"))]
+        shared = s.ui_processes > 1
         answers = http_ok(s.url(s.ui_port) + "/healthz")
 
         def ready(name: str) -> Callable[[], bool]:
-            return lambda: listens(self.pid(name), s.ui_port) and answers()
+            return (lambda: listens(self.pid(name), s.ui_port) and answers()) if shared else answers
 
-        return [Service(name, [sys.executable, "-m", "ui.app"], ready(name), env={"MEDIALENS_UI_SHARE_PORT": "true"})
-                for name in names]
+        names = ["ui", *(f"ui-{n}" for n in range(2, s.ui_processes + 1))]
+        return [Service(name, [sys.executable, "-m", "ui.app"], ready(name),
+                        env={"MEDIALENS_UI_SHARE_PORT": "true"} if shared else {}) for name in names]
 
     def store(self) -> Store:
         env = self.environment()
