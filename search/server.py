@@ -11,16 +11,15 @@ the index client (search/index.py) sends it. Chroma is restarted with a growing 
 from __future__ import annotations
 
 import hmac
+import importlib.util
 import json
 import logging
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import quote
@@ -102,12 +101,11 @@ def target(environ: dict[str, Any]) -> str:
 
 
 def chroma_command(config: IndexSettings) -> list[str]:
-    """Chroma's own server (the chromadb package's `chroma` command) on loopback only."""
-    beside = Path(sys.executable).with_name("chroma")
-    binary = str(beside) if beside.exists() else shutil.which("chroma")
-    if binary is None:
-        raise FileNotFoundError("the chroma command is missing: install chromadb (requirements/services.txt)")
-    return [binary, "run", "--host", "127.0.0.1", "--port", str(config.chroma_port), "--path", str(config.path)]
+    """Chroma's own server (the chromadb package's, through search/chroma.py) on loopback only."""
+    if importlib.util.find_spec("chromadb_rust_bindings") is None:
+        raise FileNotFoundError("Chroma's server is missing: install chromadb (requirements/services.txt)")
+    return [sys.executable, "-m", "search.chroma", "run", "--host", "127.0.0.1", "--port", str(config.chroma_port),
+            "--path", str(config.path)]
 
 
 class Chroma:
