@@ -6,6 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,8 +18,14 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
 MIN_PASSWORD = 10
 # argon2-cffi's defaults are the RFC 9106 low-memory profile of argon2id.
 HASHER = PasswordHasher()
-# Checked when the name is unknown, so a wrong name costs as long as a wrong password.
-_ABSENT = HASHER.hash("no such user")
+
+
+@cache
+def absent_hash() -> str:
+    """Checked when the name is unknown, so a wrong name costs as long as a wrong password. Made once, on
+    first use: made on import, it cost every process that reads accounts 0.25 s of CPU and 64 MiB for a
+    moment, `make up` among them (issue 17); the web app makes it as it starts (ui/app.py)."""
+    return HASHER.hash("no such user")
 
 
 class UserError(ValueError):
@@ -64,7 +71,7 @@ class Users:
     def verify(self, name: str, password: str) -> User | None:
         """The user when the password is theirs, else None; the hash is upgraded when parameters change."""
         record = self._record(name)
-        stored = str(record["hash"]) if record else _ABSENT
+        stored = str(record["hash"]) if record else absent_hash()
         try:
             HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):

@@ -12,11 +12,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import api_load, function_images, gpu, hosts, isolation, media, search, stack
+from bench import api_load, function_images, gpu, hosts, isolation, media, search, stack, startup
 
 PROJECT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, str, ModuleType]] = [
-    ("platform", "The platform around the models: gateway, latency, throughput, start-up", stack),
+    ("platform", "The platform around the models: gateway, latency, throughput, memory", stack),
+    ("startup", "`make up` from stopped to healthy", startup),
     ("media", "Video and audio", media),
     ("search", "Search", search),
     ("isolation", "Workspaces: what isolation costs", isolation),

@@ -1,6 +1,6 @@
-"""Speed of the platform around the models: gateway overhead, upload-to-result latency,
-`make up` time, image-pipeline throughput against the inference bound, and the memory every process of
-the stack holds, in one run.
+"""Speed of the platform around the models: gateway overhead, upload-to-result latency, image-pipeline
+throughput against the inference bound, and the memory every process of the stack holds, in one run
+(`make up`'s own time is bench/startup.py).
 
 The pipeline runs every image analyzer the plan has (the defaults, CLIP and caption); where `make
 models` installed no CLIP or BLIP, the stack and the bound both read random weights of the real size
@@ -13,8 +13,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +25,7 @@ import httpx
 from bench import cores
 from bench.media import store_for_functions
 from embedded.settings import EmbeddedSettings, on_free_ports
-from embedded.stack import PROJECT, Stack
+from embedded.stack import Stack
 from ui.schemas import LIST_MAX
 
 CALLS = 300
@@ -38,7 +36,7 @@ BOUND_IMAGES = 32
 MEMORY_AFTER = 100  # memory is also taken once this many images are done: with the figure after all, growth
 GOALS = {
     "share_of_bound": 0.9, "images_per_hour": 5000, "gateway_added_p50_ms": 1.0, "probe_thumbnail_p50_s": 1.0,
-    "total_rss_mb": 3 * 1024, "worker_rss_mb": 200, "make_up_s": 15.0,
+    "total_rss_mb": 3 * 1024, "worker_rss_mb": 200,
 }
 
 
@@ -223,22 +221,6 @@ def image_throughput(
     }
 
 
-def make_up_seconds(model_dir: Path) -> dict[str, float]:
-    """`python -m embedded up` on a fresh state directory until every service answers, twice."""
-    timings = {}
-    with tempfile.TemporaryDirectory() as state:
-        settings = on_free_ports(Path(state), model_dir)
-        env = {**os.environ, **settings.as_environment()}
-        for attempt in ("first", "again"):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "embedded", "up"], env=env, cwd=PROJECT, check=True,
-                           stdout=subprocess.DEVNULL)
-            timings[f"{attempt}_s"] = time.perf_counter() - started
-            subprocess.run([sys.executable, "-m", "embedded", "down"], env=env, cwd=PROJECT, check=True,
-                           stdout=subprocess.DEVNULL)
-    return timings
-
-
 def with_stack(model_dir: Path, workers: int, run: Callable[[Stack], dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as state:
         stack = Stack(on_free_ports(Path(state), model_dir, workers=workers))
@@ -284,7 +266,6 @@ def run(
         throughput["bound_together"] = side_by_side["images_per_hour"]
         throughput["share_of_bound_together"] = throughput["images_per_hour"] / side_by_side["images_per_hour"]
     measured["analyzers"] = inference
-    measured["make_up"] = make_up_seconds(installed)
     return measured
 
 
@@ -303,7 +284,7 @@ if __name__ == "__main__":
 def markdown(result: dict[str, Any]) -> str:
     from bench import analyzers
 
-    gateway, latency, throughput, up = result["gateway"], result["latency"], result["throughput"], result["make_up"]
+    gateway, latency, throughput = result["gateway"], result["latency"], result["throughput"]
     bound = result["analyzers"]
     return "\n".join([
         "### Goals",
@@ -366,11 +347,6 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         memory_table(throughput),
         "",
-        "### `make up` from stopped to healthy",
-        "",
-        f"First start (secrets and buckets made): {up['first_s']:.1f} s; again: {up['again_s']:.1f} s. "
-        f"Goal: under {GOALS['make_up_s']:g} s.",
-        "",
         "### Each analyzer (640 px images, one thread, warm)",
         "",
         analyzers.markdown(bound),
@@ -391,7 +367,7 @@ def gateway_rows(gateway: dict[str, Any]) -> list[str]:
 
 
 def goals_table(result: dict[str, Any]) -> str:
-    gateway, latency, throughput, up = result["gateway"], result["latency"], result["throughput"], result["make_up"]
+    gateway, latency, throughput = result["gateway"], result["latency"], result["throughput"]
     memory = throughput["memory_after"]
     workers = worker_rss(memory)
 
@@ -418,8 +394,6 @@ def goals_table(result: dict[str, Any]) -> str:
             memory["total_pss_mb"] < GOALS["total_rss_mb"]),) if "total_pss_mb" in memory else ()),
         ("RSS of the largest RQ worker, after the batch", f"{max(workers.values(), default=0):,.0f} MiB",
          f"< {GOALS['worker_rss_mb']} MiB each", all(mb < GOALS["worker_rss_mb"] for mb in workers.values())),
-        ("`make up`, first start", f"{up['first_s']:.1f} s", f"< {GOALS['make_up_s']:g} s",
-         up["first_s"] < GOALS["make_up_s"]),
     ]
     return "\n".join([
         "| goal | measured | target | met |",

@@ -53,6 +53,9 @@ class Service:
     # A store the others connect to as they start: they start once it answers (the supervisor's first start).
     # The rest start at once, their imports side by side, and are waited for together.
     foundation: bool = False
+    # Answers no caller (a worker, the bridge): started once the services that answer do, so its imports do
+    # not slow theirs; meanwhile uploads wait in the store and jobs in Redis.
+    background: bool = False
 
 
 class StackError(RuntimeError):
@@ -257,12 +260,12 @@ class Stack:
         )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
         workers = [
-            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True)
+            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True, background=True)
             for n in range(1, s.workers + 1)
         ]
         # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
         if GpuSettings().enabled:
-            workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True))
+            workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True, background=True))
         return [
             Service("redis", redis_server.server_command(s, redis_dir, redis_config),
                     lambda: port_open(s.host, s.redis_port), foundation=True),
@@ -274,7 +277,7 @@ class Stack:
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *workers,
-            Service("bridge", [python, "-m", "embedded.bridge"], lambda: True),
+            Service("bridge", [python, "-m", "embedded.bridge"], lambda: True, background=True),
             *self.web_apps(),
         ]
 

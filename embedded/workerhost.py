@@ -67,8 +67,8 @@ class WorkerHost(Stack):
         python = sys.executable
         return [
             Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
-            *(Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True)
-              for n in range(1, s.workers + 1)),
+            *(Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True,
+                      background=True) for n in range(1, s.workers + 1)),
         ]
 
 

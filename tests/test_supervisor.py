@@ -19,6 +19,7 @@ from embedded.stack import PROJECT, SUPERVISOR, Service, Stack, alive
 from embedded.supervisor import Supervisor
 from tests.conftest import jpeg, wait_for_upload
 from tests.test_pipeline import unique
+from tests.waiting import wait_until
 
 RESTART_WITHIN_S = 20.0
 
@@ -60,7 +61,8 @@ def test_the_backoff_doubles_to_its_cap_and_starts_over_after_a_healthy_while(tm
 
 
 class OrderedStack(Stack):
-    """A stack of three small processes: a store, and two services that each say what they found on starting."""
+    """A stack of four small processes: a store, two services that answer and a worker, each saying what it
+    found on starting."""
 
     def services(self) -> list[Service]:
         state = self.state
@@ -69,8 +71,8 @@ class OrderedStack(Stack):
             return [sys.executable, "-c", f"import pathlib, time; state = pathlib.Path({str(state)!r}); {script}; "
                                           "time.sleep(300)"]
 
-        def says(name: str) -> str:
-            return (f"state.joinpath('{name}.found').write_text(str(state.joinpath('store.ready').exists())); "
+        def says(name: str, found: str = "store.ready") -> str:
+            return (f"state.joinpath('{name}.found').write_text(str(state.joinpath('{found}').exists())); "
                     f"state.joinpath('{name}.started').touch()")
 
         return [
@@ -79,11 +81,13 @@ class OrderedStack(Stack):
             # The first answers only once the second has started: waited for before the second starts, it never would.
             Service("first", process(says("first")),
                     lambda: (state / "first.started").exists() and (state / "second.started").exists()),
-            Service("second", process(says("second")), lambda: (state / "second.started").exists()),
+            # Answers a while after it starts: a worker started beside it finds it not yet there.
+            Service("second", process("time.sleep(1); " + says("second")), lambda: (state / "second.started").exists()),
+            Service("worker", process(says("worker", found="second.started")), lambda: True, background=True),
         ]
 
 
-def test_services_start_once_the_stores_answer_and_all_at_once(tmp_path: Path) -> None:
+def test_services_start_once_the_stores_answer_all_at_once_and_workers_last(tmp_path: Path) -> None:
     stack = OrderedStack(EmbeddedSettings(state_dir=tmp_path, ready_timeout_s=60.0))
     supervisor = Supervisor(stack)
     try:
@@ -91,6 +95,9 @@ def test_services_start_once_the_stores_answer_and_all_at_once(tmp_path: Path) -
         assert all(child.running() for child in supervisor.children), "every service answered and runs"
         assert (tmp_path / "first.found").read_text() == "True", "the store answered before the others started"
         assert (tmp_path / "second.found").read_text() == "True"
+        found = wait_until(lambda: (tmp_path / "worker.found").exists() and (tmp_path / "worker.found").read_text(),
+                           30, "the worker to say what it found")
+        assert found == "True", "the worker started once the services that answer had answered"
     finally:
         stack.down()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import threading
 from typing import Any
 
 from flask import Flask, Response
@@ -12,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from accounts.settings import AccountsSettings
 from accounts.upgrade import FirstStart, upgrade
+from accounts.users import absent_hash
 from scheduler import service
 from search import upgrade as search_upgrade
 from search.hook import SearchHook
@@ -94,6 +96,8 @@ def main() -> None:
     configure_logging("ui")
     config = UiSettings()
     app = create_app(config)
+    # Made beside the first requests, so that even the first unknown name costs what a wrong password does.
+    threading.Thread(target=absent_hash, name="absent-hash", daemon=True).start()
     if config.share_port:
         serve(app, sockets=[shared_socket(config.host, config.port)], **serving(config))
     else:
