@@ -24,7 +24,7 @@ HASHER = PasswordHasher()
 def absent_hash() -> str:
     """Checked when the name is unknown, so a wrong name costs as long as a wrong password. Made once, on
     first use: made on import, it cost every process that reads accounts 0.25 s of CPU and 64 MiB for a
-    moment, `make up` among them (issue 17); the web app makes it as it starts (ui/app.py)."""
+    moment, `make up` among them (issue 17); the web app makes it before it serves (ui/app.py)."""
     return HASHER.hash("no such user")
 
 

@@ -51,10 +51,11 @@ class Service:
     # An RQ worker: `down` lets it finish its job (warm shutdown) before anything else stops.
     worker: bool = False
     # A store the others connect to as they start: they start once it answers (the supervisor's first start).
-    # The rest start at once, their imports side by side, and are waited for together.
+    # The services that answer callers start next, at once, their imports side by side, and are waited for
+    # together.
     foundation: bool = False
-    # Answers no caller (a worker, the bridge): started once the services that answer do, so its imports do
-    # not slow theirs; meanwhile uploads wait in the store and jobs in Redis.
+    # Answers no caller (a worker, the bridge): started last, once the services that answer do, so its imports
+    # do not slow theirs; meanwhile uploads wait in the store and jobs in Redis.
     background: bool = False
 
 
@@ -105,6 +106,18 @@ def http_ok(url: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+def functions_host(settings: EmbeddedSettings) -> Service:
+    """The gateway: every function in one process (host/)."""
+    return Service("functions", [sys.executable, "-m", "host"],
+                   http_ok(settings.url(settings.gateway_port) + "/healthz"))
+
+
+def workers(count: int) -> list[Service]:
+    """The RQ workers, a process each."""
+    return [Service(f"worker-{n}", [sys.executable, "-m", "scheduler.worker"], lambda: True, worker=True,
+                    background=True) for n in range(1, count + 1)]
 
 
 def alive(pid: int) -> bool:
@@ -259,13 +272,9 @@ class Stack:
             seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key, s.host
         )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
-        workers = [
-            Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True, background=True)
-            for n in range(1, s.workers + 1)
-        ]
         # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
-        if GpuSettings().enabled:
-            workers.append(Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True, background=True))
+        renting = [Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True, background=True)]
+        # In the order they start: the stores, then what answers callers, then the rest.
         return [
             Service("redis", redis_server.server_command(s, redis_dir, redis_config),
                     lambda: port_open(s.host, s.redis_port), foundation=True),
@@ -274,11 +283,12 @@ class Stack:
                     cwd=seaweed_dir, foundation=True),
             Service("index", [python, "-m", "search.server"], lambda: port_open(s.host, s.index_port)),
             *(self.share() if self.sharing else []),
-            Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
+            functions_host(s),
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
-            *workers,
-            Service("bridge", [python, "-m", "embedded.bridge"], lambda: True, background=True),
             *self.web_apps(),
+            *workers(s.workers),
+            *(renting if GpuSettings().enabled else []),
+            Service("bridge", [python, "-m", "embedded.bridge"], lambda: True, background=True),
         ]
 
     def web_apps(self) -> list[Service]:

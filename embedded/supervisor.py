@@ -85,10 +85,12 @@ class Supervisor:
                 return
             if self.launch(child):
                 self.ready_or_kill(child, time.monotonic() + self.settings.ready_timeout_s)
-        # The workers' imports took half the CPU of a start beside the services `make up` waits for (issue 17).
+        # The workers' imports took half the CPU of a start beside the services `make up` waits for (issue 17):
+        # those start last. What already runs is taken over at once, so that a drain finds every worker.
         rest = [child for child in self.children if not child.service.foundation]
-        for background in (False, True):
-            if not self.start_together([child for child in rest if child.service.background == background]):
+        later = [child for child in rest if child.service.background and self.stack.pid(child.name) is None]
+        for children in ([child for child in rest if child not in later], later):
+            if not self.start_together(children):
                 return
 
     def start_together(self, children: list[Child]) -> bool:

@@ -11,7 +11,6 @@ The same supervisor keeps them alive, and `make down` drains them, as on the fir
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 
 from redis import Redis
@@ -19,7 +18,7 @@ from redis import Redis
 from .joining import JoinFile
 from .private import private_dir, write_private
 from .settings import EmbeddedSettings
-from .stack import Service, Stack, http_ok
+from .stack import Service, Stack, functions_host, workers
 
 CA_FILE = "storage-ca.pem"
 # Names the join file this state directory was started with: `make status` and `make down` need no JOIN.
@@ -64,12 +63,7 @@ class WorkerHost(Stack):
         private_dir(self.state)
         write_private(self.ca_file, self.join.ca_pem)
         write_private(self.state / JOINED, str(Path(self.settings.join_file).resolve()))
-        python = sys.executable
-        return [
-            Service("functions", [python, "-m", "host"], http_ok(s.url(s.gateway_port) + "/healthz")),
-            *(Service(f"worker-{n}", [python, "-m", "scheduler.worker"], lambda: True, worker=True,
-                      background=True) for n in range(1, s.workers + 1)),
-        ]
+        return [functions_host(s), *workers(s.workers)]
 
 
 def open_stack(settings: EmbeddedSettings | None = None) -> Stack:

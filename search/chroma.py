@@ -1,6 +1,6 @@
 """Chroma's own server, started without Chroma's Python client: `python -m search.chroma run ...`.
 
-The chromadb package's `chroma` command imports the whole client (2 s of CPU and about 70 MiB here)
+The chromadb package's `chroma` command imports the whole client (1.6 s of CPU and 71 MiB here)
 only to hand its arguments to the Rust server in `chromadb_rust_bindings`; this hands them over
 directly, so the index answers sooner at start and holds less (issue 17). Same server, same arguments.
 """

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,23 @@ def test_services_start_once_the_stores_answer_all_at_once_and_workers_last(tmp_
         found = wait_until(lambda: (tmp_path / "worker.found").exists() and (tmp_path / "worker.found").read_text(),
                            30, "the worker to say what it found")
         assert found == "True", "the worker started once the services that answer had answered"
+    finally:
+        stack.down()
+
+
+def test_a_worker_that_already_runs_is_taken_over_before_the_others_answer(tmp_path: Path) -> None:
+    # A worker left running (a supervisor that died): a drain must find it even while the rest still starts.
+    stack = OrderedStack(EmbeddedSettings(state_dir=tmp_path, ready_timeout_s=60.0))
+    stack.up(only=["worker"])
+    supervisor = Supervisor(stack)
+    worker = next(child for child in supervisor.children if child.name == "worker")
+    starting = threading.Thread(target=supervisor.adopt_or_start)
+    try:
+        starting.start()
+        wait_until(lambda: worker.pid is not None, 30, "the supervisor to take the worker over")
+        assert not (tmp_path / "second.started").exists(), "taken over before the services that answer had"
+        assert worker.pid == stack.pid("worker"), "the running worker was adopted, not started again"
+        starting.join(60)
     finally:
         stack.down()
 

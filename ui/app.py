@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-import threading
 from typing import Any
 
 from flask import Flask, Response
@@ -96,8 +95,7 @@ def main() -> None:
     configure_logging("ui")
     config = UiSettings()
     app = create_app(config)
-    # Made beside the first requests, so that even the first unknown name costs what a wrong password does.
-    threading.Thread(target=absent_hash, name="absent-hash", daemon=True).start()
+    absent_hash()  # made before serving, so that even the first unknown name costs what a wrong password does
     if config.share_port:
         serve(app, sockets=[shared_socket(config.host, config.port)], **serving(config))
     else:
