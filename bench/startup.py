@@ -27,7 +27,9 @@ GOAL_S = 15.0
 
 
 def answering(settings: EmbeddedSettings) -> dict[str, Callable[[], bool]]:
-    """What `make up` waits for, asked as a caller would; the workers and the bridge answer no one."""
+    """What `make up` waits for, asked as a caller would; the workers and the bridge answer no one. Not the
+    services' own checks (`Stack.services`): reading those makes the stack's secrets, which the first start
+    is to make itself."""
     s = settings
 
     def opened(port: int) -> Callable[[], bool]:
@@ -84,7 +86,7 @@ def run() -> dict[str, Any]:
         settings = on_free_ports(Path(state), installed, workers=EmbeddedSettings().workers)
         first = start(settings)
         again = start(settings)
-    return {"workers": settings.workers, "cores": len(os.sched_getaffinity(0)), "first": first, "again": again}
+    return {"workers": settings.workers, "first": first, "again": again}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -107,10 +109,10 @@ def markdown(result: dict[str, Any]) -> str:
     rows += [
         f"| **every service** | | **{sum(cpu.values()):.2f}** |",
         "",
-        f"{result['workers']} workers, {result['cores']} cores. Seconds count from the command's start; a dash is a "
-        "service that answers no caller (the workers and the bridge start once the others answer: an upload made "
-        "before they are all registered waits for them). SeaweedFS answered when its S3 port opened; `make up` "
-        "also waits for its buckets. CPU is each service's processes and the children they started, read when "
-        "`make up` returned; the command itself is not counted.",
+        f"{result['workers']} workers, on the machine named at the top of this file. Seconds count from the "
+        "command's start; a dash is a service that answers no caller (the workers and the bridge start once the "
+        "others answer: an upload made before they are all registered waits for them). SeaweedFS answered when its "
+        "S3 port opened; `make up` also waits for its buckets. CPU is each service's processes and the children "
+        "they started, read when `make up` returned; the command itself is not counted.",
     ]
     return "\n".join(rows)

@@ -272,8 +272,6 @@ class Stack:
             seaweed_dir, self.secrets.seaweed_volume_jwt_key, self.secrets.seaweed_filer_jwt_key, s.host
         )
         redis_config = redis_server.write_config(redis_dir, self.secrets.redis_password)
-        # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
-        renting = [Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True, background=True)]
         # In the order they start: the stores, then what answers callers, then the rest.
         return [
             Service("redis", redis_server.server_command(s, redis_dir, redis_config),
@@ -287,7 +285,9 @@ class Stack:
             Service("intake", [python, "-m", "scheduler.intake"], http_ok(s.url(s.intake_port) + "/healthz")),
             *self.web_apps(),
             *workers(s.workers),
-            *(renting if GpuSettings().enabled else []),
+            # The GPU manager rents paid nodes: it runs only where a Vast.ai key is configured.
+            *([Service("gpu-manager", [python, "-m", "gpu.manager"], lambda: True, background=True)]
+              if GpuSettings().enabled else []),
             Service("bridge", [python, "-m", "embedded.bridge"], lambda: True, background=True),
         ]
 
