@@ -108,10 +108,17 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
+# glibc's malloc gives each thread that allocates beside another an arena of its own, up to 8 a core, and each
+# arena keeps what its calls freed: two hold about 300 MiB less in the functions host after a batch, at the same
+# speed (measured, issue 17). The image's template and the GPU node's image set the same.
+MALLOC_ARENAS = "2"
+
+
 def functions_host(settings: EmbeddedSettings) -> Service:
     """The gateway: every function in one process (host/)."""
     return Service("functions", [sys.executable, "-m", "host"],
-                   http_ok(settings.url(settings.gateway_port) + "/healthz"))
+                   http_ok(settings.url(settings.gateway_port) + "/healthz"),
+                   env={"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", MALLOC_ARENAS)})
 
 
 def workers(count: int) -> list[Service]:

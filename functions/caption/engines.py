@@ -21,7 +21,7 @@ from functions.common import chat
 from functions.common.device import device
 from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
-from functions.common.pretrained import int8_linear, load_pretrained, transformers_version
+from functions.common.pretrained import float_precision, int8_linear, load_pretrained, transformers_version
 
 from .settings import CaptionSettings, Precision, settings
 
@@ -40,14 +40,14 @@ class BlipCaptioner(Model[Caption]):
 
     engine = "transformers-blip"
 
-    def __init__(self, directory: Path, max_new_tokens: int, precision: Precision = "float32") -> None:
+    def __init__(self, directory: Path, max_new_tokens: int, precision: Precision = "auto") -> None:
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
         if precision == "int8" and device() != "cpu":
             logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
             precision = "float32"
-        self.precision = precision
+        self.precision = precision if precision == "int8" else float_precision(precision, device())
         self.model_name = self.directory.name
 
     @property
@@ -63,7 +63,9 @@ class BlipCaptioner(Model[Caption]):
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
         processor = BlipProcessor.from_pretrained(self.directory, local_files_only=True)
-        model, name = load_pretrained(BlipForConditionalGeneration, self.directory)
+        # int8 quantizes float32 layers.
+        floats = "float32" if self.precision == "int8" else self.precision
+        model, name = load_pretrained(BlipForConditionalGeneration, self.directory, floats)
         if self.precision == "int8":
             model = int8_linear(model)
         # Set last: what `_load` sets is dropped by `unload`, and a load that failed midway set nothing.
@@ -72,10 +74,10 @@ class BlipCaptioner(Model[Caption]):
     def predict(self, image: Image.Image) -> Caption:
         import torch
 
-        inputs = self._processor(images=image, return_tensors="pt").to(device())
+        pixels = self._processor(images=image, return_tensors="pt")["pixel_values"].to(device(), self._model.dtype)
         with torch.inference_mode():
             tokens = self._model.generate(
-                pixel_values=inputs["pixel_values"], max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1
+                pixel_values=pixels, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1
             )
         text = self._processor.decode(tokens[0], skip_special_tokens=True)
         return Caption(sentence(text))

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from functions.common.chat import ChatEngineSettings
+from functions.common.pretrained import PRECISION_HELP
 from functions.common.settings import settings as function_settings
 
 PROMPT = (
@@ -18,7 +19,7 @@ PROMPT = (
 )
 
 
-Precision = Literal["float32", "int8"]
+Precision = Literal["auto", "float32", "bfloat16", "int8"]
 
 
 class CaptionSettings(ChatEngineSettings):
@@ -29,9 +30,9 @@ class CaptionSettings(ChatEngineSettings):
     )
     max_new_tokens: int = Field(default=30, description="Longest caption the local model writes, in tokens.")
     precision: Precision = Field(
-        default="float32", description="int8: the local model's linear layers are quantized to int8 as it loads "
-        "(CPU only; a GPU keeps float32): less CPU time per caption and less memory (`make bench`). Its captions "
-        "can differ from float32's; they were not yet compared on the real weights.",
+        default="auto", description=f"{PRECISION_HELP} int8: the local model's linear layers are quantized to int8 "
+        "as it loads (CPU only; a GPU keeps float32), less CPU time per caption than float32 (`make bench`); its "
+        "captions can differ from float32's and were not yet compared on the real weights.",
     )
     endpoint_prompt: str = Field(default=PROMPT, description="What the endpoint engine asks of each picture.")
     endpoint_max_tokens: int = Field(default=120, description="Longest answer the endpoint may give, in tokens.")

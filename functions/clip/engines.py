@@ -9,4 +9,4 @@ from .settings import settings
 
 def engine() -> ClipModel:
     """The CLIP model of the configured directory; one instance per directory and process."""
-    return clip_model(settings().directory(), settings().prompt)
+    return clip_model(settings().directory(), settings().prompt, settings().precision)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from functions.common.pretrained import PRECISION_HELP, FloatPrecision
 from functions.common.settings import settings as function_settings
 
 DEFAULT_LABELS = [
@@ -47,6 +48,7 @@ class ClipSettings(BaseSettings):
     )
     prompt: str = Field(default="a photo of {}", description="Prompt each label is put into.")
     top_k: int = Field(default=5, description="How many labels a result lists, most likely first.")
+    precision: FloatPrecision = Field(default="auto", description=PRECISION_HELP)
 
     def directory(self) -> Path:
         return self.model_dir or function_settings().weights(Path(__file__).parent) / "clip"

@@ -16,30 +16,32 @@ import numpy as np
 from PIL import Image
 
 from .models import Model, require_dir
-from .pretrained import transformers_version
+from .pretrained import FloatPrecision, float_precision, transformers_version
 
 PROMPT = "a photo of {}"
 
 
-def clip_model(directory: Path, prompt: str = PROMPT) -> ClipModel:
-    """One CLIP per directory and prompt in a process: every caller in one host shares one model in memory."""
-    return _shared(Path(directory), prompt)
+def clip_model(directory: Path, prompt: str = PROMPT, precision: FloatPrecision = "auto") -> ClipModel:
+    """One CLIP per directory, prompt and precision in a process: every caller in one host shares one model in
+    memory."""
+    return _shared(Path(directory), prompt, precision)
 
 
 @cache
-def _shared(directory: Path, prompt: str) -> ClipModel:
-    return ClipModel(directory, prompt)
+def _shared(directory: Path, prompt: str, precision: FloatPrecision) -> ClipModel:
+    return ClipModel(directory, prompt, precision)
 
 
 class ClipModel(Model[np.ndarray]):
-    """A transformers CLIPModel + CLIPProcessor loaded with ``local_files_only=True``."""
+    """A transformers CLIPModel + CLIPProcessor loaded with ``local_files_only=True``, on the CPU."""
 
     engine = "transformers-clip"
 
-    def __init__(self, directory: Path, prompt: str = PROMPT) -> None:
+    def __init__(self, directory: Path, prompt: str = PROMPT, precision: FloatPrecision = "auto") -> None:
         super().__init__()
         self.directory = Path(directory)
         self.prompt = prompt
+        self.precision = float_precision(precision, "cpu")
         self.model_name = self.directory.name
         self._label_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._label_lock = threading.Lock()
@@ -48,12 +50,18 @@ class ClipModel(Model[np.ndarray]):
     def version(self) -> str:
         return transformers_version()
 
+    def info(self) -> dict[str, str]:
+        # Another precision makes slightly other vectors: the result says which one made these.
+        return {**super().info(), "precision": self.precision}
+
     def _load(self) -> None:
         require_dir(self.directory, "the CLIP model")
+        import torch
         from transformers import CLIPModel as TransformersClip
         from transformers import CLIPProcessor
 
-        self._model = TransformersClip.from_pretrained(self.directory, local_files_only=True).eval()
+        dtype = getattr(torch, self.precision)
+        self._model = TransformersClip.from_pretrained(self.directory, local_files_only=True, dtype=dtype).eval()
         self._processor = CLIPProcessor.from_pretrained(self.directory, local_files_only=True)
         self.model_name = str(getattr(self._model.config, "_name_or_path", "") or self.directory.name)
         self.model_name = Path(self.model_name).name
@@ -63,9 +71,9 @@ class ClipModel(Model[np.ndarray]):
         """The L2-normalised image embedding."""
         import torch
 
-        inputs = self._processor(images=image, return_tensors="pt")
+        pixels = self._processor(images=image, return_tensors="pt")["pixel_values"].to(self._model.dtype)
         with torch.inference_mode():
-            features = _tensor(self._model.get_image_features(pixel_values=inputs["pixel_values"]))
+            features = _tensor(self._model.get_image_features(pixel_values=pixels))
         return _normalised(features.numpy())[0]
 
     def embed_labels(self, labels: Sequence[str]) -> np.ndarray:
@@ -104,8 +112,9 @@ class ClipModel(Model[np.ndarray]):
 
 
 def _tensor(output: Any) -> Any:
+    """The projected embedding, in float32 (numpy has no bfloat16)."""
     # transformers 5 returns a model output whose pooler_output is the projected embedding.
-    return output if hasattr(output, "numpy") else output.pooler_output
+    return (output if hasattr(output, "numpy") else output.pooler_output).float()
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ def test_int8_precision_captions_with_int8_layers_and_says_so(
     blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
 ) -> None:
     url = source_url(encode(photo("chelsea")), "image/png")
+    blip_installed(MEDIALENS_CAPTION_PRECISION="float32")
     assert caption(call_function, url)[1]["engine"]["precision"] == "float32"
     blip_installed(MEDIALENS_CAPTION_PRECISION="int8")
     status, result = caption(call_function, url)
@@ -83,6 +84,26 @@ def test_int8_precision_captions_with_int8_layers_and_says_so(
     assert not [layer for layer in modules if isinstance(layer, torch.nn.Linear)], "no linear layer left in float32"
     int8 = [layer for layer in modules if isinstance(layer, torch.ao.nn.quantized.dynamic.Linear)]
     assert int8 and {layer.weight().dtype for layer in int8} == {torch.qint8}
+
+
+def weight_bytes(captioner: Any) -> int:
+    return sum(tensor.numel() * tensor.element_size() for tensor in captioner._model.state_dict().values())
+
+
+def test_bfloat16_captions_from_half_the_memory_and_says_so(
+    blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
+) -> None:
+    url = source_url(encode(photo("chelsea")), "image/png")
+    blip_installed(MEDIALENS_CAPTION_PRECISION="float32")
+    assert caption(call_function, url)[1]["engine"]["precision"] == "float32"
+    float32_bytes = weight_bytes(engines.engine())
+    blip_installed(MEDIALENS_CAPTION_PRECISION="bfloat16")
+    status, result = caption(call_function, url)
+    assert status == 200, result
+    assert result["engine"]["precision"] == "bfloat16", "the result names the precision that wrote it"
+    assert result["caption"] and result["caption"].endswith(".")
+    assert caption(call_function, url)[1]["caption"] == result["caption"], "bfloat16 is deterministic too"
+    assert weight_bytes(engines.engine()) * 2 == float32_bytes
 
 
 def test_a_missing_caption_model_names_its_directory(

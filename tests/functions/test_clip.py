@@ -59,6 +59,20 @@ def test_same_image_same_answer_other_image_other_embedding(
     assert not np.allclose(first["embedding"], other["embedding"], atol=1e-3)
 
 
+def test_bfloat16_embeddings_point_where_float32_ones_do(
+    configure: Callable[..., None], tiny_clip_dir: Path, call_function: Call, source_url: Callable[..., str]
+) -> None:
+    cat = source_url(encode(photo("chelsea")), "image/png")
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        configure(MEDIALENS_CLIP_MODEL_DIR=str(tiny_clip_dir), MEDIALENS_CLIP_PRECISION=precision)
+        results[precision] = analyse(call_function, cat)
+        assert results[precision]["engine"]["precision"] == precision, "the result names the precision"
+    single, full = (np.asarray(results[name]["embedding"]) for name in ("bfloat16", "float32"))
+    assert np.linalg.norm(single) == pytest.approx(1.0, abs=1e-4)
+    assert float(single @ full) > 0.99, "the same picture, nearly the same direction"
+
+
 def test_a_request_brings_its_own_labels(
     clip_installed: None, call_function: Call, source_url: Callable[..., str]
 ) -> None:
