@@ -31,7 +31,11 @@ SUMMARY_MINUTES = (5, 12)  # a short recording, and one long enough for chapters
 LONG_SIDE = 640
 REPEATS = 3
 # Settings measured beside the defaults: rows of their own, not part of the bound.
-VARIANTS = {"caption int8": ("caption", {"MEDIALENS_CAPTION_PRECISION": "int8"})}
+VARIANTS = {
+    "caption float32": ("caption", {"MEDIALENS_CAPTION_PRECISION": "float32"}),
+    "caption int8": ("caption", {"MEDIALENS_CAPTION_PRECISION": "int8"}),
+    "clip float32": ("clip", {"MEDIALENS_CLIP_PRECISION": "float32"}),
+}
 
 
 def sample_images() -> dict[str, bytes]:
