@@ -38,7 +38,7 @@ def test_a_second_up_says_it_runs_and_starts_nothing(running_stack: Stack) -> No
 def test_the_functions_host_runs_with_two_malloc_arenas(running_stack: Stack) -> None:
     # glibc's default (8 arenas a core) held about 300 MiB more in the host after a batch (embedded/stack.py).
     host = psutil.Process(running_stack.pid("functions"))
-    assert host.environ().get("MALLOC_ARENA_MAX") == "2"
+    assert host.environ().get("MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2"), "an operator's own wins"
 
 
 def test_down_stops_everything_up_started(tmp_path: Path) -> None:

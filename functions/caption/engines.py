@@ -3,8 +3,8 @@
 BLIP base (Salesforce/blip-image-captioning-base, 224 M parameters as built here) is the local
 default: the captioner LibrePhotos ships, native to transformers (no remote code, no chat template),
 one plain sentence per picture. Its quality against Florence-2 base or SmolVLM was not measured
-(their weights cannot be fetched here); its cost was, with random weights of its size: 1.8 CPU s per
-picture on one thread for a full 30-token caption and 2.8 GB peak (`make bench`, BENCHMARKS.md).
+(their weights cannot be fetched here); its cost was, with random weights of its size, in each precision
+(`make bench`, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image
 
@@ -21,7 +22,13 @@ from functions.common import chat
 from functions.common.device import device
 from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
-from functions.common.pretrained import float_precision, int8_linear, load_pretrained, transformers_version
+from functions.common.pretrained import (
+    FloatType,
+    float_precision,
+    int8_linear,
+    load_pretrained,
+    transformers_version,
+)
 
 from .settings import CaptionSettings, Precision, settings
 
@@ -47,7 +54,9 @@ class BlipCaptioner(Model[Caption]):
         if precision == "int8" and device() != "cpu":
             logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
             precision = "float32"
-        self.precision = precision if precision == "int8" else float_precision(precision, device())
+        self.precision: FloatType | Literal["int8"] = (
+            precision if precision == "int8" else float_precision(precision, device())
+        )
         self.model_name = self.directory.name
 
     @property

@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from functions.common.chat import ChatEngineSettings
-from functions.common.pretrained import PRECISION_HELP
+from functions.common.pretrained import PRECISION_HELP, FloatPrecision
 from functions.common.settings import settings as function_settings
 
 PROMPT = (
@@ -19,7 +19,7 @@ PROMPT = (
 )
 
 
-Precision = Literal["auto", "float32", "bfloat16", "int8"]
+Precision = Literal[FloatPrecision, "int8"]
 
 
 class CaptionSettings(ChatEngineSettings):

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .models import Model, require_dir
-from .pretrained import FloatPrecision, float_precision, transformers_version
+from .pretrained import FloatPrecision, FloatType, float_precision, torch_dtype, transformers_version
 
 PROMPT = "a photo of {}"
 
@@ -24,16 +24,17 @@ PROMPT = "a photo of {}"
 def clip_model(directory: Path, prompt: str = PROMPT, precision: FloatPrecision = "auto") -> ClipModel:
     """One CLIP per directory, prompt and precision in a process: every caller in one host shares one model in
     memory."""
-    return _shared(Path(directory), prompt, precision)
+    return _shared(Path(directory), prompt, float_precision(precision, "cpu"))
 
 
 @cache
-def _shared(directory: Path, prompt: str, precision: FloatPrecision) -> ClipModel:
+def _shared(directory: Path, prompt: str, precision: FloatType) -> ClipModel:
     return ClipModel(directory, prompt, precision)
 
 
 class ClipModel(Model[np.ndarray]):
-    """A transformers CLIPModel + CLIPProcessor loaded with ``local_files_only=True``, on the CPU."""
+    """A transformers CLIPModel + CLIPProcessor loaded with ``local_files_only=True``, on the CPU wherever it
+    runs (on a GPU node too: it is not moved to the GPU)."""
 
     engine = "transformers-clip"
 
@@ -56,12 +57,13 @@ class ClipModel(Model[np.ndarray]):
 
     def _load(self) -> None:
         require_dir(self.directory, "the CLIP model")
-        import torch
         from transformers import CLIPModel as TransformersClip
         from transformers import CLIPProcessor
 
-        dtype = getattr(torch, self.precision)
-        self._model = TransformersClip.from_pretrained(self.directory, local_files_only=True, dtype=dtype).eval()
+        model = TransformersClip.from_pretrained(self.directory, local_files_only=True).eval()
+        # Read in the checkpoint's float type: bfloat16 would make the trained 100 a 98.9.
+        self._scale = float(model.logit_scale.exp().item())
+        self._model = model.to(torch_dtype(self.precision))
         self._processor = CLIPProcessor.from_pretrained(self.directory, local_files_only=True)
         self.model_name = str(getattr(self._model.config, "_name_or_path", "") or self.directory.name)
         self.model_name = Path(self.model_name).name
@@ -103,8 +105,7 @@ class ClipModel(Model[np.ndarray]):
         """Probabilities over ``labels`` for an image embedding, most likely first."""
         if not labels:
             return []
-        scale = float(self._model.logit_scale.exp().item())
-        logits = scale * (self.embed_labels(labels) @ embedding)
+        logits = self._scale * (self.embed_labels(labels) @ embedding)
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         ranked = sorted(zip(labels, probabilities, strict=True), key=lambda item: -item[1])

@@ -10,13 +10,15 @@ from typing import Any, Literal
 
 from .device import device
 
-FloatPrecision = Literal["auto", "float32", "bfloat16"]
+FloatType = Literal["float32", "bfloat16"]
+FloatPrecision = Literal["auto", FloatType]
 PRECISION_HELP = (
     "The model's float type. auto: bfloat16 on a CPU that computes it in hardware (AVX512-BF16 or AMX), half "
     "the memory and faster (`make bench`), else float32; a GPU keeps float32. Embeddings and words can differ "
     "slightly between the two; the result names the one that made it."
 )
-# CPU flags (/proc/cpuinfo) of a bfloat16 dot product in hardware; without one, torch emulates it, slowly.
+# x86 CPU flags (/proc/cpuinfo) of a bfloat16 dot product in hardware; without one, torch emulates it, slowly.
+# An ARM CPU lists "Features" instead: it keeps float32, the safe choice.
 BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
@@ -44,19 +46,23 @@ def native_bfloat16() -> bool:
         return False
 
 
-def float_precision(requested: FloatPrecision, on: str) -> str:
+def float_precision(requested: FloatPrecision, on: str) -> FloatType:
     """The float type a model runs in on device ``on``: ``requested``, with "auto" made a choice."""
     if requested != "auto":
         return requested
     return "bfloat16" if on == "cpu" and native_bfloat16() else "float32"
 
 
-def load_pretrained(model_class: Any, directory: Path, precision: str | None = None) -> tuple[Any, str]:
-    """``model_class`` from ``directory`` (local files only), on the device, in eval mode, and its name; in
-    ``precision`` (a torch float type's name), or in the checkpoint's own where None."""
+def torch_dtype(precision: FloatType) -> Any:
     import torch
 
-    dtype = getattr(torch, precision) if precision else "auto"
+    return getattr(torch, precision)
+
+
+def load_pretrained(model_class: Any, directory: Path, precision: FloatType | None = None) -> tuple[Any, str]:
+    """``model_class`` from ``directory`` (local files only), on the device, in eval mode, and its name; in
+    ``precision``, or in the checkpoint's own where None."""
+    dtype = torch_dtype(precision) if precision else "auto"
     model: Any = model_class.from_pretrained(directory, local_files_only=True, dtype=dtype)
     model = model.to(device()).eval()
     return model, Path(str(getattr(model.config, "_name_or_path", "") or directory)).name

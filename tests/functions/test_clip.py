@@ -63,14 +63,21 @@ def test_bfloat16_embeddings_point_where_float32_ones_do(
     configure: Callable[..., None], tiny_clip_dir: Path, call_function: Call, source_url: Callable[..., str]
 ) -> None:
     cat = source_url(encode(photo("chelsea")), "image/png")
-    results = {}
+    results, texts = {}, {}
     for precision in ("float32", "bfloat16"):
         configure(MEDIALENS_CLIP_MODEL_DIR=str(tiny_clip_dir), MEDIALENS_CLIP_PRECISION=precision)
         results[precision] = analyse(call_function, cat)
-        assert results[precision]["engine"]["precision"] == precision, "the result names the precision"
-    single, full = (np.asarray(results[name]["embedding"]) for name in ("bfloat16", "float32"))
-    assert np.linalg.norm(single) == pytest.approx(1.0, abs=1e-4)
-    assert float(single @ full) > 0.99, "the same picture, nearly the same direction"
+        status, texts[precision] = call_function("clip", {"options": {"text": "a photo of a cat"}})
+        assert status == 200, texts[precision]
+        for result in (results[precision], texts[precision]):
+            assert result["engine"]["precision"] == precision, "the result names the precision"
+    for kind, answers in (("embedding", results), ("text_embedding", texts)):
+        single, full = (np.asarray(answers[name][kind]) for name in ("bfloat16", "float32"))
+        assert np.linalg.norm(single) == pytest.approx(1.0, abs=1e-4)
+        assert float(single @ full) > 0.99, f"{kind}: the same input, nearly the same direction"
+    # The zero-shot scale is read before bfloat16 would round it: the same ranking, nearly the same scores.
+    scores = {name: {item["label"]: item["score"] for item in results[name]["safety"]} for name in results}
+    assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.01)
 
 
 def test_a_request_brings_its_own_labels(
