@@ -13,6 +13,7 @@ import io
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +26,7 @@ import httpx
 from bench import cores
 from bench.media import store_for_functions
 from embedded.settings import EmbeddedSettings, on_free_ports
-from embedded.stack import Stack
+from embedded.stack import Stack, StackError
 from ui.schemas import LIST_MAX
 
 CALLS = 300
@@ -221,12 +222,22 @@ def image_throughput(
     }
 
 
+# A start after the long analyzer runs can read every import from disk again: 51 s was seen for a start that
+# takes 8 s warm. Nothing here times the start (bench/startup.py does).
+READY_S = 600.0
+
+
 def with_stack(model_dir: Path, workers: int, run: Callable[[Stack], dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as state:
-        stack = Stack(on_free_ports(Path(state), model_dir, workers=workers))
+        settings = on_free_ports(Path(state), model_dir, workers=workers)
+        stack = Stack(settings.model_copy(update={"ready_timeout_s": READY_S}))
         try:
             stack.up()
             return run(stack)
+        except StackError:  # the logs go with the state folder: their ends go to the bench's output
+            for log in sorted(stack.log_dir.glob("*.log")):
+                print(f"--- {log.name}\n" + log.read_text(errors="replace")[-2000:], file=sys.stderr)
+            raise
         finally:
             stack.down()
 

