@@ -51,6 +51,16 @@ def caption(call_function: Call, url: str) -> tuple[int, dict[str, Any]]:
     return call_function("caption", {"source": {"url": url}})
 
 
+def captions_in(precision: str, blip_installed: Callable[..., None], call_function: Call, url: str) -> None:
+    """Captions ``url`` with BLIP in ``precision``: a sentence, the same twice, and the result names the precision."""
+    blip_installed(MEDIALENS_CAPTION_PRECISION=precision)
+    status, result = caption(call_function, url)
+    assert status == 200, result
+    assert result["engine"]["precision"] == precision, "the result names the precision that wrote it"
+    assert result["caption"] and result["caption"].endswith(".")
+    assert caption(call_function, url)[1]["caption"] == result["caption"], f"{precision} is deterministic too"
+
+
 def test_blip_writes_a_sentence_the_same_each_time_within_its_token_limit(
     blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
 ) -> None:
@@ -70,14 +80,8 @@ def test_int8_precision_captions_with_int8_layers_and_says_so(
     blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
 ) -> None:
     url = source_url(encode(photo("chelsea")), "image/png")
-    blip_installed(MEDIALENS_CAPTION_PRECISION="float32")
-    assert caption(call_function, url)[1]["engine"]["precision"] == "float32"
-    blip_installed(MEDIALENS_CAPTION_PRECISION="int8")
-    status, result = caption(call_function, url)
-    assert status == 200, result
-    assert result["engine"]["precision"] == "int8", "the result names the precision that wrote it"
-    assert result["caption"] and result["caption"].endswith(".")
-    assert caption(call_function, url)[1]["caption"] == result["caption"], "int8 is deterministic too"
+    captions_in("float32", blip_installed, call_function, url)
+    captions_in("int8", blip_installed, call_function, url)
     blip = engines.engine()
     assert isinstance(blip, engines.BlipCaptioner)
     modules = list(blip._model.modules())
@@ -94,15 +98,9 @@ def test_bfloat16_captions_from_half_the_memory_and_says_so(
     blip_installed: Callable[..., None], call_function: Call, source_url: Callable[..., str]
 ) -> None:
     url = source_url(encode(photo("chelsea")), "image/png")
-    blip_installed(MEDIALENS_CAPTION_PRECISION="float32")
-    assert caption(call_function, url)[1]["engine"]["precision"] == "float32"
+    captions_in("float32", blip_installed, call_function, url)
     float32_bytes = weight_bytes(engines.engine())
-    blip_installed(MEDIALENS_CAPTION_PRECISION="bfloat16")
-    status, result = caption(call_function, url)
-    assert status == 200, result
-    assert result["engine"]["precision"] == "bfloat16", "the result names the precision that wrote it"
-    assert result["caption"] and result["caption"].endswith(".")
-    assert caption(call_function, url)[1]["caption"] == result["caption"], "bfloat16 is deterministic too"
+    captions_in("bfloat16", blip_installed, call_function, url)
     assert weight_bytes(engines.engine()) * 2 == float32_bytes
 
 
