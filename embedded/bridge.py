@@ -29,7 +29,7 @@ import httpx
 
 from storage.events import EventError, UploadEvent, minio_notification
 
-from .seaweedfs import meta_tail_command
+from .seaweedfs import meta_tail_command, runtime_env
 from .settings import EmbeddedSettings
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,8 @@ class FilerBridge:
 
     def tail_once(self) -> None:
         command = meta_tail_command(self.settings, f"/buckets/{self.bucket}/", self.offset.seconds_ago())
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=self.config_dir)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=self.config_dir,
+                                   env={**os.environ, **runtime_env()})
         assert process.stdout is not None
         self.heard = time.monotonic()
         watch = threading.Thread(target=self.watch, args=(process,), daemon=True)

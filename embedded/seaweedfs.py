@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,11 @@ TLS_DIR = "tls"
 COMPONENTS = ("master", "volume", "filer", "s3", "admin", "worker", "client")
 # The certificates are made at the first start and kept; deleting tls/ makes a new set.
 CERT_DAYS = 3650
+# Go collects when the heap has grown by GOGC % over what was live after the last collection (100 by
+# default): weed mini held 275-331 MiB after 300 puts and reads of 226 KiB pictures and 391 after 1,000,
+# growing; with 25, 202-204 after either, at the same CPU. 10 held 171 for 25 % more CPU; a GOMEMLIMIT of
+# 128 MiB held 149 for four times the CPU. The bridge's `filer.meta.tail` holds 7 MiB less (measured, issue 17).
+GOGC = "25"
 
 
 def weed_binary() -> str:
@@ -154,6 +160,11 @@ key = "{tls}/client.key"
 ca = "{tls}/ca.pem"
 """)
     return path
+
+
+def runtime_env() -> dict[str, str]:
+    """The Go runtime's settings for every weed process the stack starts (an operator's own GOGC wins)."""
+    return {"GOGC": os.environ.get("GOGC", GOGC)}
 
 
 def credentials_env(access_key: str, secret_key: str) -> dict[str, str]:
