@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +25,9 @@ from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobReg
 from gpu.budget import booked_usd
 
 from . import health, keys
+
+if TYPE_CHECKING:  # only the intake serves the metrics: a worker records them without importing Flask
+    from flask import Flask, Response
 
 logger = logging.getLogger(__name__)
 
@@ -182,4 +185,4 @@ def exposition(connection: Redis, queue_name: str) -> bytes:
 def install(app: Flask, connection: Redis, queue_name: str) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(exposition(connection, queue_name), content_type=CONTENT_TYPE_LATEST)
+        return app.response_class(exposition(connection, queue_name), content_type=CONTENT_TYPE_LATEST)
