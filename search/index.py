@@ -21,17 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-import chromadb
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.client import SharedSystemClient
-from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
-from chromadb.utils.embedding_functions import register_embedding_function
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
@@ -39,6 +30,8 @@ from redis.lock import Lock
 from scheduler import keys
 from scheduler.context import current
 
+from .chroma_http import ChromaHttp
+from .collections import Chroma, VectorCollection
 from .fingerprints import Fingerprint, Fingerprints
 from .settings import IndexSettings, settings
 from .words import WordIndex
@@ -52,33 +45,10 @@ SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
 # Documents read per request while scanning for a partial word.
 SCAN_PAGE = 1000
 # Chroma's client side of token auth: it sends the token as a bearer token.
-TOKEN_CLIENT_PROVIDER = "chromadb.auth.token_authn.TokenAuthClientProvider"
 
 
 class IndexBusy(RuntimeError):
     """Another writer held the index lock for longer than the lock timeout."""
-
-
-@register_embedding_function
-class OwnEmbeddings(EmbeddingFunction[Documents]):
-    """Stands where Chroma would put its default embedder, which downloads a model when called."""
-
-    def __init__(self) -> None:
-        pass
-
-    def __call__(self, input: Documents) -> Embeddings:
-        raise RuntimeError("medialens passes its own embeddings; Chroma must never embed text itself")
-
-    @staticmethod
-    def name() -> str:
-        return "medialens-own-embeddings"
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> OwnEmbeddings:
-        return OwnEmbeddings()
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
 
 
 @dataclass
@@ -143,7 +113,7 @@ class Index:
     def __init__(self, redis: Redis, config: IndexSettings | None = None) -> None:
         self.redis = redis
         self.config = config or settings()
-        self._client: ClientAPI | None = None
+        self._client: Chroma | None = None
         self._seen: Any = None
         self._version: Any = None
         # Every collection's name and metadata, as of index version `_version` (None: read again).
@@ -162,53 +132,40 @@ class Index:
         return Fingerprints(self.redis, workspace, self.config.collection_prefix)
 
     # -- the client ---------------------------------------------------------------------------
-    def _open(self) -> ClientAPI:
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    def _open(self) -> Chroma:
         if self.config.server_url:
-            if self.config.token:
-                # Sent on every request as "Authorization: Bearer <token>"; search/server.py checks it.
-                chroma_settings = ChromaSettings(
-                    anonymized_telemetry=False,
-                    chroma_client_auth_provider=TOKEN_CLIENT_PROVIDER,
-                    chroma_client_auth_credentials=self.config.token,
-                )
-            parts = urlsplit(self.config.server_url)
-            return chromadb.HttpClient(
-                host=parts.hostname or "127.0.0.1",
-                port=parts.port or (443 if parts.scheme == "https" else 8000),
-                ssl=parts.scheme == "https",
-                settings=chroma_settings,
-            )
-        path = self.config.chroma_path()
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            return ChromaHttp(self.config.server_url, self.config.token)
+        from .chroma_local import LocalChroma  # Chroma's own client: imported only where it runs
 
-    def _fresh_client(self) -> ClientAPI:
+        return LocalChroma(self.config.chroma_path())
+
+    def _fresh_client(self) -> Chroma:
         version = self._version = self.redis.get(keys.INDEX_VERSION)
         if self._client is None or (not self.config.server_url and version != self._seen):
             if self._client is not None:
-                SharedSystemClient.clear_system_cache()
+                self._client.close()
             self._client = self._open()
             self._seen = version
         return self._client
 
     def close(self) -> None:
-        """Lets go of the embedded Chroma and its open files (a dozen per index: its database, its vector
-        segments and its runtime), for a process that goes on without this index: a test's or a bench's.
-        Chroma keeps every client it opened until told to forget them, and its objects refer to each
-        other in cycles, which only the cycle collector frees; the next use opens the index again."""
+        """Lets go of the Chroma client and what it holds open (an embedded index: a dozen files, its
+        database, vector segments and runtime), for a process that goes on without this index: a test's or
+        a bench's. Embedded Chroma's objects refer to each other in cycles, which only the cycle collector
+        frees; the next use opens the index again."""
         with self._mutex:
+            if self._client is not None:
+                self._client.close()
             self._client, self._listing = None, None
-            SharedSystemClient.clear_system_cache()
         gc.collect()
 
     @contextmanager
-    def reading(self) -> Iterator[ClientAPI]:
+    def reading(self) -> Iterator[Chroma]:
         with self._mutex:
             yield self._fresh_client()
 
     @contextmanager
-    def writing(self) -> Iterator[ClientAPI]:
+    def writing(self) -> Iterator[Chroma]:
         """Exclusive across processes; whatever is written is seen by every reader afterwards."""
         # A short lease, renewed while the writer lives: one killed mid-write (or cut off from Redis, so
         # that it cannot release) holds the index a few seconds, not the longest write there could be,
@@ -233,38 +190,30 @@ class Index:
 
     # -- collections ----------------------------------------------------------------------------
     def _collection(
-        self, client: ClientAPI, workspace: str, kind: str, model: str, create: bool
-    ) -> Collection | None:
+        self, client: Chroma, workspace: str, kind: str, model: str, create: bool
+    ) -> VectorCollection | None:
         name = collection_name(self.config.collection_prefix, workspace, kind, model)
         if create:
-            return client.get_or_create_collection(
-                name,
-                embedding_function=OwnEmbeddings(),  # type: ignore[arg-type]
-                configuration={"hnsw": {"space": SPACES[kind]}},  # type: ignore[arg-type,typeddict-item]
-                metadata={"kind": kind, "model": model, "workspace": workspace},
-            )
-        try:
-            return client.get_collection(name, embedding_function=OwnEmbeddings())  # type: ignore[arg-type]
-        except (NotFoundError, ValueError):
-            return None
+            return client.create(name, SPACES[kind], {"kind": kind, "model": model, "workspace": workspace})
+        return client.find(name)
 
-    def _all(self, client: ClientAPI, workspace: str, kind: str | None = None) -> list[Collection]:
+    def _all(self, client: Chroma, workspace: str, kind: str | None = None) -> list[VectorCollection]:
         """The workspace's collections (of one kind, or all)."""
         start = workspace_collections(self.config.collection_prefix, workspace)
         found = []
         for name, meta in self._every_collection(client):
             if not name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
                 continue
-            if kind is None or meta["kind"] == kind:
-                found.append(client.get_collection(name, embedding_function=OwnEmbeddings()))  # type: ignore[arg-type]
+            if (kind is None or meta["kind"] == kind) and (collection := client.find(name)) is not None:
+                found.append(collection)
         return found
 
-    def _every_collection(self, client: ClientAPI) -> list[tuple[str, dict[str, Any]]]:
+    def _every_collection(self, client: Chroma) -> list[tuple[str, dict[str, Any]]]:
         """Every collection's name and metadata, listed once per index version: only a write, under the
         lock, changes them, and it bumps the version. Listing them all on each query cost a search in
         one of many workspaces more than the search itself."""
         if self._writing or self._listing is None or self._listed_at != self._version:
-            listing = [(listed.name, dict(listed.metadata or {})) for listed in client.list_collections()]
+            listing = [(listed.name, dict(listed.metadata or {})) for listed in client.listing()]
             if self._writing:
                 return listing  # a write may add or drop collections as it goes: never kept
             self._listing, self._listed_at = listing, self._version
@@ -290,7 +239,7 @@ class Index:
             groups: dict[tuple[str, str], list[Entry]] = {}
             for entry in entries:
                 groups.setdefault((entry.kind, entry.model), []).append(entry)
-            batch = max(1, client.get_max_batch_size())
+            batch = max(1, client.batch_size())
             for (kind, model), group in groups.items():
                 target = self._collection(client, workspace, kind, model, create=True)
                 assert target is not None
@@ -312,7 +261,7 @@ class Index:
         with self.writing() as client:
             self._remove(client, workspace, upload_id)
 
-    def _remove(self, client: ClientAPI, workspace: str, upload_id: str) -> None:
+    def _remove(self, client: Chroma, workspace: str, upload_id: str) -> None:
         for collection in self._all(client, workspace):
             collection.delete(where={"upload_id": upload_id})
         self.words(workspace).remove(upload_id)
@@ -324,7 +273,7 @@ class Index:
         with self.writing() as client:
             found = self._all(client, workspace)
             for collection in found:
-                client.delete_collection(collection.name)
+                client.drop(collection.name)
             self.words(workspace).clear()
             self.fingerprints(workspace).clear()
         return len(found)

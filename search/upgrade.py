@@ -45,7 +45,7 @@ def to_workspaces(index: Index) -> Upgraded:
         return Upgraded()
     with index.writing() as client:
         collections = 0
-        for listed in client.list_collections():
+        for listed in client.listing():
             meta = dict(listed.metadata or {})
             if not listed.name.startswith(f"{index.config.collection_prefix}-") or "kind" not in meta \
                     or "workspace" in meta:

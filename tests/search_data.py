@@ -20,6 +20,8 @@ from tests.conftest import DATA
 
 FACES = DATA / "faces"
 FACE_MODEL = "dlib-resnet-128"
+# What the index server of the tests (search_support.index_server) admits.
+INDEX_TOKEN = "index-token-for-tests"
 
 
 @dataclass

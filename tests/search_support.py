@@ -4,26 +4,61 @@ for the legacy workspace or any other."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 
+from embedded.settings import free_port
 from embedded.stack import Stack
+from functions.catalog import PROJECT
 from scheduler.uploads import Uploads
 from search.index import Index
 from search.settings import IndexSettings
 from storage.client import Store
 from tests.conftest import make_account
 from tests.host_support import Host, start_host
-from tests.search_data import SearchEnv
+from tests.search_data import INDEX_TOKEN, SearchEnv
 from tests.ui_support import UNTHROTTLED
 from ui.settings import UiSettings
+
+
+@pytest.fixture(scope="session")
+def index_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The deployment's index server (`python -m search.server`: Chroma behind its token); its URL."""
+    port, chroma_port = free_port(), free_port()
+    environment = {
+        **os.environ, "PYTHONPATH": str(PROJECT), "MEDIALENS_INDEX_TOKEN": INDEX_TOKEN,
+        "MEDIALENS_INDEX_PATH": str(tmp_path_factory.mktemp("chroma")), "MEDIALENS_INDEX_SERVE_PORT": str(port),
+        "MEDIALENS_INDEX_CHROMA_PORT": str(chroma_port), "ANONYMIZED_TELEMETRY": "False",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "search.server"], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "the index server exited"
+        try:
+            answer = httpx.get(url + "/api/v2/heartbeat", headers={"Authorization": f"Bearer {INDEX_TOKEN}"})
+            if answer.status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the index server did not answer in 60 s"
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,42 +20,17 @@ import pytest
 import yaml
 from redis import Redis
 
-from embedded.settings import free_port
 from functions.catalog import PROJECT
 from search.index import IMAGES, Entry, Index
 from search.server import Chroma, TokenProxy, chroma_command
 from search.settings import IndexSettings
 from tests.gateway_config import deploy
+from tests.search_data import INDEX_TOKEN as TOKEN
 from tests.test_deploy_compose import TEMPLATE, VALUES, env
 
-TOKEN = "index-token-for-tests"
 WORKSPACE = "tokenws"
 
-
-@pytest.fixture(scope="module")
-def index_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port, chroma_port = free_port(), free_port()
-    environment = {
-        **os.environ, "PYTHONPATH": str(PROJECT), "MEDIALENS_INDEX_TOKEN": TOKEN,
-        "MEDIALENS_INDEX_PATH": str(tmp_path_factory.mktemp("chroma")), "MEDIALENS_INDEX_SERVE_PORT": str(port),
-        "MEDIALENS_INDEX_CHROMA_PORT": str(chroma_port), "ANONYMIZED_TELEMETRY": "False",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "search.server"], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "the index server exited"
-        try:
-            if httpx.get(url + "/api/v2/heartbeat", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the index server did not answer in 60 s"
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+pytest_plugins = ["tests.search_support"]
 
 
 def test_the_compose_file_runs_chroma_behind_the_apps_token() -> None:

@@ -16,7 +16,7 @@ from scheduler import keys
 from scheduler.analysis import readable
 from search import jobs, upgrade
 from search.contents import contents_of
-from search.index import SPACES, TEXT, OwnEmbeddings
+from search.index import SPACES, TEXT
 from search.people import face_id
 from search.words import words_of
 from storage.layout import LEGACY_WORKSPACE, result_key
@@ -61,7 +61,7 @@ def _search_keys(env: SearchEnv, needle: str) -> set[str]:
 
 def _collections(env: SearchEnv) -> list[tuple[str, dict[str, Any]]]:
     with env.index.reading() as client:
-        return [(found.name, dict(found.metadata or {})) for found in client.list_collections()]
+        return [(found.name, dict(found.metadata or {})) for found in client.listing()]
 
 
 def test_the_same_face_in_two_workspaces_is_a_person_in_each_that_sees_only_its_own(
@@ -221,11 +221,8 @@ def _index_as_before_workspaces(env: SearchEnv, upload: str, persons: dict[int, 
     entries, faces = jobs.entries_for(contents)
     with env.index.writing() as client:
         for entry in entries:
-            collection = client.get_or_create_collection(
-                _old_collection(prefix, entry.kind, entry.model), embedding_function=OwnEmbeddings(),  # type: ignore[arg-type]
-                configuration={"hnsw": {"space": SPACES[entry.kind]}},  # type: ignore[arg-type,typeddict-item]
-                metadata={"kind": entry.kind, "model": entry.model},
-            )
+            collection = client.create(_old_collection(prefix, entry.kind, entry.model), SPACES[entry.kind],
+                                       {"kind": entry.kind, "model": entry.model})
             collection.upsert(ids=[entry.id], embeddings=np.asarray([entry.embedding], dtype=np.float32),
                               metadatas=[{**entry.metadata, "upload_id": upload}],
                               documents=[entry.document or ""] if entry.kind == TEXT else None)

@@ -58,7 +58,7 @@ def traces(stack: Stack, redis: Redis, marks: list[str]) -> list[str]:
                  for name, value in stack.environment().items() if name.startswith("MEDIALENS_INDEX_")}
     index = Index(redis, IndexSettings.model_validate(index_env))
     with index.reading() as client:
-        for collection in client.list_collections():
+        for collection in client.listing():
             meta = json.dumps(collection.metadata or {}) + collection.name
             found += [f"chroma {collection.name}" for m in marks if m in meta]
     return found

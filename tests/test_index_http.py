@@ -1,0 +1,123 @@
+"""The index over HTTP (search/chroma_http.py: what every service of a stack uses) answers as the embedded
+Chroma does through Chroma's own client, and what it makes is what that client makes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import httpx
+import numpy as np
+import pytest
+from redis import Redis
+
+from functions.catalog import PROJECT
+from search import upgrade
+from search.chroma_local import OwnEmbeddings
+from search.index import FACES, IMAGES, SPACES, TEXT, Entry, Index
+from search.settings import IndexSettings
+from storage.layout import LEGACY_WORKSPACE
+from tests.search_data import INDEX_TOKEN
+
+pytest_plugins = ["tests.search_support"]
+
+WORKSPACE, OTHER = "ws-a", "ws-b"
+COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
+
+
+@pytest.fixture(params=["server", "embedded"])
+def index(request: pytest.FixtureRequest, redis_db: Redis, tmp_path: Path) -> Iterator[Index]:
+    """An index of collections of its own: on the index server (the prefix keeps them apart), or embedded."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    if request.param == "server":
+        config = IndexSettings(server_url=request.getfixturevalue("index_server"), token=INDEX_TOKEN,
+                               collection_prefix=prefix)
+    else:
+        config = IndexSettings(path=tmp_path / "chroma", server_url="", collection_prefix=prefix)
+    made = Index(redis_db, config)
+    yield made
+    made.close()
+
+
+def entries(upload: str, rows: np.ndarray, kind: str = IMAGES) -> list[Entry]:
+    return [Entry(f"{upload}-{n}", kind, "m", row.tolist(), {"n": n},
+                  document=f"passage {n} of {upload}" if kind == TEXT else None) for n, row in enumerate(rows)]
+
+
+def test_vectors_written_are_found_nearest_first_with_their_metadata(index: Index) -> None:
+    rows = np.random.default_rng(1).normal(size=(8, 16)).astype(np.float32)
+    assert index.replace(WORKSPACE, "u1", entries("u1", rows)) == 8
+    hits = index.nearest(WORKSPACE, IMAGES, "m", rows[3].tolist(), 3)
+    assert hits[0].id == "u1-3" and len(hits) == 3
+    assert hits[0].distance == pytest.approx(0.0, abs=1e-5) and hits[0].metadata == {"n": 3, "upload_id": "u1"}
+    assert [hit.distance for hit in hits] == sorted(hit.distance for hit in hits)
+    stored = index.get(WORKSPACE, IMAGES, "m", {"upload_id": "u1"})
+    kept = {hit.id: hit.embedding for hit in stored}["u1-5"]
+    assert kept is not None and np.allclose(kept, rows[5], rtol=1e-6), "kept within float32 rounding"
+
+
+def test_face_distances_are_plain_euclidean(index: Index) -> None:
+    rows = np.array([[0.0, 0.0, 0.0, 0.1], [3.0, 4.0, 0.0, 0.1]], dtype=np.float32)
+    index.replace(WORKSPACE, "u1", entries("u1", rows, FACES))
+    hits = index.nearest(WORKSPACE, FACES, "m", [0.0, 0.0, 0.0, 0.1], 2)
+    assert SPACES[FACES] == "l2" and [round(hit.distance, 4) for hit in hits] == [0.0, 5.0]
+    stored = index.get(WORKSPACE, FACES, "m", {"upload_id": "u1"})
+    kept = [hit.embedding for hit in sorted(stored, key=lambda hit: hit.id)]
+    assert np.array_equal(np.asarray(kept, dtype=np.float32), rows), "kept bit for bit"
+
+
+def test_counts_reads_and_removals_keep_to_their_upload_and_workspace(index: Index) -> None:
+    rng = np.random.default_rng(2)
+    index.replace(WORKSPACE, "u1", entries("u1", rng.normal(size=(3, 8)), TEXT))
+    index.replace(WORKSPACE, "u2", entries("u2", rng.normal(size=(2, 8)), TEXT))
+    index.replace(OTHER, "u3", entries("u3", rng.normal(size=(4, 8)), TEXT))
+    index.replace(WORKSPACE, "u1", entries("u1", rng.normal(size=(3, 8)), TEXT))  # indexing again changes nothing
+    assert (index.count(WORKSPACE), index.count(WORKSPACE, "u1"), index.count(OTHER)) == (5, 3, 4)
+    assert [hit.id for hit in index.by_ids(WORKSPACE, TEXT, ["u2-1", "u3-0", "u1-0"])] == ["u2-1", "u1-0"]
+    found, complete = index.containing(WORKSPACE, TEXT, "PASSAGE 1 OF U", limit=10, max_chunks=100)
+    assert sorted(hit.id for hit in found) == ["u1-1", "u2-1"] and complete
+    assert index.nearest(OTHER, IMAGES, "m", [0.0] * 8, 5) == [], "no collection of that kind: nothing"
+    index.remove(WORKSPACE, "u1")
+    assert (index.count(WORKSPACE), index.count(OTHER)) == (2, 4)
+    assert index.drop_workspace(WORKSPACE) == 1 and index.count(WORKSPACE) == 0 and index.count(OTHER) == 4
+
+
+def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Index) -> None:
+    prefix = index.config.collection_prefix
+    with index.writing() as chroma:
+        old = chroma.create(f"{prefix}-{IMAGES}-m", SPACES[IMAGES], {"kind": IMAGES, "model": "m"})
+        old.upsert(ids=["x"], embeddings=np.ones((1, 4), dtype=np.float32), metadatas=[{"upload_id": "u1"}])
+    assert upgrade.to_workspaces(index).collections == 1
+    assert [hit.id for hit in index.nearest(LEGACY_WORKSPACE, IMAGES, "m", [1.0] * 4, 1)] == ["x"]
+
+
+def test_a_collection_made_over_http_is_the_one_chromas_own_client_makes(index_server: str, redis_db: Redis) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    ours = Index(redis_db, IndexSettings(server_url=index_server, token=INDEX_TOKEN, collection_prefix=prefix))
+    ours.replace(WORKSPACE, "u1", entries("u1", np.eye(4, dtype=np.float32)))
+    [name] = [c.name for c in ours._all(ours._fresh_client(), WORKSPACE)]
+    client = chromadb.HttpClient(host="127.0.0.1", port=int(index_server.rsplit(":", 1)[1]),
+                                 headers={"Authorization": f"Bearer {INDEX_TOKEN}"})
+    theirs = client.get_or_create_collection(
+        f"{prefix}-theirs", embedding_function=OwnEmbeddings(),  # type: ignore[arg-type]
+        configuration={"hnsw": {"space": SPACES[IMAGES]}},  # type: ignore[arg-type,typeddict-item]
+        metadata={"kind": IMAGES, "model": "m", "workspace": WORKSPACE})
+    read = {found["name"]: found for found in httpx.get(
+        index_server + COLLECTIONS, headers={"Authorization": f"Bearer {INDEX_TOKEN}"}).json()}
+    assert read[name]["configuration_json"] == read[theirs.name]["configuration_json"]
+    assert read[name]["metadata"] == read[theirs.name]["metadata"]
+    ours.close()
+
+
+def test_a_worker_holds_neither_chromas_client_nor_a_web_framework() -> None:
+    # Each was 11 and 6 MiB in every worker, which only sends HTTP requests to the index (issue 17).
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import json, sys, scheduler.worker; print(json.dumps(sorted(sys.modules)))"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=120, check=True)
+    packages = {name.split(".")[0] for name in json.loads(loaded.stdout)}
+    assert not packages & {"chromadb", "flask"}
