@@ -2,37 +2,44 @@
 
 The chromadb package's HttpClient brings the whole client with it (its settings, gRPC, OpenTelemetry):
 11 MiB in every worker and web app, which only send the index's few requests over HTTP (issue 17).
-These are those requests, in the shapes Chroma's own client sends them, so collections made by
+These are those requests, with the paths and bodies chromadb 1.x's client sends (vectors packed in
+base64 where the server reads them so, a quarter of their size as decimals), so collections made by
 either are the same. The bearer token goes with each (search/server.py checks it).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import numpy as np
 
-from .collections import OWN_EMBEDDINGS, Metadata
+from .vector_store import OWN_EMBEDDINGS, Metadata
 
 API = "/api/v2"
 COLLECTIONS = "/tenants/default_tenant/databases/default_database/collections"
-# Longest wait for one request: a large upsert, or a server busy compacting.
-TIMEOUT_S = 300.0
+# Longest wait for one answer (a large upsert, a server busy compacting); a server that is not there
+# is known sooner.
+TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
 class ChromaError(RuntimeError):
-    """Chroma refused a request or could not answer it."""
+    """Chroma refused a request or could not answer it; ``kind`` is Chroma's name for the error."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, kind: str = "") -> None:
         super().__init__(f"the index answered {status}: {message}")
-        self.status = status
+        self.status, self.kind = status, kind
 
 
-def vectors(embeddings: Any) -> list[list[float]]:
+def decimals(embeddings: Any) -> list[list[float]]:
     return np.asarray(embeddings, dtype=np.float32).tolist()  # type: ignore[no-any-return]
 
+
+def packed(embeddings: Any) -> list[str]:
+    """Each vector's little-endian float32 bytes in base64, as chromadb's client sends them."""
+    return [base64.b64encode(row.tobytes()).decode() for row in np.asarray(embeddings, dtype="<f4")]
 
 
 class RemoteCollection:
@@ -47,8 +54,9 @@ class RemoteCollection:
 
     def upsert(self, *, ids: list[str], embeddings: Any, metadatas: list[Metadata],
                documents: list[str] | None = None) -> None:
-        self._post("upsert", {"ids": ids, "embeddings": vectors(embeddings), "metadatas": metadatas,
-                              "documents": documents, "uris": None})
+        sent = packed(embeddings) if self._chroma.checks().get("supports_base64_encoding") else decimals(embeddings)
+        self._post("upsert", {"ids": ids, "embeddings": sent, "metadatas": metadatas, "documents": documents,
+                              "uris": None})
 
     def delete(self, *, where: Metadata) -> None:
         self._post("delete", {"ids": None, "where": where, "where_document": None})
@@ -63,7 +71,7 @@ class RemoteCollection:
 
     def query(self, *, query_embeddings: Any, n_results: int, where: Metadata | None = None,
               include: list[str]) -> Any:
-        return self._post("query", {"ids": None, "query_embeddings": vectors(query_embeddings),
+        return self._post("query", {"ids": None, "query_embeddings": decimals(query_embeddings),
                                     "n_results": n_results, "where": where, "where_document": None,
                                     "include": include})
 
@@ -74,11 +82,11 @@ class RemoteCollection:
 
 
 class ChromaHttp:
-    """A Chroma server's collections (search/collections.py's `Chroma`)."""
+    """A Chroma server's collections (search/vector_store.py's `Chroma`)."""
 
     def __init__(self, url: str, token: str = "") -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/") + API, headers=headers, timeout=TIMEOUT_S)
+        self._http = httpx.Client(base_url=url.rstrip("/") + API, headers=headers, timeout=TIMEOUT)
         self._checks: dict[str, Any] | None = None
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -88,11 +96,18 @@ class ChromaHttp:
             raise ChromaError(0, f"no answer ({exc})") from exc
         if not reply.is_success:
             try:
-                message = str(reply.json().get("message") or reply.text)
+                said = reply.json()
             except ValueError:
-                message = reply.text
-            raise ChromaError(reply.status_code, message)
+                said = None
+            said = said if isinstance(said, dict) else {}
+            raise ChromaError(reply.status_code, str(said.get("message") or reply.text), str(said.get("error", "")))
         return reply.json()
+
+    def checks(self) -> dict[str, Any]:
+        """What the server takes (the most vectors one write may carry, packed vectors), asked once."""
+        if self._checks is None:
+            self._checks = dict(self.request("GET", "/pre-flight-checks"))
+        return self._checks
 
     def listing(self) -> list[RemoteCollection]:
         return [RemoteCollection(self, info) for info in self.request("GET", COLLECTIONS)]
@@ -109,18 +124,12 @@ class ChromaHttp:
         try:
             return RemoteCollection(self, self.request("GET", f"{COLLECTIONS}/{quote(name, safe='')}"))
         except ChromaError as error:
-            if error.status == httpx.codes.NOT_FOUND:
+            if error.kind == "NotFoundError":  # Chroma's own answer, not a 404 of something in between
                 return None
             raise
 
     def drop(self, name: str) -> None:
         self.request("DELETE", f"{COLLECTIONS}/{quote(name, safe='')}")
-
-    def checks(self) -> dict[str, Any]:
-        """What the server takes (the most vectors one write may carry), asked once."""
-        if self._checks is None:
-            self._checks = dict(self.request("GET", "/pre-flight-checks"))
-        return self._checks
 
     def batch_size(self) -> int:
         return int(self.checks().get("max_batch_size", -1))

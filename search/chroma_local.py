@@ -14,7 +14,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from .collections import OWN_EMBEDDINGS, Metadata, VectorCollection
+from .vector_store import OWN_EMBEDDINGS, Metadata, VectorCollection
 
 
 @register_embedding_function
@@ -40,7 +40,7 @@ class OwnEmbeddings(EmbeddingFunction[Documents]):
 
 
 class LocalChroma:
-    """The collections of the Chroma in ``path`` (search/collections.py's `Chroma`)."""
+    """The collections of the Chroma in ``path`` (search/vector_store.py's `Chroma`)."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,9 @@ from scheduler import keys
 from scheduler.context import current
 
 from .chroma_http import ChromaHttp
-from .collections import Chroma, VectorCollection
 from .fingerprints import Fingerprint, Fingerprints
 from .settings import IndexSettings, settings
+from .vector_store import Chroma, VectorCollection
 from .words import WordIndex
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ IMAGES, FACES, TEXT = "images", "faces", "text"
 SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
 # Documents read per request while scanning for a partial word.
 SCAN_PAGE = 1000
-# Chroma's client side of token auth: it sends the token as a bearer token.
 
 
 class IndexBusy(RuntimeError):

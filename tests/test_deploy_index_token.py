@@ -21,6 +21,7 @@ import yaml
 from redis import Redis
 
 from functions.catalog import PROJECT
+from search.chroma_http import ChromaError
 from search.index import IMAGES, Entry, Index
 from search.server import Chroma, TokenProxy, chroma_command
 from search.settings import IndexSettings
@@ -71,8 +72,9 @@ def test_a_request_without_the_token_is_refused(index_server: str, headers: dict
 
 def test_a_client_without_the_token_gets_nothing(index_server: str, redis_db: Redis) -> None:
     index = Index(redis_db, IndexSettings(server_url=index_server))
-    with pytest.raises(Exception, match="bearer token"):
+    with pytest.raises(ChromaError, match="bearer token") as refused:
         index.count(WORKSPACE)
+    assert refused.value.status == 401
     # Chroma's own client, as any other caller on the network would use it.
     with pytest.raises(Exception, match=r"Unauthorized|bearer token"):
         chromadb.HttpClient(host="127.0.0.1", port=int(index_server.rsplit(":", 1)[1])).list_collections()

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 Metadata = Mapping[str, Any]
+# The embedding function every collection names: medialens passes its own vectors, so Chroma never embeds.
+OWN_EMBEDDINGS = "medialens-own-embeddings"
 
 
 class VectorCollection(Protocol):
@@ -57,6 +59,3 @@ class Chroma(Protocol):
         ...
 
     def close(self) -> None: ...
-
-# The embedding function every collection names: medialens passes its own vectors, so Chroma never embeds.
-OWN_EMBEDDINGS = "medialens-own-embeddings"
