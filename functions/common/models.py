@@ -65,6 +65,7 @@ def onnx_session_options() -> Any:
 _models: weakref.WeakSet[Model[Any]] = weakref.WeakSet()
 _call_models: ContextVar[set[Model[Any]] | None] = ContextVar("medialens_call_models", default=None)
 _activity = threading.Lock()
+_ended = threading.Event()  # a call ended since the heap was last trimmed
 _watching = threading.Event()
 
 
@@ -154,6 +155,7 @@ def call() -> Iterator[None]:
             for model in used:
                 model._users -= 1
                 model._used = now
+        _ended.set()
 
 
 def unload_idle(idle_s: float) -> list[Model[Any]]:
@@ -170,23 +172,37 @@ def unload_idle(idle_s: float) -> list[Model[Any]]:
 
 
 def watch_idle() -> None:
-    """Starts, once per process, the thread that unloads idle models (none when `model_idle_s` is 0)."""
-    idle_s = settings().model_idle_s
-    if idle_s <= 0 or _watching.is_set():
+    """Starts, once per process, the thread that unloads idle models (none when `model_idle_s` is 0) and gives
+    back to the system the heap that ended calls freed."""
+    if _watching.is_set():
         return
     _watching.set()
 
     def watch() -> None:
         while True:
             idle = settings().model_idle_s  # read each time: a changed setting applies without a restart
-            time.sleep(min(max(idle / 4, 0.05), 1.0))
+            time.sleep(min(max(idle / 4, 0.05), 1.0) if idle > 0 else 1.0)
             try:
                 if idle > 0:
                     unload_idle(idle)
+                if _ended.is_set():
+                    _ended.clear()
+                    trim_heap()
             except Exception:  # the watcher must outlive one engine that fails to unload
                 logger.exception("unloading idle models failed")
 
     threading.Thread(target=watch, name="unload-idle-models", daemon=True).start()
+
+
+def trim_heap() -> None:
+    """Gives back to the system the pages that freed memory left whole inside glibc's heap, wherever they
+    lie (glibc itself returns only what is free at the heap's top). A call's tensors and buffers leave such
+    pages behind: in the functions host after 24 pictures of six analyzers, 1,915 MiB held without trimming
+    and 1,602 with it, at the same speed (measured, issue 17)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the pools stay with the process
+        pass
 
 
 def _return_memory() -> None:
@@ -199,10 +215,7 @@ def _return_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:
         pass
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the pools stay with the process
-        pass
+    trim_heap()
 
 
 def combined_info(*models: Model[Any]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import analyzer_fixtures
+import pytest
 from analyzer_media import encode, render_text
 
 from functions.common import contract, models
@@ -74,3 +75,15 @@ def test_the_watcher_unloads_a_model_idle_for_the_set_time(
         time.sleep(0.1)
     assert not model.loaded, "a model idle past model_idle_s stayed loaded"
     model.load()
+
+
+def test_what_a_call_freed_goes_back_to_the_system_once_it_ends(
+    call_function: Call, source_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trimmed = threading.Event()
+    read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))  # the watcher runs
+    models._ended.clear()
+    monkeypatch.setattr(models, "trim_heap", trimmed.set)
+    assert not trimmed.wait(2.5), "trimmed with no call ended"
+    read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))
+    assert trimmed.wait(10), "the heap was not trimmed after the call ended"
