@@ -88,14 +88,28 @@ class EmbeddedSettings(BaseSettings):
         return {f"MEDIALENS_EMBEDDED_{name.upper()}": str(value) for name, value in self.model_dump().items()}
 
 
+def outgoing_ports() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (Linux's default where it says none)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
 def free_port_base(span: int = 20) -> int:
-    """A base port with `span` free ports above it, and their +10000 twins (SeaweedFS gRPC)."""
+    """A base port with `span` free ports above it, and their +10000 twins (SeaweedFS gRPC), below the ports
+    the kernel gives outgoing connections: one of those can hold a port of the block from before the check
+    (a client's connection answers no check) or take it after, and a service of the stack then cannot bind."""
+    first, last = 10000, min(outgoing_ports()[0], 55000) - 10000 - span  # the twins end below them too
+    if last - first < 20 * span:  # a kernel that gives out nearly every port: any block will do
+        first, last = 20000, 45000
     for _ in range(200):
-        base = random.randrange(20000, 45000, span)
+        base = random.randrange(first, last, span)
         ports = [base + i for i in range(span)] + [base + 10000 + i for i in range(span)]
         if all(port_free(port) for port in ports):
             return base
-    raise RuntimeError("no block of free ports found between 20000 and 55000")
+    raise RuntimeError(f"no block of free ports found between {first} and {last + 10000 + span}")
 
 
 def port_free(port: int) -> bool:

@@ -14,7 +14,7 @@ import psutil
 from PIL import Image
 from skimage import data as samples
 
-from embedded.settings import EmbeddedSettings, on_free_ports
+from embedded.settings import EmbeddedSettings, on_free_ports, outgoing_ports
 from embedded.stack import PROJECT, Stack, alive
 
 
@@ -57,6 +57,14 @@ def test_every_weed_process_collects_before_its_heap_grows_by_a_quarter(running_
         assert time.monotonic() < deadline, "the bridge runs no weed tail"
         time.sleep(0.2)
     assert all(tail.get("GOGC") == wanted for tail in tails)
+
+
+def test_a_second_stack_listens_below_the_ports_of_outgoing_connections(tmp_path: Path) -> None:
+    # A client's connection held the web app's port of a test stack in the ephemeral range: it could not bind.
+    settings = on_free_ports(tmp_path / "state", tmp_path / "models")
+    highest = max(settings.seaweed_port_base + 10000 + 19, settings.redis_port, settings.gateway_port,
+                  settings.intake_port, settings.ui_port, settings.index_port, *settings.shared_ports)
+    assert highest < outgoing_ports()[0]
 
 
 def test_down_stops_everything_up_started(tmp_path: Path) -> None:
