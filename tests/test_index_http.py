@@ -30,16 +30,19 @@ WORKSPACE, OTHER = "ws-a", "ws-b"
 COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
 
 
+def on_server(index_server: str, redis_db: Redis) -> Index:
+    """An index of collections of its own on the index server: the prefix keeps them apart."""
+    return Index(redis_db, IndexSettings(server_url=index_server, token=INDEX_TOKEN,
+                                         collection_prefix=f"t{uuid.uuid4().hex[:10]}"))
+
+
 @pytest.fixture(params=["server", "embedded"])
 def index(request: pytest.FixtureRequest, redis_db: Redis, tmp_path: Path) -> Iterator[Index]:
-    """An index of collections of its own: on the index server (the prefix keeps them apart), or embedded."""
-    prefix = f"t{uuid.uuid4().hex[:10]}"
+    """An index of collections of its own: on the index server, or embedded."""
     if request.param == "server":
-        config = IndexSettings(server_url=request.getfixturevalue("index_server"), token=INDEX_TOKEN,
-                               collection_prefix=prefix)
+        made = on_server(request.getfixturevalue("index_server"), redis_db)
     else:
-        config = IndexSettings(path=tmp_path / "chroma", server_url="", collection_prefix=prefix)
-    made = Index(redis_db, config)
+        made = Index(redis_db, IndexSettings(path=tmp_path / "chroma", server_url=""))
     yield made
     made.close()
 
@@ -94,11 +97,6 @@ def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Inde
         old.upsert(ids=["x"], embeddings=np.ones((1, 4), dtype=np.float32), metadatas=[{"upload_id": "u1"}])
     assert upgrade.to_workspaces(index).collections == 1
     assert [hit.id for hit in index.nearest(LEGACY_WORKSPACE, IMAGES, "m", [1.0] * 4, 1)] == ["x"]
-
-
-def on_server(index_server: str, redis_db: Redis) -> Index:
-    return Index(redis_db, IndexSettings(server_url=index_server, token=INDEX_TOKEN,
-                                         collection_prefix=f"t{uuid.uuid4().hex[:10]}"))
 
 
 def test_an_upload_with_thousands_of_vectors_is_indexed_whole(index_server: str, redis_db: Redis) -> None:
