@@ -65,8 +65,12 @@ def onnx_session_options() -> Any:
 _models: weakref.WeakSet[Model[Any]] = weakref.WeakSet()
 _call_models: ContextVar[set[Model[Any]] | None] = ContextVar("medialens_call_models", default=None)
 _activity = threading.Lock()
+_in_flight = 0  # calls running in this process, counted under `_activity`
 _ended = threading.Event()  # a call ended since the heap was last trimmed
 _watching = threading.Event()
+# While calls keep running, the heap is trimmed at most this often: each trim hands back pages the next calls
+# fault in again (OCR cost 15 % more CPU per image in the pipeline with a trim every second, issue 17).
+BUSY_TRIM_S = 10.0
 
 
 class Model(ABC, Generic[Output]):
@@ -143,14 +147,18 @@ class Model(ABC, Generic[Output]):
 @contextmanager
 def call() -> Iterator[None]:
     """One call of a function: the models it loads stay loaded until it ends."""
+    global _in_flight
     watch_idle()
     token = _call_models.set(set())
+    with _activity:
+        _in_flight += 1
     try:
         yield
     finally:
         used = _call_models.get() or set()
         _call_models.reset(token)
         with _activity:
+            _in_flight -= 1
             now = time.monotonic()
             for model in used:
                 model._users -= 1
@@ -173,21 +181,24 @@ def unload_idle(idle_s: float) -> list[Model[Any]]:
 
 def watch_idle() -> None:
     """Starts, once per process, the thread that unloads idle models (none when `model_idle_s` is 0) and gives
-    back to the system the heap that ended calls freed."""
+    back to the system the heap that ended calls freed: once no call runs, or every `BUSY_TRIM_S` while calls
+    keep running."""
     if _watching.is_set():
         return
     _watching.set()
 
     def watch() -> None:
+        trimmed = time.monotonic()
         while True:
             idle = settings().model_idle_s  # read each time: a changed setting applies without a restart
             time.sleep(min(max(idle / 4, 0.05), 1.0) if idle > 0 else 1.0)
             try:
                 if idle > 0:
                     unload_idle(idle)
-                if _ended.is_set():
+                if _ended.is_set() and (_in_flight == 0 or time.monotonic() - trimmed >= BUSY_TRIM_S):
                     _ended.clear()
                     trim_heap()
+                    trimmed = time.monotonic()
             except Exception:  # the watcher must outlive one engine that fails to unload
                 logger.exception("unloading idle models failed")
 
@@ -198,7 +209,7 @@ def trim_heap() -> None:
     """Gives back to the system the pages that freed memory left whole inside glibc's heap, wherever they
     lie (glibc itself returns only what is free at the heap's top). A call's tensors and buffers leave such
     pages behind: in the functions host after 24 pictures of six analyzers, 1,915 MiB held without trimming
-    and 1,602 with it, at the same speed (measured, issue 17)."""
+    and 1,602 with it (measured, issue 17)."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the pools stay with the process

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import analyzer_fixtures
@@ -38,12 +39,13 @@ def test_an_unloaded_model_answers_the_same_after_loading_again(
     assert model.loaded
 
 
-def test_a_model_a_call_is_using_is_not_unloaded() -> None:
-    model = engines.engine()
+@contextmanager
+def call_in_flight(inside: Callable[[], object] = lambda: None) -> Iterator[None]:
+    """A function's call, running ``inside`` and then waiting in a thread of its own until the block ends."""
     started, release = threading.Event(), threading.Event()
 
     def analyze(request: contract.Request) -> dict[str, Any]:
-        model.load()
+        inside()
         started.set()
         release.wait(60)
         return {}
@@ -55,11 +57,17 @@ def test_a_model_a_call_is_using_is_not_unloaded() -> None:
     call.start()
     try:
         assert started.wait(60)
-        assert model not in models.unload_idle(0), "unloaded under a call in flight"
-        assert model.loaded
+        yield
     finally:
         release.set()
         call.join(60)
+
+
+def test_a_model_a_call_is_using_is_not_unloaded() -> None:
+    model = engines.engine()
+    with call_in_flight(model.load):
+        assert model not in models.unload_idle(0), "unloaded under a call in flight"
+        assert model.loaded
     assert model in models.unload_idle(0), "the call ended: the model is idle"
     model.load()
 
@@ -87,3 +95,20 @@ def test_what_a_call_freed_goes_back_to_the_system_once_it_ends(
     assert not trimmed.wait(2.5), "trimmed with no call ended"
     read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))
     assert trimmed.wait(10), "the heap was not trimmed after the call ended"
+
+
+def test_calls_in_flight_defer_the_trim_to_its_busy_period(
+    call_function: Call, source_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trimmed = threading.Event()
+    read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))  # the watcher runs
+    monkeypatch.setattr(models, "trim_heap", trimmed.set)
+    monkeypatch.setattr(models, "BUSY_TRIM_S", 3600.0)
+    with call_in_flight():
+        read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))
+        assert not trimmed.wait(2.5), "trimmed while a call ran, before the busy period was over"
+        monkeypatch.setattr(models, "BUSY_TRIM_S", 0.0)
+        assert trimmed.wait(10), "calls that keep running put the trim off for ever"
+        trimmed.clear()
+        monkeypatch.setattr(models, "BUSY_TRIM_S", 3600.0)
+    assert trimmed.wait(10), "the heap was not trimmed once no call ran"
