@@ -36,9 +36,11 @@ from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
 from functions.common import logs
 from functions.common.device import device
 from functions.common.origins import Origin, allow_list, allowed
+from functions.common.settings import settings as function_settings
 
 from . import metrics
 from .memory import MemoryBound
+from .slots import Slots, default_count
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -74,6 +76,13 @@ class HostSettings(BaseSettings):
     )
     tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
     tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
+    slots: int = Field(
+        0, description="Calls that run at once; more wait their turn (host/slots.py). 0: one per core this host may "
+        "use, divided by MEDIALENS_FN_THREADS.",
+    )
+    slot_wait_s: float = Field(
+        10.0, description="Longest a call waits for its turn before it runs beside the others all the same."
+    )
     memory_bound: bool = Field(
         True, description="Bound the memory of calls in flight by their stack.yml limits.memory (host/memory.py)."
     )
@@ -114,8 +123,9 @@ class Served:
     at once and each function says "loading" (503) until it is ready, as a faasd replica would.
     """
 
-    def __init__(self, spec: FunctionSpec, bound: MemoryBound | None = None) -> None:
+    def __init__(self, spec: FunctionSpec, slots: Slots, bound: MemoryBound | None = None) -> None:
         self.spec = spec
+        self.slots = slots
         self.bound = bound
         self.handler: ModuleType | None = None
         self.invocations = 0
@@ -134,12 +144,13 @@ class Served:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        if self.bound is None:
-            response: Response = template.invoke(self.handler, event)
-            return response
-        with self.bound.call(self.spec.memory_limit):
-            bounded: Response = template.invoke(self.handler, event)
-            return bounded
+        with self.slots.turn():
+            if self.bound is None:
+                response: Response = template.invoke(self.handler, event)
+                return response
+            with self.bound.call(self.spec.memory_limit):
+                bounded: Response = template.invoke(self.handler, event)
+                return bounded
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None
@@ -225,16 +236,18 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     if unknown:
         raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
     served: dict[str, Served] = {}
+    slots = Slots(settings.slots or default_count(function_settings().threads), settings.slot_wait_s)
     bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values()))
     for name, spec in catalog.items():
         if not wanted or name in wanted:
-            served[name] = Served(spec, bound if settings.memory_bound else None)
+            served[name] = Served(spec, slots, bound if settings.memory_bound else None)
     pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
-    # The pool's own queue has no bound: each accepted call holds a slot until it has run.
+    # The pool's own queue has no bound: each accepted call holds a place until it has run.
     pending = threading.BoundedSemaphore(settings.async_pending)
     callbacks = settings.callbacks()
     app = Flask(__name__)
     app.config["served"] = served
+    app.config["slots"] = slots
     metrics.install(app)
 
     def lookup(name: str) -> Served | Response:

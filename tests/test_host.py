@@ -203,10 +203,11 @@ def test_a_function_whose_model_is_loading_answers_not_ready() -> None:
 def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
     from functions.catalog import PROJECT, FunctionSpec
     from host.server import Served
+    from host.slots import Slots
 
     spec = FunctionSpec("broken", "python3-http-debian", PROJECT / "functions" / "no_such_function", "img/broken:1",
                         {}, {}, {}, {"memory": "64Mi"})
-    broken = Served(spec)
+    broken = Served(spec, Slots(1, 0.0))
     assert broken.readiness.wait(30)
     assert broken.handler is None and "No module named" in (broken.readiness.error or "")
     described = broken.describe()
@@ -240,3 +241,49 @@ def test_a_call_reaches_the_handler_as_the_template_presents_it(host: Any, monke
     loading = client.post("/function/probe", headers=bearer)
     assert loading.status_code == 503 and loading.headers["Retry-After"] == "1"
     loaded.set()
+
+
+def test_calls_take_turns_on_the_cores_and_wait_for_one_only_so_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One turn: a second call starts when the first ends; once the wait is short, a call runs beside a long one."""
+    app = create_app(HostSettings(functions="probe", token=TOKEN, slots=1, slot_wait_s=60))
+    probe = app.config["served"]["probe"]
+    assert probe.readiness.wait(60)
+    entered: queue.Queue[bytes] = queue.Queue()
+    release = threading.Event()
+
+    def handle(event: Any, context: Any) -> dict[str, Any]:
+        entered.put(event.body)
+        release.wait(60)
+        return {"statusCode": 200, "body": {}}
+
+    monkeypatch.setattr(probe, "handler", types.SimpleNamespace(handle=handle))
+    replies: queue.Queue[int] = queue.Queue()
+
+    def call(body: bytes) -> threading.Thread:
+        def run() -> None:
+            bearer = {"Authorization": f"Bearer {TOKEN}"}
+            replies.put(app.test_client().post("/function/probe", data=body, headers=bearer).status_code)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    calls = [call(b"first")]
+    assert entered.get(timeout=30) == b"first"
+    calls.append(call(b"second"))
+    with pytest.raises(queue.Empty):
+        entered.get(timeout=1.5)  # the second waits for the first's turn
+    release.set()
+    assert entered.get(timeout=30) == b"second"
+    for thread in calls:
+        thread.join(30)
+    release.clear()
+    app.config["slots"].wait_s = 0.5
+    calls = [call(b"long")]
+    assert entered.get(timeout=30) == b"long"
+    calls.append(call(b"short"))
+    assert entered.get(timeout=30) == b"short", "a call waited past its wait for a turn"
+    release.set()
+    for thread in calls:
+        thread.join(30)
+    assert [replies.get(timeout=1) for _ in range(4)] == [200] * 4
