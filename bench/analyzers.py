@@ -161,12 +161,25 @@ def together(
     images = sum(row["images"] for row in rows)
     wall = max(row["wall_s"] for row in rows)
     return {
+        "analyzers": names,
         "processes": processes,
         "images": images,
         "wall_s": round(wall, 1),
         "cpu_ms_per_image": round(sum(row["cpu_s"] for row in rows) / images * 1000, 1),
         "images_per_hour": round(images / wall * 3600),
     }
+
+
+def together_again(images: list[bytes], earlier: dict[str, Any], models: random_models.ModelDir) -> dict[str, Any]:
+    """`together` as an ``earlier`` reading of it ran, on ``images``: the same bound measured later in a run."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "images.pickle"
+        path.write_bytes(pickle.dumps(images))
+        return together(path, earlier["analyzers"], model_env(models), earlier["processes"])
+
+
+def model_env(models: random_models.ModelDir) -> dict[str, str]:
+    return {"MEDIALENS_FN_MODEL_DIR": str(models.path)}
 
 
 def side_by_side_processes(cores: int, peak_rss_mb: Iterable[float]) -> int:
@@ -244,7 +257,7 @@ def run(
         path = Path(folder) / "images.pickle"
         path.write_bytes(pickle.dumps(chosen))
         models = models or random_models.model_dir(Path(folder) / "models", CACHE, analyzers)
-        env = {"MEDIALENS_FN_MODEL_DIR": str(models.path)}
+        env = model_env(models)
         for name in analyzers:
             if name == "summarize":
                 summary = _worker(["summarize"], env)
