@@ -122,13 +122,14 @@ def measure_together(names: list[str], images: list[bytes], ready: Path, go: Pat
 
 
 def together(
-    path: Path, names: list[str], env: dict[str, str], processes: int, ready_s: float = 600.0
+    images: list[bytes], names: list[str], env: dict[str, str], processes: int, ready_s: float = 600.0
 ) -> dict[str, Any]:
     """The inference bound with every core busy: ``processes`` processes, each with every analyzer loaded, put
     the same images through them at the same moment. Cores running inference side by side can slow each other,
     which a bound from one analyzer at a time, spread over the cores, does not see."""
     with tempfile.TemporaryDirectory() as folder:
-        go = Path(folder) / "go"
+        path, go = Path(folder) / "images.pickle", Path(folder) / "go"
+        path.write_bytes(pickle.dumps(images))
         started: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
         try:
             for number in range(processes):
@@ -168,14 +169,6 @@ def together(
         "cpu_ms_per_image": round(sum(row["cpu_s"] for row in rows) / images * 1000, 1),
         "images_per_hour": round(images / wall * 3600),
     }
-
-
-def together_again(images: list[bytes], earlier: dict[str, Any], models: random_models.ModelDir) -> dict[str, Any]:
-    """`together` as an ``earlier`` reading of it ran, on ``images``: the same bound measured later in a run."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "images.pickle"
-        path.write_bytes(pickle.dumps(images))
-        return together(path, earlier["analyzers"], model_env(models), earlier["processes"])
 
 
 def model_env(models: random_models.ModelDir) -> dict[str, str]:
@@ -270,7 +263,7 @@ def run(
         measured = {name: row["cpu_ms_mean"] for name, row in rows.items()
                     if "cpu_ms_mean" in row and name in analyzers}
         processes = side_by_side_processes(cores, (rows[name]["peak_rss_mb"] for name in measured))
-        side_by_side = together(path, list(measured), env, processes) if measured else {}
+        side_by_side = together(chosen, list(measured), env, processes) if measured else {}
     without_caption = {name: cpu for name, cpu in measured.items() if name != "caption"}
     return {
         "analyzers": rows,

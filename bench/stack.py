@@ -270,15 +270,18 @@ def run(
         measured = with_stack(models.path, workers=4, run=measure)
         side_by_side = inference.get("together") or {}
         # The bound with every core busy is measured again once the batch is through: a shared machine's speed
-        # drifts over the run (caption's CPU per image moved by 13 % between runs of the same code, issue 17),
-        # and the share is taken against the two readings' mean, which brackets the batch.
-        again = (analyzers.together_again(list(batch.values())[:bound_images], side_by_side, models)
-                 if "images_per_hour" in side_by_side else {})
+        # drifts over the run (caption's CPU per image moved by 13 % between runs of the same code, issue 17).
+        # The two readings bracket the batch, and the share is taken against their mean.
+        if "images_per_hour" in side_by_side:
+            inference["together_after"] = analyzers.together(
+                list(batch.values())[:bound_images], side_by_side["analyzers"], analyzers.model_env(models),
+                side_by_side["processes"])
     throughput = measured["throughput"]
     throughput["bound_images_per_hour"] = inference["inference_bound_images_per_hour"]
     throughput["bound_without_caption"] = inference["inference_bound_without_caption"]
     throughput["share_of_bound"] = throughput["images_per_hour"] / throughput["bound_images_per_hour"]
-    readings = [found["images_per_hour"] for found in (side_by_side, again) if "images_per_hour" in found]
+    readings = [found["images_per_hour"] for found in (side_by_side, inference.get("together_after") or {})
+                if "images_per_hour" in found]
     if readings:
         throughput["bound_together_readings"] = readings
         throughput["bound_together"] = statistics.mean(readings)
@@ -356,7 +359,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{throughput['images'] / bound['images']:.0f} times as long. Goals: at least "
         f"{GOALS['share_of_bound']:.0%} of the bound and {GOALS['images_per_hour']:,} images per hour. Redis "
         f"holds {throughput.get('redis_bytes_per_upload', 0) / 1024:,.1f} KiB per finished upload (its record, "
-        "steps, results and listings).",
+        "steps, results and listings)." + together_after_failed(bound),
         "",
         "### Where the cores went during the throughput batch",
         "",
@@ -378,6 +381,13 @@ def together_readings(throughput: dict[str, Any]) -> str:
     if len(readings) < 2:
         return ""
     return f": the mean of {readings[0]:,.0f} before the batch and {readings[1]:,.0f} after it"
+
+
+def together_after_failed(analyzers: dict[str, Any]) -> str:
+    """Why the bound could not be measured again after the batch, where it could not."""
+    error = (analyzers.get("together_after") or {}).get("error")
+    return f" Measuring the bound again after the batch failed ({error}): the share uses the reading before it." \
+        if error else ""
 
 
 def gateway_rows(gateway: dict[str, Any]) -> list[str]:

@@ -33,6 +33,13 @@ CPU = Counter(
     registry=REGISTRY,
 )
 
+# Short calls that waited out MEDIALENS_HOST_SLOT_WAIT_S and ran beside those holding the turns (host/slots.py):
+# often, and the host has more callers than cores can serve in that time.
+WITHOUT_TURN = Counter(
+    "medialens_function_calls_without_turn", "Short calls that ran without a turn on the cores after waiting for one.",
+    ["function"], registry=REGISTRY,
+)
+
 
 def observe(function: str, status: int, seconds: float, cpu_seconds: float) -> None:
     REQUESTS.labels(function, str(status)).inc()

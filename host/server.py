@@ -77,12 +77,11 @@ class HostSettings(BaseSettings):
     tls_cert: str = Field("", description="TLS certificate, PEM in base64; with tls_key the host serves HTTPS.")
     tls_key: str = Field("", description="Private key of tls_cert, PEM in base64.")
     slots: int = Field(
-        0, description="Calls that run at once; more wait their turn (host/slots.py). 0: one per core this host may "
-        "use, divided by MEDIALENS_FN_THREADS.",
+        0, description="Short calls that run at once; more wait their turn (host/slots.py). 0: one per core this "
+        "host may use, divided by MEDIALENS_FN_THREADS.",
     )
-    slot_wait_s: float = Field(
-        10.0, description="Longest a call waits for its turn before it runs beside the others all the same."
-    )
+    slot_wait_s: float = Field(10.0, description="Longest wait for a turn; then a call runs all the same. 0: no wait.")
+    longest_turn_s: float = Field(60.0, description="Functions whose stack.yml exec_timeout is longer take no turn.")
     memory_bound: bool = Field(
         True, description="Bound the memory of calls in flight by their stack.yml limits.memory (host/memory.py)."
     )
@@ -144,7 +143,7 @@ class Served:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        with self.slots.turn():
+        with self.slots.turn(self.spec.name, self.spec.timeout_s):
             if self.bound is None:
                 response: Response = template.invoke(self.handler, event)
                 return response
@@ -236,7 +235,8 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     if unknown:
         raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
     served: dict[str, Served] = {}
-    slots = Slots(settings.slots or default_count(function_settings().threads), settings.slot_wait_s)
+    slots = Slots(settings.slots or default_count(function_settings().threads), settings.slot_wait_s,
+                  settings.longest_turn_s)
     bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values()))
     for name, spec in catalog.items():
         if not wanted or name in wanted:

@@ -174,7 +174,7 @@ def test_a_full_async_queue_answers_429(host: Any, monkeypatch: pytest.MonkeyPat
     full = call_async(host, {})
     assert full.status_code == 429 and full.headers["Retry-After"] == "1"
     release.set()
-    for _ in range(100):  # the slot frees once the running call has returned
+    for _ in range(100):  # the place frees once the running call has returned
         if (reply := call_async(host, {})).status_code == 202:
             break
         time.sleep(0.05)
@@ -207,7 +207,7 @@ def test_a_function_that_cannot_start_is_reported_not_fatal() -> None:
 
     spec = FunctionSpec("broken", "python3-http-debian", PROJECT / "functions" / "no_such_function", "img/broken:1",
                         {}, {}, {}, {"memory": "64Mi"})
-    broken = Served(spec, Slots(1, 0.0))
+    broken = Served(spec, Slots(1, 0.0, 60.0))
     assert broken.readiness.wait(30)
     assert broken.handler is None and "No module named" in (broken.readiness.error or "")
     described = broken.describe()
@@ -244,7 +244,10 @@ def test_a_call_reaches_the_handler_as_the_template_presents_it(host: Any, monke
 
 
 def test_calls_take_turns_on_the_cores_and_wait_for_one_only_so_long(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One turn: a second call starts when the first ends; once the wait is short, a call runs beside a long one."""
+    """One turn: a second call starts when the first ends; once the wait is short, a call runs beside a long one
+    and is counted."""
+    from host.metrics import REGISTRY
+
     app = create_app(HostSettings(functions="probe", token=TOKEN, slots=1, slot_wait_s=60))
     probe = app.config["served"]["probe"]
     assert probe.readiness.wait(60)
@@ -258,32 +261,56 @@ def test_calls_take_turns_on_the_cores_and_wait_for_one_only_so_long(monkeypatch
 
     monkeypatch.setattr(probe, "handler", types.SimpleNamespace(handle=handle))
     replies: queue.Queue[int] = queue.Queue()
+    calls: list[threading.Thread] = []
 
-    def call(body: bytes) -> threading.Thread:
+    def call(body: bytes) -> None:
         def run() -> None:
             bearer = {"Authorization": f"Bearer {TOKEN}"}
             replies.put(app.test_client().post("/function/probe", data=body, headers=bearer).status_code)
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
+        calls.append(threading.Thread(target=run))
+        calls[-1].start()
 
-    calls = [call(b"first")]
-    assert entered.get(timeout=30) == b"first"
-    calls.append(call(b"second"))
-    with pytest.raises(queue.Empty):
-        entered.get(timeout=1.5)  # the second waits for the first's turn
-    release.set()
-    assert entered.get(timeout=30) == b"second"
-    for thread in calls:
-        thread.join(30)
-    release.clear()
-    app.config["slots"].wait_s = 0.5
-    calls = [call(b"long")]
-    assert entered.get(timeout=30) == b"long"
-    calls.append(call(b"short"))
-    assert entered.get(timeout=30) == b"short", "a call waited past its wait for a turn"
-    release.set()
-    for thread in calls:
-        thread.join(30)
+    def without_turn() -> float:
+        return REGISTRY.get_sample_value("medialens_function_calls_without_turn_total", {"function": "probe"}) or 0
+
+    try:
+        call(b"first")
+        assert entered.get(timeout=30) == b"first"
+        call(b"second")
+        with pytest.raises(queue.Empty):
+            entered.get(timeout=1.5)  # the second waits for the first's turn
+        release.set()
+        assert entered.get(timeout=30) == b"second"
+        for thread in calls:
+            thread.join(30)
+        release.clear()
+        app.config["slots"].wait_s = 0.5
+        counted = without_turn()
+        call(b"long")
+        assert entered.get(timeout=30) == b"long"
+        call(b"short")
+        assert entered.get(timeout=30) == b"short" and not release.is_set(), "a call waited past its wait"
+        assert without_turn() == counted + 1
+    finally:
+        release.set()
+        for thread in calls:
+            thread.join(30)
     assert [replies.get(timeout=1) for _ in range(4)] == [200] * 4
+
+
+def test_a_call_that_may_run_for_minutes_takes_no_turn() -> None:
+    from host.slots import Slots
+
+    slots = Slots(1, wait_s=60, longest_turn_s=60)
+    entered = threading.Event()
+
+    def recording_chunk() -> None:
+        with slots.turn("transcribe", 120):
+            entered.set()
+
+    with slots.turn("probe", 30):
+        beside = threading.Thread(target=recording_chunk)
+        beside.start()
+        assert entered.wait(30), "a long call waited for a short one's turn"
+    beside.join(30)

@@ -66,10 +66,13 @@ _models: weakref.WeakSet[Model[Any]] = weakref.WeakSet()
 _call_models: ContextVar[set[Model[Any]] | None] = ContextVar("medialens_call_models", default=None)
 _activity = threading.Lock()
 _in_flight = 0  # calls running in this process, counted under `_activity`
+_last_call = 0.0  # when a call last started or ended (time.monotonic)
 _ended = threading.Event()  # a call ended since the heap was last trimmed
 _watching = threading.Event()
-# While calls keep running, the heap is trimmed at most this often: each trim hands back pages the next calls
-# fault in again (OCR cost 15 % more CPU per image in the pipeline with a trim every second, issue 17).
+# The heap is trimmed once no call has run for QUIET_S, and at most every BUSY_TRIM_S while calls keep coming:
+# each trim hands back pages the next calls fault in again (OCR took 15 % more CPU per image in the pipeline
+# with a trim every second, issue 17).
+QUIET_S = 1.0
 BUSY_TRIM_S = 10.0
 
 
@@ -147,11 +150,12 @@ class Model(ABC, Generic[Output]):
 @contextmanager
 def call() -> Iterator[None]:
     """One call of a function: the models it loads stay loaded until it ends."""
-    global _in_flight
+    global _in_flight, _last_call
     watch_idle()
     token = _call_models.set(set())
     with _activity:
         _in_flight += 1
+        _last_call = time.monotonic()
     try:
         yield
     finally:
@@ -159,7 +163,7 @@ def call() -> Iterator[None]:
         _call_models.reset(token)
         with _activity:
             _in_flight -= 1
-            now = time.monotonic()
+            now = _last_call = time.monotonic()
             for model in used:
                 model._users -= 1
                 model._used = now
@@ -181,8 +185,8 @@ def unload_idle(idle_s: float) -> list[Model[Any]]:
 
 def watch_idle() -> None:
     """Starts, once per process, the thread that unloads idle models (none when `model_idle_s` is 0) and gives
-    back to the system the heap that ended calls freed: once no call runs, or every `BUSY_TRIM_S` while calls
-    keep running."""
+    back to the system the heap that ended calls freed: once no call has run for `QUIET_S`, or every
+    `BUSY_TRIM_S` while calls keep coming."""
     if _watching.is_set():
         return
     _watching.set()
@@ -195,7 +199,7 @@ def watch_idle() -> None:
             try:
                 if idle > 0:
                     unload_idle(idle)
-                if _ended.is_set() and (_in_flight == 0 or time.monotonic() - trimmed >= BUSY_TRIM_S):
+                if _ended.is_set() and (quiet() or time.monotonic() - trimmed >= BUSY_TRIM_S):
                     _ended.clear()
                     trim_heap()
                     trimmed = time.monotonic()
@@ -203,6 +207,12 @@ def watch_idle() -> None:
                 logger.exception("unloading idle models failed")
 
     threading.Thread(target=watch, name="unload-idle-models", daemon=True).start()
+
+
+def quiet() -> bool:
+    """No call runs, and none started or ended for `QUIET_S`: the gaps between one worker's calls are not quiet."""
+    with _activity:
+        return _in_flight == 0 and time.monotonic() - _last_call >= QUIET_S
 
 
 def trim_heap() -> None:

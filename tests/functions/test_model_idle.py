@@ -39,6 +39,16 @@ def test_an_unloaded_model_answers_the_same_after_loading_again(
     assert model.loaded
 
 
+class Unused:
+    """A call's event whose input is never fetched: the tests' analyze functions read none."""
+
+    body = b'{"source": {"url": "http://127.0.0.1:9/unused"}}'
+
+
+def quick_call() -> None:
+    contract.run(Unused(), lambda request: {})
+
+
 @contextmanager
 def call_in_flight(inside: Callable[[], object] = lambda: None) -> Iterator[None]:
     """A function's call, running ``inside`` and then waiting in a thread of its own until the block ends."""
@@ -50,10 +60,7 @@ def call_in_flight(inside: Callable[[], object] = lambda: None) -> Iterator[None
         release.wait(60)
         return {}
 
-    class Event:
-        body = b'{"source": {"url": "http://127.0.0.1:9/unused"}}'
-
-    call = threading.Thread(target=contract.run, args=(Event(), analyze))
+    call = threading.Thread(target=contract.run, args=(Unused(), analyze))
     call.start()
     try:
         assert started.wait(60)
@@ -86,8 +93,10 @@ def test_the_watcher_unloads_a_model_idle_for_the_set_time(
 
 
 def test_what_a_call_freed_goes_back_to_the_system_once_it_ends(
-    call_function: Call, source_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    call_function: Call, source_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+    configure: Callable[..., None],
 ) -> None:
+    configure(MEDIALENS_FN_MODEL_IDLE_S="0")  # no model unloads meanwhile, which trims too
     trimmed = threading.Event()
     read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))  # the watcher runs
     models._ended.clear()
@@ -97,18 +106,27 @@ def test_what_a_call_freed_goes_back_to_the_system_once_it_ends(
     assert trimmed.wait(10), "the heap was not trimmed after the call ended"
 
 
-def test_calls_in_flight_defer_the_trim_to_its_busy_period(
-    call_function: Call, source_url: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+def test_calls_that_keep_coming_put_the_trim_off_to_its_busy_period(
+    configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    configure(MEDIALENS_FN_MODEL_IDLE_S="0")  # no model unloads meanwhile, which trims too
     trimmed = threading.Event()
-    read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))  # the watcher runs
     monkeypatch.setattr(models, "trim_heap", trimmed.set)
     monkeypatch.setattr(models, "BUSY_TRIM_S", 3600.0)
     with call_in_flight():
-        read_text(call_function, source_url(encode(render_text(24), "PNG"), "image/png"))
-        assert not trimmed.wait(2.5), "trimmed while a call ran, before the busy period was over"
-        monkeypatch.setattr(models, "BUSY_TRIM_S", 0.0)
-        assert trimmed.wait(10), "calls that keep running put the trim off for ever"
-        trimmed.clear()
-        monkeypatch.setattr(models, "BUSY_TRIM_S", 3600.0)
+        models._ended.clear()
+        quick_call()
+        assert not trimmed.wait(2.5), "trimmed while a call ran"
+    for _ in range(10):  # one worker's calls, one after the other
+        quick_call()
+        assert not trimmed.wait(0.3), "trimmed in the gap between two calls"
+    monkeypatch.setattr(models, "BUSY_TRIM_S", 0.0)
+    for _ in range(40):
+        quick_call()
+        if trimmed.wait(0.3):
+            break
+    assert trimmed.is_set(), "calls that keep coming put the trim off for ever"
+    monkeypatch.setattr(models, "BUSY_TRIM_S", 3600.0)
+    trimmed.clear()
+    quick_call()
     assert trimmed.wait(10), "the heap was not trimmed once no call ran"
