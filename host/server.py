@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -143,13 +144,10 @@ class Served:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
-        with self.slots.turn(self.spec.name, self.spec.timeout_s):
-            if self.bound is None:
-                response: Response = template.invoke(self.handler, event)
-                return response
-            with self.bound.call(self.spec.memory_limit):
-                bounded: Response = template.invoke(self.handler, event)
-                return bounded
+        bounded = self.bound.call(self.spec.memory_limit) if self.bound is not None else nullcontext()
+        with self.slots.turn(self.spec.name, self.spec.timeout_s), bounded:
+            response: Response = template.invoke(self.handler, event)
+            return response
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None

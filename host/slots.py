@@ -33,7 +33,6 @@ class Slots:
     """At most ``count`` short calls hold a turn at once; one waits at most ``wait_s`` for it."""
 
     def __init__(self, count: int, wait_s: float, longest_turn_s: float) -> None:
-        self.count = count
         self.wait_s = wait_s
         self.longest_turn_s = longest_turn_s
         self._free = threading.BoundedSemaphore(count)
