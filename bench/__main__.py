@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import api_load, function_images, gpu, hosts, isolation, media, search, stack, startup
+from bench import api_load, function_images, gpu, hosts, isolation, media, scale, search, stack, startup
 
 PROJECT = Path(__file__).resolve().parent.parent
 SECTIONS: list[tuple[str, str, ModuleType]] = [
@@ -25,6 +25,7 @@ SECTIONS: list[tuple[str, str, ModuleType]] = [
     ("images", "Function images: installed size and peak memory against their limits", function_images),
     ("api", "The web API under load", api_load),
     ("hosts", "Workers on more hosts (network namespaces on this machine)", hosts),
+    ("scale", "Scale: a batch of 10,000 uploads against one of 1,000", scale),
 ]
 
 

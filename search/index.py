@@ -115,8 +115,8 @@ class Index:
         self._client: Chroma | None = None
         self._seen: Any = None
         self._version: Any = None
-        # Every collection's name and metadata, as of index version `_version` (None: read again).
-        self._listing: list[tuple[str, dict[str, Any]]] | None = None
+        # Every collection, as of index version `_version` (None: read again).
+        self._listing: Sequence[VectorCollection] | None = None
         self._listed_at: Any = None
         self._writing = False
         self._mutex = threading.RLock()
@@ -194,25 +194,28 @@ class Index:
         name = collection_name(self.config.collection_prefix, workspace, kind, model)
         if create:
             return client.create(name, SPACES[kind], {"kind": kind, "model": model, "workspace": workspace})
-        return client.find(name)
+        if self._writing:
+            return client.find(name)
+        return next((collection for collection in self._every_collection(client) if collection.name == name), None)
 
     def _all(self, client: Chroma, workspace: str, kind: str | None = None) -> list[VectorCollection]:
         """The workspace's collections (of one kind, or all)."""
         start = workspace_collections(self.config.collection_prefix, workspace)
         found = []
-        for name, meta in self._every_collection(client):
-            if not name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
+        for collection in self._every_collection(client):
+            meta = collection.metadata or {}
+            if not collection.name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
                 continue
-            if (kind is None or meta["kind"] == kind) and (collection := client.find(name)) is not None:
+            if kind is None or meta["kind"] == kind:
                 found.append(collection)
         return found
 
-    def _every_collection(self, client: Chroma) -> list[tuple[str, dict[str, Any]]]:
-        """Every collection's name and metadata, listed once per index version: only a write, under the
-        lock, changes them, and it bumps the version. Listing them all on each query cost a search in
-        one of many workspaces more than the search itself."""
+    def _every_collection(self, client: Chroma) -> Sequence[VectorCollection]:
+        """Every collection, listed once per index version: only a write, under the lock, changes them, and
+        it bumps the version. Listing them all on each query cost a search in one of many workspaces more
+        than the search itself; asking for each collection by name again cost a request per collection."""
         if self._writing or self._listing is None or self._listed_at != self._version:
-            listing = [(listed.name, dict(listed.metadata or {})) for listed in client.listing()]
+            listing = client.listing()
             if self._writing:
                 return listing  # a write may add or drop collections as it goes: never kept
             self._listing, self._listed_at = listing, self._version

@@ -90,6 +90,22 @@ def test_counts_reads_and_removals_keep_to_their_upload_and_workspace(index: Ind
     assert index.drop_workspace(WORKSPACE) == 1 and index.count(WORKSPACE) == 0 and index.count(OTHER) == 4
 
 
+def test_a_reader_sees_what_another_process_wrote_since_its_last_read(index: Index, redis_db: Redis) -> None:
+    """A reader keeps the collections it listed until the index's version moves: a workspace another process
+    dropped and indexed again (its collection made anew) and a model it added are what the next read sees."""
+    writer = Index(redis_db, index.config)  # another process's: the same index and Redis
+    rows = np.eye(4, dtype=np.float32)
+    writer.replace(WORKSPACE, "u1", entries("u1", rows))
+    assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[1].tolist(), 1)] == ["u1-1"]
+    assert index.models(WORKSPACE, IMAGES) == ["m"]
+    writer.drop_workspace(WORKSPACE)
+    writer.replace(WORKSPACE, "u2", entries("u2", rows))
+    writer.replace(WORKSPACE, "u3", [Entry("u3-0", IMAGES, "m2", rows[0].tolist(), {})])
+    assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[1].tolist(), 1)] == ["u2-1"]
+    assert sorted(index.models(WORKSPACE, IMAGES)) == ["m", "m2"]
+    writer.close()
+
+
 def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Index) -> None:
     prefix = index.config.collection_prefix
     with index.writing() as chroma:
