@@ -119,9 +119,14 @@ def wait_one(api: httpx.Client, key: str, timeout: float, poll_s: float = 0.05) 
     raise RuntimeError(f"{key} did not finish within {timeout} s")
 
 
+def settled_totals(api: httpx.Client) -> dict[str, int]:
+    """How many uploads of the workspace are done, and how many failed: two counts, not a listing."""
+    return {state: int(api.get("/uploads", params={"state": state, "limit": 1}).json()["total"]) for state in SETTLED}
+
+
 def settled_count(api: httpx.Client) -> int:
-    """How many uploads of the workspace are done or failed: two counts, not a listing."""
-    return sum(int(api.get("/uploads", params={"state": state, "limit": 1}).json()["total"]) for state in SETTLED)
+    """How many uploads of the workspace are done or failed."""
+    return sum(settled_totals(api).values())
 
 
 def wait_batch(

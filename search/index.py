@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from redis import Redis
@@ -33,13 +33,14 @@ from scheduler.context import current
 from .chroma_http import ChromaHttp
 from .fingerprints import Fingerprint, Fingerprints
 from .settings import IndexSettings, settings
-from .vector_store import Chroma, VectorCollection
+from .vector_store import Chroma, VectorCollection, gone
 from .words import WordIndex
 
 logger = logging.getLogger(__name__)
 
 
 IMAGES, FACES, TEXT = "images", "faces", "text"
+T = TypeVar("T")
 # Faces are compared by Euclidean distance (dlib's threshold is Euclidean); CLIP and text by cosine.
 SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
 # Documents read per request while scanning for a partial word.
@@ -163,6 +164,20 @@ class Index:
         with self._mutex:
             yield self._fresh_client()
 
+    def _read(self, read: Callable[[Chroma], T]) -> T:
+        """``read`` on the collections listed at this index version. A collection that another process dropped
+        in a write not finished yet (the version moves at its end) answers that it is not there: the
+        collections are listed again and ``read`` made once more, so a search in a workspace being rebuilt or
+        erased finds what is left rather than failing."""
+        with self.reading() as client:
+            try:
+                return read(client)
+            except Exception as error:
+                if not gone(error):
+                    raise
+                self._listing = None
+                return read(client)
+
     @contextmanager
     def writing(self) -> Iterator[Chroma]:
         """Exclusive across processes; whatever is written is seen by every reader afterwards."""
@@ -194,8 +209,6 @@ class Index:
         name = collection_name(self.config.collection_prefix, workspace, kind, model)
         if create:
             return client.create(name, SPACES[kind], {"kind": kind, "model": model, "workspace": workspace})
-        if self._writing:
-            return client.find(name)
         return next((collection for collection in self._every_collection(client) if collection.name == name), None)
 
     def _all(self, client: Chroma, workspace: str, kind: str | None = None) -> list[VectorCollection]:
@@ -283,7 +296,8 @@ class Index:
     # -- reads ----------------------------------------------------------------------------------
     def count(self, workspace: str, upload_id: str | None = None) -> int:
         """Vectors of one upload (or all) of a workspace, across its collections."""
-        with self.reading() as client:
+
+        def read(client: Chroma) -> int:
             total = 0
             for collection in self._all(client, workspace):
                 if upload_id is None:
@@ -292,20 +306,26 @@ class Index:
                     total += len(collection.get(where={"upload_id": upload_id}, include=[])["ids"])
             return total
 
+        return self._read(read)
+
     def nearest(
         self, workspace: str, kind: str, model: str, embedding: Sequence[float], limit: int,
         where: dict[str, Any] | None = None,
     ) -> list[Hit]:
-        with self.reading() as client:
+        def read(client: Chroma) -> Any:
             collection = self._collection(client, workspace, kind, model, create=False)
             if collection is None or limit <= 0:
-                return []
-            reply: Any = collection.query(
+                return None
+            return collection.query(
                 query_embeddings=np.asarray([embedding], dtype=np.float32),
                 n_results=limit,
                 where=where or None,
                 include=["metadatas", "documents", "distances"],
             )
+
+        reply = self._read(read)
+        if reply is None:
+            return []
         ids = reply["ids"][0]
         distances = (reply.get("distances") or [[]])[0]
         metadatas = (reply.get("metadatas") or [[]])[0]
@@ -326,9 +346,10 @@ class Index:
         matches, so the pages are read here, where their number can be bounded.
         """
         wanted = text.lower()
-        hits: list[Hit] = []
-        read = 0
-        with self.reading() as client:
+
+        def scan(client: Chroma) -> tuple[list[Hit], bool]:
+            hits: list[Hit] = []
+            read = 0
             for collection in self._all(client, workspace, kind):
                 total = collection.count()
                 offset = 0
@@ -345,25 +366,33 @@ class Index:
                     hits += [hit for hit in page if wanted in (hit.document or "").lower() and keep(hit)]
                     if len(hits) >= limit:
                         return hits[:limit], True
-        return hits, True
+            return hits, True
+
+        return self._read(scan)
 
     def by_ids(self, workspace: str, kind: str, ids: Sequence[str]) -> list[Hit]:
         """A workspace's entries with these ids, from every model's collection, in the order asked."""
         ids = list(dict.fromkeys(ids))  # Chroma refuses a get that names an id twice
-        with self.reading() as client:
+
+        def read(client: Chroma) -> dict[str, Hit]:
             found: dict[str, Hit] = {}
             for collection in self._all(client, workspace, kind):
                 for hit in _listed(collection.get(ids=ids, include=["metadatas", "documents"])):
                     found.setdefault(hit.id, hit)
+            return found
+
+        found = self._read(read)
         return [found[i] for i in ids if i in found]
 
     def get(self, workspace: str, kind: str, model: str, where: dict[str, Any]) -> list[Hit]:
         """A workspace's entries matching metadata, with their embeddings."""
-        with self.reading() as client:
+        def read(client: Chroma) -> list[Hit]:
             collection = self._collection(client, workspace, kind, model, create=False)
             if collection is None:
                 return []
             return _listed(collection.get(where=where, include=["metadatas", "embeddings", "documents"]))
+
+        return self._read(read)
 
 
 def _listed(reply: Any) -> list[Hit]:

@@ -15,6 +15,13 @@ Metadata = Mapping[str, Any]
 OWN_EMBEDDINGS = "medialens-own-embeddings"
 
 
+def gone(error: BaseException) -> bool:
+    """Whether Chroma said a collection is not there: over HTTP (chroma_http's error names Chroma's kind) or
+    from its own client (chromadb's NotFoundError, told by name: a service that reads over HTTP loads no
+    chromadb)."""
+    return getattr(error, "kind", None) == "NotFoundError" or type(error).__name__ == "NotFoundError"
+
+
 class VectorCollection(Protocol):
     """One collection; replies are Chroma's: ``ids``, and per ``include`` the ``metadatas``, ``documents``,
     ``embeddings`` and (of a query) ``distances``, a query's one list deeper."""

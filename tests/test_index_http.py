@@ -19,7 +19,7 @@ from redis import Redis
 from functions.catalog import PROJECT
 from search import upgrade
 from search.chroma_local import OwnEmbeddings
-from search.index import FACES, IMAGES, SPACES, TEXT, Entry, Index
+from search.index import FACES, IMAGES, SPACES, TEXT, Entry, Index, collection_name
 from search.settings import IndexSettings
 from storage.layout import LEGACY_WORKSPACE
 from tests.search_data import INDEX_TOKEN
@@ -103,6 +103,22 @@ def test_a_reader_sees_what_another_process_wrote_since_its_last_read(index: Ind
     writer.replace(WORKSPACE, "u3", [Entry("u3-0", IMAGES, "m2", rows[0].tolist(), {})])
     assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[1].tolist(), 1)] == ["u2-1"]
     assert sorted(index.models(WORKSPACE, IMAGES)) == ["m", "m2"]
+    writer.close()
+
+
+def test_a_search_while_another_process_erases_a_workspace_finds_what_is_left(index: Index, redis_db: Redis) -> None:
+    """Collections dropped by a write not finished yet (the version has not moved) are read as gone, not as
+    an error: the reader lists the collections again."""
+    writer = Index(redis_db, index.config)
+    rows = np.eye(4, dtype=np.float32)
+    writer.replace(WORKSPACE, "u1", entries("u1", rows))
+    writer.replace(WORKSPACE, "u2", entries("u2", rows, TEXT))
+    assert index.count(WORKSPACE) == 8, "the reader has listed both collections"
+    with writer.writing() as chroma:
+        chroma.drop(collection_name(index.config.collection_prefix, WORKSPACE, IMAGES, "m"))
+        assert index.nearest(WORKSPACE, IMAGES, "m", rows[1].tolist(), 1) == []
+        assert index.count(WORKSPACE) == 4
+        assert [hit.id for hit in index.by_ids(WORKSPACE, TEXT, ["u2-0"])] == ["u2-0"]
     writer.close()
 
 
