@@ -39,9 +39,9 @@ DIMENSIONS = {IMAGES: 512, FACES: 128, TEXT: 384}
 MODELS = {IMAGES: CLIP_MODEL, FACES: FACE_MODEL, TEXT: text.MODEL_NAME}
 VOCABULARY = 5_000
 GOAL_P95_MS = 50.0
-# Shown for what a partial word costs (it falls back to scanning every chunk), but not a search kind of
-# the goal: a word typed in full goes through the word index.
-FALLBACK = "words, exact, part of a word (scan fallback)"
+# Shown for what a partial word costs (looked up in the workspace's vocabulary, then the chunks holding the
+# words found), but not a search kind of the goal: a word typed in full goes through the word index.
+PARTIAL = "words, exact, part of a word (through the vocabulary)"
 WORKSPACE = LEGACY_WORKSPACE  # every vector of the bench lies in one workspace
 
 
@@ -130,8 +130,8 @@ def _searches(index: Index, rng: np.random.Generator, size: int) -> dict[str, Ca
     return {
         "words, exact": lambda n: queries.words(index, WORKSPACE, f"w{n % VOCABULARY + 1}", 20, [queries.EXACT]),
         "words, exact phrase (2 words)": lambda n: queries.words(index, WORKSPACE, stored[n], 20, [queries.EXACT]),
-        # "1042" of "w1042": no whole word anywhere, so it takes the scan.
-        FALLBACK: lambda n: queries.words(index, WORKSPACE, f"{1000 + n}", 20, [queries.EXACT]),
+        # "1042" of "w1042": no whole word anywhere, so it is looked up in the vocabulary.
+        PARTIAL: lambda n: queries.words(index, WORKSPACE, f"{1000 + n}", 20, [queries.EXACT]),
         "words, semantic (incl. query embedding)": lambda n: queries.words(
             index, WORKSPACE, phrases[n], 20, [queries.SEMANTIC]),
         "image to similar images": lambda n: queries.similar_images(index, WORKSPACE, images[n], CLIP_MODEL, 20),
@@ -241,7 +241,7 @@ def _run(sizes: tuple[int, ...]) -> dict[str, Any]:
             server.shutdown()
     largest = result["latency"][sizes[-1]]
     result["goal_p95_ms"] = GOAL_P95_MS
-    result["goal_met"] = all(item["p95_ms"] < GOAL_P95_MS for name, item in largest.items() if name != FALLBACK)
+    result["goal_met"] = all(item["p95_ms"] < GOAL_P95_MS for name, item in largest.items() if name != PARTIAL)
     return result
 
 
@@ -266,7 +266,9 @@ def markdown(result: dict[str, Any]) -> str:
               f"| {result['word_index_redis_mb_per_100k_chunks']} MB |",
               "", f"Goal (issue 5): p95 < {result['goal_p95_ms']:.0f} ms at {sizes[-1]:,} vectors for every search "
               f"kind: **{'met' if result['goal_met'] else 'NOT met'}**. The partial-word row is outside it: "
-              "a query word that is no whole word of any chunk falls back to scanning every chunk."]
+              "a query word that is no whole word of any chunk is looked up among every distinct word of the workspace "
+              "(its vocabulary), and the chunks holding the words found are read: its cost grows with the "
+              "vocabulary and with how many chunks hold a matching word."]
     return "\n".join(lines)
 
 

@@ -43,7 +43,7 @@ IMAGES, FACES, TEXT = "images", "faces", "text"
 T = TypeVar("T")
 # Faces are compared by Euclidean distance (dlib's threshold is Euclidean); CLIP and text by cosine.
 SPACES = {IMAGES: "cosine", FACES: "l2", TEXT: "cosine"}
-# Documents read per request while scanning for a partial word.
+# Documents read per request for a partial word: a scan's page, or a batch of the chunks that may hold it.
 SCAN_PAGE = 1000
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from . import text
 from .filters import OVERFETCH, Filters
 from .fingerprints import Fingerprint
-from .index import IMAGES, TEXT, Hit, Index
+from .index import IMAGES, SCAN_PAGE, TEXT, Hit, Index
 from .remote import FunctionUnavailable
 from .settings import settings
 from .words import words_of
@@ -36,15 +36,16 @@ def exact(
     The word index gives the chunks holding every word of the query as a whole word; the substring
     test on their text then keeps only those with the words in the query's order, so the result
     stays exact. A query word that is no whole word of any chunk (a partial word, "zanzi" of
-    "Zanzibar") cannot be found that way and falls back to a scan of at most ``scan_max_chunks``
-    chunks; False comes back when that bound cut the scan short.
+    "Zanzibar") is looked up in the workspace's vocabulary: the chunks holding a word that holds it are
+    the candidates, tested alike, at most ``scan_max_chunks`` of them (False comes back when that bound
+    left some out). A query of no word, a part of a word so common that many chunks hold it, or a
+    workspace whose vocabulary is not kept yet falls back to a scan of as many chunks.
     """
     wanted = query.lower()
     words = words_of(query)
     known = index.words(workspace)
     if not known.knows(words):
-        found, complete = index.containing(workspace, TEXT, query, limit, index.config.scan_max_chunks, keep)
-        return found, complete
+        return _partial(index, workspace, query, limit, keep)
     hits: list[Hit] = []
     # Most candidates of a whole-word query pass the test, so a batch a little over the limit is enough.
     for ids in known.candidates(words, batch=max(2 * limit, 64)):
@@ -54,6 +55,28 @@ def exact(
                 if len(hits) >= limit:
                     return hits, True
     return hits, True
+
+
+def _partial(
+    index: Index, workspace: str, query: str, limit: int, keep: Callable[[Hit], bool]
+) -> tuple[list[Hit], bool]:
+    """Chunks that hold ``query`` where a word of it is part of a word only: each query word lies inside one
+    word of a chunk that holds the query (or inside an over-long run, never indexed as a word), so the
+    chunks holding those are the only candidates."""
+    most = index.config.scan_max_chunks
+    candidates = index.words(workspace).partial_candidates(words_of(query), most)
+    if candidates is None:
+        return index.containing(workspace, TEXT, query, limit, most, keep)
+    ids, complete = candidates
+    wanted, hits, at, batch = query.lower(), [], 0, max(2 * limit, 64)
+    while at < len(ids):
+        for hit in index.by_ids(workspace, TEXT, ids[at:at + batch]):
+            if wanted in (hit.document or "").lower() and keep(hit):
+                hits.append(hit)
+                if len(hits) >= limit:
+                    return hits, True
+        at, batch = at + batch, min(batch * 2, SCAN_PAGE)
+    return hits, complete
 
 
 def _place(metadata: dict[str, Any]) -> dict[str, Any]:

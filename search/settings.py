@@ -63,7 +63,8 @@ class IndexSettings(BaseSettings):
     )
     scan_max_chunks: int = Field(
         20_000, description="Most text chunks one search reads when a query word is no whole word of any chunk "
-        "(a partial word); such a search says when it stopped there.",
+        "(a partial word): read from the chunks holding a word that contains it (or from every chunk while the "
+        "workspace keeps no vocabulary yet); such a search says when it stopped there.",
     )
     lock_timeout_s: int = Field(600, description="Longest wait of a writer for the index write lock.")
     lock_lease_s: int = Field(

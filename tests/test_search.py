@@ -91,9 +91,49 @@ def test_exact_words_keep_their_order_and_partial_words_still_match(
     assert [(hit["upload_id"], hit["start"], hit["end"]) for hit in phrase] == [(library["talk"], 4.2, 9.0)]
     assert _hits(api_client, "harbour zanzibar", "exact") == []  # both words are there, not in this order
     assert {hit["upload_id"] for hit in _hits(api_client, "harbour", "exact")} == {library["sign"], library["other"]}
-    # Part of a word is in no chunk as a whole word: found by the scan.
+    # Part of a word is in no chunk as a whole word: found through the vocabulary.
     assert [hit["upload_id"] for hit in _hits(api_client, "zanzi", "exact")] == [library["sign"]]
     assert [hit["upload_id"] for hit in _hits(api_client, "malade fact", "exact")] == [library["film"]]
+
+
+def test_part_of_a_word_is_found_among_many_chunks_through_the_vocabulary(
+    search_env: SearchEnv, api_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial word reads only the chunks holding a word that holds it: found, and completely, however
+    many other chunks there are (a scan of one chunk, the bound here, would have found nothing)."""
+    pages = {search_env.add(f"page{number}.jpg", "image", {"ocr": _ocr(f"Page {number} of the minutes")})
+             for number in range(3)}
+    sign = search_env.add("sign.jpg", "image", {"ocr": _ocr("Welcome to ZANZIBAR harbour")})
+    hafen = search_env.add("hafen.jpg", "image", {"ocr": _ocr("Überseehafen Hamburg")})
+    long = search_env.add("long.jpg", "image", {"ocr": _ocr(
+        "IMG_20240514_zanzibar_harbour_sunset_panorama_final_export_v2_large.jpg")})  # a run of 67: no word
+    monkeypatch.setattr(search_env.index.config, "scan_max_chunks", 2)
+    reply = api_client.get("/api/v1/search", query_string={"q": "nzib", "mode": "exact"}).get_json()
+    assert {hit["upload_id"] for hit in reply["hits"]} == {sign, long} and "note" not in reply
+    assert [hit["upload_id"] for hit in _hits(api_client, "zanzibar harb", "exact")] == [sign]
+    assert [hit["upload_id"] for hit in _hits(api_client, "übersee", "exact")] == [hafen]
+    common = api_client.get("/api/v1/search", query_string={"q": "of the minu", "mode": "exact"}).get_json()
+    assert len(common["hits"]) == 2 and {hit["upload_id"] for hit in common["hits"]} < pages
+    assert "first 2 text chunks" in common["note"], "held by more chunks than the bound: the bounded scan"
+    nowhere = api_client.get("/api/v1/search", query_string={"q": "xylop", "mode": "exact"}).get_json()
+    assert nowhere["hits"] == [] and "note" not in nowhere, "in no word: nothing, and nothing left unread"
+
+
+def test_a_word_index_from_before_the_vocabulary_scans_until_its_next_write(
+    search_env: SearchEnv, api_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until a write makes the vocabulary, a partial word takes the bounded scan; then every older word is in it."""
+    for number in range(2):
+        search_env.add(f"page{number}.jpg", "image", {"ocr": _ocr(f"Page {number} of the minutes")})
+    sign = search_env.add("sign.jpg", "image", {"ocr": _ocr("Welcome to ZANZIBAR harbour")})
+    words = search_env.index.words(search_env.workspace)
+    search_env.index.redis.delete(words.vocabulary_key)  # as an index written before the vocabulary was kept
+    monkeypatch.setattr(search_env.index.config, "scan_max_chunks", 1)
+    scanned = api_client.get("/api/v1/search", query_string={"q": "zanzi", "mode": "exact"}).get_json()
+    assert scanned["hits"] == [] and "first 1 text chunks" in scanned["note"]
+    search_env.add("other.jpg", "image", {"ocr": _ocr("Chapter two")})
+    found = api_client.get("/api/v1/search", query_string={"q": "zanzi", "mode": "exact"}).get_json()
+    assert [hit["upload_id"] for hit in found["hits"]] == [sign] and "note" not in found
 
 
 def test_reindexing_an_upload_replaces_its_words(search_env: SearchEnv, api_client: FlaskClient) -> None:
@@ -176,6 +216,7 @@ def test_deleting_an_upload_leaves_no_vector_object_or_face(
     assert words.chunks_of(sign) == []
     assert not [word for word in words_of("Welcome to ZANZIBAR harbour") if words.holders(word) & chunks]
     assert words.holders("harbour") == set(words.chunks_of(library["other"]))
+    assert _hits(api_client, "anzib", "exact") == [], "part of its word: gone with it"
     assert _hits(api_client, "zanzibar", "exact") == []
     assert api_client.delete(f"/api/v1/uploads/{sign}").status_code == 404
     assert search_env.index.count(search_env.workspace, library["talk"]) > 0  # the others stay

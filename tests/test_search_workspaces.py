@@ -141,7 +141,7 @@ def test_words_meaning_and_images_of_one_workspace_are_never_found_from_another(
     assert _words(client_a, "zanzibar", "exact") == {sign}
     assert _words(client_b, "zanzibar", "exact") == set()
     assert not search_env.index.words(B).holders("zanzibar"), "B's word index holds B's words alone"
-    assert _words(client_a, "zanzi", "exact") == {sign}, "part of a word: the scan"
+    assert _words(client_a, "zanzi", "exact") == {sign}, "part of a word: its vocabulary"
     assert _words(client_b, "zanzi", "exact") == set()
     assert talk in _words(client_a, "climate and ocean conditions", "semantic")
     assert _words(client_b, "climate and ocean conditions", "semantic") <= {city}
