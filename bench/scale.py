@@ -189,8 +189,9 @@ def markdown(result: dict[str, Any]) -> str:
         "once. No `make models`: the default analyzers run, CLIP and caption are skipped as on a fresh install "
         "(their cost per picture is the platform section's). Redis's growth counts RQ's finished jobs, which "
         f"expire after a day. The routes are read after each batch with the stack idle, {READS} times each, one "
-        "request at a time: the word search is for a word no picture holds, so every chunk of text is scanned "
-        "(the worst case), and no upload here is a failed video, so that page is empty.",
+        "request at a time: the word search is for a word no picture holds (the vocabulary has no word holding it, "
+        "so no chunk is read; before it, every chunk was scanned), and no upload here is a failed video, so that "
+        "page is empty.",
         *stalled,
     ]
     if len(measured) > 1:
