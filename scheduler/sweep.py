@@ -7,17 +7,19 @@ Redis settles nothing, and a retry waits in the scheduled registry for as long a
 stopped by a Redis outage, is not started again.
 
 Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first) looks at every unfinished
-upload. A step that has had no live job (queued, scheduled and not overdue, deferred, or started by a
-worker that still beats) for longer than the grace period is queued again under its own job id,
-from the request kept with it when it was planned; an upload whose steps have all settled gets its
-`finish`; a queued upload without steps gets its `probe`. Each is put back a bounded number of
-times, then fails with a plain reason.
+upload, a batch at a time; after a long sweep (a large backlog) the next waits longer, so that sweeping
+takes at most `SHARE` of a worker. A step that has had no live job (queued, scheduled and not overdue,
+deferred, or started by a worker that still beats) for longer than the grace period is queued again
+under its own job id, from the request kept with it when it was planned; an upload whose steps have
+all settled gets its `finish`; a queued upload without steps gets its `probe`. Each is put back a
+bounded number of times, then fails with a plain reason.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,7 @@ from storage.layout import LEGACY_WORKSPACE
 from . import keys, metrics, steps
 from .context import Context
 from .plans import PROBE, StepSpec
-from .uploads import FINAL_STEP_STATES, State, StepState, UploadNotFound, Uploads
+from .uploads import FINAL_STEP_STATES, State, StepState, Uploads
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ REQUEUED = "requeued"  # a step's job (probe's included) queued again
 FINISHED = "finish"  # an upload whose steps had all settled given its `finish`
 FAILED = "failed"  # a step (or finish) failed: lost too often, or its request was not kept
 KINDS = (REQUEUED, FINISHED, FAILED)
+BATCH = 500  # unfinished uploads read in one round trip
+SHARE = 0.05  # of a worker's time, at most, spent sweeping
 
 
 @dataclass(frozen=True)
@@ -82,21 +86,22 @@ def workspaces(connection: Redis) -> list[str]:
     return sorted({workspace.id for workspace in Workspaces(connection).all()} | {LEGACY_WORKSPACE})
 
 
-def without_job(records: Uploads, upload: str, jobs: Jobs) -> list[str]:
-    """The steps of an unfinished upload (or its `finish`) that no job will run."""
-    try:
-        record = records.get(upload)
-    except UploadNotFound:
-        return []
-    if record.state not in (State.QUEUED, State.RUNNING):
-        return []
-    found = records.steps(upload)
-    if not found:
-        # Recorded, but its first step never planned: the intake stopped in between.
-        wanted = [PROBE.name] if record.state == State.QUEUED else []
-    else:
-        wanted = [name for name, step in found.items() if step.state not in FINAL_STEP_STATES] or [steps.FINISH]
-    return [name for name in wanted if steps.job_id(upload, name) not in jobs.live]
+def without_jobs(records: Uploads, uploads: Sequence[str], jobs: Jobs) -> Iterator[tuple[str, str]]:
+    """(upload, step) for each step of these unfinished uploads (or their `finish`) that no job will run.
+
+    They are read a batch at a time: read one by one, a backlog of 2,000 uploads cost each sweep 4,000
+    round trips (1.5 s of a worker and 0.4 s of Redis, every interval, for as long as the backlog lasted)."""
+    for begin in range(0, len(uploads), BATCH):
+        batch = uploads[begin : begin + BATCH]
+        for upload, (state, found) in zip(batch, records.progress_of(batch), strict=True):
+            if state not in (State.QUEUED, State.RUNNING):
+                continue  # finished, or deleted, since the listing was read
+            if not found:
+                # Recorded, but its first step never planned: the intake stopped in between.
+                wanted = [PROBE.name] if state == State.QUEUED else []
+            else:
+                wanted = [name for name, step in found.items() if step.state not in FINAL_STEP_STATES] or [steps.FINISH]
+            yield from ((upload, name) for name in wanted if steps.job_id(upload, name) not in jobs.live)
 
 
 def run_due(context: Context, owner: str, now: float | None = None) -> list[Repair] | None:
@@ -105,7 +110,14 @@ def run_due(context: Context, owner: str, now: float | None = None) -> list[Repa
     interval_ms = max(int(context.settings.sweep_interval_s * 1000), 1)
     if not context.redis.set(keys.SWEEP_LOCK, owner, nx=True, px=interval_ms):
         return None
-    return sweep(context, now)
+    began = time.monotonic()
+    done = sweep(context, now)
+    # A sweep's cost grows with the backlog: the next one waits long enough that sweeping takes at most
+    # SHARE of a worker's time.
+    rest_ms = int((time.monotonic() - began) / SHARE * 1000)
+    if rest_ms > interval_ms:
+        context.redis.set(keys.SWEEP_LOCK, owner, px=rest_ms)
+    return done
 
 
 def sweep(context: Context, now: float | None = None) -> list[Repair]:
@@ -116,14 +128,13 @@ def sweep(context: Context, now: float | None = None) -> list[Repair]:
     since = {keys.text(k): float(v) for k, v in context.redis.hgetall(keys.SWEEP_MISSING).items()}
     still: dict[str, float] = {}
     repairs = []
-    for upload in records.unfinished(workspaces(context.redis)):
-        for name in without_job(records, upload, jobs):
-            found = f"{upload}/{name}"
-            first = since.get(found, now)
-            if now - first < context.settings.sweep_grace_s:
-                still[found] = first
-            else:
-                repairs.append(repair(context, records, q, upload, name, jobs))
+    for upload, name in without_jobs(records, records.unfinished(workspaces(context.redis)), jobs):
+        found = f"{upload}/{name}"
+        first = since.get(found, now)
+        if now - first < context.settings.sweep_grace_s:
+            still[found] = first
+        else:
+            repairs.append(repair(context, records, q, upload, name, jobs))
     with context.redis.pipeline() as pipe:
         pipe.delete(keys.SWEEP_MISSING)
         if still:

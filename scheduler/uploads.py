@@ -441,6 +441,17 @@ class Uploads:
             raws = pipe.execute()
         return [{name: Step.from_dict(step) for name, step in json_hash(raw).items()} for raw in raws]
 
+    def progress_of(self, ids: Sequence[str]) -> list[tuple[State | None, dict[str, Step]]]:
+        """Each upload's state (None for one deleted) and steps, read in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for upload in ids:
+                pipe.hget(self._key(upload), "state")
+                pipe.hgetall(self._key(upload, "steps"))
+            raws = pipe.execute()
+        return [(State(json.loads(state)) if state else None,
+                 {name: Step.from_dict(step) for name, step in json_hash(found).items()})
+                for state, found in zip(raws[::2], raws[1::2], strict=True)]
+
     def step(self, upload: str, name: str) -> Step:
         return self._step(name, self.redis.hget(self._key(upload, "steps"), name))
 

@@ -180,3 +180,38 @@ def test_a_step_lost_again_after_its_repairs_fails(context: Context) -> None:
 def test_one_sweep_runs_per_interval(context: Context) -> None:
     assert sweep.run_due(context, "worker-a") == []
     assert sweep.run_due(context, "worker-b") is None
+
+
+def test_a_sweep_reads_the_backlog_in_batches_and_repairs_only_what_was_lost(
+    context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "BATCH", 2)
+    records = Uploads(context.redis)
+    backlog = [submit(context) for _ in range(5)]
+    lost, gone = backlog[3], backlog[4]
+    lose(context, lost, "probe")
+    lose(context, gone, "probe")
+    records.delete(gone)
+    listed = Uploads.unfinished
+    # Deleted between the sweep's reading of the listing and of the records: left alone.
+    monkeypatch.setattr(Uploads, "unfinished", lambda self, workspaces: [*listed(self, workspaces), gone])
+    assert [(found.upload, found.step, found.kind) for found in sweep_after_grace(context)] == [
+        (lost, "probe", sweep.REQUEUED)]
+    work(context)
+    assert [records.get(upload).state for upload in backlog[:4]] == [State.DONE] * 4
+
+
+def test_a_long_sweep_puts_the_next_one_off(context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep of a large backlog costs more: the next waits so that sweeping stays a small share of a worker."""
+    interval_ms = context.settings.sweep_interval_s * 1000
+    sweeping = sweep.sweep
+
+    def slow(context: Context, now: float | None = None) -> list[sweep.Repair]:
+        time.sleep(0.05)
+        return sweeping(context, now)
+
+    monkeypatch.setattr(sweep, "sweep", slow)
+    monkeypatch.setattr(sweep, "SHARE", 0.001)  # 0.05 s of sweeping: 50 s before the next
+    assert sweep.run_due(context, "worker-a") == []
+    assert context.redis.pttl(keys.SWEEP_LOCK) > interval_ms
+    assert sweep.run_due(context, "worker-b") is None
