@@ -44,6 +44,7 @@ MEASURED = 24
 WORKERS = 2  # in all, however many hosts share them
 POLL_S = 1.0
 BATCH_TIMEOUT_S = 900.0
+DAY_S = 24 * 3600
 
 
 def image(number: int) -> bytes:
@@ -170,6 +171,13 @@ def poll_cost(redis: Redis, one_round: Callable[[], object]) -> dict[str, float]
     return {name: after[name] - before[name] for name in ("commands", "net_input_bytes", "net_output_bytes")}
 
 
+def job_retention(measured: dict[str, Any]) -> str:
+    """How long the measured stack kept RQ's finished jobs (MEDIALENS_SCHEDULER_RESULT_TTL_S); a run from
+    before that was recorded kept them a day."""
+    seconds = int(measured.get("result_ttl_s", DAY_S))
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
+
+
 def memory_by_kind(redis: Redis, uploads: list[str]) -> dict[str, float]:
     """Redis memory per upload held by its RQ jobs (gone after MEDIALENS_SCHEDULER_RESULT_TTL_S) and by
     its records and results (kept until the upload is deleted): every key naming the upload's id."""
@@ -224,6 +232,7 @@ def measure(hosts: int, workdir: Path, model_dir: Path) -> dict[str, Any]:
         "redis_memory_bytes_per_upload": (after["used_memory"] - before["used_memory"]) / MEASURED,
         "redis_job_bytes_per_upload": memory["rq_jobs"],
         "redis_record_bytes_per_upload": memory["records"],
+        "result_ttl_s": SchedulerSettings().result_ttl_s,
     }
 
 
@@ -269,5 +278,6 @@ def markdown(results: dict[str, Any]) -> str:
         "models, and TLS on every Redis and S3 call), not a speed-up. Redis figures are INFO deltas around the "
         "measured batch, less the bench's own polling; bytes are Redis's own count (plaintext, before TLS); "
         "memory is what the batch leaves in Redis (used_memory), split by the keys that name an upload: its RQ jobs, "
-        "which expire a day later, and its records and step results, kept until the upload is deleted."
+        f"which expire {job_retention(results.get('hosts_1') or {})} later, and its records and step results, kept "
+        "until the upload is deleted."
     )

@@ -10,8 +10,9 @@ analyzers on small pictures; CLIP and caption cost the same per picture in any b
 measures them), and ten thousand pictures through caption would take about five hours on two cores.
 
 After each batch, once the stack is idle: what Redis grew by per upload (and, on a sample, how much of it
-is RQ's finished jobs, kept a day, and how much the upload's own records), each service's memory, and the
-web API's latency on the routes of the API section (bench/api_load.py), one request at a time.
+is RQ's finished jobs, kept `MEDIALENS_SCHEDULER_RESULT_TTL_S`, and how much the upload's own records),
+each service's memory, and the web API's latency on the routes of the API section (bench/api_load.py), one
+request at a time.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ import httpx
 
 from bench import cores
 from bench.api_load import ROUTES, unthrottled
-from bench.hosts import image, memory_by_kind
+from bench.hosts import image, job_retention, memory_by_kind
 from bench.stack import api_client, percentile, resident_memory, settled_totals, warm_up, with_stack
 from embedded.settings import EmbeddedSettings
 from embedded.stack import Stack
+from scheduler.settings import SchedulerSettings
 
 BATCHES = (1_000, 10_000)
 READS = 200  # requests per route after each batch
@@ -50,7 +52,7 @@ def run(batches: tuple[int, ...] = BATCHES) -> dict[str, Any]:
     workers = EmbeddedSettings().workers  # what `make up` starts
     with tempfile.TemporaryDirectory() as no_models, unthrottled():
         measured = with_stack(Path(no_models), workers, lambda stack: measure(stack, batches))
-    return {"workers": workers, **measured}
+    return {"workers": workers, "result_ttl_s": SchedulerSettings().result_ttl_s, **measured}
 
 
 def measure(stack: Stack, batches: tuple[int, ...]) -> dict[str, Any]:
@@ -184,11 +186,13 @@ def markdown(result: dict[str, Any]) -> str:
             lambda b: f"{b['cpu']['idle_ms']:.1f} ({b['cpu']['offered_ms']:.1f})"),
         *(row(f"{route}, p50 / p95 ms (errors)", timing(route)) for route in first["reads"]),
     ]
+    kept = job_retention(result)
     notes = [
         f"{result['workers']} workers, every upload a distinct small picture (320 x 240, a line of text on it) put at "
         "once. No `make models`: the default analyzers run, CLIP and caption are skipped as on a fresh install "
-        "(their cost per picture is the platform section's). Redis's growth counts RQ's finished jobs, which "
-        f"expire after a day. The routes are read after each batch with the stack idle, {READS} times each, one "
+        "(their cost per picture is the platform section's). Redis's growth counts RQ's finished jobs while they "
+        f"are kept ({kept}): a batch that runs longer keeps those of its last {kept}. The routes are read after each "
+        f"batch with the stack idle, {READS} times each, one "
         "request at a time: the word search is for a word no picture holds (the vocabulary has no word holding it, "
         "so no chunk is read; before it, every chunk was scanned), and no upload here is a failed video, so that "
         "page is empty.",

@@ -86,7 +86,7 @@ def step_job(upload: str, spec: StepSpec) -> EnqueueData:
         on_failure=Callback(step_crashed),
         retry=retry(),
         result_ttl=s.result_ttl_s,
-        failure_ttl=s.result_ttl_s,
+        failure_ttl=s.failure_ttl_s,
         description=f"{spec.name} of {upload}",
     )
 
@@ -99,7 +99,7 @@ def enqueue_finish(q: Queue, upload: str) -> Job:
         on_failure=Callback(finish_crashed),
         retry=retry(),
         result_ttl=settings().result_ttl_s,
-        failure_ttl=settings().result_ttl_s,
+        failure_ttl=settings().failure_ttl_s,
         description=f"finish {upload}",
     )
 
