@@ -116,10 +116,9 @@ class Index:
         self._client: Chroma | None = None
         self._seen: Any = None
         self._version: Any = None
-        # Every collection, as of index version `_version` (None: read again).
-        self._listing: Sequence[VectorCollection] | None = None
+        # Every collection by name, as of index version `_listed_at` (None: read again).
+        self._listing: dict[str, VectorCollection] | None = None
         self._listed_at: Any = None
-        self._writing = False
         self._mutex = threading.RLock()
 
     def words(self, workspace: str) -> WordIndex:
@@ -179,8 +178,14 @@ class Index:
                 return read(client)
 
     @contextmanager
-    def writing(self) -> Iterator[Chroma]:
-        """Exclusive across processes; whatever is written is seen by every reader afterwards."""
+    def writing(self, tracked: bool = False) -> Iterator[Chroma]:
+        """Exclusive across processes; whatever is written is seen by every reader afterwards.
+
+        The version moves when the write begins and when it ends, so that no listing from before it is
+        taken for current again, even when the writer is killed half-way. ``tracked``: the collections
+        change only through `_collection` and `_drop`, which keep this process's listing up to date, so
+        that it stays current after the write (a write asked for a workspace's collections and for each
+        one it wrote to again: a request of 3-4 ms each, under the lock every index job waits for)."""
         # A short lease, renewed while the writer lives: one killed mid-write (or cut off from Redis, so
         # that it cannot release) holds the index a few seconds, not the longest write there could be,
         # while every worker's index job waits for it.
@@ -193,29 +198,43 @@ class Index:
         try:
             with renewed(lock, self.config.lock_lease_s / 3), self._mutex:
                 client = self._fresh_client()
-                self._writing, self._listing = True, None
+                current = self._listed_at == self._version
+                self._version = self._seen = self._bump()
+                self._listed_at = self._version if current and tracked else None
+                written = False
                 try:
                     yield client
+                    written = tracked
                 finally:
-                    self._seen = str(self.redis.incr(keys.INDEX_VERSION)).encode()
-                    self._writing, self._listing = False, None
+                    self._version = self._seen = self._bump()
+                    self._listed_at = self._version if written else None
         finally:
             lock.release()
+
+    def _bump(self) -> bytes:
+        return str(self.redis.incr(keys.INDEX_VERSION)).encode()
 
     # -- collections ----------------------------------------------------------------------------
     def _collection(
         self, client: Chroma, workspace: str, kind: str, model: str, create: bool
     ) -> VectorCollection | None:
         name = collection_name(self.config.collection_prefix, workspace, kind, model)
-        if create:
-            return client.create(name, SPACES[kind], {"kind": kind, "model": model, "workspace": workspace})
-        return next((collection for collection in self._every_collection(client) if collection.name == name), None)
+        listing = self._every_collection(client)
+        if name in listing or not create:
+            return listing.get(name)
+        made = listing[name] = client.create(name, SPACES[kind], {"kind": kind, "model": model,
+                                                                  "workspace": workspace})
+        return made
+
+    def _drop(self, client: Chroma, collection: VectorCollection) -> None:
+        client.drop(collection.name)
+        self._every_collection(client).pop(collection.name, None)
 
     def _all(self, client: Chroma, workspace: str, kind: str | None = None) -> list[VectorCollection]:
         """The workspace's collections (of one kind, or all)."""
         start = workspace_collections(self.config.collection_prefix, workspace)
         found = []
-        for collection in self._every_collection(client):
+        for collection in self._every_collection(client).values():
             meta = collection.metadata or {}
             if not collection.name.startswith(start) or meta.get("workspace") != workspace or "kind" not in meta:
                 continue
@@ -223,15 +242,14 @@ class Index:
                 found.append(collection)
         return found
 
-    def _every_collection(self, client: Chroma) -> Sequence[VectorCollection]:
-        """Every collection, listed once per index version: only a write, under the lock, changes them, and
-        it bumps the version. Listing them all on each query cost a search in one of many workspaces more
-        than the search itself; asking for each collection by name again cost a request per collection."""
-        if self._writing or self._listing is None or self._listed_at != self._version:
-            listing = client.listing()
-            if self._writing:
-                return listing  # a write may add or drop collections as it goes: never kept
-            self._listing, self._listed_at = listing, self._version
+    def _every_collection(self, client: Chroma) -> dict[str, VectorCollection]:
+        """Every collection by name, listed once per index version: only a write, under the lock, changes
+        them, and it bumps the version. Listing them all on each query cost a search in one of many
+        workspaces more than the search itself; asking for each collection by name again cost a request
+        per collection."""
+        if self._listing is None or self._listed_at != self._version:
+            self._listing = {collection.name: collection for collection in client.listing()}
+            self._listed_at = self._version
         return self._listing
 
     def models(self, workspace: str, kind: str) -> list[str]:
@@ -247,7 +265,7 @@ class Index:
 
         ``still_wanted`` is asked under the lock, so an upload deleted meanwhile gets no vectors.
         """
-        with self.writing() as client:
+        with self.writing(tracked=True) as client:
             self._remove(client, workspace, upload_id)
             if not still_wanted():
                 return 0
@@ -273,7 +291,7 @@ class Index:
         return len(entries)
 
     def remove(self, workspace: str, upload_id: str) -> None:
-        with self.writing() as client:
+        with self.writing(tracked=True) as client:
             self._remove(client, workspace, upload_id)
 
     def _remove(self, client: Chroma, workspace: str, upload_id: str) -> None:
@@ -285,10 +303,10 @@ class Index:
     def drop_workspace(self, workspace: str) -> int:
         """Deletes every collection and the word index of a workspace (a rebuild, or its erasure);
         how many collections went."""
-        with self.writing() as client:
+        with self.writing(tracked=True) as client:
             found = self._all(client, workspace)
             for collection in found:
-                client.drop(collection.name)
+                self._drop(client, collection)
             self.words(workspace).clear()
             self.fingerprints(workspace).clear()
         return len(found)

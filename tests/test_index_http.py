@@ -113,13 +113,43 @@ def test_a_search_while_another_process_erases_a_workspace_finds_what_is_left(in
     rows = np.eye(4, dtype=np.float32)
     writer.replace(WORKSPACE, "u1", entries("u1", rows))
     writer.replace(WORKSPACE, "u2", entries("u2", rows, TEXT))
-    assert index.count(WORKSPACE) == 8, "the reader has listed both collections"
     with writer.writing() as chroma:
+        assert index.count(WORKSPACE) == 8, "the reader has listed both collections"
         chroma.drop(collection_name(index.config.collection_prefix, WORKSPACE, IMAGES, "m"))
         assert index.nearest(WORKSPACE, IMAGES, "m", rows[1].tolist(), 1) == []
         assert index.count(WORKSPACE) == 4
         assert [hit.id for hit in index.by_ids(WORKSPACE, TEXT, ["u2-0"])] == ["u2-0"]
     writer.close()
+
+
+KILLED_WRITER = """
+import json, os, sys
+from redis import Redis
+from search.index import Index
+from search.settings import IndexSettings
+config, redis_url, name = json.loads(sys.argv[1])
+with Index(Redis.from_url(redis_url), IndexSettings.model_validate(config)).writing() as chroma:
+    chroma.drop(name)
+    os._exit(9)  # killed: the write never ends
+"""
+
+
+def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, redis_db: Redis) -> None:
+    """A write keeps the listing it brought up to date, and another process's writes move the version; one killed
+    after dropping a collection never gets to move it at its end, and the next write must not write into it."""
+    rows = np.eye(4, dtype=np.float32)
+    index.replace(WORKSPACE, "u1", entries("u1", rows))
+    index.replace(WORKSPACE, "u2", entries("u2", rows))  # written through the listing kept by the first write
+    pool = redis_db.connection_pool.connection_kwargs
+    redis_url = f"redis://:{pool.get('password') or ''}@{pool['host']}:{pool['port']}/{pool['db']}"
+    config = {**index.config.model_dump(mode="json"), "lock_lease_s": 1}
+    name = collection_name(index.config.collection_prefix, WORKSPACE, IMAGES, "m")
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, json.dumps([config, redis_url, name])],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    assert index.replace(WORKSPACE, "u3", entries("u3", rows)) == 4
+    assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[2].tolist(), 1)] == ["u3-2"]
+    assert index.count(WORKSPACE) == 4, "what the killed writer dropped stays dropped"
 
 
 def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Index) -> None:
