@@ -48,6 +48,7 @@ REPLICATION_BARRIER = f"{PREFIX}:replication:barrier"
 # key named "<workspace(id)>:<part>..." where it was "ml:<part>..." before workspaces (search/upgrade.py).
 INDEX_VERSION = f"{PREFIX}:index:version"
 INDEX_LOCK = f"{PREFIX}:index:lock"
+INDEX_WRITES = f"{PREFIX}:index:writes"  # writes begun: one killed half-way counts too
 SEARCH_LAYOUT = f"{PREFIX}:search:layout"  # the version of the layout below, once upgraded
 PEOPLE_PARTS = ("people", "person:", "face:", "faces:upload:")  # the parts that hold people and faces
 WORDS_PART = "words:"

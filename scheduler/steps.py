@@ -55,7 +55,7 @@ def job_id(upload: str, step: str) -> str:
 
 def forget_jobs(upload: str, step_names: Iterable[str], connection: Redis) -> int:
     """Removes the finished or waiting jobs of a deleted upload (they name it and keep its results'
-    outline for a day); a job running now ends on its own, finding the upload gone."""
+    outline while they are kept); a job running now ends on its own, finding the upload gone."""
     found = 0
     for name in {*step_names, FINISH, INDEX}:
         try:

@@ -8,11 +8,11 @@ stopped by a Redis outage, is not started again.
 
 Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first) looks at every unfinished
 upload, a batch at a time; after a long sweep (a large backlog) the next waits longer, so that sweeping
-takes at most `SHARE` of a worker. A step that has had no live job (queued, scheduled and not overdue,
-deferred, or started by a worker that still beats) for longer than the grace period is queued again
-under its own job id, from the request kept with it when it was planned; an upload whose steps have
-all settled gets its `finish`; a queued upload without steps gets its `probe`. Each is put back a
-bounded number of times, then fails with a plain reason.
+takes at most `SHARE` of a worker (put off by `PUT_OFF_MOST` intervals at most). A step that has had
+no live job (queued, scheduled and not overdue, deferred, or started by a worker that still beats) for
+longer than the grace period is queued again under its own job id, from the request kept with it when
+it was planned; an upload whose steps have all settled gets its `finish`; a queued upload without
+steps gets its `probe`. Each is put back a bounded number of times, then fails with a plain reason.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ FAILED = "failed"  # a step (or finish) failed: lost too often, or its request w
 KINDS = (REQUEUED, FINISHED, FAILED)
 BATCH = 500  # unfinished uploads read in one round trip
 SHARE = 0.05  # of a worker's time, at most, spent sweeping
+PUT_OFF_MOST = 10  # intervals: a sweep slowed by a Redis outage must not put off the one that repairs what it lost
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def run_due(context: Context, owner: str, now: float | None = None) -> list[Repa
     done = sweep(context, now)
     # A sweep's cost grows with the backlog: the next one waits long enough that sweeping takes at most
     # SHARE of a worker's time.
-    rest_ms = int((time.monotonic() - began) / SHARE * 1000)
+    rest_ms = min(int((time.monotonic() - began) / SHARE * 1000), interval_ms * PUT_OFF_MOST)
     if rest_ms > interval_ms:
         context.redis.set(keys.SWEEP_LOCK, owner, px=rest_ms)
     return done

@@ -119,6 +119,7 @@ class Index:
         # Every collection by name, as of index version `_listed_at` (None: read again).
         self._listing: dict[str, VectorCollection] | None = None
         self._listed_at: Any = None
+        self._written = -1  # which write (keys.INDEX_WRITES) this process's last one was, when tracked
         self._mutex = threading.RLock()
 
     def words(self, workspace: str) -> WordIndex:
@@ -181,11 +182,11 @@ class Index:
     def writing(self, tracked: bool = False) -> Iterator[Chroma]:
         """Exclusive across processes; whatever is written is seen by every reader afterwards.
 
-        The version moves when the write begins and when it ends, so that no listing from before it is
-        taken for current again, even when the writer is killed half-way. ``tracked``: the collections
-        change only through `_collection` and `_drop`, which keep this process's listing up to date, so
-        that it stays current after the write (a write asked for a workspace's collections and for each
-        one it wrote to again: a request of 3-4 ms each, under the lock every index job waits for)."""
+        ``tracked``: the collections change only through `_collection` and `_drop`, which keep this
+        process's listing up to date, so that the next write of this process takes it as it is when no
+        other write began in between (counted when they begin, so that one killed half-way counts). A
+        write asked for every collection, then for each one it wrote to: a request of 3-4 ms each, under
+        the lock every index job waits for."""
         # A short lease, renewed while the writer lives: one killed mid-write (or cut off from Redis, so
         # that it cannot release) holds the index a few seconds, not the longest write there could be,
         # while every worker's index job waits for it.
@@ -198,21 +199,18 @@ class Index:
         try:
             with renewed(lock, self.config.lock_lease_s / 3), self._mutex:
                 client = self._fresh_client()
-                current = self._listed_at == self._version
-                self._version = self._seen = self._bump()
-                self._listed_at = self._version if current and tracked else None
+                begun = int(self.redis.incr(keys.INDEX_WRITES))
+                if begun != self._written + 1:
+                    self._listing = None
                 written = False
                 try:
                     yield client
                     written = tracked
                 finally:
-                    self._version = self._seen = self._bump()
-                    self._listed_at = self._version if written else None
+                    self._version = self._seen = str(self.redis.incr(keys.INDEX_VERSION)).encode()
+                    self._listed_at, self._written = (self._version, begun) if written else (None, -1)
         finally:
             lock.release()
-
-    def _bump(self) -> bytes:
-        return str(self.redis.incr(keys.INDEX_VERSION)).encode()
 
     # -- collections ----------------------------------------------------------------------------
     def _collection(

@@ -135,8 +135,9 @@ with Index(Redis.from_url(redis_url), IndexSettings.model_validate(config)).writ
 
 
 def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, redis_db: Redis) -> None:
-    """A write keeps the listing it brought up to date, and another process's writes move the version; one killed
-    after dropping a collection never gets to move it at its end, and the next write must not write into it."""
+    """A write keeps the listing it brought up to date for the process's next write, unless another write began in
+    between: one killed after dropping a collection never moves the version, and the next write must not write
+    into what it dropped."""
     rows = np.eye(4, dtype=np.float32)
     index.replace(WORKSPACE, "u1", entries("u1", rows))
     index.replace(WORKSPACE, "u2", entries("u2", rows))  # written through the listing kept by the first write

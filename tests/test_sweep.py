@@ -212,9 +212,10 @@ def test_a_long_sweep_puts_the_next_one_off(context: Context, monkeypatch: pytes
         return sweeping(context, now)
 
     monkeypatch.setattr(sweep, "sweep", slow)
-    monkeypatch.setattr(sweep, "SHARE", 0.001)  # 0.05 s of sweeping: 50 s before the next
+    monkeypatch.setattr(sweep, "SHARE", 0.0001)  # 0.05 s of sweeping: 500 s before the next, past the most
     assert sweep.run_due(context, "worker-a") == []
-    assert context.redis.pttl(keys.SWEEP_LOCK) > interval_ms
+    assert interval_ms < context.redis.pttl(keys.SWEEP_LOCK) <= interval_ms * sweep.PUT_OFF_MOST, \
+        "put off, but not past the most"
     assert sweep.run_due(context, "worker-b") is None
 
 
