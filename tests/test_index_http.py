@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from redis import Redis
 
+from embedded.stack import Stack
 from functions.catalog import PROJECT
 from search import upgrade
 from search.chroma_local import OwnEmbeddings
@@ -134,19 +135,18 @@ with Index(Redis.from_url(redis_url), IndexSettings.model_validate(config)).writ
 """
 
 
-def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, redis_db: Redis) -> None:
+def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, redis_server: Stack) -> None:
     """A write keeps the listing it brought up to date for the process's next write, unless another write began in
     between: one killed after dropping a collection never moves the version, and the next write must not write
     into what it dropped."""
     rows = np.eye(4, dtype=np.float32)
     index.replace(WORKSPACE, "u1", entries("u1", rows))
     index.replace(WORKSPACE, "u2", entries("u2", rows))  # written through the listing kept by the first write
-    pool = redis_db.connection_pool.connection_kwargs
-    redis_url = f"redis://:{pool.get('password') or ''}@{pool['host']}:{pool['port']}/{pool['db']}"
     config = {**index.config.model_dump(mode="json"), "lock_lease_s": 1}
     name = collection_name(index.config.collection_prefix, WORKSPACE, IMAGES, "m")
-    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, json.dumps([config, redis_url, name])],
-                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    told = json.dumps([config, redis_server.redis_url(15), name])  # the database the index fixture uses
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, told], cwd=PROJECT, capture_output=True, text=True,
+                            timeout=120)
     assert killed.returncode == 9, killed.stderr
     assert index.replace(WORKSPACE, "u3", entries("u3", rows)) == 4
     assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[2].tolist(), 1)] == ["u3-2"]
