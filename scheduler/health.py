@@ -11,6 +11,7 @@ from rq import Queue, Worker
 from rq.registry import BaseRegistry
 
 from .context import current, settings
+from .settings import SchedulerSettings
 from .transport import GatewayError
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,19 @@ def queues(connection: Redis) -> list[QueueStatus]:
         )
         for queue in sorted(Queue.all(connection=connection), key=lambda q: q.name)
     ]
+
+
+def retention(config: SchedulerSettings) -> dict[str, str]:
+    """How long RQ keeps a finished and a failed job, which is all the System page's counts of them cover."""
+    return {"finished": span(config.result_ttl_s), "failed": span(config.failure_ttl_s)}
+
+
+def span(seconds: int) -> str:
+    """``seconds`` in the largest unit that divides it: 10 min, 24 h, 90 s."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def jobs_in(registry: BaseRegistry) -> int:

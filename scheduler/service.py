@@ -151,9 +151,10 @@ class Pipeline:
         return self.records.neighbours(workspace, self.upload(upload, workspace).id)
 
     def health(self) -> dict[str, Any]:
-        """Gateways with their functions' readiness, queues and workers."""
+        """Gateways with their functions' readiness, queues (with how long their finished and failed jobs are
+        kept) and workers."""
         return {"gateways": health.gateways(), "queues": health.queues(self.redis),
-                "workers": health.workers(self.redis)}
+                "kept": health.retention(self.context.settings), "workers": health.workers(self.redis)}
 
     def subscribe(self, workspace: str) -> PubSub:
         """Every upload and step change of one workspace as it happens (messages are JSON)."""

@@ -42,3 +42,11 @@ def test_queue_counts_of_a_job_whose_worker_died_are_read_from_a_web_thread(redi
     assert not errors, errors
     assert [(status.name, status.running) for status in found] == [("health-test", 1)]
     assert redis_db.get("test:failure-callback-ran") is None, "the web app ran a scheduler callback"
+
+
+def test_the_system_page_says_how_long_finished_and_failed_jobs_are_counted() -> None:
+    from scheduler.settings import SchedulerSettings
+
+    kept = health.retention(SchedulerSettings(result_ttl_s=5400, failure_ttl_s=90))
+    assert kept == {"finished": "90 min", "failed": "90 s"}
+    assert [health.span(seconds) for seconds in (600, 86_400, 3_601)] == ["10 min", "24 h", "3601 s"]
