@@ -6,9 +6,10 @@ taking a job and marking it started leaves it where nothing runs it, a failure c
 Redis settles nothing, and a retry waits in the scheduled registry for as long as RQ's scheduler,
 stopped by a Redis outage, is not started again.
 
-Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first) looks at every unfinished
-upload, a batch at a time; after a long sweep (a large backlog) the next waits longer, so that sweeping
-takes at most `SHARE` of a worker (put off by `PUT_OFF_MOST` intervals at most). A step that has had
+Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first, `Turn`) looks at every unfinished
+upload, a batch at a time, and extends the lock before each repair, or stops where another took it;
+after a long sweep (a large backlog) the next waits longer, so that sweeping takes at most `SHARE` of
+a worker (put off by `PUT_OFF_MOST` intervals at most). A step that has had
 no live job (queued, scheduled and not overdue, deferred, or started by a worker that still beats) for
 longer than the grace period is queued again under its own job id, from the request kept with it when
 it was planned; an upload whose steps have all settled gets its `finish`; a queued upload without
@@ -105,43 +106,71 @@ def without_jobs(records: Uploads, uploads: Sequence[str], jobs: Jobs) -> Iterat
             yield from ((upload, name) for name in wanted if steps.job_id(upload, name) not in jobs.live)
 
 
+class Turn:
+    """`keys.SWEEP_LOCK` as one worker holds it. Each check extends it; a check fails once the lock has expired
+    under a sweep that ran past its interval (a worker paused, a slow Redis) and another worker took it, and
+    the first sweep then stops, so that two sweeps never put the same step back twice."""
+
+    # Extends the lock only while it still names this worker.
+    EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+
+    def __init__(self, connection: Redis, owner: str, ms: int) -> None:
+        self.connection, self.owner, self.ms = connection, owner, ms
+
+    def take(self) -> bool:
+        return bool(self.connection.set(keys.SWEEP_LOCK, self.owner, nx=True, px=self.ms))
+
+    def held(self, ms: int | None = None) -> bool:
+        """Whether this worker still holds the lock; if so, it lasts ``ms`` (the interval) from now."""
+        return bool(self.connection.eval(self.EXTEND, 1, keys.SWEEP_LOCK, self.owner, ms or self.ms))
+
+
 def run_due(context: Context, owner: str, now: float | None = None) -> list[Repair] | None:
     """Sweeps when no sweep ran within the interval (the lock, left to expire, says one did); None when
     it was not due."""
     interval_ms = max(int(context.settings.sweep_interval_s * 1000), 1)
-    if not context.redis.set(keys.SWEEP_LOCK, owner, nx=True, px=interval_ms):
+    turn = Turn(context.redis, owner, interval_ms)
+    if not turn.take():
         return None
     began = time.monotonic()
-    done = sweep(context, now)
+    done = sweep(context, now, turn)
     # A sweep's cost grows with the backlog: the next one waits long enough that sweeping takes at most
     # SHARE of a worker's time.
     rest_ms = min(int((time.monotonic() - began) / SHARE * 1000), interval_ms * PUT_OFF_MOST)
     if rest_ms > interval_ms:
-        context.redis.set(keys.SWEEP_LOCK, owner, px=rest_ms)
+        turn.held(rest_ms)
     return done
 
 
-def sweep(context: Context, now: float | None = None) -> list[Repair]:
-    """Puts back what has been without a job for longer than the grace period; returns what it did."""
+def sweep(context: Context, now: float | None = None, turn: Turn | None = None) -> list[Repair]:
+    """Puts back what has been without a job for longer than the grace period; returns what it did. Under a
+    ``turn``, it stops where the turn is found lost (before each repair, and before it records what it saw)."""
     now = time.time() if now is None else now
     records, q = Uploads(context.redis), context.queue
     jobs = Jobs.read(q, now)
     since = {keys.text(k): float(v) for k, v in context.redis.hgetall(keys.SWEEP_MISSING).items()}
     still: dict[str, float] = {}
     repairs = []
+    held = True
     for upload, name in without_jobs(records, records.unfinished(workspaces(context.redis)), jobs):
         found = f"{upload}/{name}"
         first = since.get(found, now)
         if now - first < context.settings.sweep_grace_s:
             still[found] = first
+        elif not (held := turn is None or turn.held()):
+            break
         else:
             repairs.append(repair(context, records, q, upload, name, jobs))
-    with context.redis.pipeline() as pipe:
-        pipe.delete(keys.SWEEP_MISSING)
-        if still:
-            mapping: dict[Any, Any] = still
-            pipe.hset(keys.SWEEP_MISSING, mapping=mapping)
-        pipe.execute()
+    if held and (turn is None or turn.held()):
+        with context.redis.pipeline() as pipe:
+            pipe.delete(keys.SWEEP_MISSING)
+            if still:
+                mapping: dict[Any, Any] = still
+                pipe.hset(keys.SWEEP_MISSING, mapping=mapping)
+            pipe.execute()
+    else:  # what it saw is the other sweep's to record
+        logger.warning("the sweep ran past its interval and another worker's sweep took over after %d repairs",
+                       len(repairs))
     metrics.record_repairs(context.redis, (found.kind for found in repairs))
     return repairs
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -202,14 +203,42 @@ def test_a_sweep_reads_the_backlog_in_batches_and_repairs_only_what_was_lost(
     assert [records.get(upload).state for upload in backlog[:4]] == [State.DONE] * 4
 
 
+def test_a_sweep_whose_lock_another_worker_took_stops_before_it_repairs(
+    context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep that ran past its interval (a paused worker, a slow Redis) lost its lock to another worker's
+    sweep, which read the same jobs: were both to repair, the step would be queued twice and counted twice
+    towards the repairs that fail it."""
+    records = Uploads(context.redis)
+    upload = submit(context)
+    lose(context, upload, "probe")
+    assert sweep.sweep(context) == []  # seen without a job; the grace period starts
+    read = Uploads.progress_of
+
+    def then_lose_the_lock(self: Uploads, uploads: list[str]) -> list[Any]:
+        context.redis.set(keys.SWEEP_LOCK, "worker-b", px=60_000)  # expired, and taken by worker-b's sweep
+        return read(self, uploads)
+
+    monkeypatch.setattr(Uploads, "progress_of", then_lose_the_lock)
+    assert sweep.run_due(context, "worker-a", now=time_after_grace()) == [], "worker-a repairs nothing"
+    assert repaired(context) == {}
+    assert keys.text(context.redis.get(keys.SWEEP_LOCK)) == "worker-b", "nor does it put worker-b's sweep off"
+    assert context.redis.hlen(keys.SWEEP_MISSING) == 1, "what it saw missing, and since when, stays"
+    monkeypatch.undo()
+    assert [found.kind for found in sweep.sweep(context, now=time_after_grace())] == [sweep.REQUEUED]
+    work(context)
+    assert records.get(upload).state == State.DONE
+    assert repaired(context) == {sweep.REQUEUED: 1}
+
+
 def test_a_long_sweep_puts_the_next_one_off(context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sweep of a large backlog costs more: the next waits so that sweeping stays a small share of a worker."""
     interval_ms = context.settings.sweep_interval_s * 1000
     sweeping = sweep.sweep
 
-    def slow(context: Context, now: float | None = None) -> list[sweep.Repair]:
+    def slow(context: Context, now: float | None = None, turn: sweep.Turn | None = None) -> list[sweep.Repair]:
         time.sleep(0.05)
-        return sweeping(context, now)
+        return sweeping(context, now, turn)
 
     monkeypatch.setattr(sweep, "sweep", slow)
     monkeypatch.setattr(sweep, "SHARE", 0.0001)  # 0.05 s of sweeping: 500 s before the next, past the most
