@@ -64,6 +64,11 @@ def fingerprints(workspace_id: str, index: str) -> str:
     return f"{workspace(workspace_id)}:fingerprints:{index}"
 
 
+def indexed(workspace_id: str, index: str) -> str:
+    """The uploads of one workspace that may have vectors in its collections (search/indexed.py)."""
+    return f"{workspace(workspace_id)}:indexed:{index}"
+
+
 def people(workspace_id: str) -> str:
     """One workspace's person ids by creation time."""
     return f"{workspace(workspace_id)}:people"

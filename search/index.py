@@ -32,6 +32,7 @@ from scheduler.context import current
 
 from .chroma_http import ChromaHttp
 from .fingerprints import Fingerprint, Fingerprints
+from .indexed import Indexed
 from .settings import IndexSettings, settings
 from .vector_store import Chroma, VectorCollection, gone
 from .words import WordIndex
@@ -126,6 +127,10 @@ class Index:
         """The workspace's word index: kept beside its collections and written under the same lock, so
         the two never disagree."""
         return WordIndex(self.redis, workspace, self.config.collection_prefix)
+
+    def indexed(self, workspace: str) -> Indexed:
+        """The workspace's uploads that may have vectors: a first indexing deletes nothing."""
+        return Indexed(self.redis, workspace, self.config.collection_prefix)
 
     def fingerprints(self, workspace: str) -> Fingerprints:
         """The workspace's picture fingerprints (duplicates without CLIP): written with its vectors."""
@@ -267,6 +272,7 @@ class Index:
             self._remove(client, workspace, upload_id)
             if not still_wanted():
                 return 0
+            self.indexed(workspace).add(upload_id)  # before any of its vectors is written
             groups: dict[tuple[str, str], list[Entry]] = {}
             for entry in entries:
                 groups.setdefault((entry.kind, entry.model), []).append(entry)
@@ -293,8 +299,12 @@ class Index:
             self._remove(client, workspace, upload_id)
 
     def _remove(self, client: Chroma, workspace: str, upload_id: str) -> None:
-        for collection in self._all(client, workspace):
-            collection.delete(where={"upload_id": upload_id})
+        collections = self._all(client, workspace)
+        indexed = self.indexed(workspace)
+        if indexed.may_have(upload_id, no_collections=not collections):
+            for collection in collections:
+                collection.delete(where={"upload_id": upload_id})
+            indexed.discard(upload_id)
         self.words(workspace).remove(upload_id)
         self.fingerprints(workspace).remove(upload_id)
 
@@ -307,6 +317,7 @@ class Index:
                 self._drop(client, collection)
             self.words(workspace).clear()
             self.fingerprints(workspace).clear()
+            self.indexed(workspace).clear()
         return len(found)
 
     # -- reads ----------------------------------------------------------------------------------

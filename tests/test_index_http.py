@@ -9,16 +9,20 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import httpx
 import numpy as np
 import pytest
+from chromadb.api.models.Collection import Collection as ChromaCollection
 from redis import Redis
 
 from embedded.stack import Stack
 from functions.catalog import PROJECT
+from scheduler import keys
 from search import upgrade
+from search.chroma_http import RemoteCollection
 from search.chroma_local import OwnEmbeddings
 from search.index import FACES, IMAGES, SPACES, TEXT, Entry, Index, collection_name
 from search.settings import IndexSettings
@@ -151,6 +155,51 @@ def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, r
     assert index.replace(WORKSPACE, "u3", entries("u3", rows)) == 4
     assert [hit.id for hit in index.nearest(WORKSPACE, IMAGES, "m", rows[2].tolist(), 1)] == ["u3-2"]
     assert index.count(WORKSPACE) == 4, "what the killed writer dropped stays dropped"
+
+
+@pytest.fixture
+def deletions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The upload of each delete asked of a collection, on the index server or embedded."""
+    asked: list[str] = []
+    for collection in (RemoteCollection, ChromaCollection):
+        def counted(self: Any, *, where: dict[str, Any], original: Any = collection.delete) -> Any:
+            asked.append(where["upload_id"])
+            return original(self, where=where)
+
+        monkeypatch.setattr(collection, "delete", counted)
+    return asked
+
+
+def test_an_upload_indexed_the_first_time_asks_no_collection_to_delete(index: Index, deletions: list[str]) -> None:
+    """An upload is indexed once, when its analysis ends: deleting its vectors first cost the index server a
+    request per collection of its workspace, growing with the collections, that found nothing."""
+    rng = np.random.default_rng(3)
+    index.replace(WORKSPACE, "u1", [*entries("u1", rng.normal(size=(3, 8)), TEXT), *entries("u1", np.eye(8)[:2])])
+    index.replace(WORKSPACE, "u2", entries("u2", rng.normal(size=(2, 8)), TEXT))
+    assert deletions == []
+    index.replace(WORKSPACE, "u1", entries("u1", rng.normal(size=(1, 8)), TEXT))  # analysed again: fewer vectors
+    assert deletions == ["u1", "u1"], "indexed again, its old vectors go from both collections"
+    assert (index.count(WORKSPACE, "u1"), index.count(WORKSPACE)) == (1, 3)
+    index.remove(WORKSPACE, "u2")
+    index.remove(WORKSPACE, "u2")
+    assert deletions[2:] == ["u2", "u2"], "removed once: a second removal finds nothing to ask"
+    assert index.count(WORKSPACE) == 1
+
+
+def test_a_workspace_indexed_by_an_older_version_deletes_first_as_before(
+    index: Index, redis_db: Redis, deletions: list[str]
+) -> None:
+    """Uploads indexed before the record of indexed uploads are in none: their workspace deletes first for every
+    upload, so none keeps a vector its new analysis no longer has; once dropped, it starts a record."""
+    rows = np.eye(4, dtype=np.float32)
+    index.replace(WORKSPACE, "u1", entries("u1", rows))
+    redis_db.delete(keys.indexed(WORKSPACE, index.config.collection_prefix))  # as an older version left it
+    index.replace(WORKSPACE, "u1", entries("u1", rows[:1]))
+    index.replace(WORKSPACE, "u2", entries("u2", rows))
+    assert deletions == ["u1", "u2"] and index.count(WORKSPACE, "u1") == 1
+    index.drop_workspace(WORKSPACE)
+    index.replace(WORKSPACE, "u3", entries("u3", rows))
+    assert deletions == ["u1", "u2"], "a workspace without collections has no vectors to delete"
 
 
 def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Index) -> None:
