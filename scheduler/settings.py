@@ -70,10 +70,12 @@ class SchedulerSettings(BaseSettings):
         180.0, description="How long a step waits for a function that is still loading its model."
     )
     result_ttl_s: int = Field(
-        600, description="How long an RQ job that ran to its end is kept (the System page counts them). Nothing reads "
-        "one once its step has settled: kept a day, they were 62 of the 71 KiB an upload left in Redis."
+        600, ge=0, description="How long an RQ job that ran to its end is kept (the System page counts them). Nothing "
+        "reads one once its step has settled: kept a day, they were 62 of the 71 KiB an upload left in Redis."
     )
-    failure_ttl_s: int = Field(24 * 3600, description="How long an RQ job that crashed for good is kept, to look into.")
+    failure_ttl_s: int = Field(
+        24 * 3600, ge=0, description="How long an RQ job that crashed for good is kept, to look into."
+    )
     thumbnail_size: int = Field(320, description="Long side of thumbnails, in pixels.")
     max_keyframes: int = Field(12, description="Most keyframes taken from one video.")
     keyframe_interval_s: float = Field(2.0, description="Least time between two keyframes, in seconds.")

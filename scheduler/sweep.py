@@ -7,13 +7,13 @@ Redis settles nothing, and a retry waits in the scheduled registry for as long a
 stopped by a Redis outage, is not started again.
 
 Once per interval one worker (whichever takes `keys.SWEEP_LOCK` first, `Turn`) looks at every unfinished
-upload, a batch at a time, and extends the lock before each repair, or stops where another took it;
-after a long sweep (a large backlog) the next waits longer, so that sweeping takes at most `SHARE` of
-a worker (put off by `PUT_OFF_MOST` intervals at most). A step that has had
-no live job (queued, scheduled and not overdue, deferred, or started by a worker that still beats) for
-longer than the grace period is queued again under its own job id, from the request kept with it when
-it was planned; an upload whose steps have all settled gets its `finish`; a queued upload without
-steps gets its `probe`. Each is put back a bounded number of times, then fails with a plain reason.
+upload, a batch at a time, holding the lock as it goes, and stops where another sweep began; after a
+long sweep (a large backlog) the next waits longer, so that sweeping takes at most `SHARE` of a worker
+(put off by `PUT_OFF_MOST` intervals at most). A step that has had no live job (queued, scheduled and
+not overdue, deferred, or started by a worker that still beats) for longer than the grace period is
+queued again under its own job id, from the request kept with it when it was planned; an upload whose
+steps have all settled gets its `finish`; a queued upload without steps gets its `probe`. Each is put
+back a bounded number of times, then fails with a plain reason.
 """
 
 from __future__ import annotations
@@ -88,12 +88,17 @@ def workspaces(connection: Redis) -> list[str]:
     return sorted({workspace.id for workspace in Workspaces(connection).all()} | {LEGACY_WORKSPACE})
 
 
-def without_jobs(records: Uploads, uploads: Sequence[str], jobs: Jobs) -> Iterator[tuple[str, str]]:
-    """(upload, step) for each step of these unfinished uploads (or their `finish`) that no job will run.
+def without_jobs(
+    records: Uploads, uploads: Sequence[str], jobs: Jobs, turn: Turn | None = None
+) -> Iterator[tuple[str, str]]:
+    """(upload, step) for each step of these unfinished uploads (or their `finish`) that no job will run; under a
+    ``turn``, renewed after each batch, up to where it is found lost.
 
     They are read a batch at a time: read one by one, a backlog of 2,000 uploads cost each sweep 4,000
     round trips (1.5 s of a worker and 0.4 s of Redis, every interval, for as long as the backlog lasted)."""
     for begin in range(0, len(uploads), BATCH):
+        if begin and turn is not None and not turn.renew():
+            return
         batch = uploads[begin : begin + BATCH]
         for upload, (state, found) in zip(batch, records.progress_of(batch), strict=True):
             if state not in (State.QUEUED, State.RUNNING):
@@ -107,27 +112,45 @@ def without_jobs(records: Uploads, uploads: Sequence[str], jobs: Jobs) -> Iterat
 
 
 class Turn:
-    """`keys.SWEEP_LOCK` as one worker holds it. Each check extends it; a check fails once the lock has expired
-    under a sweep that ran past its interval (a worker paused, a slow Redis) and another worker took it, and
-    the first sweep then stops, so that two sweeps never put the same step back twice."""
+    """One sweep's hold on `keys.SWEEP_LOCK`, numbered by `keys.SWEEP_TURNS` as sweeps begin.
 
-    # Extends the lock only while it still names this worker.
-    EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+    The sweep renews it after each batch it reads and before each repair. A lock that expired under a sweep that
+    ran past its interval (a worker paused or starved, a slow Redis) is taken again when no other sweep began
+    since; when one did, both read the same jobs, and the renewal fails so that this sweep stops before it
+    puts back a step the other may put back too (counting it twice towards the repairs that fail it)."""
+
+    TAKE = """
+    if redis.call('exists', KEYS[1]) == 1 then return 0 end
+    local turn = redis.call('incr', KEYS[2])
+    redis.call('set', KEYS[1], ARGV[1] .. '#' .. turn, 'px', ARGV[2])
+    return turn"""
+    RENEW = """
+    local holder = redis.call('get', KEYS[1])
+    if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+    if not holder and redis.call('get', KEYS[2]) == ARGV[3] then
+        redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+        return 1
+    end
+    return 0"""
 
     def __init__(self, connection: Redis, owner: str, ms: int) -> None:
         self.connection, self.owner, self.ms = connection, owner, ms
+        self.number = 0
 
     def take(self) -> bool:
-        return bool(self.connection.set(keys.SWEEP_LOCK, self.owner, nx=True, px=self.ms))
+        """Whether this worker's sweep may begin: no other holds the lock."""
+        self.number = int(self.connection.eval(self.TAKE, 2, keys.SWEEP_LOCK, keys.SWEEP_TURNS, self.owner, self.ms))
+        return self.number > 0
 
-    def held(self, ms: int | None = None) -> bool:
-        """Whether this worker still holds the lock; if so, it lasts ``ms`` (the interval) from now."""
-        return bool(self.connection.eval(self.EXTEND, 1, keys.SWEEP_LOCK, self.owner, ms or self.ms))
+    def renew(self, ms: int | None = None) -> bool:
+        """Makes the lock last ``ms`` (the interval) from now; False when another sweep has begun since this one."""
+        return bool(self.connection.eval(self.RENEW, 2, keys.SWEEP_LOCK, keys.SWEEP_TURNS,
+                                         f"{self.owner}#{self.number}", ms or self.ms, self.number))
 
 
 def run_due(context: Context, owner: str, now: float | None = None) -> list[Repair] | None:
-    """Sweeps when no sweep ran within the interval (the lock, left to expire, says one did); None when
-    it was not due."""
+    """Sweeps when no sweep runs now and none ended within the interval (the lock, left to expire an interval
+    after a sweep ends, says so); None when it was not due."""
     interval_ms = max(int(context.settings.sweep_interval_s * 1000), 1)
     turn = Turn(context.redis, owner, interval_ms)
     if not turn.take():
@@ -138,13 +161,14 @@ def run_due(context: Context, owner: str, now: float | None = None) -> list[Repa
     # SHARE of a worker's time.
     rest_ms = min(int((time.monotonic() - began) / SHARE * 1000), interval_ms * PUT_OFF_MOST)
     if rest_ms > interval_ms:
-        turn.held(rest_ms)
+        turn.renew(rest_ms)
     return done
 
 
 def sweep(context: Context, now: float | None = None, turn: Turn | None = None) -> list[Repair]:
     """Puts back what has been without a job for longer than the grace period; returns what it did. Under a
-    ``turn``, it stops where the turn is found lost (before each repair, and before it records what it saw)."""
+    ``turn``, it stops where the turn is found lost (renewed after each batch it reads, before each repair, and
+    before it records what it saw)."""
     now = time.time() if now is None else now
     records, q = Uploads(context.redis), context.queue
     jobs = Jobs.read(q, now)
@@ -152,16 +176,16 @@ def sweep(context: Context, now: float | None = None, turn: Turn | None = None) 
     still: dict[str, float] = {}
     repairs = []
     held = True
-    for upload, name in without_jobs(records, records.unfinished(workspaces(context.redis)), jobs):
+    for upload, name in without_jobs(records, records.unfinished(workspaces(context.redis)), jobs, turn):
         found = f"{upload}/{name}"
         first = since.get(found, now)
         if now - first < context.settings.sweep_grace_s:
             still[found] = first
-        elif not (held := turn is None or turn.held()):
+        elif not (held := turn is None or turn.renew()):
             break
         else:
             repairs.append(repair(context, records, q, upload, name, jobs))
-    if held and (turn is None or turn.held()):
+    if held and (turn is None or turn.renew()):
         with context.redis.pipeline() as pipe:
             pipe.delete(keys.SWEEP_MISSING)
             if still:
@@ -169,7 +193,7 @@ def sweep(context: Context, now: float | None = None, turn: Turn | None = None) 
                 pipe.hset(keys.SWEEP_MISSING, mapping=mapping)
             pipe.execute()
     else:  # what it saw is the other sweep's to record
-        logger.warning("the sweep ran past its interval and another worker's sweep took over after %d repairs",
+        logger.warning("the sweep ran past its interval and another sweep began; it stops after %d repairs",
                        len(repairs))
     metrics.record_repairs(context.redis, (found.kind for found in repairs))
     return repairs

@@ -269,10 +269,12 @@ class Index:
         ``still_wanted`` is asked under the lock, so an upload deleted meanwhile gets no vectors.
         """
         with self.writing(tracked=True) as client:
-            self._remove(client, workspace, upload_id)
+            first = not self._all(client, workspace)
+            indexed = self.indexed(workspace)
+            self._remove(client, workspace, upload_id, vectors=indexed.may_have(upload_id, no_collections=first))
             if not still_wanted():
                 return 0
-            self.indexed(workspace).add(upload_id)  # before any of its vectors is written
+            indexed.add(upload_id, first)  # before any of its vectors is written
             groups: dict[tuple[str, str], list[Entry]] = {}
             for entry in entries:
                 groups.setdefault((entry.kind, entry.model), []).append(entry)
@@ -298,13 +300,12 @@ class Index:
         with self.writing(tracked=True) as client:
             self._remove(client, workspace, upload_id)
 
-    def _remove(self, client: Chroma, workspace: str, upload_id: str) -> None:
-        collections = self._all(client, workspace)
-        indexed = self.indexed(workspace)
-        if indexed.may_have(upload_id, no_collections=not collections):
-            for collection in collections:
+    def _remove(self, client: Chroma, workspace: str, upload_id: str, vectors: bool = True) -> None:
+        """The upload's word index entries and fingerprint, and its vectors unless ``vectors`` is false."""
+        if vectors:
+            for collection in self._all(client, workspace):
                 collection.delete(where={"upload_id": upload_id})
-            indexed.discard(upload_id)
+            self.indexed(workspace).discard(upload_id)
         self.words(workspace).remove(upload_id)
         self.fingerprints(workspace).remove(upload_id)
 

@@ -1,15 +1,21 @@
 """Which uploads of a workspace may have vectors in its collections, so that indexing one for the first time
 asks Chroma to delete nothing.
 
-Indexing an upload deletes its old vectors first, from every collection of its workspace, by metadata: a
+Indexing an upload deleted its old vectors first, from every collection of its workspace, by metadata: a
 request each that costs the index server more as the collections grow, under the lock every index job waits
-for, and almost always finds nothing (an upload is indexed once, when its analysis ends). An upload joins the
-set before any vector of it is written, and leaves it only once all of them are deleted, so a write cut off
-at any point leaves no vector of an upload outside it.
+for, and almost always found nothing (an upload is indexed once, when its analysis ends). An upload joins the
+set before any vector of it is written, and leaves it only once all of them are deleted, so a writer killed at
+any point leaves no vector of an upload outside it.
 
-The set speaks for a workspace only once it holds `KNOWN`, added while the workspace has no collection at all,
-that is, no vector: a workspace indexed by an older version, or whose set was lost, keeps deleting first, as
-every upload did before.
+The set speaks for a workspace only once it holds `KNOWN`, added by a write that found the workspace without a
+collection, that is, without vectors: a workspace indexed by an older version keeps deleting first, as every
+upload did before, until it is dropped (a rebuild); collections moved into a workspace (search/upgrade.py) start
+its set again.
+
+Deleting an upload asks every collection all the same. A killed Redis forgets its last second of writes
+(appendfsync everysec), an upload's joining among them; its vectors, already written, must still go with it.
+After such a loss, only an upload analysed again, whose new analysis has fewer vectors, keeps the old surplus
+until it is deleted.
 """
 
 from __future__ import annotations
@@ -30,19 +36,20 @@ class Indexed:
         self.key = keys.indexed(workspace, index)
 
     def may_have(self, upload_id: str, no_collections: bool) -> bool:
-        """Whether ``upload_id`` may have vectors: it is in the set, or the set does not speak for the workspace.
-        ``no_collections``: the workspace has none now, so the set may start to speak for it."""
+        """Whether ``upload_id`` may have vectors: the workspace has collections (``no_collections`` false) and the
+        set lists the upload, or does not speak for the workspace."""
+        if no_collections:
+            return False
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.sismember(self.key, KNOWN)
             pipe.sismember(self.key, upload_id)
             known, listed = pipe.execute()
-        if not known and no_collections:
-            self.redis.sadd(self.key, KNOWN)
-            return False
         return not known or bool(listed)
 
-    def add(self, upload_id: str) -> None:
-        self.redis.sadd(self.key, upload_id)
+    def add(self, upload_id: str, first: bool) -> None:
+        """Before any vector of ``upload_id`` is written. ``first``: the workspace has no collection yet, so from
+        now on the set lists every upload of it that has vectors."""
+        self.redis.sadd(self.key, upload_id, *([KNOWN] if first else []))
 
     def discard(self, upload_id: str) -> None:
         self.redis.srem(self.key, upload_id)

@@ -57,6 +57,8 @@ def to_workspaces(index: Index) -> Upgraded:
             kept = {name: value for name, value in meta.items() if not name.startswith("hnsw:")}
             listed.modify(name=new_name, metadata={**kept, "workspace": LEGACY_WORKSPACE})
             collections += 1
+        if collections:  # their vectors' uploads are in no record of indexed uploads: it starts again
+            index.indexed(LEGACY_WORKSPACE).clear()
         moved, left = _move_keys(index)
     if not left:
         redis.set(keys.SEARCH_LAYOUT, LAYOUT)

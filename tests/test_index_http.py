@@ -181,9 +181,32 @@ def test_an_upload_indexed_the_first_time_asks_no_collection_to_delete(index: In
     assert deletions == ["u1", "u1"], "indexed again, its old vectors go from both collections"
     assert (index.count(WORKSPACE, "u1"), index.count(WORKSPACE)) == (1, 3)
     index.remove(WORKSPACE, "u2")
-    index.remove(WORKSPACE, "u2")
-    assert deletions[2:] == ["u2", "u2"], "removed once: a second removal finds nothing to ask"
+    assert deletions[2:] == ["u2", "u2"], "a deletion asks every collection, whatever the record says"
     assert index.count(WORKSPACE) == 1
+
+
+def test_an_upload_whose_indexing_was_cut_off_keeps_no_stale_vector(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write cut off after its first collection's vectors (a killed worker) leaves the upload listed among those
+    with vectors, so its next indexing deletes them first."""
+    rng = np.random.default_rng(4)
+    index.replace(WORKSPACE, "u0", entries("u0", rng.normal(size=(1, 8)), TEXT))  # the workspace's set speaks
+    written: list[int] = []
+    for collection in (RemoteCollection, ChromaCollection):
+        def cut_off(self: Any, *, original: Any = collection.upsert, **part: Any) -> Any:
+            if written:
+                raise KeyboardInterrupt("killed")
+            written.append(len(part["ids"]))
+            return original(self, **part)
+
+        monkeypatch.setattr(collection, "upsert", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        index.replace(WORKSPACE, "u1", [*entries("u1", rng.normal(size=(3, 8)), TEXT), *entries("u1", np.eye(8)[:2])])
+    monkeypatch.undo()
+    assert written == [3] and index.count(WORKSPACE, "u1") == 3, "cut off after the text vectors"
+    index.replace(WORKSPACE, "u1", entries("u1", rng.normal(size=(1, 8)), TEXT))
+    assert index.count(WORKSPACE, "u1") == 1
 
 
 def test_a_workspace_indexed_by_an_older_version_deletes_first_as_before(
@@ -207,8 +230,13 @@ def test_collections_from_before_workspaces_move_into_the_legacy_one(index: Inde
     with index.writing() as chroma:
         old = chroma.create(f"{prefix}-{IMAGES}-m", SPACES[IMAGES], {"kind": IMAGES, "model": "m"})
         old.upsert(ids=["x"], embeddings=np.ones((1, 4), dtype=np.float32), metadatas=[{"upload_id": "u1"}])
+    # An upload of the legacy workspace indexed before the move made it a record of its uploads with vectors.
+    index.replace(LEGACY_WORKSPACE, "u2", [Entry("y", IMAGES, "m2", [0.0, 0.0, 0.0, 1.0], {})])
     assert upgrade.to_workspaces(index).collections == 1
     assert [hit.id for hit in index.nearest(LEGACY_WORKSPACE, IMAGES, "m", [1.0] * 4, 1)] == ["x"]
+    index.replace(LEGACY_WORKSPACE, "u1", [Entry("x2", IMAGES, "m", [1.0] * 4, {})])  # u1 analysed again
+    assert [hit.id for hit in index.get(LEGACY_WORKSPACE, IMAGES, "m", {"upload_id": "u1"})] == ["x2"], \
+        "the moved vectors of u1 went: the move started the record again"
 
 
 def test_an_upload_with_thousands_of_vectors_is_indexed_whole(index_server: str, redis_db: Redis) -> None:

@@ -8,7 +8,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -203,32 +203,69 @@ def test_a_sweep_reads_the_backlog_in_batches_and_repairs_only_what_was_lost(
     assert [records.get(upload).state for upload in backlog[:4]] == [State.DONE] * 4
 
 
-def test_a_sweep_whose_lock_another_worker_took_stops_before_it_repairs(
-    context: Context, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A sweep that ran past its interval (a paused worker, a slow Redis) lost its lock to another worker's
-    sweep, which read the same jobs: were both to repair, the step would be queued twice and counted twice
-    towards the repairs that fail it."""
-    records = Uploads(context.redis)
+def lost_probe_past_grace(context: Context) -> str:
+    """An upload whose probe has been without a job since a sweep found it so; the next sweep after the grace
+    period repairs it."""
     upload = submit(context)
     lose(context, upload, "probe")
     assert sweep.sweep(context) == []  # seen without a job; the grace period starts
+    return upload
+
+
+def while_reading(context: Context, monkeypatch: pytest.MonkeyPatch, then: Callable[[], object]) -> None:
+    """``then`` happens as the sweep reads its first batch."""
     read = Uploads.progress_of
 
-    def then_lose_the_lock(self: Uploads, uploads: list[str]) -> list[Any]:
-        context.redis.set(keys.SWEEP_LOCK, "worker-b", px=60_000)  # expired, and taken by worker-b's sweep
+    def reading(self: Uploads, uploads: list[str]) -> list[Any]:
+        then()
         return read(self, uploads)
 
-    monkeypatch.setattr(Uploads, "progress_of", then_lose_the_lock)
+    monkeypatch.setattr(Uploads, "progress_of", reading)
+
+
+@pytest.mark.parametrize("begun", ["runs", "ran"])
+def test_a_sweep_stops_before_it_repairs_once_another_sweep_began(
+    context: Context, monkeypatch: pytest.MonkeyPatch, begun: str
+) -> None:
+    """A sweep that ran past its interval (a paused worker, a slow Redis) lost its lock to another worker's sweep,
+    which read the same jobs (and is still running, or has ended since): were both to repair, the step would be
+    queued twice and counted twice towards the repairs that fail it."""
+    records = Uploads(context.redis)
+    upload = lost_probe_past_grace(context)
+
+    def another_sweep() -> None:
+        context.redis.delete(keys.SWEEP_LOCK)  # expired
+        assert sweep.Turn(context.redis, "worker-b", 60_000).take()
+        if begun == "ran":
+            context.redis.delete(keys.SWEEP_LOCK)  # and its lock, in turn, expired
+
+    while_reading(context, monkeypatch, another_sweep)
+    monkeypatch.setattr(sweep, "SHARE", 0.0001)  # a sweep this long puts the next one off, if it still can
     assert sweep.run_due(context, "worker-a", now=time_after_grace()) == [], "worker-a repairs nothing"
     assert repaired(context) == {}
-    assert keys.text(context.redis.get(keys.SWEEP_LOCK)) == "worker-b", "nor does it put worker-b's sweep off"
+    holder = context.redis.get(keys.SWEEP_LOCK)
+    assert keys.text(holder or b"").startswith("worker-b") if begun == "runs" else holder is None, \
+        "nor does it put the next sweep off in the other's name"
+    assert 0 < context.redis.pttl(keys.SWEEP_LOCK) <= 60_000 or begun == "ran"
     assert context.redis.hlen(keys.SWEEP_MISSING) == 1, "what it saw missing, and since when, stays"
     monkeypatch.undo()
     assert [found.kind for found in sweep.sweep(context, now=time_after_grace())] == [sweep.REQUEUED]
     work(context)
     assert records.get(upload).state == State.DONE
     assert repaired(context) == {sweep.REQUEUED: 1}
+
+
+def test_a_sweep_whose_lock_expired_with_no_other_sweep_begun_goes_on(
+    context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long sweep that outlasted its lock, with no sweep begun since, takes it back and repairs: under a backlog
+    that keeps every sweep long, stopping would leave lost steps lost."""
+    lost_probe_past_grace(context)
+    while_reading(context, monkeypatch, lambda: context.redis.delete(keys.SWEEP_LOCK))
+    assert [found.kind for found in sweep.run_due(context, "worker-a", now=time_after_grace()) or []] == [
+        sweep.REQUEUED]
+    assert keys.text(context.redis.get(keys.SWEEP_LOCK) or b"").startswith("worker-a#"), "held again"
+    assert context.redis.hlen(keys.SWEEP_MISSING) == 0
 
 
 def test_a_long_sweep_puts_the_next_one_off(context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
