@@ -37,9 +37,9 @@ SWEEP_REPAIRS = f"{PREFIX}:metrics:sweep_repairs"  # repairs of lost jobs by kin
 
 # The sweep for lost jobs (scheduler/sweep.py): taken by the worker that runs it, extended while it runs
 # and left to expire an interval after it ends, so one sweep runs at a time and at most one per interval;
-# how many sweeps have begun; and since when each step it found has been without a job.
+# the holder of the latest sweep to begin (kept); and since when each step it found has been without a job.
 SWEEP_LOCK = f"{PREFIX}:sweep:lock"
-SWEEP_TURNS = f"{PREFIX}:sweep:turns"
+SWEEP_LATEST = f"{PREFIX}:sweep:latest"
 SWEEP_MISSING = f"{PREFIX}:sweep:missing"
 
 # Written just before a WAIT, so that the WAIT covers every earlier write (scheduler/redis_connection.py).

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,8 @@ def without_jobs(
 
 
 class Turn:
-    """One sweep's hold on `keys.SWEEP_LOCK`, numbered by `keys.SWEEP_TURNS` as sweeps begin.
+    """One sweep's hold on `keys.SWEEP_LOCK`, under a name of its own (the worker's and a random part), which
+    `keys.SWEEP_LATEST` keeps for the latest sweep to begin.
 
     The sweep renews it after each batch it reads and before each repair. A lock that expired under a sweep that
     ran past its interval (a worker paused or starved, a slow Redis) is taken again when no other sweep began
@@ -121,31 +123,31 @@ class Turn:
 
     TAKE = """
     if redis.call('exists', KEYS[1]) == 1 then return 0 end
-    local turn = redis.call('incr', KEYS[2])
-    redis.call('set', KEYS[1], ARGV[1] .. '#' .. turn, 'px', ARGV[2])
-    return turn"""
+    redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+    redis.call('set', KEYS[2], ARGV[1])
+    return 1"""
     RENEW = """
     local holder = redis.call('get', KEYS[1])
     if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-    if not holder and redis.call('get', KEYS[2]) == ARGV[3] then
+    if not holder and redis.call('get', KEYS[2]) == ARGV[1] then
         redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
         return 1
     end
     return 0"""
 
     def __init__(self, connection: Redis, owner: str, ms: int) -> None:
-        self.connection, self.owner, self.ms = connection, owner, ms
-        self.number = 0
+        self.connection, self.ms = connection, ms
+        self.name = f"{owner}#{uuid.uuid4().hex[:12]}"
 
     def take(self) -> bool:
-        """Whether this worker's sweep may begin: no other holds the lock."""
-        self.number = int(self.connection.eval(self.TAKE, 2, keys.SWEEP_LOCK, keys.SWEEP_TURNS, self.owner, self.ms))
-        return self.number > 0
+        """Whether this sweep may begin: no other holds the lock."""
+        return bool(self.connection.eval(self.TAKE, 2, keys.SWEEP_LOCK, keys.SWEEP_LATEST, self.name, self.ms))
 
     def renew(self, ms: int | None = None) -> bool:
-        """Makes the lock last ``ms`` (the interval) from now; False when another sweep has begun since this one."""
-        return bool(self.connection.eval(self.RENEW, 2, keys.SWEEP_LOCK, keys.SWEEP_TURNS,
-                                         f"{self.owner}#{self.number}", ms or self.ms, self.number))
+        """Makes the lock last ``ms`` (the interval) from now; False when it is another sweep's, or lost to one
+        that began since (or that Redis, losing its last writes, forgot this one began)."""
+        return bool(self.connection.eval(self.RENEW, 2, keys.SWEEP_LOCK, keys.SWEEP_LATEST, self.name,
+                                         ms or self.ms))
 
 
 def run_due(context: Context, owner: str, now: float | None = None) -> list[Repair] | None:
@@ -175,17 +177,17 @@ def sweep(context: Context, now: float | None = None, turn: Turn | None = None) 
     since = {keys.text(k): float(v) for k, v in context.redis.hgetall(keys.SWEEP_MISSING).items()}
     still: dict[str, float] = {}
     repairs = []
-    held = True
+    going = True
     for upload, name in without_jobs(records, records.unfinished(workspaces(context.redis)), jobs, turn):
         found = f"{upload}/{name}"
         first = since.get(found, now)
         if now - first < context.settings.sweep_grace_s:
             still[found] = first
-        elif not (held := turn is None or turn.renew()):
+        elif not (going := turn is None or turn.renew()):
             break
         else:
             repairs.append(repair(context, records, q, upload, name, jobs))
-    if held and (turn is None or turn.renew()):
+    if going and (turn is None or turn.renew()):
         with context.redis.pipeline() as pipe:
             pipe.delete(keys.SWEEP_MISSING)
             if still:

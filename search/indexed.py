@@ -12,8 +12,9 @@ collection, that is, without vectors: a workspace indexed by an older version ke
 upload did before, until it is dropped (a rebuild); collections moved into a workspace (search/upgrade.py) start
 its set again.
 
-Deleting an upload asks every collection all the same. A killed Redis forgets its last second of writes
-(appendfsync everysec), an upload's joining among them; its vectors, already written, must still go with it.
+Deleting an upload asks every collection all the same. A Redis that loses its last writes (killed, with
+appendfsync everysec; or a failover to a replica behind it) may lose an upload's joining, while its vectors,
+already written, must still go with it.
 After such a loss, only an upload analysed again, whose new analysis has fewer vectors, keeps the old surplus
 until it is deleted.
 """

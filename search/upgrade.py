@@ -44,21 +44,20 @@ def to_workspaces(index: Index) -> Upgraded:
     if keys.text(redis.get(keys.SEARCH_LAYOUT) or b"") == LAYOUT:
         return Upgraded()
     with index.writing() as client:
-        collections = 0
-        for listed in client.listing():
+        moving = [listed for listed in client.listing()
+                  if listed.name.startswith(f"{index.config.collection_prefix}-")
+                  and "kind" in (listed.metadata or {}) and "workspace" not in (listed.metadata or {})]
+        if moving:  # their vectors' uploads are in no record of indexed uploads: it starts again, before they move
+            index.indexed(LEGACY_WORKSPACE).clear()
+        for listed in moving:
             meta = dict(listed.metadata or {})
-            if not listed.name.startswith(f"{index.config.collection_prefix}-") or "kind" not in meta \
-                    or "workspace" in meta:
-                continue
             new_name = collection_name(index.config.collection_prefix, LEGACY_WORKSPACE, str(meta["kind"]),
                                        str(meta.get("model")))
             # The distance space is part of the collection's configuration, which stays; Chroma refuses a
             # modify that names it in the metadata.
             kept = {name: value for name, value in meta.items() if not name.startswith("hnsw:")}
             listed.modify(name=new_name, metadata={**kept, "workspace": LEGACY_WORKSPACE})
-            collections += 1
-        if collections:  # their vectors' uploads are in no record of indexed uploads: it starts again
-            index.indexed(LEGACY_WORKSPACE).clear()
+        collections = len(moving)
         moved, left = _move_keys(index)
     if not left:
         redis.set(keys.SEARCH_LAYOUT, LAYOUT)

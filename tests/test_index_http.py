@@ -170,7 +170,9 @@ def deletions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-def test_an_upload_indexed_the_first_time_asks_no_collection_to_delete(index: Index, deletions: list[str]) -> None:
+def test_an_upload_indexed_the_first_time_asks_no_collection_to_delete(
+    index: Index, redis_db: Redis, deletions: list[str]
+) -> None:
     """An upload is indexed once, when its analysis ends: deleting its vectors first cost the index server a
     request per collection of its workspace, growing with the collections, that found nothing."""
     rng = np.random.default_rng(3)
@@ -180,6 +182,7 @@ def test_an_upload_indexed_the_first_time_asks_no_collection_to_delete(index: In
     index.replace(WORKSPACE, "u1", entries("u1", rng.normal(size=(1, 8)), TEXT))  # analysed again: fewer vectors
     assert deletions == ["u1", "u1"], "indexed again, its old vectors go from both collections"
     assert (index.count(WORKSPACE, "u1"), index.count(WORKSPACE)) == (1, 3)
+    redis_db.srem(keys.indexed(WORKSPACE, index.config.collection_prefix), "u2")  # a Redis that lost the write
     index.remove(WORKSPACE, "u2")
     assert deletions[2:] == ["u2", "u2"], "a deletion asks every collection, whatever the record says"
     assert index.count(WORKSPACE) == 1
