@@ -41,10 +41,7 @@ class Indexed:
         set lists the upload, or does not speak for the workspace."""
         if no_collections:
             return False
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sismember(self.key, KNOWN)
-            pipe.sismember(self.key, upload_id)
-            known, listed = pipe.execute()
+        known, listed = self.redis.smismember(self.key, [KNOWN, upload_id])
         return not known or bool(listed)
 
     def add(self, upload_id: str, first: bool) -> None:

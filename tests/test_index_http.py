@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,16 +157,28 @@ def test_a_writer_killed_half_way_leaves_no_stale_listing_behind(index: Index, r
     assert index.count(WORKSPACE) == 4, "what the killed writer dropped stays dropped"
 
 
+def around_collections(
+    monkeypatch: pytest.MonkeyPatch, method: str, around: Callable[[Callable[..., Any], Any, dict[str, Any]], Any]
+) -> None:
+    """Calls ``around(original, collection, arguments)`` in place of ``method`` of every collection, on the index
+    server's client and on embedded Chroma's."""
+    for collection in (RemoteCollection, ChromaCollection):
+        def wrapped(self: Any, original: Any = getattr(collection, method), **arguments: Any) -> Any:
+            return around(original, self, arguments)
+
+        monkeypatch.setattr(collection, method, wrapped)
+
+
 @pytest.fixture
 def deletions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The upload of each delete asked of a collection, on the index server or embedded."""
     asked: list[str] = []
-    for collection in (RemoteCollection, ChromaCollection):
-        def counted(self: Any, *, where: dict[str, Any], original: Any = collection.delete) -> Any:
-            asked.append(where["upload_id"])
-            return original(self, where=where)
 
-        monkeypatch.setattr(collection, "delete", counted)
+    def counted(original: Callable[..., Any], collection: Any, arguments: dict[str, Any]) -> Any:
+        asked.append(arguments["where"]["upload_id"])
+        return original(collection, **arguments)
+
+    around_collections(monkeypatch, "delete", counted)
     return asked
 
 
@@ -196,14 +208,14 @@ def test_an_upload_whose_indexing_was_cut_off_keeps_no_stale_vector(
     rng = np.random.default_rng(4)
     index.replace(WORKSPACE, "u0", entries("u0", rng.normal(size=(1, 8)), TEXT))  # the workspace's set speaks
     written: list[int] = []
-    for collection in (RemoteCollection, ChromaCollection):
-        def cut_off(self: Any, *, original: Any = collection.upsert, **part: Any) -> Any:
-            if written:
-                raise KeyboardInterrupt("killed")
-            written.append(len(part["ids"]))
-            return original(self, **part)
 
-        monkeypatch.setattr(collection, "upsert", cut_off)
+    def cut_off(original: Callable[..., Any], collection: Any, part: dict[str, Any]) -> Any:
+        if written:
+            raise KeyboardInterrupt("killed")
+        written.append(len(part["ids"]))
+        return original(collection, **part)
+
+    around_collections(monkeypatch, "upsert", cut_off)
     with pytest.raises(KeyboardInterrupt):
         index.replace(WORKSPACE, "u1", [*entries("u1", rng.normal(size=(3, 8)), TEXT), *entries("u1", np.eye(8)[:2])])
     monkeypatch.undo()
