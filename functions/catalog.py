@@ -40,9 +40,10 @@ class FunctionSpec:
         """`limits.memory` in bytes (Kubernetes quantities: 256Mi, 1Gi, 500M); read on every call the host serves."""
         return quantity(self.limits["memory"])
 
-    @property
+    @cached_property
     def timeout_s(self) -> float:
-        """`exec_timeout`: how long one call may run; the scheduler waits exactly this long."""
+        """`exec_timeout`: how long one call may run; the scheduler waits exactly this long. Read on every call
+        the host serves."""
         return seconds(self.environment["exec_timeout"])
 
     @property

@@ -292,7 +292,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         started, cpu_started = time.perf_counter(), time.thread_time()
         status = 500  # what a handler that raises becomes
         # The caller's upload and step name every line logged for this call, the handler's too.
-        with logs.bound(function=name, **logs.from_headers(dict(incoming.headers))):
+        with logs.bound(function=name, **logs.from_headers(incoming.headers)):
             try:
                 reply = found.call(template.event_from(incoming))
                 status = reply.status_code

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.datastructures import Headers
 
 from functions.common import logs
 from host.server import HostSettings, create_app
@@ -94,7 +95,7 @@ def test_the_functions_host_logs_each_call_with_the_callers_upload_and_step(root
 
 def test_the_gateway_sends_the_bound_upload_and_step() -> None:
     with logs.bound(upload_id="u-3", step="faces@1"), logs.bound(function="faces"):
-        assert logs.from_headers({k.lower(): v for k, v in logs.headers().items()}) == {
+        assert logs.from_headers(Headers({k.lower(): v for k, v in logs.headers().items()})) == {
             "upload_id": "u-3", "step": "faces@1"}
     assert logs.headers() == {}, "nothing stays bound after the step"
 

@@ -103,7 +103,7 @@ def test_a_bomb_fails_its_own_call_and_the_host_serves_on(
 def test_the_bound_is_idle_size_plus_the_limits_of_the_calls_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
     limits: list[int | None] = []
     monkeypatch.setattr(memory, "set_data_limit", lambda limit: limits.append(None if limit < 0 else limit))
-    monkeypatch.setattr(memory, "data_size", lambda: 1000 * MIB)
+    monkeypatch.setattr(memory, "data_size", lambda statm: 1000 * MIB)
     loaded = False
     bound = MemoryBound(lambda: loaded, slack=100 * MIB)
     with bound.call(500 * MIB):
@@ -127,3 +127,13 @@ def test_out_of_memory_is_a_plain_sentence_and_not_a_damaged_file(call_function:
     Image.new("RGB", (64, 64)).save(buffer, "PNG")
     status, body = call_function("thumbnail", {"source": {"url": source_url(buffer.getvalue())}})
     assert (status, body["error"]) == (500, OUT_OF_MEMORY)
+
+
+def test_the_idle_size_is_read_afresh_from_the_file_kept_open() -> None:
+    bound = MemoryBound(lambda: True)
+    before = memory.data_size(bound.statm)
+    grown = bytearray(64 * MIB)  # private, writable: what RLIMIT_DATA counts
+    try:
+        assert memory.data_size(bound.statm) - before >= 63 * MIB, "each read sees the process as it is now"
+    finally:
+        del grown

@@ -17,10 +17,13 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
 
 CONTEXT_FIELDS = ("upload_id", "step", "function", "gateway", "job_id", "service", "exit_code", "wait_s")
 # The context that crosses to a function call, by the header that carries it.
@@ -115,7 +118,8 @@ def headers() -> dict[str, str]:
     return {header: str(bound_now[field]) for field, header in HEADERS.items() if field in bound_now}
 
 
-def from_headers(received: Mapping[str, str]) -> dict[str, str]:
-    """What `headers` sent, back as log fields (header names in any case, as HTTP allows)."""
-    lowered = {name.lower(): value for name, value in received.items()}
-    return {field: lowered[header.lower()] for field, header in HEADERS.items() if lowered.get(header.lower())}
+def from_headers(received: Headers) -> dict[str, str]:
+    """What `headers` sent, back as log fields (header names in any case, as HTTP allows). Looking up the two
+    names costs a seventh of copying every header first (issue 17)."""
+    found = {field: received.get(header) for field, header in HEADERS.items()}
+    return {field: value for field, value in found.items() if value}
