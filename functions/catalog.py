@@ -42,7 +42,7 @@ class FunctionSpec:
 
     @cached_property
     def timeout_s(self) -> float:
-        """`exec_timeout`: how long one call may run; the scheduler waits exactly this long. Read on every call
+        """`exec_timeout`: how long one call may run, the scheduler waits exactly this long; read on every call
         the host serves."""
         return seconds(self.environment["exec_timeout"])
 

@@ -29,10 +29,10 @@ SLACK_BYTES = 256 * MIB
 def data_size(statm: int) -> int:
     """What RLIMIT_DATA counts now, the process's private writable memory (VmData), in bytes, and the
     main thread's stack (VmStk: 132 KiB here, 8 MiB at most), which is beside the point of a bound.
-    ``statm`` is /proc/self/statm, open."""
+    ``statm``: a descriptor open on /proc/self/statm, seven numbers in under 128 bytes however large the process."""
     # Read on every call that finds the host idle: /proc/self/statm is one line, where /proc/self/status
-    # (VmData alone) is fifty the kernel must write out first, at 1.7 times the cost; reading the open file
-    # again from its start costs a seventh of opening it each time, the walk of its path (issue 17).
+    # (VmData alone) is fifty the kernel must write out first, at 1.7 times the cost. Reading the open file
+    # again from its start costs a seventh of opening, reading and closing it on each call (issue 17).
     return int(os.pread(statm, 128, 0).split()[5]) * PAGE_BYTES
 
 
@@ -56,7 +56,7 @@ class MemoryBound:
         self.in_flight: dict[int, int] = {}
         self.idle_size: int | None = None
         self.limit: int | None = None
-        # This process's: a process forked from it would read its parent's.
+        # /proc/self is resolved when opened: a child forked later would read this process's figures, not its own.
         self.statm = os.open("/proc/self/statm", os.O_RDONLY)
 
     @contextmanager

@@ -139,15 +139,26 @@ class Served:
             load()
 
     def call(self, event: Any) -> Response:
-        """The handler's answer, as the template gives it (JSON also when the handler raises)."""
+        """The handler's answer, as the template gives it (JSON also when the handler raises), counted in the
+        metrics and logged; the caller's upload and step, from ``event.headers``, name every line logged for
+        it, the handler's too. Sync and async calls alike."""
         if self.handler is None:
             raise RuntimeError(f"{self.spec.name} could not be imported: {self.readiness.error}")
         with self.lock:
             self.invocations += 1
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        status = 500  # what a call that raises becomes
         bounded = self.bound.call(self.spec.memory_limit) if self.bound is not None else nullcontext()
-        with self.slots.turn(self.spec.name, self.spec.timeout_s), bounded:
-            response: Response = template.invoke(self.handler, event)
-            return response
+        with logs.bound(function=self.spec.name, **logs.from_headers(event.headers)):
+            try:
+                with self.slots.turn(self.spec.name, self.spec.timeout_s), bounded:
+                    response: Response = template.invoke(self.handler, event)
+                status = response.status_code
+                return response
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.observe(self.spec.name, status, elapsed, time.thread_time() - cpu_started)
+                logger.info("answered %d in %.3f s", status, elapsed)
 
     def describe(self) -> dict[str, Any]:
         ready = self.readiness.ready and self.readiness.error is None
@@ -235,10 +246,11 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     served: dict[str, Served] = {}
     slots = Slots(settings.slots or default_count(function_settings().threads), settings.slot_wait_s,
                   settings.longest_turn_s)
-    bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values()))
+    bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values())) \
+        if settings.memory_bound else None
     for name, spec in catalog.items():
         if not wanted or name in wanted:
-            served[name] = Served(spec, slots, bound if settings.memory_bound else None)
+            served[name] = Served(spec, slots, bound)
     pool = ThreadPoolExecutor(max_workers=settings.async_workers, thread_name_prefix="async")
     # The pool's own queue has no bound: each accepted call holds a place until it has run.
     pending = threading.BoundedSemaphore(settings.async_pending)
@@ -289,17 +301,8 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         found = lookup(name)
         if isinstance(found, Response):
             return found
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        status = 500  # what a handler that raises becomes
-        # The caller's upload and step name every line logged for this call, the handler's too.
-        with logs.bound(function=name, **logs.from_headers(incoming.headers)):
-            try:
-                reply = found.call(template.event_from(incoming))
-                status = reply.status_code
-            finally:
-                elapsed = time.perf_counter() - started
-                metrics.observe(name, status, elapsed, time.thread_time() - cpu_started)
-                logger.info("answered %d in %.3f s", status, elapsed)
+        started = time.perf_counter()
+        reply = found.call(template.event_from(incoming))
         reply.headers["X-Duration-Seconds"] = f"{time.perf_counter() - started:.6f}"
         reply.headers["X-Served-By"] = settings.label
         return reply
@@ -316,7 +319,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
         call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
         event = template.Event(
             body=request.get_data(),
-            headers=dict(request.headers),
+            headers=Headers(request.headers),  # a copy that outlives the request, in any case as the sync call's
             method=request.method,
             query=dict(request.args),
             path=request.path,

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
 
 from functions.common import logs
+from host import metrics
 from host.server import HostSettings, create_app
 from storage.client import Store
 from storage.settings import StorageSettings
@@ -74,7 +75,17 @@ def test_each_process_logs_json_lines_with_the_upload_and_step(
     assert line["upload_id"] == "u-1" and line["step"] == "ocr@2"
 
 
-def test_the_functions_host_logs_each_call_with_the_callers_upload_and_step(root_handlers: None) -> None:
+def answered(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [entry for entry in lines(stream) if entry["message"].startswith("answered")]
+
+
+@pytest.mark.parametrize("route", ["/function/probe", "/async-function/probe"])
+def test_the_functions_host_logs_each_call_with_the_callers_upload_and_step(route: str, root_handlers: None) -> None:
+    def counted() -> float:
+        return metrics.REGISTRY.get_sample_value("medialens_function_requests_total",
+                                                 {"function": "probe", "status": "422"}) or 0.0
+
+    counted_before = counted()
     stream = io.StringIO()
     logs.configure_logging("functions-host-cpu", stream=stream)
     app = create_app(HostSettings(functions="probe", token="t"))
@@ -83,14 +94,20 @@ def test_the_functions_host_logs_each_call_with_the_callers_upload_and_step(root
         sent = logs.headers()
     assert sent == {"X-Medialens-Upload-Id": "u-2", "X-Medialens-Step": "probe"}
     for _ in range(100):  # the probe handler loads in the background
-        reply = client.post("/function/probe", data=b"not json", headers={**sent, "Authorization": "Bearer t"})
+        reply = client.post(route, data=b"not json", headers={**sent, "Authorization": "Bearer t"})
         if reply.status_code != 503:
             break
         time.sleep(0.05)
-    assert reply.status_code == 422
-    (line,) = [entry for entry in lines(stream) if entry["message"].startswith("answered")]
+    assert reply.status_code == (202 if route.startswith("/async") else 422)
+    for _ in range(100):  # an async call answers once the host's pool has run it
+        if answered(stream):
+            break
+        time.sleep(0.05)
+    (line,) = answered(stream)
+    assert line["message"].startswith("answered 422")
     assert line["upload_id"] == "u-2" and line["step"] == "probe" and line["function"] == "probe"
     assert line["component"] == "functions-host-cpu"
+    assert counted() == counted_before + 1, "the call is counted in the host's metrics"
 
 
 def test_the_gateway_sends_the_bound_upload_and_step() -> None:
