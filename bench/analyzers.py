@@ -36,6 +36,9 @@ VARIANTS = {
     "caption int8": ("caption", {"MEDIALENS_CAPTION_PRECISION": "int8"}),
     "clip float32": ("clip", {"MEDIALENS_CLIP_PRECISION": "float32"}),
 }
+# Caption's pictures captioned together, as calls that overlap are (functions/common/batching.py): rows of their
+# own, not part of the bound, which takes each picture alone.
+BATCHES = {"caption in twos": 2, "caption in fours": 4}
 
 
 def sample_images() -> dict[str, bytes]:
@@ -96,6 +99,38 @@ def measure(name: str, images: list[bytes]) -> dict[str, Any]:
         "cold_start_s": round(cold, 2),
         "peak_rss_mb": peak_rss_mb(),
         "images": len(images),
+    }
+
+
+def measure_batches(images: list[bytes], size: int) -> dict[str, Any]:
+    """Runs in the worker process: caption's engine on ``size`` analysis images at a time, each batch as the
+    calls that overlap make it; the figures are per picture."""
+    from functions.caption import engines
+    from functions.common.images import analysis_image
+
+    started = time.perf_counter()
+    engine = engines.engine().load()
+    assert isinstance(engine, engines.BlipCaptioner), "batches are the local model's"
+    cold = time.perf_counter() - started
+    pictures = [analysis_image(in_memory(data)) for data in images]
+    groups = [pictures[start:start + size] for start in range(0, len(pictures) - size + 1, size)]
+    engine.predict_batch(groups[0])
+    wall: list[float] = []
+    cpu: list[float] = []
+    for group in groups:
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
+        engine.predict_batch(group)
+        wall.append((time.perf_counter() - wall_start) * 1000 / size)
+        cpu.append((time.process_time() - cpu_start) * 1000 / size)
+    return {
+        "analyzer": "caption",
+        "engine": f"{engine.engine} {engine.precision}, {size} at a time",
+        "ms_per_image": round(statistics.median(wall), 1),
+        "cpu_ms_per_image": round(statistics.median(cpu), 1),
+        "cpu_ms_mean": round(statistics.fmean(cpu), 1),
+        "cold_start_s": round(cold, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "images": len(groups) * size,
     }
 
 
@@ -259,6 +294,9 @@ def run(
         for label, (name, setting) in VARIANTS.items():
             if name in analyzers:
                 rows[label] = _worker([name, str(path)], {**env, **setting})
+        for label, size in BATCHES.items():
+            if "caption" in analyzers:
+                rows[label] = _worker(["caption", str(path), "--batch", str(size)], env)
         cores = len(os.sched_getaffinity(0))
         measured = {name: row["cpu_ms_mean"] for name, row in rows.items()
                     if "cpu_ms_mean" in row and name in analyzers}
@@ -332,6 +370,11 @@ def markdown(result: dict[str, Any]) -> str:
         if "ms_per_image" in (result["analyzers"].get(label) or {}):
             chosen = ", ".join(f"`{name}={value}`" for name, value in setting.items())
             lines.append(f"{label}: the same analyzer with {chosen}, measured beside it and left out of the bound.")
+    for label, size in BATCHES.items():
+        if "ms_per_image" in (result["analyzers"].get(label) or {}):
+            lines.append(f"{label}: the same analyzer, {size} analysis images in one batch as calls that overlap are "
+                         "captioned (`MEDIALENS_CAPTION_BATCH`), figures per picture; left out of the bound, which "
+                         "takes each picture alone.")
     summary = result.get("summarize") or {}
     if "cold_start_s" in summary:
         lines += [
@@ -360,7 +403,8 @@ def main(argv: list[str]) -> None:
         return
     if argv[:1] == ["--worker"]:
         images = pickle.loads(Path(argv[2]).read_bytes())
-        print(json.dumps(measure(argv[1], images)))
+        print(json.dumps(measure_batches(images, int(argv[4])) if argv[3:4] == ["--batch"] else
+                         measure(argv[1], images)))
         return
     print(markdown(run(analyzers=tuple(argv) or (*ANALYZERS, "summarize"))))
 

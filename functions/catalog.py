@@ -22,6 +22,7 @@ STACK_FILE = PROJECT / "stack.yml"
 # Labels of ours in stack.yml (faas-cli passes labels through to the deployed function untouched).
 WEIGHT_LABEL = "medialens.weight"
 GPU_LABEL = "medialens.gpu"
+BATCH_LABEL = "medialens.batches"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class FunctionSpec:
     def gpu(self) -> bool:
         """`medialens.gpu: "true"`: a rented GPU node serves it, so heavy backlog of it may go there."""
         return self.labels.get(GPU_LABEL) == "true"
+
+    @cached_property
+    def batched(self) -> bool:
+        """`medialens.batches: "true"`: calls that overlap run as one batch (functions/common/batching.py), so a
+        call takes a host turn only to run a batch, not as it comes in; read on every call the host serves."""
+        return self.labels.get(BATCH_LABEL) == "true"
 
     @property
     def module(self) -> str:

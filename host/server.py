@@ -34,14 +34,14 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request
 
 from functions.catalog import PROJECT, FunctionSpec, functions, gpu_functions
-from functions.common import logs
+from functions.common import logs, turns
 from functions.common.device import device
 from functions.common.origins import Origin, allow_list, allowed
 from functions.common.settings import settings as function_settings
 
 from . import metrics
 from .memory import MemoryBound
-from .slots import Slots, default_count
+from .slots import Slots
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -151,7 +151,7 @@ class Served:
         bounded = self.bound.call(self.spec.memory_limit) if self.bound is not None else nullcontext()
         with logs.bound(function=self.spec.name, **logs.from_headers(event.headers)):
             try:
-                with self.slots.turn(self.spec.name, self.spec.timeout_s), bounded:
+                with self.slots.turn(self.spec.name, self.spec.timeout_s, not self.spec.batched), bounded:
                     response: Response = template.invoke(self.handler, event)
                 status = response.status_code
                 return response
@@ -244,7 +244,7 @@ def create_app(settings: HostSettings | None = None) -> Flask:
     if unknown:
         raise ValueError(f"unknown functions {sorted(unknown)}; stack.yml lists {sorted(catalog)}")
     served: dict[str, Served] = {}
-    slots = Slots(settings.slots or default_count(function_settings().threads), settings.slot_wait_s,
+    slots = Slots(settings.slots or turns.per_core(function_settings().threads), settings.slot_wait_s,
                   settings.longest_turn_s)
     bound = MemoryBound(lambda: all(function.readiness.ready for function in served.values())) \
         if settings.memory_bound else None

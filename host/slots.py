@@ -4,7 +4,8 @@ Four RQ workers call the host at once, so on two cores four calls shared two cor
 cores went to switching between them and refilling their caches. With turns held to the cores the host may use
 (each call runs `MEDIALENS_FN_THREADS` threads), the image pipeline did about 9 % more images per hour on two
 cores, at 4-6 % less CPU per image (issue 17). A turn covers the whole call, its input's fetch and its
-output's write included (milliseconds against the store beside it).
+output's write included (milliseconds against the store beside it), but for the time the call waits for a batch
+that another call runs for it: it gives its turn back for that time (functions/common/batching.py).
 
 Turns are for short calls. A function whose calls may run for minutes (stack.yml's exec_timeout past
 `longest_turn_s`: a recording's extract, transcribe and summarize) takes none and runs beside the others, as
@@ -15,18 +16,13 @@ most `wait_s` for its turn, then runs beside the others all the same, and is cou
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from functions.common import turns
+
 from . import metrics
-
-
-def default_count(threads_per_call: int) -> int:
-    """One call per group of ``threads_per_call`` of the cores this process may run on (its CPU affinity, not
-    a container's CPU quota); at least one."""
-    return max(1, len(os.sched_getaffinity(0)) // max(1, threads_per_call))
 
 
 class Slots:
@@ -38,16 +34,40 @@ class Slots:
         self._free = threading.BoundedSemaphore(count)
 
     @contextmanager
-    def turn(self, function: str, timeout_s: float) -> Iterator[None]:
-        """Holds a turn, for the time of the block, for a call of ``function`` that may run ``timeout_s``."""
+    def turn(self, function: str, timeout_s: float, at_once: bool = True) -> Iterator[None]:
+        """Holds a turn, for the time of the block, for a call of ``function`` that may run ``timeout_s``;
+        the call may give it back and take one again inside (functions/common/turns.py), and takes it there
+        first unless ``at_once``."""
         if timeout_s > self.longest_turn_s:
             yield
             return
-        taken = self._free.acquire(timeout=self.wait_s)
-        if not taken:
-            metrics.WITHOUT_TURN.labels(function).inc()
+        held = Held(self, function)
+        if at_once:
+            held.take()
+        token = turns.current.set(held)
         try:
             yield
         finally:
-            if taken:
-                self._free.release()
+            turns.current.reset(token)
+            held.release()
+
+
+class Held:
+    """One call's turn, as functions/common/turns.py gives it back and takes it again."""
+
+    def __init__(self, slots: Slots, function: str) -> None:
+        self.slots = slots
+        self.function = function
+        self.held = False
+
+    def take(self) -> None:
+        if self.held:
+            return
+        self.held = self.slots._free.acquire(timeout=self.slots.wait_s)
+        if not self.held:
+            metrics.WITHOUT_TURN.labels(self.function).inc()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.slots._free.release()

@@ -58,9 +58,11 @@ def _word_vocab(extra: tuple[str, ...] = ()) -> dict[str, int]:
     return {token: number for number, token in enumerate(tokens)}
 
 
-def build_tiny_blip(directory: Path, image_size: int = 32) -> Path:
+def build_tiny_blip(directory: Path, image_size: int = 32, initializer_range: float = 0.02) -> Path:
     """A random BLIP captioner (BlipForConditionalGeneration, the architecture of BLIP base) with 32 px
-    images and a 36-word vocabulary, saved like a real model directory."""
+    images and a 36-word vocabulary, saved like a real model directory. With the weights drawn as transformers
+    draws them (``initializer_range`` 0.02) it writes the same words for every picture; with 0.2 its words
+    differ from picture to picture."""
     import torch
     from transformers import (
         BertTokenizer,
@@ -80,10 +82,11 @@ def build_tiny_blip(directory: Path, image_size: int = 32) -> Path:
             "num_attention_heads": 2, "encoder_hidden_size": 32, "max_position_embeddings": 64,
             "bos_token_id": tokenizer.bos_token_id, "sep_token_id": tokenizer.sep_token_id,
             "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.sep_token_id,
+            "initializer_range": initializer_range,
         },
         vision_config={
             "image_size": image_size, "patch_size": 8, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 2, "num_attention_heads": 2,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "initializer_range": initializer_range,
         },
         projection_dim=16,
     )

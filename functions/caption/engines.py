@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Literal
 
 from PIL import Image
 
-from functions.common import chat
+from functions.common import chat, turns
+from functions.common.batching import Batches
 from functions.common.device import device
 from functions.common.images import fit_long_side
 from functions.common.models import Model, require_dir
@@ -29,6 +31,7 @@ from functions.common.pretrained import (
     load_pretrained,
     transformers_version,
 )
+from functions.common.settings import settings as function_settings
 
 from .settings import CaptionSettings, Precision, settings
 
@@ -47,10 +50,14 @@ class BlipCaptioner(Model[Caption]):
 
     engine = "transformers-blip"
 
-    def __init__(self, directory: Path, max_new_tokens: int, precision: Precision = "auto") -> None:
+    def __init__(
+        self, directory: Path, max_new_tokens: int, precision: Precision = "auto", batch: int = 1, parallel: int = 1
+    ) -> None:
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
+        # Pictures of calls that overlap are captioned together (functions/common/batching.py).
+        self.batches = Batches(self.predict_batch, batch, parallel)
         if precision == "int8" and device() != "cpu":
             logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
             precision = "float32"
@@ -81,15 +88,19 @@ class BlipCaptioner(Model[Caption]):
         self._processor, self._model, self.model_name = processor, model, name
 
     def predict(self, image: Image.Image) -> Caption:
+        return self.batches(image)
+
+    def predict_batch(self, images: Sequence[Image.Image]) -> list[Caption]:
+        """One caption per picture, every picture decoded in the same steps."""
         import torch
 
-        pixels = self._processor(images=image, return_tensors="pt")["pixel_values"].to(device(), self._model.dtype)
+        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"]
         with torch.inference_mode():
             tokens = self._model.generate(
-                pixel_values=pixels, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1
+                pixel_values=pixels.to(device(), self._model.dtype), max_new_tokens=self.max_new_tokens,
+                do_sample=False, num_beams=1,
             )
-        text = self._processor.decode(tokens[0], skip_special_tokens=True)
-        return Caption(sentence(text))
+        return [Caption(sentence(text)) for text in self._processor.batch_decode(tokens, skip_special_tokens=True)]
 
 
 class EndpointCaptioner(Model[Caption]):
@@ -143,4 +154,5 @@ def engine() -> Model[Caption]:
 def _engine(config: CaptionSettings) -> Model[Caption]:
     if config.engine == "endpoint":
         return EndpointCaptioner(config)
-    return BlipCaptioner(config.directory(), config.max_new_tokens, config.precision)
+    batches = config.batches or turns.per_core(function_settings().threads)
+    return BlipCaptioner(config.directory(), config.max_new_tokens, config.precision, config.batch, batches)

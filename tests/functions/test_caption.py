@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from PIL import Image
 
 from functions.caption import engines
 from tests.fakes.openai_server import FakeChat, Reply
+from tests.models import build_tiny_blip
 
 configure = analyzer_fixtures.configure
 tiny_blip_dir = analyzer_fixtures.tiny_blip_dir
@@ -74,6 +77,39 @@ def test_blip_writes_a_sentence_the_same_each_time_within_its_token_limit(
     blip_installed(MEDIALENS_CAPTION_MAX_NEW_TOKENS="3")
     status, short = caption(call_function, url)
     assert status == 200 and 1 <= len(short["caption"].split()) <= 3
+
+
+@pytest.fixture(scope="module")
+def seeing_blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP whose words differ from picture to picture."""
+    return build_tiny_blip(tmp_path_factory.mktemp("models") / "blip", initializer_range=0.2)
+
+
+def test_pictures_captioned_together_get_the_captions_each_gets_alone(
+    configure: Callable[..., None], seeing_blip_dir: Path, call_function: Call, source_url: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure(MEDIALENS_CAPTION_MODEL_DIR=str(seeing_blip_dir), MEDIALENS_CAPTION_ENGINE="transformers",
+              MEDIALENS_CAPTION_BATCHES="1")
+    urls = [source_url(encode(photo(name)), "image/png") for name in ("chelsea", "coffee", "astronaut", "rocket")]
+    alone = [caption(call_function, url)[1]["caption"] for url in urls]
+    assert len(set(alone)) > 1, "the pictures must differ in caption, or a caption given to the wrong call would pass"
+    blip = engines.engine()
+    assert isinstance(blip, engines.BlipCaptioner)
+    run, sizes = blip.batches.run, []
+
+    def first_waits_for_the_others(images: Sequence[Image.Image]) -> list[engines.Caption]:
+        sizes.append(len(images))
+        while len(sizes) == 1 and len(blip.batches.line) < len(urls) - 1:
+            threading.Event().wait(0.005)
+        return list(run(images))
+
+    monkeypatch.setattr(blip.batches, "run", first_waits_for_the_others)
+    with ThreadPoolExecutor(len(urls)) as pool:
+        together = list(pool.map(lambda url: caption(call_function, url), urls))
+    assert sizes == [1, 3], "the calls that came while a caption ran were captioned in one batch"
+    assert [status for status, _ in together] == [200] * len(urls)
+    assert [result["caption"] for _, result in together] == alone
 
 
 def test_int8_precision_captions_with_int8_layers_and_says_so(
