@@ -114,6 +114,8 @@ def measure_batches(images: list[bytes], size: int) -> dict[str, Any]:
     cold = time.perf_counter() - started
     pictures = [analysis_image(in_memory(data)) for data in images]
     groups = [pictures[start:start + size] for start in range(0, len(pictures) - size + 1, size)]
+    if not groups:
+        raise ValueError(f"{len(pictures)} pictures make no batch of {size}")
     engine.predict_batch(groups[0])
     wall: list[float] = []
     cpu: list[float] = []
@@ -372,9 +374,9 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"{label}: the same analyzer with {chosen}, measured beside it and left out of the bound.")
     for label, size in BATCHES.items():
         if "ms_per_image" in (result["analyzers"].get(label) or {}):
-            lines.append(f"{label}: the same analyzer, {size} analysis images in one batch as calls that overlap are "
-                         "captioned (`MEDIALENS_CAPTION_BATCH`), figures per picture; left out of the bound, which "
-                         "takes each picture alone.")
+            lines.append(f"{label}: the same analyzer's model, {size} analysis images in one batch as calls that "
+                         "overlap are captioned (`MEDIALENS_CAPTION_BATCH`), one timed pass after a warm batch, "
+                         "figures per picture; left out of the bound, which takes each picture alone.")
     summary = result.get("summarize") or {}
     if "cold_start_s" in summary:
         lines += [

@@ -305,8 +305,9 @@ def batched_bounds(inference: dict[str, Any]) -> dict[str, int]:
     alone = {name: rows[name]["cpu_ms_mean"] for name in analyzers.ANALYZERS if "cpu_ms_mean" in rows.get(name, {})}
     if "caption" not in alone:
         return {}
-    return {label: analyzers.bound({**alone, "caption": rows[label]["cpu_ms_mean"]}.values(), inference["cores"])
-            or 0 for label in analyzers.BATCHES if "cpu_ms_mean" in rows.get(label, {})}
+    bounds = {label: analyzers.bound({**alone, "caption": rows[label]["cpu_ms_mean"]}.values(), inference["cores"])
+              for label in analyzers.BATCHES if "cpu_ms_mean" in rows.get(label, {})}
+    return {label: bound for label, bound in bounds.items() if bound}
 
 
 def warm_up(stack: Stack, api: httpx.Client) -> None:
@@ -381,7 +382,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"holds {throughput.get('redis_bytes_per_upload', 0) / 1024:,.1f} KiB per finished upload (its record, "
         "steps, results and listings)." + together_after_failed(bound)
         + (" The pipeline captions the pictures of calls that overlap together (functions/common/batching.py); "
-           "every bound above but the two with caption in batches takes each picture alone." if throughput.get("bounds_batched") else ""),
+           "every bound above but those with caption in batches takes each picture alone."
+           if throughput.get("bounds_batched") else ""),
         "",
         "### Where the cores went during the throughput batch",
         "",

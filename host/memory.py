@@ -6,7 +6,9 @@ calls instead: while calls run, the process may hold what it held idle plus each
 `limits.memory` from stack.yml. An allocation past that fails inside the call that makes it
 (MemoryError, or the engine's own allocation error), which answers with a plain reason, and the host
 lives on. The bound is on the process, not per thread: a call beside a runaway one may see its
-allocation refused too; it answers 500 like the runaway one, and the scheduler tries it again.
+allocation refused too; it answers 500 like the runaway one, and the scheduler tries it again. A call counts from
+its start, also while it waits in line for a batch that another call runs (functions/common/batching.py): the
+bound is then looser by that call's limit.
 """
 
 from __future__ import annotations

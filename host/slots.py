@@ -4,8 +4,9 @@ Four RQ workers call the host at once, so on two cores four calls shared two cor
 cores went to switching between them and refilling their caches. With turns held to the cores the host may use
 (each call runs `MEDIALENS_FN_THREADS` threads), the image pipeline did about 9 % more images per hour on two
 cores, at 4-6 % less CPU per image (issue 17). A turn covers the whole call, its input's fetch and its
-output's write included (milliseconds against the store beside it), but for the time the call waits for a batch
-that another call runs for it: it gives its turn back for that time (functions/common/batching.py).
+output's write included (milliseconds against the store beside it). A function that stack.yml labels
+`medialens.batches` is the exception (functions/common/batching.py): its call takes a turn only to run a batch,
+so its fetch, and its wait for a batch another call runs for it, hold none.
 
 Turns are for short calls. A function whose calls may run for minutes (stack.yml's exec_timeout past
 `longest_turn_s`: a recording's extract, transcribe and summarize) takes none and runs beside the others, as
@@ -35,9 +36,9 @@ class Slots:
 
     @contextmanager
     def turn(self, function: str, timeout_s: float, at_once: bool = True) -> Iterator[None]:
-        """Holds a turn, for the time of the block, for a call of ``function`` that may run ``timeout_s``;
-        the call may give it back and take one again inside (functions/common/turns.py), and takes it there
-        first unless ``at_once``."""
+        """A turn for a call of ``function`` that may run ``timeout_s``, given back when the block ends: taken as
+        the block starts when ``at_once``, else by the call itself when it computes; the call may give it back and
+        take it again inside (functions/common/turns.py)."""
         if timeout_s > self.longest_turn_s:
             yield
             return

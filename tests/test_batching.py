@@ -34,9 +34,9 @@ class Doubler:
         return [2 * item for item in items]
 
 
-def lined_up(doubler: Doubler, size: int, pool: ThreadPoolExecutor, items: list[int]) -> list[Future[int]]:
-    """Calls for ``items`` to batches of ``size``, the first leading a batch that waits, the rest in line behind it."""
-    batches = Batches(doubler, size)
+def lined_up(batches: Batches[int, int], doubler: Doubler, pool: ThreadPoolExecutor, items: list[int]
+             ) -> list[Future[int]]:
+    """Calls for ``items``, the first leading a batch that waits, the rest in line behind it."""
     first = pool.submit(batches, items[0])
     assert doubler.started.wait(30)
     calls = [first]
@@ -54,15 +54,18 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 
 def test_calls_that_wait_run_together_and_each_gets_its_own_output(pool: ThreadPoolExecutor) -> None:
     doubler = Doubler()
-    calls = lined_up(doubler, 4, pool, [1, 2, 3, 4])
+    batches = Batches(doubler, size=4)
+    calls = lined_up(batches, doubler, pool, [1, 2, 3, 4])
     doubler.go.set()
     assert [call.result(30) for call in calls] == [2, 4, 6, 8]
     assert doubler.batches == [[1], [2, 3, 4]], "the first call runs at once, alone; the rest wait and run together"
+    assert batches.running == 0 and not batches.line, "no batch runs and no call waits once all are answered"
 
 
 def test_a_batch_holds_at_most_its_size_and_the_rest_runs_next(pool: ThreadPoolExecutor) -> None:
     doubler = Doubler()
-    calls = lined_up(doubler, 2, pool, [1, 2, 3, 4, 5])
+    batches = Batches(doubler, size=2)
+    calls = lined_up(batches, doubler, pool, [1, 2, 3, 4, 5])
     doubler.go.set()
     assert [call.result(30) for call in calls] == [2, 4, 6, 8, 10]
     assert doubler.batches == [[1], [2, 3], [4, 5]]
@@ -80,11 +83,27 @@ def test_a_second_batch_starts_beside_the_first_once_two_calls_wait(pool: Thread
     assert doubler.batches == [[1], [2, 3]] and not batches.line
     doubler.go.set()
     assert [call.result(30) for call in calls] == [2, 4, 6]
+    assert batches.running == 0 and not batches.line
+
+
+def test_batches_of_one_run_side_by_side_and_each_call_in_its_own(pool: ThreadPoolExecutor) -> None:
+    doubler = Doubler()
+    batches = Batches(doubler, size=1, parallel=2)
+    calls = [pool.submit(batches, 1)]
+    assert doubler.started.wait(30)
+    calls.append(pool.submit(batches, 2))
+    assert wait_for(lambda: len(doubler.batches) == 2), "a second batch of one starts beside the first at once"
+    calls.append(pool.submit(batches, 3))
+    assert wait_for(lambda: len(batches.line) == 1), "a third waits for one of them"
+    doubler.go.set()
+    assert [call.result(30) for call in calls] == [2, 4, 6]
+    assert doubler.batches == [[1], [2], [3]] and batches.running == 0 and not batches.line
 
 
 def test_a_bad_item_fails_alone_and_its_batch_mates_get_their_outputs(pool: ThreadPoolExecutor) -> None:
     doubler = Doubler()
-    calls = lined_up(doubler, 4, pool, [1, 2, -3, 4])
+    batches = Batches(doubler, size=4)
+    calls = lined_up(batches, doubler, pool, [1, 2, -3, 4])
     doubler.go.set()
     assert [calls[i].result(30) for i in (0, 1, 3)] == [2, 4, 8]
     with pytest.raises(ValueError, match="cannot double -3"):

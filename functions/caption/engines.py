@@ -56,8 +56,6 @@ class BlipCaptioner(Model[Caption]):
         super().__init__()
         self.directory = Path(directory)
         self.max_new_tokens = max_new_tokens
-        # Pictures of calls that overlap are captioned together (functions/common/batching.py).
-        self.batches = Batches(self.predict_batch, batch, parallel)
         if precision == "int8" and device() != "cpu":
             logger.info("caption: int8 runs on the CPU only; %s keeps float32", device())
             precision = "float32"
@@ -65,6 +63,12 @@ class BlipCaptioner(Model[Caption]):
             precision if precision == "int8" else float_precision(precision, device())
         )
         self.model_name = self.directory.name
+        if self.precision == "int8":
+            # Dynamic int8 quantizes each layer's input with one scale over the whole batch: a picture's words
+            # would depend on the pictures captioned beside it.
+            batch = 1
+        # Pictures of calls that overlap are captioned together (functions/common/batching.py).
+        self.batches = Batches(self.predict_batch, batch, parallel)
 
     @property
     def version(self) -> str:

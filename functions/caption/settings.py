@@ -36,7 +36,7 @@ class CaptionSettings(ChatEngineSettings):
     )
     batch: int = Field(
         default=4, description="Most pictures the local model captions together, from calls that overlap "
-        "(functions/common/batching.py): 35 % less CPU per picture in twos, 55 % in fours (issue 17). 1: one at "
+        "(functions/common/batching.py): a third less CPU per picture in twos, half in fours (`make bench`). 1: one at "
         "a time.",
     )
     batches: int = Field(

@@ -1,8 +1,9 @@
 """A call's turn on the cores of the process that runs it: the functions host's turns (host/slots.py).
 
 A call that waits for work another call does for it (a batch, functions/common/batching.py) gives its turn
-back, so that a call of another function runs on that core meanwhile, and takes one again before it computes.
-Where no turn is held (a function's own image, a function that takes none) both are no-ops.
+back, if it holds one, so that a call of another function runs on that core meanwhile, and takes one before it
+computes: a function stack.yml labels `medialens.batches` gets none from the host as its call comes in. Where
+the host gives no turn at all (a function's own image, a call that may run for minutes) both are no-ops.
 """
 
 from __future__ import annotations
