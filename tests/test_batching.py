@@ -71,33 +71,27 @@ def test_a_batch_holds_at_most_its_size_and_the_rest_runs_next(pool: ThreadPoolE
     assert doubler.batches == [[1], [2, 3], [4, 5]]
 
 
-def test_a_second_batch_starts_beside_the_first_once_two_calls_wait(pool: ThreadPoolExecutor) -> None:
+@pytest.mark.parametrize(("size", "after_second", "after_third", "every_batch"), [
+    (4, ([[1]], 1), ([[1], [2, 3]], 0), [[1], [2, 3]]),
+    (1, ([[1], [2]], 0), ([[1], [2]], 1), [[1], [2], [3]]),
+], ids=["a batch of two starts once two wait", "batches of one start at once"])
+def test_a_second_batch_starts_beside_the_first_once_a_batch_waits(
+    pool: ThreadPoolExecutor, size: int, after_second: tuple[list[list[int]], int],
+    after_third: tuple[list[list[int]], int], every_batch: list[list[int]],
+) -> None:
+    """One call alone waits rather than start a batch of one beside another, which saves nothing; once as many
+    wait as make a batch (two, or a batch's size if smaller), they start one; each call is in the batch it starts."""
     doubler = Doubler()
-    batches = Batches(doubler, size=4, parallel=2)
+    batches = Batches(doubler, size=size, parallel=2)
     calls = [pool.submit(batches, 1)]
     assert doubler.started.wait(30)
-    calls.append(pool.submit(batches, 2))
-    assert wait_for(lambda: len(batches.line) == 1), "one call alone waits: a batch of one beside another saves nothing"
-    calls.append(pool.submit(batches, 3))
-    assert wait_for(lambda: len(doubler.batches) == 2), "two waiting make a batch beside the first"
-    assert doubler.batches == [[1], [2, 3]] and not batches.line
+    for item, (started, waiting) in ((2, after_second), (3, after_third)):
+        calls.append(pool.submit(batches, item))
+        assert wait_for(lambda: len(batches.line) + sum(map(len, doubler.batches)) == len(calls))
+        assert (doubler.batches, len(batches.line)) == (started, waiting)
     doubler.go.set()
     assert [call.result(30) for call in calls] == [2, 4, 6]
-    assert batches.running == 0 and not batches.line
-
-
-def test_batches_of_one_run_side_by_side_and_each_call_in_its_own(pool: ThreadPoolExecutor) -> None:
-    doubler = Doubler()
-    batches = Batches(doubler, size=1, parallel=2)
-    calls = [pool.submit(batches, 1)]
-    assert doubler.started.wait(30)
-    calls.append(pool.submit(batches, 2))
-    assert wait_for(lambda: len(doubler.batches) == 2), "a second batch of one starts beside the first at once"
-    calls.append(pool.submit(batches, 3))
-    assert wait_for(lambda: len(batches.line) == 1), "a third waits for one of them"
-    doubler.go.set()
-    assert [call.result(30) for call in calls] == [2, 4, 6]
-    assert doubler.batches == [[1], [2], [3]] and batches.running == 0 and not batches.line
+    assert doubler.batches == every_batch and batches.running == 0 and not batches.line
 
 
 def test_a_bad_item_fails_alone_and_its_batch_mates_get_their_outputs(pool: ThreadPoolExecutor) -> None:
