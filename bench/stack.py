@@ -291,23 +291,9 @@ def run(
         throughput["bound_together_readings"] = readings
         throughput["bound_together"] = statistics.mean(readings)
         throughput["share_of_bound_together"] = throughput["images_per_hour"] / throughput["bound_together"]
-    throughput["bounds_batched"] = batched_bounds(inference)
+    throughput["bounds_batched"] = inference["inference_bounds_batched"]
     measured["analyzers"] = inference
     return measured
-
-
-def batched_bounds(inference: dict[str, Any]) -> dict[str, int]:
-    """The inference bound from the analyzers one at a time, caption's pictures two and four at a time instead,
-    as the pipeline captions the pictures of calls that overlap (functions/common/batching.py)."""
-    from bench import analyzers
-
-    rows = inference["analyzers"]
-    alone = {name: rows[name]["cpu_ms_mean"] for name in analyzers.ANALYZERS if "cpu_ms_mean" in rows.get(name, {})}
-    if "caption" not in alone:
-        return {}
-    bounds = {label: analyzers.bound({**alone, "caption": rows[label]["cpu_ms_mean"]}.values(), inference["cores"])
-              for label in analyzers.BATCHES if "cpu_ms_mean" in rows.get(label, {})}
-    return {label: bound for label, bound in bounds.items() if bound}
 
 
 def warm_up(stack: Stack, api: httpx.Client) -> None:
