@@ -6,6 +6,8 @@ fork RQ keeps no heartbeat for the job, so `Worker` beats for it: a worker kille
 noticed within a few beats, and any other worker takes the job back (RQ's abandoned-job cleanup,
 then the job's retries). A Redis outage does not end the process: it waits and connects again.
 Between jobs a worker also runs the sweep for jobs lost outright (scheduler/sweep.py), when due.
+The worker that holds RQ's scheduler lock moves due jobs (retries after their wait) onto the queue
+from a thread of its own, not from the process RQ forks for it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.job import Job
+from rq.scheduler import RQScheduler
 
 from functions.common.logs import configure_logging
 from scheduler.uploads import Uploads
@@ -47,6 +50,30 @@ class CleanedQueue(Queue):
         return bool(self.connection.set(self.registry_cleaning_key, 1, nx=True, ex=CLEANUP_LOCK_S))
 
 
+class ThreadScheduler(RQScheduler):
+    """RQ's scheduler in a thread of the worker. RQ forks a process for it, which held a copy of the worker's
+    pages (65 MiB resident, issue 17) to move due jobs onto the queue once a second. A scheduler that fails
+    (Redis away) ends its thread, and the worker's maintenance starts it again, as RQ does a process."""
+
+    def start(self) -> threading.Thread:  # type: ignore[override]
+        self._status = self.Status.STARTED
+        self._stop_requested = False
+        thread = threading.Thread(target=run_scheduler, args=(self,), name="rq-scheduler", daemon=True)
+        self._process = thread  # type: ignore[assignment]  # what RQ's worker asks is_alive() of
+        thread.start()
+        return thread
+
+    def _install_signal_handlers(self) -> None:
+        """None: only the main thread may set them, and the worker stops the scheduler when it stops."""
+
+    def stop_thread(self, timeout_s: float) -> None:
+        """Asks the loop to stop (it releases the lock as it does) and waits up to ``timeout_s`` for it."""
+        self.request_stop()
+        thread = self._process
+        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+
 class Worker(SimpleWorker):
     """A SimpleWorker that keeps a busy job's heartbeat and cleans up after dead workers often, busy or idle."""
 
@@ -61,6 +88,21 @@ class Worker(SimpleWorker):
         self._beating = threading.Lock()
         self._done = threading.Event()
         self.stopping = False
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any,
+                         **kwargs: Any) -> None:
+        if burst:  # RQ's: due jobs moved once, no scheduler left running
+            return super()._start_scheduler(burst, logging_level, *args, **kwargs)
+        self.scheduler = ThreadScheduler(self.queues, connection=self.connection, serializer=self.serializer,
+                                         logging_level=logging_level or self.log.level)
+        self.scheduler.acquire_locks(auto_start=True)
+
+    def stop_scheduler(self) -> None:
+        # RQ's would send SIGTERM to the scheduler's process, which is this one.
+        if isinstance(self.scheduler, ThreadScheduler):
+            self.scheduler.stop_thread(self.scheduler.interval * 5)
+        else:
+            super().stop_scheduler()
 
     def handle_warm_shutdown_request(self) -> None:
         # RQ stops by raising from its signal handler, which can cut a Redis reply in half; the error
@@ -125,6 +167,13 @@ class Worker(SimpleWorker):
     def handle_job_failure(self, *args: Any, **kwargs: Any) -> Any:
         self._stop_beating()
         return super().handle_job_failure(*args, **kwargs)
+
+
+def run_scheduler(scheduler: RQScheduler) -> None:
+    try:
+        scheduler.work()
+    except Exception:
+        logger.exception("RQ's scheduler failed (the worker's maintenance starts it again)")
 
 
 def main() -> None:

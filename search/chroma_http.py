@@ -10,11 +10,13 @@ either are the same. The bearer token goes with each (search/server.py checks it
 from __future__ import annotations
 
 import base64
+import sys
+from array import array
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import numpy as np
 
 from .vector_store import OWN_EMBEDDINGS, Metadata
 
@@ -33,13 +35,25 @@ class ChromaError(RuntimeError):
         self.status, self.kind = status, kind
 
 
-def decimals(embeddings: Any) -> list[list[float]]:
-    return np.asarray(embeddings, dtype=np.float32).tolist()  # type: ignore[no-any-return]
+# Vectors are float32 on the way, built with the standard library's array: numpy was 14 MiB in each
+# worker for these two conversions (issue 17).
+Vectors = Sequence[Sequence[float]]
 
 
-def packed(embeddings: Any) -> list[str]:
+def decimals(embeddings: Vectors) -> list[list[float]]:
+    """Each vector rounded to float32, as Chroma stores it."""
+    return [array("f", row).tolist() for row in embeddings]
+
+
+def packed(embeddings: Vectors) -> list[str]:
     """Each vector's little-endian float32 bytes in base64, as chromadb's client sends them."""
-    return [base64.b64encode(row.tobytes()).decode() for row in np.asarray(embeddings, dtype="<f4")]
+    return [base64.b64encode(_little_endian(array("f", row)).tobytes()).decode() for row in embeddings]
+
+
+def _little_endian(row: array[float]) -> array[float]:
+    if sys.byteorder == "big":
+        row.byteswap()
+    return row
 
 
 class RemoteCollection:
@@ -52,7 +66,7 @@ class RemoteCollection:
     def _post(self, verb: str, body: dict[str, Any]) -> Any:
         return self._chroma.request("POST", f"{COLLECTIONS}/{self.id}/{verb}", body)
 
-    def upsert(self, *, ids: list[str], embeddings: Any, metadatas: list[Metadata],
+    def upsert(self, *, ids: list[str], embeddings: Vectors, metadatas: list[Metadata],
                documents: list[str] | None = None) -> None:
         sent = packed(embeddings) if self._chroma.checks().get("supports_base64_encoding") else decimals(embeddings)
         self._post("upsert", {"ids": ids, "embeddings": sent, "metadatas": metadatas, "documents": documents,
@@ -69,7 +83,7 @@ class RemoteCollection:
         return self._post("get", {"ids": ids, "where": where, "limit": limit, "offset": offset,
                                   "where_document": None, "include": include})
 
-    def query(self, *, query_embeddings: Any, n_results: int, where: Metadata | None = None,
+    def query(self, *, query_embeddings: Vectors, n_results: int, where: Metadata | None = None,
               include: list[str]) -> Any:
         return self._post("query", {"ids": None, "query_embeddings": decimals(query_embeddings),
                                     "n_results": n_results, "where": where, "where_document": None,

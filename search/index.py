@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import numpy as np
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
@@ -286,7 +285,7 @@ class Index:
                     part = group[begin : begin + batch]
                     target.upsert(
                         ids=[entry.id for entry in part],
-                        embeddings=np.asarray([entry.embedding for entry in part], dtype=np.float32),
+                        embeddings=[entry.embedding for entry in part],
                         metadatas=[{**entry.metadata, "upload_id": upload_id} for entry in part],
                         documents=[entry.document or "" for entry in part] if kind == TEXT else None,
                     )
@@ -345,7 +344,7 @@ class Index:
             if collection is None or limit <= 0:
                 return None
             return collection.query(
-                query_embeddings=np.asarray([embedding], dtype=np.float32),
+                query_embeddings=[embedding],
                 n_results=limit,
                 where=where or None,
                 include=["metadatas", "documents", "distances"],

@@ -85,7 +85,7 @@ def entries_for(contents: Contents) -> tuple[list[Entry], list[Face]]:
                 **base, source=chunk.source, frame=frame_name or None, start=chunk.start, end=chunk.end,
                 spans=chunk.spans_json() if chunk.spans else None,
             )
-            entries.append(Entry(entry_id, TEXT, text.MODEL_NAME, vector.tolist(), meta, chunk.text))
+            entries.append(Entry(entry_id, TEXT, text.MODEL_NAME, vector, meta, chunk.text))
     return entries, faces
 
 

@@ -137,7 +137,7 @@ def words(
         except FunctionUnavailable as exc:
             return TextHits(list(hits.values())[:limit], complete, str(exc))
         asked = limit * OVERFETCH if filters else limit
-        near = [hit for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector.tolist(), asked,
+        near = [hit for hit in index.nearest(workspace, TEXT, text.MODEL_NAME, vector, asked,
                                              filters.where()) if keep(hit)]
         limits = settings()
         closest = min((hit.distance for hit in near), default=0.0)

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .remote import FunctionUnavailable, RemoteFunction
 from .settings import settings
 from .wording import N_
@@ -129,7 +127,7 @@ class TextEmbedder:
     Raises FunctionUnavailable when the function gives no answer: an index job fails and RQ runs it
     again later (search/jobs.py), a search tells the reader (search/queries.py)."""
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """L2-normalised embeddings, one row per text."""
         limits = settings()
         rows: list[list[float]] = []
@@ -139,10 +137,15 @@ class TextEmbedder:
             request = {"options": {"texts": batch}}  # no URL in it: the same for any gateway
             body = EMBED.call(lambda gateway: request)  # noqa: B023 (called at once, in this iteration)
             vectors = body.get("embeddings")
-            if not isinstance(vectors, list) or len(vectors) != len(batch):
+            if not isinstance(vectors, list) or len(vectors) != len(batch) or not all(map(_is_vector, vectors)):
                 raise FunctionUnavailable(f"the embed function answered {len(batch)} texts with no embedding each")
-            rows.extend(vectors)
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSIONS)
+            rows.extend([float(value) for value in vector] for vector in vectors)
+        return rows
+
+
+def _is_vector(vector: Any) -> bool:
+    return (isinstance(vector, list) and len(vector) == DIMENSIONS
+            and all(isinstance(value, int | float) and not isinstance(value, bool) for value in vector))
 
 
 def embedder() -> TextEmbedder:

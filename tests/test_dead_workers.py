@@ -10,14 +10,17 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisAway
 from rq import Queue
+from rq.scheduler import RQScheduler
 
 from accounts.usage import CPU_S, PROCESSED, today
 from bench.sample_media import Scene, Speech, make_video
@@ -152,6 +155,28 @@ def test_workers_ride_out_a_redis_outage(chaos: tuple[dict[str, str], Context], 
         worker.wait(30)
         server.terminate()
         server.wait(10)
+
+
+def test_a_worker_moves_due_jobs_from_a_thread_and_frees_the_scheduler_lock_as_it_stops(
+    chaos: tuple[dict[str, str], Context], tmp_path: Path
+) -> None:
+    # RQ forks a process for its scheduler, a second copy of the worker's memory; here it is a thread.
+    env, context = chaos
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    lock = RQScheduler.get_locking_key(QUEUE)
+    try:
+        job = context.queue.enqueue_in(timedelta(seconds=1), steps.finish, "no-such-upload")
+        wait_until(lambda: job.get_status(refresh=True) == "finished", 60,
+                   lambda: f"the retry-like job, due in a second, runs; worker log:\n{log.read_text()[-3000:]}")
+        assert job.return_value() == "deleted"
+        assert context.redis.get(lock), "the worker holds the scheduler's lock"
+        assert psutil.Process(worker.pid).children() == [], "no process forked for the scheduler"
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert worker.returncode == 0, log.read_text()[-3000:]
+    assert context.redis.get(lock) is None, "a worker that stops lets another worker's scheduler take over at once"
 
 
 def test_an_upload_deleted_while_it_runs_leaves_nothing_behind(
