@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pkgutil
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import av
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,6 +25,7 @@ from functions.catalog import FunctionSpec, functions
 from functions.weights import LABEL, place
 from tests.conftest import DATA, jpeg
 from tests.functions.analyzer_media import encode, face_photo, photo, render_text
+from tests.waiting import wait_until
 
 CATALOG = functions()
 Sources = Callable[..., str]
@@ -270,3 +275,54 @@ def test_a_300_mb_video_stays_within_the_memory_limit(
     peak = image.peak_rss_bytes()
     assert peak < spec.memory_limit, f"{name} peaked at {peak / 2**20:.0f} MiB, limit {spec.limits['memory']}"
     assert not list(image.spool.iterdir()), "the spooled input is removed after the request"
+
+
+@pytest.fixture
+def stalled_source() -> Iterator[str]:
+    """A URL whose answer sends its first 64 KiB and then stalls, as a large upload being fetched."""
+    release = threading.Event()
+
+    class Stalls(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(2**20))
+            self.end_headers()
+            self.wfile.write(bytes(65536))
+            self.wfile.flush()
+            release.wait(60)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stalls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/film.mkv"
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_function_killed_mid_call_leaves_no_copy_of_its_input(
+    tmp_path: Path, function_store: str, stalled_source: str, source_url: Sources
+) -> None:
+    # A call removes its input as it ends, but a process killed mid-call cannot: its next process does.
+    origin = stalled_source.rsplit("/", 1)[0]
+    image = FunctionImage(CATALOG["probe"], tmp_path / "probe",
+                          {"MEDIALENS_FN_ALLOWED_ORIGINS": f"{function_store},{origin}"})
+    with image:
+        def call() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the process dies under it
+                image.call({"source": {"url": stalled_source}}, 30.0)
+
+        threading.Thread(target=call, daemon=True).start()
+        wait_until(lambda: any(image.spool.iterdir()), 30, "the input is being spooled")
+        assert image.process is not None
+        image.process.kill()
+        image.process.wait()
+        left = set(image.spool.iterdir())
+        assert left, "the killed process left its input"
+    with image:  # the function's next process, as faasd starts one when the last died
+        status, answer = image.call({"source": {"url": source_url(encode(photo("astronaut")))}})
+        assert status == 200, (answer, image.output())
+        assert not left & set(image.spool.iterdir()), "the input of the killed process is gone"
+        assert not any(image.spool.iterdir()), "and the call's own too, as it ended"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import models, transfer
+from . import models, spool, transfer
 from .settings import settings
 
 logger = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ class Request:
         """The input, spooled to a local file that lives until the request ends."""
         if not self.source_url:
             raise InputError("request names no source: send {'source': {'url': <presigned GET>}}")
-        with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix="medialens-input-", delete=False) as spool:
-            self.spooled.append(Path(spool.name))
-            transfer.fetch(self.source_url, settings().max_input_bytes, spool, self.source_etag)
-        return Path(spool.name)
+        with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix=spool.prefix(), delete=False) as spooled:
+            self.spooled.append(Path(spooled.name))
+            transfer.fetch(self.source_url, settings().max_input_bytes, spooled, self.source_etag)
+        return Path(spooled.name)
 
     def close(self) -> None:
         for path in self.spooled:
