@@ -43,7 +43,8 @@ def test_a_worker_or_web_app_embeds_text_without_loading_a_model(embed_host: Hos
     # A fresh process (this one has imported torch for other tests) that embeds as an index job and a search do.
     code = ("import sys, scheduler.worker, search.jobs, search.queries, ui.app; from search import text; "
             "vectors = text.embedder().embed(['a dog on the beach', 'tide tables']); "
-            "print((len(vectors), *{len(vector) for vector in vectors}), sorted({'torch', 'sentence_transformers', 'transformers'} & set(sys.modules)))")
+            "print((len(vectors), *{len(vector) for vector in vectors}), "
+            "sorted({'torch', 'sentence_transformers', 'transformers'} & set(sys.modules)))")
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "MEDIALENS_SCHEDULER_GATEWAY_TOKEN": embed_host.token,
            "MEDIALENS_SCHEDULER_GATEWAYS": json.dumps({"cpu": embed_host.url})}
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=env, capture_output=True, text=True,
