@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
@@ -41,6 +42,8 @@ MISSED_BEATS = 3
 # RQ's lock on cleaning a queue's registries lasts 15 minutes, and a worker killed while it cleans (or
 # cut off by Redis) never releases it: for that long no dead worker's job would be taken back.
 CLEANUP_LOCK_S = 60
+# How long a stopping worker waits for its scheduler's thread to release the lock: the thread looks once a second.
+SCHEDULER_STOP_S = 5.0
 
 
 class CleanedQueue(Queue):
@@ -70,7 +73,8 @@ class ThreadScheduler(RQScheduler):
         """Asks the loop to stop (it releases the lock as it does) and waits up to ``timeout_s`` for it."""
         self.request_stop()
         thread = self._process
-        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+        # A stop that comes between making the thread and starting it finds no thread to wait for.
+        if isinstance(thread, threading.Thread) and thread.ident is not None:
             thread.join(timeout_s)
 
 
@@ -89,18 +93,20 @@ class Worker(SimpleWorker):
         self._done = threading.Event()
         self.stopping = False
 
-    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any,
-                         **kwargs: Any) -> None:
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO",
+                         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format: str = DEFAULT_LOGGING_FORMAT) -> None:
         if burst:  # RQ's: due jobs moved once, no scheduler left running
-            return super()._start_scheduler(burst, logging_level, *args, **kwargs)
-        self.scheduler = ThreadScheduler(self.queues, connection=self.connection, serializer=self.serializer,
-                                         logging_level=logging_level or self.log.level)
+            return super()._start_scheduler(burst, logging_level, date_format, log_format)
+        self.scheduler = ThreadScheduler(
+            self.queues, connection=self.connection, serializer=self.serializer, date_format=date_format,
+            log_format=log_format, logging_level=logging_level if logging_level is not None else self.log.level)
         self.scheduler.acquire_locks(auto_start=True)
 
     def stop_scheduler(self) -> None:
-        # RQ's would send SIGTERM to the scheduler's process, which is this one.
+        # RQ's signals the scheduler's process by its pid, which a thread does not have.
         if isinstance(self.scheduler, ThreadScheduler):
-            self.scheduler.stop_thread(self.scheduler.interval * 5)
+            self.scheduler.stop_thread(SCHEDULER_STOP_S)
         else:
             super().stop_scheduler()
 

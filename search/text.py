@@ -138,7 +138,7 @@ class TextEmbedder:
             body = EMBED.call(lambda gateway: request)  # noqa: B023 (called at once, in this iteration)
             vectors = body.get("embeddings")
             if not isinstance(vectors, list) or len(vectors) != len(batch) or not all(map(_is_vector, vectors)):
-                raise FunctionUnavailable(f"the embed function answered {len(batch)} texts with no embedding each")
+                raise FunctionUnavailable(f"the embed function answered {len(batch)} texts with malformed embeddings")
             rows.extend([float(value) for value in vector] for vector in vectors)
         return rows
 

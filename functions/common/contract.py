@@ -82,10 +82,11 @@ class Request:
         """The input, spooled to a local file that lives until the request ends."""
         if not self.source_url:
             raise InputError("request names no source: send {'source': {'url': <presigned GET>}}")
-        with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix=spool.prefix(), delete=False) as spooled:
-            self.spooled.append(Path(spooled.name))
-            transfer.fetch(self.source_url, settings().max_input_bytes, spooled, self.source_etag)
-        return Path(spooled.name)
+        named = spool.prefix()  # the first call's sweep is no part of its fetch
+        with self.timed("fetch"), tempfile.NamedTemporaryFile(prefix=named, delete=False) as copy:
+            self.spooled.append(Path(copy.name))
+            transfer.fetch(self.source_url, settings().max_input_bytes, copy, self.source_etag)
+        return Path(copy.name)
 
     def close(self) -> None:
         for path in self.spooled:
