@@ -55,3 +55,30 @@ def test_a_missing_model_is_reported_with_its_directory(
     configure(MEDIALENS_EMBED_MODEL_DIR=str(tmp_path))
     status, result = embed(call_function, ["a text"])
     assert status == 501 and str(tmp_path) in result["error"]
+
+
+def test_the_vectors_are_those_sentence_transformers_gives() -> None:
+    # The engine runs the directory's modules on transformers directly (sentence-transformers would bring
+    # scikit-learn's 63 MiB with it); texts indexed before and after must stay comparable.
+    from sentence_transformers import SentenceTransformer
+
+    from functions.embed import engines
+    from functions.embed.settings import settings
+
+    texts = ["a dog runs on the beach", "tide tables", "the harbour master reads " * 80, "é ü ß 東京"]
+    ours = engines.SentenceEmbedder(settings().directory()).load().predict(texts)
+    theirs = SentenceTransformer(str(settings().directory()), device="cpu", local_files_only=True).encode(
+        texts, normalize_embeddings=True)
+    assert np.abs(ours - theirs).max() < 1e-5
+
+
+def test_a_directory_with_other_modules_is_refused_by_name(tmp_path: Path) -> None:
+    from functions.common.contract import ModelNotInstalled
+    from functions.embed import engines
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}, '
+                                           '{"type": "sentence_transformers.models.Dense"}]')
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    with pytest.raises(ModelNotInstalled, match="no mean-pooled, normalised sentence-transformers model"):
+        engines.SentenceEmbedder(tmp_path).load()
