@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 from redis import Redis
 
+from functions.common import processes
 from gpu.settings import GpuSettings
 from scheduler.redis_connection import connect
 from storage.client import Store
@@ -141,8 +142,7 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     try:
-        # The state follows the command name in parentheses, which may itself hold spaces.
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+        return processes.stat_fields(pid)[0] != b"Z"
     except (OSError, IndexError):
         return True
 

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+from . import processes
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "medialens-input-"
@@ -60,8 +62,7 @@ def owner(pid: int) -> Owner | None:
 
 def start_time(pid: int) -> str:
     """When ``pid`` started, in clock ticks since boot; OSError when /proc cannot tell."""
-    # The 20th field after the command, which may hold spaces and any bytes.
-    fields = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()
+    fields = processes.stat_fields(pid)
     if len(fields) < 20:
         raise OSError(errno.EINVAL, f"/proc/{pid}/stat names no start time")
     return fields[19].decode()
@@ -91,7 +92,7 @@ def sweep(folder: Path, namespace: str) -> None:
     among those this user owns."""
     for found in folder.glob(f"{PREFIX}{namespace}-*"):
         written_by = parse(found.name)
-        if written_by is None or written_by.namespace != namespace or not gone(written_by):
+        if written_by is None or not gone(written_by):  # the glob holds only ``namespace``'s
             continue
         try:
             if found.lstat().st_uid == os.geteuid():

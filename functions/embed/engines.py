@@ -68,7 +68,7 @@ class SentenceEmbedder(Model[np.ndarray]):
                 mask = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
                 mean = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 rows.append(torch.nn.functional.normalize(mean, p=2, dim=1).float().cpu().numpy())
-        return np.concatenate(rows).astype(np.float32).reshape(len(texts), DIMENSIONS)
+        return np.concatenate(rows).reshape(len(texts), DIMENSIONS)
 
 
 def engine() -> SentenceEmbedder:
