@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import statistics
 import threading
 import time
 import uuid
@@ -28,6 +29,11 @@ TALK = [
     for offset in (0.0, 20.0, 40.0)
     for start, name in ((1.0, "fox"), (6.0, "report"), (11.5, "weather"))
 ]
+# An hour-long recording: one of the three clips every 15 s, over silence (a talk with pauses, a meeting).
+HOUR_MINUTES = 60
+HOUR = [Speech(start, TALK[number % 3].name) for number, start in enumerate(range(2, HOUR_MINUTES * 60 - 10, 15))]
+SAMPLE_S = 5.0  # how often the stack's memory is read while the recording is analysed
+FLAT = 0.05  # memory counts as flat where the last quarter's median is within this share of the second's
 WORDS = ["HARBOR", "MARKET", "GARDEN", "LIBRARY", "STATION", "MUSEUM", "BRIDGE", "CASTLE", "FOREST", "ISLAND"]
 COLOURS = [(30, 60, 160), (200, 50, 40), (40, 150, 60), (220, 190, 40), (120, 40, 140), (20, 140, 160)]
 IMAGE_STEPS = ("ocr", "faces", "pose", "nsfw")
@@ -58,22 +64,31 @@ ALLOWED_ORIGINS = "MEDIALENS_FN_ALLOWED_ORIGINS"
 
 
 @contextmanager
+def environment(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` in this process's environment inside the block, as it was after it."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+@contextmanager
 def store_for_functions(endpoint: str) -> Iterator[None]:
     """Functions called in this process may fetch from and write to ``endpoint`` (and nothing
     else) inside the block, as a functions host started with MEDIALENS_FN_ALLOWED_ORIGINS may."""
     from functions.common.settings import settings
 
-    before = os.environ.get(ALLOWED_ORIGINS)
-    os.environ[ALLOWED_ORIGINS] = endpoint
-    settings.cache_clear()
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(ALLOWED_ORIGINS, None)
-        else:
-            os.environ[ALLOWED_ORIGINS] = before
+    with environment(ALLOWED_ORIGINS, endpoint):
         settings.cache_clear()
+        try:
+            yield
+        finally:
+            settings.cache_clear()
 
 
 @contextmanager
@@ -161,41 +176,97 @@ def video_analysis(base_url: str) -> dict[str, Any]:
     }
 
 
-def video_through_stack() -> dict[str, Any]:
-    """A one-minute 720p video with speech, uploaded to the embedded stack: put to every step settled."""
+def through_stack() -> dict[str, Any]:
+    """The one-minute 720p video with speech, then the hour-long recording, uploaded to the embedded stack."""
     from pathlib import Path
 
-    from bench.stack import api_client, wait_one, warm_up, with_stack
+    from bench.stack import api_client, warm_up, with_stack
     from embedded.settings import EmbeddedSettings
 
     scenes = [Scene(6.0 * i, WORDS[i], COLOURS[i % len(COLOURS)]) for i in range(10)]
     film = make_video(scenes, MINUTE, TALK, fps=25, size=(1280, 720), noise=2.0)
+    recording = make_audio(soundtrack(HOUR, HOUR_MINUTES * MINUTE))
 
     def measure(stack: Any) -> dict[str, Any]:
         api = api_client(stack)
         warm_up(stack, api)
-        store = stack.store()
-        key = f"bench/video-{uuid.uuid4().hex}.mp4"
-        put_at = time.time()
-        store.put_bytes(store.settings.uploads_bucket, key, film, "video/mp4")
-        record = wait_one(api, key, 600)
-        steps = record["steps"]
-        spans: dict[str, float] = {}
-        for name, step in steps.items():
-            if step.get("started_at") and step.get("finished_at"):
-                function = name.split("@")[0]
-                spans[function] = spans.get(function, 0.0) + step["finished_at"] - step["started_at"]
-        return {
-            "state": record["state"],
-            "reason": record.get("reason", ""),
-            "megabytes": round(len(film) / 2**20, 1),
-            "wall_s": round(record["updated_at"] - put_at, 2),
-            "steps": len(steps),
-            "skipped": sorted(name for name, step in steps.items() if step["state"] == "skipped"),
-            "step_seconds": {name: round(value, 2) for name, value in sorted(spans.items())},
-        }
+        return {"video_stack": video_through_stack(stack, api, film),
+                "recording": recording_through_stack(stack, api, recording)}
 
-    return with_stack(Path(EmbeddedSettings().model_dir).resolve(), workers=4, run=measure)
+    # Every model stays loaded (the stack inherits this), so a recording that outlasts the idle time shows its
+    # own memory, not the image models' leaving.
+    with environment("MEDIALENS_FN_MODEL_IDLE_S", "0"):
+        return with_stack(Path(EmbeddedSettings().model_dir).resolve(), workers=4, run=measure)
+
+
+def put(stack: Any, key: str, data: bytes, kind: str) -> float:
+    """Puts ``data`` into the uploads bucket; returns when (epoch seconds)."""
+    store = stack.store()
+    put_at = time.time()
+    store.put_bytes(store.settings.uploads_bucket, key, data, kind)
+    return put_at
+
+
+def settled(record: dict[str, Any], data: bytes, put_at: float) -> dict[str, Any]:
+    """What a settled upload says: its state, put to settled, and the summed running time of each function's
+    steps."""
+    spans: dict[str, float] = {}
+    for name, step in record["steps"].items():
+        if step.get("started_at") and step.get("finished_at"):
+            function = name.split("@")[0]
+            spans[function] = spans.get(function, 0.0) + step["finished_at"] - step["started_at"]
+    return {
+        "state": record["state"],
+        "reason": record.get("reason", ""),
+        "megabytes": round(len(data) / 2**20, 1),
+        "wall_s": round(record["updated_at"] - put_at, 2),
+        "steps": len(record["steps"]),
+        "skipped": sorted(name for name, step in record["steps"].items() if step["state"] == "skipped"),
+        "step_seconds": {name: round(value, 2) for name, value in sorted(spans.items())},
+    }
+
+
+def video_through_stack(stack: Any, api: Any, film: bytes) -> dict[str, Any]:
+    """The one-minute video: put to every step settled."""
+    from bench.stack import wait_one
+
+    key = f"bench/video-{uuid.uuid4().hex}.mp4"
+    put_at = put(stack, key, film, "video/mp4")
+    return settled(wait_one(api, key, 600), film, put_at)
+
+
+def recording_through_stack(stack: Any, api: Any, recording: bytes) -> dict[str, Any]:
+    """The hour-long recording: put to settled, and the memory of the functions host and of the whole stack,
+    read every SAMPLE_S seconds, in each quarter of that time. Memory is flat where the last quarter's median
+    is within FLAT of the second's (the first holds the start: transcription's model and buffers coming in)."""
+    from bench.stack import SETTLED, resident_memory
+
+    key = f"bench/recording-{uuid.uuid4().hex}.ogg"
+    put_at = put(stack, key, recording, "audio/ogg")
+    functions, total = [], []
+    while time.time() - put_at < 3600:
+        memory = resident_memory(stack)
+        functions.append(memory["services_mb"].get("functions", 0.0))
+        total.append(memory["total_mb"])
+        found = api.get("/uploads", params={"key": key}).json()["uploads"]
+        if found and found[0]["state"] in SETTLED:
+            break
+        time.sleep(SAMPLE_S)
+    else:
+        raise RuntimeError(f"{key} did not finish within an hour")
+
+    def quarter(values: list[float], n: int) -> list[float]:
+        return values[len(values) * n // 4:len(values) * (n + 1) // 4] or values
+
+    return settled(found[0], recording, put_at) | {
+        "minutes": HOUR_MINUTES,
+        "readings": len(functions),
+        "quarters": [{
+            "functions_median_mb": statistics.median(quarter(functions, n)),
+            "functions_max_mb": max(quarter(functions, n)),
+            "total_max_mb": max(quarter(total, n)),
+        } for n in range(4)],
+    }
 
 
 def run() -> dict[str, Any]:
@@ -216,7 +287,7 @@ def run() -> dict[str, Any]:
         finally:
             _restore(saved)
         results["video"] = video_analysis(base_url)
-    results["video_stack"] = video_through_stack()
+    results.update(through_stack())
     return results
 
 
@@ -259,15 +330,48 @@ def markdown(results: dict[str, Any]) -> str:
     rows.append(f"| one-minute video fully analysed (one core, sequential) | {video['analysed_s']} s |")
     whole = results.get("video_stack")
     if whole:
-        skipped = f"; skipped: {', '.join(whole['skipped'])}" if whole["skipped"] else ""
-        rows.append(
+        rows += [
             f"| **one-minute 720p video with speech through the stack** (upload to stored result, 2 cores, "
-            f"{whole['megabytes']} MB, {whole['steps']} steps{skipped}) | **{whole['wall_s']} s** "
-            f"({whole['state']}{': ' + whole['reason'] if whole['reason'] else ''}); goal under 20 s |"
-        )
-        busy = ", ".join(f"{name} {seconds} s" for name, seconds in whole["step_seconds"].items())
-        rows.append(f"| its steps' summed running time | {busy} |")
-    return "\n".join(rows)
+            f"{whole['megabytes']} MB, {whole['steps']} steps{skipped(whole)}) | **{whole['wall_s']} s** "
+            f"({outcome(whole)}); goal under 20 s |",
+            f"| its steps' summed running time | {busy(whole)} |",
+        ]
+    recording = results.get("recording")
+    return "\n".join(rows) + (f"\n\n{recording_markdown(recording)}" if recording else "")
+
+
+def skipped(upload: dict[str, Any]) -> str:
+    return f"; skipped: {', '.join(upload['skipped'])}" if upload["skipped"] else ""
+
+
+def outcome(upload: dict[str, Any]) -> str:
+    return upload["state"] + (f": {upload['reason']}" if upload["reason"] else "")
+
+
+def busy(upload: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {seconds} s" for name, seconds in upload["step_seconds"].items())
+
+
+def recording_markdown(recording: dict[str, Any]) -> str:
+    quarters = recording["quarters"]
+    second, last = quarters[1]["functions_median_mb"], quarters[-1]["functions_median_mb"]
+    growth = (last - second) / second
+    return "\n".join([
+        f"**A {recording['minutes']}-minute recording through the stack** (speech every 15 s over silence, Ogg "
+        f"Opus, {recording['megabytes']} MB, {recording['steps']} steps{skipped(recording)}): upload to stored "
+        f"result in **{recording['wall_s']:,.0f} s** ({outcome(recording)}); its steps' summed running time: "
+        f"{busy(recording)}. Every model of the stack stayed loaded throughout (no idle unloading), after the "
+        f"video above. The memory of every process was read every {SAMPLE_S:g} s ({recording['readings']} "
+        "readings); each row is a quarter of the time from put to result.",
+        "",
+        "| quarter | functions host RSS, median MiB | functions host RSS, max MiB | stack RSS, max MiB |",
+        "|---|---|---|---|",
+        *(f"| {n} | {q['functions_median_mb']:,.0f} | {q['functions_max_mb']:,.0f} | {q['total_max_mb']:,.0f} |"
+          for n, q in enumerate(quarters, 1)),
+        "",
+        f"Memory flat (the functions host's median in the last quarter within {FLAT:.0%} of the second's; the "
+        f"first holds transcription's start): {growth:+.1%}, {'met' if abs(growth) < FLAT else '**not met**'}.",
+    ])
 
 
 def main(emit: Callable[[str], None] = print) -> None:
