@@ -1,5 +1,6 @@
 """Speed of audio and video analysis: transcription real-time factor, extract time and where it goes,
-and a one-minute 720p video with speech from upload to stored result through the embedded stack.
+a one-minute 720p video with speech from upload to stored result through the embedded stack, and an
+hour-long recording through the same stack with its memory read all along.
 
 Run alone with ``python -m bench.media``; ``run()`` returns the numbers for ``make bench``.
 Functions are called through their handlers with presigned-style URLs served on loopback, so
@@ -18,9 +19,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.sample_media import Scene, Speech, make_audio, make_video, soundtrack
+
+if TYPE_CHECKING:
+    import httpx
+
+    from embedded.stack import Stack
 
 MINUTE = 60.0
 # The three speech fixtures, one after the other with pauses, for one minute.
@@ -31,9 +37,11 @@ TALK = [
 ]
 # An hour-long recording: one of the three clips every 15 s, over silence (a talk with pauses, a meeting).
 HOUR_MINUTES = 60
-HOUR = [Speech(start, TALK[number % 3].name) for number, start in enumerate(range(2, HOUR_MINUTES * 60 - 10, 15))]
+HOUR = [Speech(start, ("fox", "report", "weather")[number % 3])
+        for number, start in enumerate(range(2, HOUR_MINUTES * 60 - 10, 15))]
 SAMPLE_S = 5.0  # how often the stack's memory is read while the recording is analysed
-FLAT = 0.05  # memory counts as flat where the last quarter's median is within this share of the second's
+FLAT = 0.05  # memory is flat where the functions host's median in the last quarter is within this of the second's
+READINGS_NEEDED = 8  # fewer readings say nothing of a trend
 WORDS = ["HARBOR", "MARKET", "GARDEN", "LIBRARY", "STATION", "MUSEUM", "BRIDGE", "CASTLE", "FOREST", "ISLAND"]
 COLOURS = [(30, 60, 160), (200, 50, 40), (40, 150, 60), (220, 190, 40), (120, 40, 140), (20, 140, 160)]
 IMAGE_STEPS = ("ocr", "faces", "pose", "nsfw")
@@ -65,7 +73,7 @@ ALLOWED_ORIGINS = "MEDIALENS_FN_ALLOWED_ORIGINS"
 
 @contextmanager
 def environment(name: str, value: str) -> Iterator[None]:
-    """``name`` set to ``value`` in this process's environment inside the block, as it was after it."""
+    """``name`` set to ``value`` in this process's environment inside the block, restored after it."""
     before = os.environ.get(name)
     os.environ[name] = value
     try:
@@ -83,12 +91,12 @@ def store_for_functions(endpoint: str) -> Iterator[None]:
     else) inside the block, as a functions host started with MEDIALENS_FN_ALLOWED_ORIGINS may."""
     from functions.common.settings import settings
 
-    with environment(ALLOWED_ORIGINS, endpoint):
-        settings.cache_clear()
-        try:
-            yield
-        finally:
+    try:
+        with environment(ALLOWED_ORIGINS, endpoint):
             settings.cache_clear()
+            yield
+    finally:  # after the variable is restored: a settings() read in between would keep the endpoint
+        settings.cache_clear()
 
 
 @contextmanager
@@ -187,11 +195,11 @@ def through_stack() -> dict[str, Any]:
     film = make_video(scenes, MINUTE, TALK, fps=25, size=(1280, 720), noise=2.0)
     recording = make_audio(soundtrack(HOUR, HOUR_MINUTES * MINUTE))
 
-    def measure(stack: Any) -> dict[str, Any]:
+    def measure(stack: Stack) -> dict[str, Any]:
         api = api_client(stack)
         warm_up(stack, api)
         return {"video_stack": video_through_stack(stack, api, film),
-                "recording": recording_through_stack(stack, api, recording)}
+                "recording": recording_through_stack(stack, api, recording) | {"model_idle_s": 0}}
 
     # Every model stays loaded (the stack inherits this), so a recording that outlasts the idle time shows its
     # own memory, not the image models' leaving.
@@ -199,22 +207,9 @@ def through_stack() -> dict[str, Any]:
         return with_stack(Path(EmbeddedSettings().model_dir).resolve(), workers=4, run=measure)
 
 
-def put(stack: Any, key: str, data: bytes, kind: str) -> float:
-    """Puts ``data`` into the uploads bucket; returns when (epoch seconds)."""
-    store = stack.store()
-    put_at = time.time()
-    store.put_bytes(store.settings.uploads_bucket, key, data, kind)
-    return put_at
-
-
 def settled(record: dict[str, Any], data: bytes, put_at: float) -> dict[str, Any]:
     """What a settled upload says: its state, put to settled, and the summed running time of each function's
     steps."""
-    spans: dict[str, float] = {}
-    for name, step in record["steps"].items():
-        if step.get("started_at") and step.get("finished_at"):
-            function = name.split("@")[0]
-            spans[function] = spans.get(function, 0.0) + step["finished_at"] - step["started_at"]
     return {
         "state": record["state"],
         "reason": record.get("reason", ""),
@@ -222,50 +217,66 @@ def settled(record: dict[str, Any], data: bytes, put_at: float) -> dict[str, Any
         "wall_s": round(record["updated_at"] - put_at, 2),
         "steps": len(record["steps"]),
         "skipped": sorted(name for name, step in record["steps"].items() if step["state"] == "skipped"),
-        "step_seconds": {name: round(value, 2) for name, value in sorted(spans.items())},
+        "step_seconds": {name: round(sum(finished - started for started, finished in runs), 2)
+                         for name, runs in sorted(step_runs(record).items())},
     }
 
 
-def video_through_stack(stack: Any, api: Any, film: bytes) -> dict[str, Any]:
+def step_runs(record: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    """Each function's steps of the upload (a video's per-keyframe steps are ``name@frame``): when each started
+    and finished, epoch seconds."""
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for name, step in record["steps"].items():
+        if step.get("started_at") and step.get("finished_at"):
+            runs.setdefault(name.split("@")[0], []).append((step["started_at"], step["finished_at"]))
+    return runs
+
+
+def video_through_stack(stack: Stack, api: httpx.Client, film: bytes) -> dict[str, Any]:
     """The one-minute video: put to every step settled."""
-    from bench.stack import wait_one
+    from bench.stack import put, wait_one
 
     key = f"bench/video-{uuid.uuid4().hex}.mp4"
     put_at = put(stack, key, film, "video/mp4")
     return settled(wait_one(api, key, 600), film, put_at)
 
 
-def recording_through_stack(stack: Any, api: Any, recording: bytes) -> dict[str, Any]:
+def recording_through_stack(stack: Stack, api: httpx.Client, recording: bytes) -> dict[str, Any]:
     """The hour-long recording: put to settled, and the memory of the functions host and of the whole stack,
-    read every SAMPLE_S seconds, in each quarter of that time. Memory is flat where the last quarter's median
-    is within FLAT of the second's (the first holds the start: transcription's model and buffers coming in)."""
-    from bench.stack import SETTLED, resident_memory
+    read every SAMPLE_S seconds, in each quarter of the time from the put to transcription's end (summarize,
+    after it, is left out: one call on the whole transcript)."""
+    from bench.stack import put, resident_memory, wait_one
+
+    readings: list[tuple[float, float, float]] = []  # when (epoch s), functions host MiB, stack MiB
+    missing = 0  # readings that found no functions host (restarting)
+
+    def read() -> None:
+        nonlocal missing
+        memory = resident_memory(stack)
+        if "functions" in memory["services_mb"]:
+            readings.append((time.time(), memory["services_mb"]["functions"], memory["total_mb"]))
+        else:
+            missing += 1
 
     key = f"bench/recording-{uuid.uuid4().hex}.ogg"
     put_at = put(stack, key, recording, "audio/ogg")
-    functions, total = [], []
-    while time.time() - put_at < 3600:
-        memory = resident_memory(stack)
-        functions.append(memory["services_mb"].get("functions", 0.0))
-        total.append(memory["total_mb"])
-        found = api.get("/uploads", params={"key": key}).json()["uploads"]
-        if found and found[0]["state"] in SETTLED:
-            break
-        time.sleep(SAMPLE_S)
-    else:
-        raise RuntimeError(f"{key} did not finish within an hour")
-
-    def quarter(values: list[float], n: int) -> list[float]:
-        return values[len(values) * n // 4:len(values) * (n + 1) // 4] or values
-
-    return settled(found[0], recording, put_at) | {
+    record = wait_one(api, key, 3600, poll_s=SAMPLE_S, each=read)
+    end = max((finished for _, finished in step_runs(record).get("transcribe", [])), default=record["updated_at"])
+    quarters: list[list[tuple[float, float, float]]] = [[], [], [], []]
+    for reading in readings:
+        if reading[0] <= end:
+            quarters[min(3, int(4 * (reading[0] - put_at) / (end - put_at)))].append(reading)
+    return settled(record, recording, put_at) | {
         "minutes": HOUR_MINUTES,
-        "readings": len(functions),
+        "transcribed_s": round(end - put_at, 1),
+        "readings": sum(map(len, quarters)),
+        "missing_readings": missing,
         "quarters": [{
-            "functions_median_mb": statistics.median(quarter(functions, n)),
-            "functions_max_mb": max(quarter(functions, n)),
-            "total_max_mb": max(quarter(total, n)),
-        } for n in range(4)],
+            "readings": len(part),
+            "functions_median_mb": statistics.median(functions for _, functions, _ in part),
+            "functions_max_mb": max(functions for _, functions, _ in part),
+            "total_max_mb": max(total for _, _, total in part),
+        } for part in quarters if part],
     }
 
 
@@ -354,23 +365,30 @@ def busy(upload: dict[str, Any]) -> str:
 
 def recording_markdown(recording: dict[str, Any]) -> str:
     quarters = recording["quarters"]
-    second, last = quarters[1]["functions_median_mb"], quarters[-1]["functions_median_mb"]
-    growth = (last - second) / second
+    loaded = ("Every model of the stack stayed loaded throughout (no idle unloading), after the video above."
+              if recording.get("model_idle_s") == 0 else "")
+    if len(quarters) < 4 or recording["readings"] < READINGS_NEEDED:
+        flat = (f"Memory flat: not judged, {recording['readings']} readings in {len(quarters)} quarters (at least "
+                f"{READINGS_NEEDED}, in every quarter, needed).")
+    else:
+        second, last = quarters[1]["functions_median_mb"], quarters[-1]["functions_median_mb"]
+        growth = (last - second) / second
+        flat = (f"Memory flat (the functions host's median in the last quarter within {FLAT:.0%} of the second's; "
+                f"the first, the transcription's start, is left out as its warm-up): {growth:+.1%}, "
+                f"{'met' if abs(growth) < FLAT else '**not met**'}.")
     return "\n".join([
         f"**A {recording['minutes']}-minute recording through the stack** (speech every 15 s over silence, Ogg "
         f"Opus, {recording['megabytes']} MB, {recording['steps']} steps{skipped(recording)}): upload to stored "
         f"result in **{recording['wall_s']:,.0f} s** ({outcome(recording)}); its steps' summed running time: "
-        f"{busy(recording)}. Every model of the stack stayed loaded throughout (no idle unloading), after the "
-        f"video above. The memory of every process was read every {SAMPLE_S:g} s ({recording['readings']} "
-        "readings); each row is a quarter of the time from put to result.",
+        f"{busy(recording)}. {loaded} The memory of every process was read every {SAMPLE_S:g} s; each row is a "
+        f"quarter of the {recording['transcribed_s']:,.0f} s from the put to the end of transcription.",
         "",
-        "| quarter | functions host RSS, median MiB | functions host RSS, max MiB | stack RSS, max MiB |",
-        "|---|---|---|---|",
-        *(f"| {n} | {q['functions_median_mb']:,.0f} | {q['functions_max_mb']:,.0f} | {q['total_max_mb']:,.0f} |"
-          for n, q in enumerate(quarters, 1)),
+        "| quarter | readings | functions host RSS, median MiB | functions host RSS, max MiB | stack RSS, max MiB |",
+        "|---|---|---|---|---|",
+        *(f"| {n} | {q['readings']} | {q['functions_median_mb']:,.0f} | {q['functions_max_mb']:,.0f} | "
+          f"{q['total_max_mb']:,.0f} |" for n, q in enumerate(quarters, 1)),
         "",
-        f"Memory flat (the functions host's median in the last quarter within {FLAT:.0%} of the second's; the "
-        f"first holds transcription's start): {growth:+.1%}, {'met' if abs(growth) < FLAT else '**not met**'}.",
+        flat,
     ])
 
 
