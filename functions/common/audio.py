@@ -16,6 +16,9 @@ from .media import container_duration, describe_streams, open_container
 from .transfer import Source
 
 SAMPLE_RATE = 16_000
+# Decoded before a seek's target and dropped: AAC's and Opus's first frames after a seek lack the state that the
+# frames before them leave (AAC's overlap, Opus's pre-skip).
+PREROLL_S = 0.5
 
 
 class Mono16k:
@@ -71,8 +74,15 @@ def decode_audio(
         if max_duration_s is not None and declared is not None and declared > max_duration_s:
             raise too_long("audio", declared, max_duration_s, limit_setting)
         if start_s > 0:
-            # Lands on a packet at or before start_s; the samples before it are cut below.
-            container.seek(int(start_s / av.time_base), backward=True, any_frame=False)
+            # Lands on a packet at or before start_s, PREROLL_S early so that the decoder has settled by start_s;
+            # the samples before start_s are cut below. The seek is the audio stream's, in its time base: FFmpeg
+            # ignored a seek of the whole container for every format tried, decoding from the start, so chunk N
+            # of an hour's recording cost N chunks (issue 17).
+            target = max(0.0, start_s - PREROLL_S)
+            if stream.time_base is None:
+                container.seek(int(target / av.time_base), backward=True, any_frame=False)
+            else:
+                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
         stop = None if duration_s is None else start_s + duration_s
         mono = Mono16k()
         pieces: list[np.ndarray] = []
