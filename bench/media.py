@@ -39,7 +39,7 @@ TALK = [
 HOUR_MINUTES = 60
 HOUR = [Speech(start, ("fox", "report", "weather")[number % 3])
         for number, start in enumerate(range(2, HOUR_MINUTES * 60 - 10, 15))]
-SAMPLE_S = 5.0  # how often the stack's memory is read while the recording is analysed
+SAMPLE_S = 2.0  # how often the stack's memory is read while the recording is analysed (about 35 times an hour's)
 FLAT = 0.05  # memory is flat where the functions host's median in the last quarter is within this of the second's
 READINGS_NEEDED = 8  # fewer readings say nothing of a trend
 WORDS = ["HARBOR", "MARKET", "GARDEN", "LIBRARY", "STATION", "MUSEUM", "BRIDGE", "CASTLE", "FOREST", "ISLAND"]
