@@ -209,7 +209,7 @@ def test_system_page_lists_functions_queues_and_workers(browser_client: tuple[Fl
     assert "<td>probe</td>" in page and "<td>thumbnail</td>" in page
     assert "<td>medialens</td>" in page, "the RQ queue is listed"
     # RQ drops a job once its retention is over, so the counts cover only that long, and the page says so.
-    assert "finished, last 10 min" in page and "failed, last 24 h" in page
+    assert "finished, last 1 min" in page and "failed, last 24 h" in page
     assert "No worker is running" not in page
 
 
