@@ -139,18 +139,13 @@ def settled_count(api: httpx.Client) -> int:
 
 
 def wait_batch(
-    api: httpx.Client, keys: list[str], settled_before: int, timeout: float,
-    progress: Callable[[int], None] | None = None,
+    api: httpx.Client, keys: list[str], settled_before: int, timeout: float
 ) -> list[str]:
     """Waits until ``keys`` more uploads than ``settled_before`` have settled (the bench alone uploads to its
-    workspace), counting twice a second as a progress bar would; tells ``progress`` how many have; returns
-    the keys that failed."""
+    workspace), counting twice a second as a progress bar would; returns the keys that failed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        settled = settled_count(api) - settled_before
-        if progress is not None:
-            progress(settled)
-        if settled >= len(keys):
+        if settled_count(api) - settled_before >= len(keys):
             wanted = set(keys)
             failed = api.get("/uploads", params={"state": "failed", "limit": LIST_MAX}).json()["uploads"]
             return [item["key"] for item in failed if item["key"] in wanted]
@@ -349,7 +344,7 @@ def markdown(result: dict[str, Any]) -> str:
 
     gateway, latency, throughput = result["gateway"], result["latency"], result["throughput"]
     bound = result["analyzers"]
-    first = throughput.get("first", 0)
+    first = throughput["first"]
     return "\n".join([
         "### Goals",
         "",
@@ -395,12 +390,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"| inference bound without caption, for comparison | {throughput['bound_without_caption']:,.0f} |",
         *batched_rows(throughput),
         "",
-        f"{first_batch(throughput)}{throughput['images']:,} distinct images of 640 px (photos and text pages that "
-        f"ship in packages, each cropped, recoloured and some mirrored: no two share an etag) uploaded at once "
-        f"({throughput['failed']} failed{failed_first(throughput)}), {throughput['seconds']:.1f} s from the first "
-        f"put to the last stored "
-        f"result. The bound was measured on the first {bound['images']} images{' of the first batch' if first else ''} "
-        f"(the photos and pages in turn), one analyzer at a time: a representative subset, as all "
+        f"After a first batch of {first:,} images, put at once and left to settle (the memory is read {SETTLE_S:g} "
+        "s after the last result, once the functions host has given back the heap its calls freed), "
+        f"{throughput['images']:,} distinct images of 640 px (photos and text pages that ship in packages, each "
+        f"cropped, recoloured and some mirrored: no two share an etag) uploaded at once ({throughput['failed']} "
+        f"failed; {throughput['failed_first']} of the first batch), {throughput['seconds']:.1f} s from the first "
+        f"put to the last stored result. The bound was measured on the first {bound['images']} images of the "
+        f"first batch (the photos and pages in turn), one analyzer at a time: a representative subset, as all "
         f"{first + throughput['images']:,} through every analyzer, four passes each, would take "
         f"{(first + throughput['images']) / bound['images']:.0f} times as long. Goals: at least "
         f"{GOALS['share_of_bound']:.0%} of the bound and {GOALS['images_per_hour']:,} images per hour. Redis "
@@ -422,20 +418,6 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         analyzers.markdown(bound),
     ])
-
-
-def failed_first(throughput: dict[str, Any]) -> str:
-    """How many of the first batch failed, where there was one."""
-    return f"; {throughput['failed_first']} of the first batch" if "failed_first" in throughput else ""
-
-
-def first_batch(throughput: dict[str, Any]) -> str:
-    """The batch put before the timed one, where there was one."""
-    if not throughput.get("first"):
-        return ""
-    return (f"After a first batch of {throughput['first']:,} images, put at once and left to settle (the memory "
-            f"is read {SETTLE_S:g} s after the last result, once the functions host has given back the heap its "
-            "calls freed), ")
 
 
 def batched_rows(throughput: dict[str, Any]) -> list[str]:
@@ -480,7 +462,7 @@ def goals_table(result: dict[str, Any]) -> str:
     memory = throughput["memory_after"]
     workers = worker_rss(memory)
 
-    after_batch = f"{SETTLE_S:g} s after the batch" if throughput.get("first") else "after the batch"
+    after_batch = f"{SETTLE_S:g} s after the batch"
 
     def met(ok: bool) -> str:
         return "yes" if ok else "**no**"
@@ -503,7 +485,7 @@ def goals_table(result: dict[str, Any]) -> str:
         *(((f"PSS of every process of the stack (shared pages divided among the processes), {after_batch}",
             f"{memory['total_pss_mb']:,.0f} MiB", f"< {GOALS['total_rss_mb'] / 1024:g} GiB",
             memory["total_pss_mb"] < GOALS["total_rss_mb"]),) if "total_pss_mb" in memory else ()),
-        *growth_rows(throughput),
+        growth_row(throughput),
         (f"RSS of the largest RQ worker, {after_batch}", f"{max(workers.values(), default=0):,.0f} MiB",
          f"< {GOALS['worker_rss_mb']} MiB each", all(mb < GOALS["worker_rss_mb"] for mb in workers.values())),
     ]
@@ -514,18 +496,16 @@ def goals_table(result: dict[str, Any]) -> str:
     ])
 
 
-def growth_rows(throughput: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+def growth_row(throughput: dict[str, Any]) -> tuple[str, str, str, bool]:
     """The stack's growth from the first batch settled to every image settled. Measured against the PSS total:
     the RSS total counts each shared library page once per process, which would make a share of it smaller."""
     early, after = throughput["memory_early"], throughput["memory_after"]
-    if not throughput.get("first"):
-        return []
     done = early["images_done"] + throughput["images"]
     rss, pss = after["total_mb"] - early["total_mb"], after["total_pss_mb"] - early["total_pss_mb"]
     limit = GOALS["memory_growth"]
-    return [(f"growth of the stack's memory from the {early['images_done']:,}th image to the {done:,}th, both read "
-             f"{SETTLE_S:g} s after the last result", f"RSS {rss:+,.0f} MiB, PSS {pss:+,.0f} MiB "
-             f"({pss / early['total_pss_mb']:+.1%})", f"PSS < +{limit:.0%}", pss < limit * early["total_pss_mb"])]
+    return (f"growth of the stack's memory from the {early['images_done']:,}th image to the {done:,}th, both read "
+            f"{SETTLE_S:g} s after the last result", f"RSS {rss:+,.0f} MiB, PSS {pss:+,.0f} MiB "
+            f"({pss / early['total_pss_mb']:+.1%})", f"PSS < +{limit:.0%}", pss < limit * early["total_pss_mb"])
 
 
 def worker_rss(memory: dict[str, Any]) -> dict[str, float]:
@@ -534,7 +514,7 @@ def worker_rss(memory: dict[str, Any]) -> dict[str, float]:
 
 def memory_table(throughput: dict[str, Any]) -> str:
     early, after = throughput["memory_early"], throughput["memory_after"]
-    before = early.get("services_mb", {})
+    before = early["services_mb"]
     names = sorted(after["services_mb"], key=lambda name: -after["services_mb"][name])
 
     def goal(name: str) -> str:
@@ -543,14 +523,9 @@ def memory_table(throughput: dict[str, Any]) -> str:
     def mib(value: float | None) -> str:
         return "" if value is None else f"{value:,.0f}"
 
-    if not early:
-        done = "early (not taken: a small batch)"
-    elif throughput.get("first"):
-        done = f"after the first {early['images_done']:,} images, settled"
-    else:  # read while the batch ran, in runs before the first batch settled apart
-        done = f"after {early['images_done']} images, mid-batch"
+    done = f"after the first {early['images_done']:,} images, settled"
     pss = after.get("services_pss_mb", {})
-    total = throughput["images"] + throughput.get("first", 0)
+    total = throughput["images"] + throughput["first"]
     lines = [
         f"| process | RSS MiB {done} | RSS MiB after all {total:,} | PSS MiB after all | goal MiB |",
         "|---|---|---|---|---|",
